@@ -1,0 +1,137 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+// Strict concurrency is the language mode (Swift 6); these keep the module boundaries honest.
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "Shunter",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "shunter", targets: ["shunter"]),
+        .library(name: "ShunterCore", targets: ["ShunterCore"]),
+        .library(name: "ShunterStore", targets: ["ShunterStore"]),
+        .library(name: "ShunterHandlers", targets: ["ShunterHandlers"]),
+        .library(name: "ShunterPlugins", targets: ["ShunterPlugins"]),
+        .library(name: "ShunterBackends", targets: ["ShunterBackends"]),
+        .library(name: "ShunterBroker", targets: ["ShunterBroker"]),
+        .library(name: "ShunterServer", targets: ["ShunterServer"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+    ],
+    targets: [
+        .target(
+            name: "ShunterCore",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "ShunterStore",
+            dependencies: [
+                "ShunterCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "ShunterHandlers",
+            dependencies: [
+                "ShunterCore",
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "ShunterBackends",
+            dependencies: [
+                "ShunterCore",
+                "ShunterHandlers",
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "ShunterPlugins",
+            dependencies: [
+                "ShunterCore",
+                "ShunterStore",
+                "ShunterHandlers",
+                "ShunterBackends",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "ShunterBroker",
+            dependencies: [
+                "ShunterCore",
+                "ShunterStore",
+                "ShunterHandlers",
+                "ShunterPlugins",
+                "ShunterBackends",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "ShunterServer",
+            dependencies: [
+                "ShunterCore",
+                "ShunterStore",
+                "ShunterBroker",
+                "ShunterHandlers",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "shunter",
+            dependencies: [
+                "ShunterCore",
+                "ShunterStore",
+                "ShunterHandlers",
+                "ShunterBroker",
+                "ShunterServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(name: "ShunterCoreTests", dependencies: ["ShunterCore"], swiftSettings: strictSettings),
+        .testTarget(name: "ShunterStoreTests", dependencies: ["ShunterStore"], swiftSettings: strictSettings),
+        .testTarget(name: "ShunterHandlersTests", dependencies: ["ShunterHandlers"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "ShunterPluginsTests",
+            dependencies: ["ShunterPlugins", "ShunterBackends"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(name: "ShunterBrokerTests", dependencies: ["ShunterBroker"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "ShunterServerTests",
+            dependencies: [
+                "ShunterServer",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: strictSettings
+        ),
+    ]
+)

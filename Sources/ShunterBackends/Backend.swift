@@ -1,0 +1,81 @@
+import ShunterCore
+import ShunterHandlers
+
+/// Where a prepared command runs: a local process, a container engine, a batch scheduler.
+///
+/// A backend knows nothing of transformations or celltypes: the job plugin has already turned
+/// the job into an `Execution` (a work directory and a command). To add one, write a type
+/// conforming to `Backend` in one file with a `descriptor`, and list it in `BackendRegistry`.
+public protocol Backend: Sendable {
+    /// Runs the execution to its end. Cancelling the calling task must stop everything the
+    /// execution started (the whole process group, the container, the batch job) before this
+    /// returns, and then throw `CancellationError`.
+    func run(_ execution: Execution, events: ExecutionEvents) async throws -> ExecutionOutcome
+
+    /// Re-attaches to an execution started before a broker restart, from the `externalID` the
+    /// backend reported through `events.started`. Backends whose executions die with the
+    /// broker (a local process) throw `BackendError.cannotResume`; the broker then runs the
+    /// job again.
+    func resume(_ execution: Execution, externalID: String, events: ExecutionEvents) async throws -> ExecutionOutcome
+}
+
+extension Backend {
+    public func resume(_ execution: Execution, externalID: String, events: ExecutionEvents) async throws -> ExecutionOutcome {
+        throw BackendError.cannotResume(backend: String(describing: Self.self), externalID: externalID)
+    }
+}
+
+/// Callbacks from a running execution to the broker.
+public struct ExecutionEvents: Sendable {
+    /// Called once the execution has an identity outside this process (a Slurm job id, a
+    /// container id). The broker journals it before the backend goes on, so a crash right
+    /// after never loses track of it.
+    public var started: @Sendable (_ externalID: String) async throws -> Void
+
+    public init(started: @escaping @Sendable (_ externalID: String) async throws -> Void = { _ in }) {
+        self.started = started
+    }
+}
+
+/// Builds backends from handler configs; one per backend kind, listed in `BackendRegistry`.
+public struct BackendDescriptor: Sendable {
+    public var component: ComponentCatalog.Component
+    public var make: @Sendable (_ handler: HandlerConfig, _ context: BackendContext) throws -> any Backend
+
+    public init(
+        component: ComponentCatalog.Component,
+        make: @escaping @Sendable (_ handler: HandlerConfig, _ context: BackendContext) throws -> any Backend
+    ) {
+        self.component = component
+        self.make = make
+    }
+
+    public var name: String { component.name }
+}
+
+/// What every backend may need from the broker's configuration.
+public struct BackendContext: Sendable {
+    /// Grace period between TERM and KILL when stopping a job.
+    public var killGrace: Duration
+
+    public init(killGrace: Duration = .seconds(5)) {
+        self.killGrace = killGrace
+    }
+}
+
+public enum BackendError: Error, Sendable, CustomStringConvertible {
+    case cannotResume(backend: String, externalID: String)
+    case launchFailed(command: String, reason: String)
+    case unavailable(backend: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .cannotResume(let backend, let externalID):
+            "\(backend) cannot re-attach to execution \(externalID); the job runs again"
+        case .launchFailed(let command, let reason):
+            "could not start '\(command)': \(reason)"
+        case .unavailable(let backend, let reason):
+            "backend \(backend) is not available on this machine: \(reason)"
+        }
+    }
+}

@@ -1,0 +1,77 @@
+import ShunterCore
+
+/// One command to run, as a job plugin prepared it.
+public struct Execution: Sendable {
+    public var jobID: String
+    /// Handler name, for logs and for backends that label what they start.
+    public var handler: String
+    /// The directory the command runs in; it holds the inputs and receives `RESULT`.
+    public var workDirectory: String
+    /// argv; `command[0]` is looked up in `PATH` unless it contains a slash.
+    public var command: [String]
+    /// The command's whole environment: nothing is inherited that is not listed here.
+    public var environment: [String: String]
+    /// A container image, for container backends.
+    public var image: String?
+    public var timeout: Duration?
+    public var resources: ResourceRequest
+    /// Where standard output and standard error go (files, so that large output never sits in
+    /// the broker's memory).
+    public var stdoutPath: String
+    public var stderrPath: String
+
+    public init(
+        jobID: String, handler: String, workDirectory: String, command: [String],
+        environment: [String: String], image: String? = nil, timeout: Duration? = nil,
+        resources: ResourceRequest = ResourceRequest(), stdoutPath: String, stderrPath: String
+    ) {
+        self.jobID = jobID
+        self.handler = handler
+        self.workDirectory = workDirectory
+        self.command = command
+        self.environment = environment
+        self.image = image
+        self.timeout = timeout
+        self.resources = resources
+        self.stdoutPath = stdoutPath
+        self.stderrPath = stderrPath
+    }
+}
+
+/// Resources a job asks for (from `__meta__` and the handler's defaults).
+public struct ResourceRequest: Sendable, Hashable {
+    public var cores: Int?
+    public var memoryBytes: Int64?
+    public var walltime: Duration?
+    public var gpus: Int?
+
+    public init(cores: Int? = nil, memoryBytes: Int64? = nil, walltime: Duration? = nil, gpus: Int? = nil) {
+        self.cores = cores
+        self.memoryBytes = memoryBytes
+        self.walltime = walltime
+        self.gpus = gpus
+    }
+}
+
+/// How an execution ended.
+public struct ExecutionOutcome: Sendable, Hashable {
+    public enum Termination: Sendable, Hashable {
+        case exited(Int32)
+        case signaled(Int32)
+        /// Stopped by the backend because `Execution.timeout` ran out.
+        case timedOut(Duration)
+    }
+
+    public var termination: Termination
+    public var wallTime: Duration
+    /// The backend's own id for the execution (a Slurm job id), if it has one.
+    public var externalID: String?
+
+    public init(termination: Termination, wallTime: Duration, externalID: String? = nil) {
+        self.termination = termination
+        self.wallTime = wallTime
+        self.externalID = externalID
+    }
+
+    public var succeeded: Bool { termination == .exited(0) }
+}

@@ -1,0 +1,43 @@
+import Crypto
+
+/// The hash that turns a buffer into its `Checksum`.
+///
+/// Seamless 1.x uses SHA-256; Seamless 0.x clients use SHA3-256. One broker speaks one of them
+/// (`hash:` in the broker config), because a store mixing both would answer a 0.x client with
+/// buffers it can never verify.
+public enum HashAlgorithm: String, Sendable, Codable, CaseIterable {
+    case sha256 = "sha-256"
+    case sha3_256 = "sha3-256"
+
+    public func checksum<Bytes: DataProtocol>(of buffer: Bytes) -> Checksum {
+        switch self {
+        case .sha256: Checksum(digest: SHA256.hash(data: buffer))
+        case .sha3_256: Checksum(digest: SHA3_256.hash(data: buffer))
+        }
+    }
+
+    /// Incremental hashing, for buffers that arrive or are read in chunks.
+    public func makeHasher() -> Hasher { Hasher(algorithm: self) }
+
+    public struct Hasher: Sendable {
+        private var sha256: SHA256?
+        private var sha3: SHA3_256?
+
+        init(algorithm: HashAlgorithm) {
+            switch algorithm {
+            case .sha256: sha256 = SHA256()
+            case .sha3_256: sha3 = SHA3_256()
+            }
+        }
+
+        public mutating func update<Bytes: DataProtocol>(_ chunk: Bytes) {
+            sha256?.update(data: chunk)
+            sha3?.update(data: chunk)
+        }
+
+        public func finalize() -> Checksum {
+            if let sha256 { return Checksum(digest: sha256.finalize()) }
+            return Checksum(digest: sha3!.finalize())
+        }
+    }
+}

@@ -1,0 +1,65 @@
+/// Where a job is in its life. The broker journals every transition, and only the ones
+/// `canMove(to:)` allows, so a restart can tell from the journal alone what to do with a job.
+///
+/// ```
+/// queued ──► preparing ──► running ──► collecting ──► succeeded
+///    │            │            │            │
+///    └────────────┴────────────┴────────────┴──► failed | cancelled
+/// ```
+/// `preparing`, `running` and `collecting` are *interrupted* states after a crash: recovery
+/// moves such a job back to `queued` (or, for a backend that can re-attach, leaves it running).
+public enum JobState: String, Sendable, Codable, CaseIterable {
+    case queued
+    case preparing
+    case running
+    case collecting
+    case succeeded
+    case failed
+    case cancelled
+
+    public var isTerminal: Bool {
+        switch self {
+        case .succeeded, .failed, .cancelled: true
+        default: false
+        }
+    }
+
+    /// A job in one of these states was being worked on when the broker stopped.
+    public var isActive: Bool {
+        switch self {
+        case .preparing, .running, .collecting: true
+        default: false
+        }
+    }
+
+    public func canMove(to next: JobState) -> Bool {
+        switch (self, next) {
+        case (.queued, .preparing), (.preparing, .running), (.running, .collecting),
+            (.collecting, .succeeded):
+            true
+        // Recovery: an interrupted job starts over from the queue.
+        case (.preparing, .queued), (.running, .queued), (.collecting, .queued):
+            true
+        case (let from, .failed), (let from, .cancelled):
+            !from.isTerminal
+        default:
+            false
+        }
+    }
+}
+
+public struct IllegalTransition: Error, Sendable, CustomStringConvertible {
+    public let from: JobState
+    public let to: JobState
+    public let jobID: String
+
+    public init(from: JobState, to: JobState, jobID: String) {
+        self.from = from
+        self.to = to
+        self.jobID = jobID
+    }
+
+    public var description: String {
+        "job \(jobID): illegal state transition \(from.rawValue) → \(to.rawValue)"
+    }
+}

@@ -1,0 +1,40 @@
+/// The job plugins and backends a broker knows, as the handler validator needs to see them:
+/// names, which pairs work together, and which option sections each reads.
+///
+/// The registries in `ShunterPlugins` and `ShunterBackends` build this; the handler module
+/// only reads it, so it never has to import the code that runs jobs.
+public struct ComponentCatalog: Sendable {
+    public struct Component: Sendable, Hashable {
+        public var name: String
+        /// One line for `shunter check` and error messages.
+        public var summary: String
+        /// For plugins: the backends it can run on. Empty for backends.
+        public var compatibleBackends: [String]
+        /// The option section this component reads (`slurm:`, `docker:` ...), nil if none.
+        public var optionSection: String?
+        /// Accepted keys in that section, with a short description of each value.
+        public var optionKeys: [String: String]
+
+        public init(
+            name: String, summary: String, compatibleBackends: [String] = [],
+            optionSection: String? = nil, optionKeys: [String: String] = [:]
+        ) {
+            self.name = name
+            self.summary = summary
+            self.compatibleBackends = compatibleBackends
+            self.optionSection = optionSection
+            self.optionKeys = optionKeys
+        }
+    }
+
+    public var plugins: [Component]
+    public var backends: [Component]
+
+    public init(plugins: [Component], backends: [Component]) {
+        self.plugins = plugins
+        self.backends = backends
+    }
+
+    public func plugin(named name: String) -> Component? { plugins.first { $0.name == name } }
+    public func backend(named name: String) -> Component? { backends.first { $0.name == name } }
+}

@@ -1,0 +1,96 @@
+import Logging
+import ShunterBackends
+import ShunterCore
+import ShunterHandlers
+import ShunterStore
+
+/// Turns a transformation into an `Execution` and, once the backend has run it, its output
+/// into the result buffer. One type per kind of job (`BashPlugin`, `ContainerBashPlugin`,
+/// `PythonPlugin`), listed in `JobPluginRegistry`.
+public protocol JobPlugin: Sendable {
+    /// Materialises the work directory (one file per pin, the code, ...) and returns the
+    /// command to run. Throws `JobFailure` for a job that can never run (a missing input).
+    func prepare(_ job: JobContext) async throws -> PreparedJob
+
+    /// Reads what the execution left and returns the result buffer, serialized for the
+    /// output celltype. Throws `JobFailure` with the error text Seamless would show.
+    func collect(_ job: JobContext, prepared: PreparedJob, outcome: ExecutionOutcome) async throws -> [UInt8]
+}
+
+/// Everything a plugin may use to prepare and collect one job.
+public struct JobContext: Sendable {
+    public var jobID: String
+    public var transformation: Transformation
+    /// The decoded `__env__`, if the transformation has one.
+    public var environment: TransformationEnvironment?
+    public var handler: HandlerConfig
+    public var buffers: any BufferStore
+    /// The directory under which this job's work directory is created.
+    public var workRoot: String
+    public var logger: Logger
+
+    public init(
+        jobID: String, transformation: Transformation, environment: TransformationEnvironment?,
+        handler: HandlerConfig, buffers: any BufferStore, workRoot: String, logger: Logger
+    ) {
+        self.jobID = jobID
+        self.transformation = transformation
+        self.environment = environment
+        self.handler = handler
+        self.buffers = buffers
+        self.workRoot = workRoot
+        self.logger = logger
+    }
+}
+
+/// A job ready to hand to a backend.
+public struct PreparedJob: Sendable {
+    public var execution: Execution
+    /// Removed after success; kept for a while after failure so a user can look inside.
+    public var workDirectory: String
+
+    public init(execution: Execution, workDirectory: String) {
+        self.execution = execution
+        self.workDirectory = workDirectory
+    }
+}
+
+/// A job that ran (or could not) and has no result. `message` is what the client sees, in the
+/// shape Seamless gives its own errors.
+public struct JobFailure: Error, Sendable, CustomStringConvertible {
+    public enum Kind: String, Sendable {
+        case badInput
+        case nonZeroExit
+        case signaled
+        case timedOut
+        case missingResult
+        case badResult
+        case internalError
+    }
+
+    public var kind: Kind
+    public var message: String
+
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
+    public var description: String { message }
+}
+
+/// Builds plugins from handler configs; one per plugin kind, listed in `JobPluginRegistry`.
+public struct JobPluginDescriptor: Sendable {
+    public var component: ComponentCatalog.Component
+    public var make: @Sendable (_ handler: HandlerConfig) throws -> any JobPlugin
+
+    public init(
+        component: ComponentCatalog.Component,
+        make: @escaping @Sendable (_ handler: HandlerConfig) throws -> any JobPlugin
+    ) {
+        self.component = component
+        self.make = make
+    }
+
+    public var name: String { component.name }
+}

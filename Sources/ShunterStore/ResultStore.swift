@@ -1,0 +1,36 @@
+import ShunterCore
+
+/// The result cache: transformation checksum → result checksum.
+///
+/// Implementations: `SQLiteResultStore` (embedded; it also answers the seamless-database
+/// routes) and `RemoteResultStore` (an external seamless-database over HTTP). A hit here is
+/// what lets the broker answer a repeated transformation without running anything.
+public protocol ResultStore: Sendable {
+    func result(for transformation: Checksum) async throws -> Checksum?
+
+    /// Records a result. `record` is the execution record (handler, timings, host) that a
+    /// user can later ask for; stores that cannot keep it drop it.
+    func setResult(_ result: Checksum, for transformation: Checksum, record: ExecutionRecord?) async throws
+}
+
+/// What is known about one execution, kept beside the cached result.
+public struct ExecutionRecord: Sendable, Codable, Hashable {
+    public var jobID: String
+    public var handler: String
+    public var startedAt: Double
+    public var finishedAt: Double
+    public var wallTimeSeconds: Double
+    public var hostname: String
+
+    public init(
+        jobID: String, handler: String, startedAt: Double, finishedAt: Double,
+        wallTimeSeconds: Double, hostname: String
+    ) {
+        self.jobID = jobID
+        self.handler = handler
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.wallTimeSeconds = wallTimeSeconds
+        self.hostname = hostname
+    }
+}
