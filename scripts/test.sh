@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Sets up everything the test suite needs (system packages, the real Seamless client and
+# Python servers from PyPI) and runs the whole suite.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+scripts/install-prerequisites.sh
+scripts/setup-seamless-venv.sh
+swift build --build-tests
+swift test --skip-build "$@"
