@@ -1,4 +1,5 @@
 import Crypto
+import Foundation  // DataProtocol
 
 /// The hash that turns a buffer into its `Checksum`.
 ///
@@ -11,8 +12,8 @@ public enum HashAlgorithm: String, Sendable, Codable, CaseIterable {
 
     public func checksum<Bytes: DataProtocol>(of buffer: Bytes) -> Checksum {
         switch self {
-        case .sha256: Checksum(digest: SHA256.hash(data: buffer))
-        case .sha3_256: Checksum(digest: SHA3_256.hash(data: buffer))
+        case .sha256: Checksum(digest: Array(SHA256.hash(data: buffer)))
+        case .sha3_256: Checksum(digest: Array(SHA3_256.hash(data: buffer)))
         }
     }
 
@@ -36,8 +37,8 @@ public enum HashAlgorithm: String, Sendable, Codable, CaseIterable {
         }
 
         public func finalize() -> Checksum {
-            if let sha256 { return Checksum(digest: sha256.finalize()) }
-            return Checksum(digest: sha3!.finalize())
+            if let sha256 { return Checksum(digest: Array(sha256.finalize())) }
+            return Checksum(digest: Array(sha3!.finalize()))
         }
     }
 }
