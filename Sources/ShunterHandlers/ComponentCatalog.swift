@@ -14,16 +14,22 @@ public struct ComponentCatalog: Sendable {
         public var optionSection: String?
         /// Accepted keys in that section, with a short description of each value.
         public var optionKeys: [String: String]
+        /// For plugins: the `__language__` values it can run (`bash`, `python`). A handler that
+        /// omits `match.language` accepts exactly these; a handler listing a language outside
+        /// them is refused at load time. Empty means "not declared": no default, no check.
+        public var languages: [String]
 
         public init(
             name: String, summary: String, compatibleBackends: [String] = [],
-            optionSection: String? = nil, optionKeys: [String: String] = [:]
+            optionSection: String? = nil, optionKeys: [String: String] = [:],
+            languages: [String] = []
         ) {
             self.name = name
             self.summary = summary
             self.compatibleBackends = compatibleBackends
             self.optionSection = optionSection
             self.optionKeys = optionKeys
+            self.languages = languages
         }
     }
 
