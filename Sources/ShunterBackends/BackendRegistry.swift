@@ -1,0 +1,12 @@
+/// The backends this build of the broker knows. Adding a backend is one file conforming to
+/// `Backend` (with a static `descriptor`) and one line here.
+public enum BackendRegistry {
+    public static let builtIn: [BackendDescriptor] = [
+        LocalBackend.descriptor,
+    ]
+
+    /// The descriptor for a handler's `backend:` name, nil if none has it.
+    public static func descriptor(named name: String, in descriptors: [BackendDescriptor] = builtIn) -> BackendDescriptor? {
+        descriptors.first { $0.name == name }
+    }
+}

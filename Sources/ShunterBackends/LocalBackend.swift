@@ -1,0 +1,183 @@
+import Logging
+import ShunterCore
+import ShunterHandlers
+import Subprocess
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Runs an execution as a process on the broker's own machine.
+///
+/// The command starts in a new session (`setsid`), so it and everything it starts form one
+/// process group that can be stopped as a whole. swift-subprocess spawns it and waits for it
+/// through a pidfd on its own event thread, so no Swift concurrency thread ever blocks.
+///
+/// A timeout or a cancelled task stops the group: SIGTERM to every member, `killGrace` to exit,
+/// then SIGKILL. After a normal exit whatever the job left running in its group gets the same
+/// treatment (Seamless sends SIGTERM to the group once the job is done).
+public struct LocalBackend: Backend {
+    public static let descriptor = BackendDescriptor(
+        component: ComponentCatalog.Component(
+            name: "local",
+            summary: "runs the job as a process on the broker's machine, in its own session; "
+                + "a timeout or a cancel stops its whole process group"
+        ),
+        make: { _, context in LocalBackend(killGrace: context.killGrace) }
+    )
+
+    public var killGrace: Duration
+    private let logger: Logger
+
+    public init(killGrace: Duration = .seconds(5), logger: Logger = Logger(label: "shunter.backend.local")) {
+        self.killGrace = killGrace
+        self.logger = logger
+        _ = OrphanReaper.adopt
+    }
+
+    public func run(_ execution: Execution, events: ExecutionEvents) async throws -> ExecutionOutcome {
+        let started = ContinuousClock.now
+        guard let program = execution.command.first else {
+            throw BackendError.launchFailed(command: "", reason: "the command is empty")
+        }
+        let stdout = try Self.openOutputFile(execution.stdoutPath, command: program)
+        let stderr: FileDescriptor
+        do {
+            stderr = try Self.openOutputFile(execution.stderrPath, command: program)
+        } catch {
+            try? stdout.close()
+            throw error
+        }
+
+        var options = PlatformOptions()
+        options.createSession = true
+        let configuration = Subprocess.Configuration(
+            executable: program.contains("/") ? .path(FilePath(program)) : .name(program),
+            arguments: Arguments(Array(execution.command.dropFirst())),
+            environment: .custom(Dictionary(uniqueKeysWithValues: execution.environment.map {
+                (Environment.Key(rawValue: $0.key)!, $0.value)
+            })),
+            workingDirectory: FilePath(execution.workDirectory),
+            platformOptions: options
+        )
+
+        // The process runs in an unstructured task so that cancelling the caller does not
+        // trigger swift-subprocess's own teardown (which stops when the leader exits and would
+        // miss grandchildren): this backend decides how the group is stopped.
+        let (leaderIDs, leaderIDSink) = AsyncStream.makeStream(of: pid_t.self)
+        let process = Task { () throws -> TerminationStatus in
+            defer { leaderIDSink.finish() }
+            let result = try await Subprocess.run(
+                configuration,
+                input: .none,
+                output: .fileDescriptor(stdout, closeAfterSpawningProcess: true),
+                error: .fileDescriptor(stderr, closeAfterSpawningProcess: true)
+            ) { running in
+                leaderIDSink.yield(running.processIdentifier.value)
+            }
+            return result.terminationStatus
+        }
+
+        var leaderIterator = leaderIDs.makeAsyncIterator()
+        guard let leader = await leaderIterator.next() else {
+            // The body never ran: the spawn failed (the descriptors were not handed over).
+            try? stdout.close()
+            try? stderr.close()
+            do {
+                _ = try await process.value
+                throw BackendError.launchFailed(command: program, reason: "the process did not start")
+            } catch let error as SubprocessError {
+                throw BackendError.launchFailed(command: program, reason: "\(error)")
+            }
+        }
+        let group = ProcessGroup(id: leader)
+        logger.debug("started", metadata: ["job": "\(execution.jobID)", "pid": "\(leader)"])
+
+        enum Finish: Sendable {
+            case exited(TerminationStatus)
+            case timerFired
+        }
+        let grace = killGrace
+        let finish: Finish = try await withThrowingTaskGroup(of: Finish.self) { tasks in
+            tasks.addTask { .exited(try await process.value) }
+            tasks.addTask {
+                // Without a timeout this only waits for cancellation.
+                try await Task.sleep(for: execution.timeout ?? .seconds(100 * 365 * 86_400))
+                return .timerFired
+            }
+            do {
+                let first = try await tasks.next()!
+                if case .timerFired = first {
+                    await Self.stop(group, leader: process, grace: grace)
+                }
+                tasks.cancelAll()
+                return first
+            } catch {
+                // Cancelled (the timer child threw). Stop the job before the group waits for
+                // its children, one of which waits for the process.
+                await Task { await Self.stop(group, leader: process, grace: grace) }.value
+                throw error
+            }
+        }
+
+        let wallTime = ContinuousClock.now - started
+        switch finish {
+        case .timerFired:
+            logger.info("timed out", metadata: ["job": "\(execution.jobID)", "pid": "\(leader)"])
+            return ExecutionOutcome(termination: .timedOut(execution.timeout ?? wallTime), wallTime: wallTime)
+        case .exited(let status):
+            await Task { await group.stopStragglers(grace: grace) }.value
+            switch status {
+            case .exited(let code):
+                return ExecutionOutcome(termination: .exited(code), wallTime: wallTime)
+            case .signaled(let signal):
+                return ExecutionOutcome(termination: .signaled(signal), wallTime: wallTime)
+            }
+        }
+    }
+
+    /// TERM the group, give it `grace`, KILL it; returns once the leader is reaped and the
+    /// group is empty (or only holds what SIGKILL cannot reach at once).
+    private static func stop(_ group: ProcessGroup, leader: Task<TerminationStatus, any Error>, grace: Duration) async {
+        let deadline = ContinuousClock.now.advanced(by: grace)
+        group.send(SIGTERM)
+        let leaderExited = await withTaskGroup(of: Bool.self) { race in
+            race.addTask {
+                _ = await leader.result
+                return true
+            }
+            race.addTask {
+                try? await Task.sleep(until: deadline)
+                return false
+            }
+            let first = await race.next()!
+            // The leader ignored TERM; KILL lets the child awaiting it finish.
+            if !first { group.send(SIGKILL) }
+            race.cancelAll()
+            return first
+        }
+        _ = await leader.result
+        if leaderExited {
+            let remaining = ContinuousClock.now < deadline ? deadline - ContinuousClock.now : .zero
+            if await group.waitUntilEmpty(for: remaining) { return }
+            group.send(SIGKILL)
+        }
+        _ = await group.waitUntilEmpty(for: .seconds(2))
+    }
+
+    private static func openOutputFile(_ path: String, command: String) throws -> FileDescriptor {
+        do {
+            return try FileDescriptor.open(
+                FilePath(path), .writeOnly, options: [.create, .truncate, .closeOnExec],
+                permissions: [.ownerReadWrite, .groupRead, .otherRead]
+            )
+        } catch {
+            throw BackendError.launchFailed(command: command, reason: "cannot open \(path) for output: \(error)")
+        }
+    }
+}
