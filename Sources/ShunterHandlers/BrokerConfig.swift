@@ -1,0 +1,152 @@
+import Foundation
+import ShunterCore
+
+/// The broker's own settings (`config/shunter.yaml`), every path already made absolute.
+public struct BrokerConfig: Sendable, Hashable {
+    public var listen: ListenAddress
+    public var hash: HashAlgorithm
+    /// The directory relative paths were resolved against.
+    public var root: String
+    public var store: StoreConfig
+    /// The SQLite job journal.
+    public var journal: String
+    /// Root under which each job gets its work directory.
+    public var workdir: String
+    /// How long the work directory of a failed job is kept for inspection; zero deletes it at once.
+    public var keepFailedWorkdirs: Duration
+    public var handlers: HandlerSource
+    public var logLevel: BrokerLogLevel
+    /// The file this came from; nil for the built-in default.
+    public var file: String?
+
+    public init(
+        listen: ListenAddress = ListenAddress(host: "127.0.0.1", port: 5533), hash: HashAlgorithm = .sha256,
+        root: String, store: StoreConfig, journal: String, workdir: String,
+        keepFailedWorkdirs: Duration = .seconds(86_400), handlers: HandlerSource, logLevel: BrokerLogLevel = .info,
+        file: String? = nil
+    ) {
+        self.listen = listen
+        self.hash = hash
+        self.root = root
+        self.store = store
+        self.journal = journal
+        self.workdir = workdir
+        self.keepFailedWorkdirs = keepFailedWorkdirs
+        self.handlers = handlers
+        self.logLevel = logLevel
+        self.file = file
+    }
+
+    /// The settings used when a key is absent, paths under `root`: the embedded store in
+    /// `var/`, handlers from `handlers/`.
+    public static func defaults(root: String) -> BrokerConfig {
+        BrokerConfig(
+            root: root,
+            store: StoreConfig(
+                buffers: .path(ConfigPaths.resolve("var/buffers", against: root)),
+                results: .path(ConfigPaths.resolve("var/results.sqlite", against: root))),
+            journal: ConfigPaths.resolve("var/journal.sqlite", against: root),
+            workdir: ConfigPaths.resolve("var/work", against: root),
+            handlers: .directory(ConfigPaths.resolve("handlers", against: root)))
+    }
+
+    /// What runs with no config file at all: the defaults under `directory` (normally the
+    /// current one), and the built-in bash-local handler unless `directory/handlers` exists.
+    public static func builtinDefault(directory: String) -> BrokerConfig {
+        var config = defaults(root: directory)
+        var isDirectory: ObjCBool = false
+        let handlersDirectory = ConfigPaths.resolve("handlers", against: directory)
+        if !(FileManager.default.fileExists(atPath: handlersDirectory, isDirectory: &isDirectory) && isDirectory.boolValue) {
+            config.handlers = .builtin
+        }
+        return config
+    }
+}
+
+/// `host:port` the HTTP server binds.
+public struct ListenAddress: Sendable, Hashable, CustomStringConvertible {
+    public var host: String
+    /// 0 asks the system for any free port.
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// `127.0.0.1:5533`, `0.0.0.0:5533`, `[::1]:5533`, `localhost:5533`, `:5533` (all
+    /// interfaces) or a bare port (`5533`, on 127.0.0.1).
+    public init?(parsing text: String) {
+        if let port = Int(text) {
+            guard (0...65535).contains(port) else { return nil }
+            self.init(host: "127.0.0.1", port: port)
+            return
+        }
+        let host: Substring
+        let portText: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else { return nil }
+            host = text[text.index(after: text.startIndex)..<close]
+            portText = text[text.index(close, offsetBy: 2)...]
+        } else {
+            guard let colon = text.lastIndex(of: ":"), !text[..<colon].contains(":") else { return nil }
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+        }
+        guard let port = Int(portText), (0...65535).contains(port), !host.contains(" ") else { return nil }
+        self.init(host: host.isEmpty ? "0.0.0.0" : String(host), port: port)
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+public struct StoreConfig: Sendable, Hashable {
+    /// The buffer store: a directory (embedded, hashserver prefix layout) or a hashserver URL.
+    public var buffers: StoreLocation
+    /// The result store: an SQLite file (embedded) or a seamless-database URL.
+    public var results: StoreLocation
+    /// How long a promised buffer (`PUT /promise/{checksum}`) is waited for.
+    public var promiseTimeout: Duration
+
+    public init(buffers: StoreLocation, results: StoreLocation, promiseTimeout: Duration = .seconds(60)) {
+        self.buffers = buffers
+        self.results = results
+        self.promiseTimeout = promiseTimeout
+    }
+}
+
+public enum StoreLocation: Sendable, Hashable, CustomStringConvertible {
+    /// An absolute path: embedded store.
+    case path(String)
+    /// An `http://` or `https://` URL of an external server.
+    case url(String)
+
+    public var description: String {
+        switch self {
+        case .path(let path): path
+        case .url(let url): url
+        }
+    }
+}
+
+/// The swift-log levels, by the names `Logger.Level(rawValue:)` reads.
+public enum BrokerLogLevel: String, Sendable, Hashable, CaseIterable {
+    case trace, debug, info, notice, warning, error, critical
+}
+
+public enum ConfigPaths {
+    /// An absolute `path` stays; `~/...` is the home directory; anything else is under `base`.
+    /// The result is standardized (`..` and `.` removed) so messages show plain paths.
+    public static func resolve(_ path: String, against base: String, home: String? = nil) -> String {
+        let joined: String
+        if path.hasPrefix("/") {
+            joined = path
+        } else if path == "~" || path.hasPrefix("~/") {
+            let home = home ?? ProcessInfo.processInfo.environment["HOME"] ?? NSHomeDirectory()
+            joined = home + path.dropFirst()
+        } else {
+            joined = base.hasSuffix("/") ? base + path : base + "/" + path
+        }
+        return URL(fileURLWithPath: joined).standardizedFileURL.path
+    }
+}

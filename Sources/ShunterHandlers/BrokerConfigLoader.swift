@@ -1,0 +1,260 @@
+import Foundation
+import ShunterCore
+
+/// The outcome of reading a broker config: the config when it is valid, and every error.
+public struct BrokerConfigLoadResult: Sendable {
+    public var config: BrokerConfig?
+    public var errors: [ConfigError]
+
+    public init(config: BrokerConfig?, errors: [ConfigError]) {
+        self.config = config
+        self.errors = errors
+    }
+
+    public func get() throws(ConfigErrors) -> BrokerConfig {
+        guard errors.isEmpty, let config else { throw ConfigErrors(errors) }
+        return config
+    }
+}
+
+/// Reads `config/shunter.yaml`.
+///
+/// Relative paths resolve against `root:`, which defaults to the directory holding the config
+/// file; a relative `root` is itself taken from that directory. The shipped config says
+/// `root: ..`, so `config/shunter.yaml` puts `var/` and `handlers/` next to `config/`.
+public enum BrokerConfigLoader {
+    /// Where `shunter` looks when no `--config` is given, relative to the current directory.
+    public static let defaultPath = "config/shunter.yaml"
+
+    public static let keys = [
+        "listen", "hash", "root", "store", "journal", "workdir", "keep_failed_workdirs", "handlers", "log_level",
+    ]
+    public static let storeKeys = ["buffers", "results", "promise_timeout"]
+
+    /// Environment variables that override the file (applied after it, checked the same way).
+    public static let environmentKeys = [
+        "SHUNTER_LISTEN": "listen", "SHUNTER_HASH": "hash", "SHUNTER_LOG_LEVEL": "log_level",
+        "SHUNTER_HANDLERS": "handlers",
+    ]
+
+    /// The config `shunter` runs with: `explicitPath` if given (it must exist); otherwise
+    /// `config/shunter.yaml` under `currentDirectory` if present; otherwise the built-in default.
+    public static func resolve(
+        explicitPath: String?, currentDirectory: String,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> BrokerConfigLoadResult {
+        if let explicitPath {
+            return load(file: ConfigPaths.resolve(explicitPath, against: currentDirectory), environment: environment,
+                        currentDirectory: currentDirectory)
+        }
+        let candidate = ConfigPaths.resolve(defaultPath, against: currentDirectory)
+        if FileManager.default.fileExists(atPath: candidate) {
+            return load(file: candidate, environment: environment, currentDirectory: currentDirectory)
+        }
+        var config = BrokerConfig.builtinDefault(directory: ConfigPaths.resolve(".", against: currentDirectory))
+        var errors: [ConfigError] = []
+        applyEnvironment(environment, to: &config, currentDirectory: currentDirectory, errors: &errors)
+        return BrokerConfigLoadResult(config: errors.isEmpty ? config : nil, errors: errors)
+    }
+
+    public static func load(
+        file: String, environment: [String: String] = [:], currentDirectory: String? = nil
+    ) -> BrokerConfigLoadResult {
+        do throws(ConfigError) {
+            let document = try YAMLConfigReader.document(file: file)
+            return parse(document, file: file, environment: environment, currentDirectory: currentDirectory)
+        } catch {
+            return BrokerConfigLoadResult(config: nil, errors: [error])
+        }
+    }
+
+    /// Validates config text as if it were the file `file` (whose directory anchors `root`).
+    public static func parse(
+        yaml: String, file: String, environment: [String: String] = [:], currentDirectory: String? = nil
+    ) -> BrokerConfigLoadResult {
+        do throws(ConfigError) {
+            let document = try YAMLConfigReader.document(yaml: yaml, file: file)
+            return parse(document, file: file, environment: environment, currentDirectory: currentDirectory)
+        } catch {
+            return BrokerConfigLoadResult(config: nil, errors: [error])
+        }
+    }
+
+    static func parse(
+        _ document: ConfigDocument, file: String, environment: [String: String], currentDirectory: String?
+    ) -> BrokerConfigLoadResult {
+        let fileDirectory = (ConfigPaths.resolve(file, against: currentDirectory ?? FileManager.default.currentDirectoryPath)
+            as NSString).deletingLastPathComponent
+        var errors: [ConfigError] = []
+        let entries: [(key: String, value: ConfigValue)]
+        switch document.root {
+        case nil: entries = []  // An empty config file means "all defaults".
+        case .map(let found, _)?:
+            entries = found
+            errors += ConfigParsing.checkKeys(
+                document.root!, key: "config", accepted: keys, context: "in the broker config",
+                keyLocation: document.keyLocation(of:))
+        case let other?:
+            return BrokerConfigLoadResult(
+                config: nil,
+                errors: [ConfigError("the broker config must be a mapping of settings, got \(ConfigParsing.kindName(other))", at: other.location)])
+        }
+        func attempt(_ body: () throws(ConfigError) -> Void) {
+            do throws(ConfigError) { try body() } catch { errors.append(error) }
+        }
+
+        var root = fileDirectory
+        if let value = document.root?["root"] {
+            attempt { () throws(ConfigError) in
+                root = ConfigPaths.resolve(try ConfigParsing.string(value, key: "root"), against: fileDirectory)
+            }
+        }
+        var config = BrokerConfig.defaults(root: root)
+        config.file = file
+        for (key, value) in entries {
+            attempt { () throws(ConfigError) in
+                switch key {
+                case "listen": config.listen = try listen(value)
+                case "hash": config.hash = try hash(value)
+                case "store": config.store = try store(value, root: root, defaults: config.store, document: document)
+                case "journal": config.journal = try path(value, key: key, root: root)
+                case "workdir": config.workdir = try path(value, key: key, root: root)
+                case "keep_failed_workdirs": config.keepFailedWorkdirs = try ConfigParsing.duration(value, key: key)
+                case "handlers": config.handlers = try handlers(value, root: root)
+                case "log_level": config.logLevel = try logLevel(value)
+                default: break
+                }
+            }
+        }
+        applyEnvironment(environment, to: &config, currentDirectory: currentDirectory ?? root, errors: &errors)
+        return BrokerConfigLoadResult(config: errors.isEmpty ? config : nil, errors: errors)
+    }
+
+    /// Overrides from `SHUNTER_*` variables; errors point at the variable by name.
+    static func applyEnvironment(
+        _ environment: [String: String], to config: inout BrokerConfig, currentDirectory: String,
+        errors: inout [ConfigError]
+    ) {
+        for variable in environmentKeys.keys.sorted() {
+            guard let text = environment[variable] else { continue }
+            let value = ConfigValue.string(text, SourceLocation(file: "$\(variable)", line: 0, column: 0))
+            do throws(ConfigError) {
+                switch environmentKeys[variable] {
+                case "listen": config.listen = try listen(value)
+                case "hash": config.hash = try hash(value)
+                case "log_level": config.logLevel = try logLevel(value)
+                default:
+                    let resolved = ConfigPaths.resolve(text, against: currentDirectory)
+                    config.handlers = text.hasSuffix(".yaml") || text.hasSuffix(".yml") ? .files([resolved]) : .directory(resolved)
+                }
+            } catch {
+                errors.append(error)
+            }
+        }
+    }
+
+    // MARK: Values
+
+    static func listen(_ value: ConfigValue) throws(ConfigError) -> ListenAddress {
+        let text: String
+        switch value {
+        case .int(let port, _): text = String(port)
+        default: text = try ConfigParsing.string(value, key: "listen")
+        }
+        guard let address = ListenAddress(parsing: text) else {
+            throw ConfigError(
+                "'listen' must be host:port with a port from 0 to 65535, got '\(text)'", at: value.location,
+                accepted: ["127.0.0.1:5533", "0.0.0.0:5533", "[::1]:5533", "5533"], acceptedKind: "forms")
+        }
+        return address
+    }
+
+    static func hash(_ value: ConfigValue) throws(ConfigError) -> HashAlgorithm {
+        let text = try ConfigParsing.string(value, key: "hash")
+        guard let algorithm = HashAlgorithm(rawValue: text) else {
+            throw .notOneOf(
+                "unknown hash '\(text)'", written: text, accepted: HashAlgorithm.allCases.map(\.rawValue), kind: "values",
+                at: value.location)
+        }
+        return algorithm
+    }
+
+    static func logLevel(_ value: ConfigValue) throws(ConfigError) -> BrokerLogLevel {
+        let text = try ConfigParsing.string(value, key: "log_level")
+        guard let level = BrokerLogLevel(rawValue: text) else {
+            throw .notOneOf(
+                "unknown log_level '\(text)'", written: text, accepted: BrokerLogLevel.allCases.map(\.rawValue),
+                kind: "values", at: value.location)
+        }
+        return level
+    }
+
+    static func path(_ value: ConfigValue, key: String, root: String) throws(ConfigError) -> String {
+        ConfigPaths.resolve(try ConfigParsing.string(value, key: key), against: root)
+    }
+
+    static func handlers(_ value: ConfigValue, root: String) throws(ConfigError) -> HandlerSource {
+        switch value {
+        case .list(let items, _):
+            guard !items.isEmpty else {
+                throw ConfigError("'handlers' is an empty list; name handler files or a directory", at: value.location)
+            }
+            var files: [String] = []
+            for item in items { files.append(try path(item, key: "handlers entry", root: root)) }
+            return .files(files)
+        case .string(let text, _) where text.hasSuffix(".yaml") || text.hasSuffix(".yml"):
+            return .files([try path(value, key: "handlers", root: root)])
+        case .string:
+            return .directory(try path(value, key: "handlers", root: root))
+        default:
+            throw ConfigError(
+                "'handlers' must be a directory or a list of handler files, got \(ConfigParsing.kindName(value))",
+                at: value.location)
+        }
+    }
+
+    static func store(
+        _ value: ConfigValue, root: String, defaults: StoreConfig, document: ConfigDocument
+    ) throws(ConfigError) -> StoreConfig {
+        guard case .map(let entries, _) = value else {
+            throw ConfigParsing.wrongType("store", expected: "a mapping", got: value)
+        }
+        let unknown = ConfigParsing.checkKeys(
+            value, key: "store", accepted: storeKeys, context: "in 'store'", keyLocation: document.keyLocation(of:))
+        if let first = unknown.first { throw first }
+        var store = defaults
+        for (key, entry) in entries {
+            switch key {
+            case "buffers": store.buffers = try location(entry, key: "store.buffers", root: root, server: "hashserver")
+            case "results": store.results = try location(entry, key: "store.results", root: root, server: "seamless-database")
+            default: store.promiseTimeout = try ConfigParsing.duration(entry, key: "store.promise_timeout")
+            }
+        }
+        return store
+    }
+
+    /// `PATH`, `{path: PATH}` or `{url: http://host:port}`.
+    static func location(_ value: ConfigValue, key: String, root: String, server: String) throws(ConfigError) -> StoreLocation {
+        switch value {
+        case .string:
+            return .path(try path(value, key: key, root: root))
+        case .map(let entries, _):
+            let context = "in '\(key)' (write a path, {path: PATH} or {url: URL} of a \(server))"
+            _ = try ConfigParsing.mapping(value, key: key, accepted: ["path", "url"], context: context)
+            guard entries.count == 1, let (which, inner) = entries.first.map({ ($0.key, $0.value) }) else {
+                throw ConfigError("'\(key)' takes either 'path' or 'url', not both", at: value.location)
+            }
+            if which == "path" { return .path(try path(inner, key: "\(key).path", root: root)) }
+            let url = try ConfigParsing.string(inner, key: "\(key).url")
+            guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil else {
+                throw ConfigError(
+                    "'\(key).url' must be an http:// or https:// URL of a \(server), got '\(url)'", at: inner.location)
+            }
+            return .url(url)
+        default:
+            throw ConfigError(
+                "'\(key)' must be a path or {url: ...} of a \(server), got \(ConfigParsing.kindName(value))",
+                at: value.location)
+        }
+    }
+}
