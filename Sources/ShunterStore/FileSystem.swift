@@ -1,0 +1,138 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Thin POSIX helpers for the file store: errors carry the path and the operation, and
+/// writes are atomic (temp file in the target directory, fsync, rename, fsync directory), so a
+/// reader never sees half a buffer even if the process dies mid-write.
+enum FileSystem {
+    static let chunkSize = 1 << 20
+
+    static func failure(_ path: String, _ operation: String) -> BufferStoreError {
+        .io(path: path, operation: operation, errno: errno)
+    }
+
+    /// Size of a regular file, or nil when there is none.
+    static func fileSize(_ path: String) -> Int? {
+        var info = stat()
+        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+        return Int(info.st_size)
+    }
+
+    static func exists(_ path: String) -> Bool {
+        access(path, F_OK) == 0
+    }
+
+    static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    static func makeDirectory(_ path: String, mode: mode_t = 0o775) throws {
+        if mkdir(path, mode) != 0 && errno != EEXIST { throw failure(path, "mkdir") }
+    }
+
+    static func parentDirectory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        let parent = String(path[..<slash])
+        return parent.isEmpty ? "/" : parent
+    }
+
+    /// Opens a fresh temporary file next to `path` (same directory, so rename is atomic).
+    static func makeTemporaryFile(besides path: String) throws -> (fd: Int32, path: String) {
+        var template = Array((path + "-XXXXXX").utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { throw failure(path + "-XXXXXX", "create temporary file") }
+        // Child processes (job backends) must not inherit a half-written buffer.
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        let tempPath = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        return (fd, tempPath)
+    }
+
+    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
+        var done = 0
+        while done < bytes.count {
+            let wrote = write(fd, bytes.baseAddress! + done, min(bytes.count - done, chunkSize))
+            if wrote < 0 {
+                if errno == EINTR { continue }
+                throw failure(path, "write")
+            }
+            done += wrote
+        }
+    }
+
+    /// Makes the rename itself durable; failures are ignored since not every filesystem
+    /// lets a directory be fsynced, and the data is already safe.
+    static func syncDirectory(_ directory: String) {
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        _ = fsync(fd)
+        close(fd)
+    }
+
+    /// Moves a finished temporary file into place (fsync, chmod, rename, fsync directory).
+    /// The caller still owns (and closes) `fd`.
+    static func commitTemporaryFile(fd: Int32, tempPath: String, to path: String, mode: mode_t) throws {
+        guard fsync(fd) == 0 else { throw failure(tempPath, "fsync") }
+        _ = fchmod(fd, mode)
+        guard rename(tempPath, path) == 0 else { throw failure(path, "rename into") }
+        syncDirectory(parentDirectory(of: path))
+    }
+
+    static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t = 0o644) throws {
+        let (fd, tempPath) = try makeTemporaryFile(besides: path)
+        defer { close(fd) }
+        do {
+            try bytes.withUnsafeBytes { try writeAll(fd, $0, path: tempPath) }
+            try commitTemporaryFile(fd: fd, tempPath: tempPath, to: path, mode: mode)
+        } catch {
+            unlink(tempPath)
+            throw error
+        }
+    }
+
+    /// Copies `source` to `destination` through the kernel (sendfile where it works,
+    /// chunked read/write otherwise), never holding the whole file in memory.
+    static func copyAtomically(from source: String, to destination: String, mode: mode_t = 0o644) throws {
+        let input = open(source, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else { throw failure(source, "open") }
+        defer { close(input) }
+        let (output, tempPath) = try makeTemporaryFile(besides: destination)
+        defer { close(output) }
+        do {
+            try copyContents(from: input, sourcePath: source, to: output, destinationPath: tempPath)
+            try commitTemporaryFile(fd: output, tempPath: tempPath, to: destination, mode: mode)
+        } catch {
+            unlink(tempPath)
+            throw error
+        }
+    }
+
+    private static func copyContents(from input: Int32, sourcePath: String, to output: Int32, destinationPath: String) throws {
+        #if os(Linux)
+        while true {
+            let copied = sendfile(output, input, nil, 1 << 30)
+            if copied > 0 { continue }
+            if copied == 0 { return }
+            if errno == EINTR { continue }
+            if errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP { break }
+            throw failure(sourcePath, "sendfile to \(destinationPath) from")
+        }
+        // Fall back to plain copying from wherever sendfile stopped.
+        #endif
+        var chunk = [UInt8](repeating: 0, count: chunkSize)
+        while true {
+            let got = chunk.withUnsafeMutableBytes { Glibc.read(input, $0.baseAddress!, chunkSize) }
+            if got < 0 {
+                if errno == EINTR { continue }
+                throw failure(sourcePath, "read")
+            }
+            if got == 0 { return }
+            try chunk.withUnsafeBytes { try writeAll(output, UnsafeRawBufferPointer(rebasing: $0[0..<got]), path: destinationPath) }
+        }
+    }
+}
