@@ -1,0 +1,134 @@
+import Foundation
+import ShunterCore
+import Testing
+@testable import ShunterHandlers
+
+@Suite struct BrokerConfigLoaderTests {
+    @Test func fullConfigResolvesPathsAgainstRoot() throws {
+        let yaml = """
+            root: ..
+            listen: 0.0.0.0:6000
+            hash: sha3-256
+            store:
+              buffers: {url: http://store.example:5577}
+              results: /srv/results.sqlite
+              promise_timeout: 2m
+            journal: var/j.sqlite
+            workdir: ~/work
+            keep_failed_workdirs: 0
+            handlers: [handlers/a.yaml, /etc/shunter/b.yml]
+            log_level: debug
+            """
+        let config = try BrokerConfigLoader.parse(yaml: yaml, file: "/opt/shunter/config/shunter.yaml").get()
+        #expect(config.root == "/opt/shunter")
+        #expect(config.listen == ListenAddress(host: "0.0.0.0", port: 6000))
+        #expect(config.hash == .sha3_256)
+        #expect(config.store == StoreConfig(
+            buffers: .url("http://store.example:5577"), results: .path("/srv/results.sqlite"), promiseTimeout: .seconds(120)))
+        #expect(config.journal == "/opt/shunter/var/j.sqlite")
+        let home = ProcessInfo.processInfo.environment["HOME"] ?? NSHomeDirectory()
+        #expect(config.workdir == URL(fileURLWithPath: home + "/work").standardizedFileURL.path)
+        #expect(config.keepFailedWorkdirs == .zero)
+        #expect(config.handlers == .files(["/opt/shunter/handlers/a.yaml", "/etc/shunter/b.yml"]))
+        #expect(config.logLevel == .debug)
+        #expect(config.file == "/opt/shunter/config/shunter.yaml")
+    }
+
+    @Test func emptyFileMeansDefaultsRootedAtTheConfigDirectory() throws {
+        let config = try BrokerConfigLoader.parse(yaml: "# nothing\n", file: "/srv/s/shunter.yaml").get()
+        #expect(config.root == "/srv/s")
+        #expect(config.listen.description == "127.0.0.1:5533")
+        #expect(config.hash == .sha256)
+        #expect(config.store == StoreConfig(buffers: .path("/srv/s/var/buffers"), results: .path("/srv/s/var/results.sqlite")))
+        #expect(config.journal == "/srv/s/var/journal.sqlite")
+        #expect(config.workdir == "/srv/s/var/work")
+        #expect(config.keepFailedWorkdirs == .seconds(86_400))
+        #expect(config.handlers == .directory("/srv/s/handlers"))
+        #expect(config.logLevel == .info)
+    }
+
+    @Test func everyErrorIsReportedWithItsPlace() {
+        let yaml = """
+            listen: localhost
+            hash: sha256
+            stor: {}
+            store:
+              buffers: {url: ftp://x}
+              results: {path: a, url: http://b}
+            keep_failed_workdirs: forever
+            log_level: verbose
+            handlers: 3
+            """
+        let errors = BrokerConfigLoader.parse(yaml: yaml, file: "c.yaml").errors.map(\.description)
+        #expect(errors == [
+            "c.yaml:3:1: unknown key 'stor' in the broker config; accepted keys: listen, hash, root, store, journal, workdir, keep_failed_workdirs, handlers, log_level (did you mean 'store'?)",
+            "c.yaml:1:9: 'listen' must be host:port with a port from 0 to 65535, got 'localhost'; accepted forms: 127.0.0.1:5533, 0.0.0.0:5533, [::1]:5533, 5533",
+            "c.yaml:2:7: unknown hash 'sha256'; accepted values: sha-256, sha3-256 (did you mean 'sha-256'?)",
+            "c.yaml:5:18: 'store.buffers.url' must be an http:// or https:// URL of a hashserver, got 'ftp://x'",
+            "c.yaml:7:23: 'keep_failed_workdirs' is not a duration: the text 'forever'; write a number with units d, h, m, s or ms (30s, 5m, 1h30m, 1d) or a plain number of seconds",
+            "c.yaml:8:12: unknown log_level 'verbose'; accepted values: trace, debug, info, notice, warning, error, critical",
+            "c.yaml:9:11: 'handlers' must be a directory or a list of handler files, got the number 3",
+        ])
+    }
+
+    @Test func storeTakesPathOrUrlNotBoth() {
+        let errors = BrokerConfigLoader.parse(yaml: "store:\n  results: {path: a, url: http://b}\n", file: "c.yaml").errors
+        #expect(errors.map(\.description) == ["c.yaml:2:12: 'store.results' takes either 'path' or 'url', not both"])
+    }
+
+    @Test(arguments: [
+        ("127.0.0.1:5533", "127.0.0.1", 5533), ("[::1]:80", "::1", 80), (":5533", "0.0.0.0", 5533),
+        ("5533", "127.0.0.1", 5533), ("localhost:0", "localhost", 0),
+    ])
+    func listenForms(text: String, host: String, port: Int) {
+        #expect(ListenAddress(parsing: text) == ListenAddress(host: host, port: port))
+    }
+
+    @Test(arguments: ["localhost", "host:99999", "::1:80", "a b:1", "[::1]80"])
+    func badListenForms(text: String) {
+        #expect(ListenAddress(parsing: text) == nil)
+    }
+
+    @Test func environmentOverridesTheFile() throws {
+        let environment = [
+            "SHUNTER_LISTEN": "0.0.0.0:7000", "SHUNTER_HASH": "sha3-256", "SHUNTER_LOG_LEVEL": "trace",
+            "SHUNTER_HANDLERS": "my-handlers",
+        ]
+        let config = try BrokerConfigLoader.parse(
+            yaml: "listen: 127.0.0.1:1\n", file: "/r/config/shunter.yaml", environment: environment,
+            currentDirectory: "/home/admin"
+        ).get()
+        #expect(config.listen.port == 7000)
+        #expect(config.hash == .sha3_256)
+        #expect(config.logLevel == .trace)
+        #expect(config.handlers == .directory("/home/admin/my-handlers"))
+        let bad = BrokerConfigLoader.parse(yaml: "", file: "/r/c.yaml", environment: ["SHUNTER_HASH": "md5"])
+        #expect(bad.errors.map(\.description) == ["$SHUNTER_HASH: unknown hash 'md5'; accepted values: sha-256, sha3-256"])
+    }
+
+    @Test func resolvePrefersExplicitThenConfigDirectoryThenBuiltin() throws {
+        try withTemporaryDirectory { dir in
+            let builtin = try BrokerConfigLoader.resolve(explicitPath: nil, currentDirectory: dir, environment: [:]).get()
+            #expect(builtin.file == nil)
+            #expect(builtin.handlers == .builtin)
+            #expect(builtin.journal == "\(dir)/var/journal.sqlite")
+
+            try FileManager.default.createDirectory(atPath: "\(dir)/handlers", withIntermediateDirectories: true)
+            let withHandlers = try BrokerConfigLoader.resolve(explicitPath: nil, currentDirectory: dir, environment: [:]).get()
+            #expect(withHandlers.handlers == .directory("\(dir)/handlers"))
+
+            try write("root: ..\nlisten: 127.0.0.1:9\n", to: "\(dir)/config/shunter.yaml")
+            let found = try BrokerConfigLoader.resolve(explicitPath: nil, currentDirectory: dir, environment: [:]).get()
+            #expect(found.listen.port == 9)
+            #expect(found.root == dir)
+
+            try write("listen: 127.0.0.1:10\n", to: "\(dir)/other.yaml")
+            let explicit = try BrokerConfigLoader.resolve(explicitPath: "other.yaml", currentDirectory: dir, environment: [:]).get()
+            #expect(explicit.listen.port == 10)
+            #expect(explicit.root == dir)
+
+            let missing = BrokerConfigLoader.resolve(explicitPath: "nope.yaml", currentDirectory: dir, environment: [:])
+            #expect(missing.errors.map(\.description) == ["\(dir)/nope.yaml: cannot read file: no such file"])
+        }
+    }
+}
