@@ -1,0 +1,343 @@
+import Foundation
+import Logging
+import ShunterCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Buffers on local disk, in the layout the Python hashserver reads and writes.
+///
+/// "prefix" layout (the default, marked by a `.HASHSERVER_PREFIX` file in the directory):
+/// `DIR/<cs[:2]>/<cs>`; "flat" layout: `DIR/<cs>`. Reads look in both places, so a directory
+/// written by either layout (or by a Seamless client in directory mode) is readable.
+///
+/// The actor only keeps the bookkeeping (uploads in flight, promises); hashing and disk I/O
+/// run outside it in chunks with `Task.yield()` between them, so a 256 MB upload neither holds
+/// up requests for other buffers nor monopolises a cooperative thread.
+public actor FileBufferStore: BufferStore {
+    public enum Layout: String, Sendable, CaseIterable {
+        case prefix
+        case flat
+    }
+
+    /// The name of the marker file by which hashserver recognises the prefix layout.
+    public static let prefixMarker = ".HASHSERVER_PREFIX"
+
+    public nonisolated let directory: String
+    public nonisolated let layout: Layout
+    public nonisolated let hashAlgorithm: HashAlgorithm
+    public nonisolated let promises: PromiseRegistry
+    /// Re-hash a file on every read, as hashserver does, so a corrupted file is reported
+    /// instead of served.
+    public nonisolated let verifiesReads: Bool
+    private nonisolated let logger: Logger
+
+    /// Checksums being written right now, with the readers waiting for the write to finish.
+    private var uploadsInFlight: [Checksum: [CheckedContinuation<Void, Never>]] = [:]
+
+    static let ioChunkSize = 4 << 20
+
+    /// Opens (creating if needed) a store in `directory`.
+    ///
+    /// - Parameter layout: nil detects it: prefix when the marker file exists, flat when the
+    ///   directory already holds buffers at its top level, prefix (with a new marker) otherwise.
+    public init(
+        directory: String,
+        layout: Layout? = nil,
+        hashAlgorithm: HashAlgorithm = .sha256,
+        promiseTimeout: Duration = .seconds(600),
+        verifiesReads: Bool = true,
+        logger: Logger = Logger(label: "shunter.store.files")
+    ) throws {
+        let directory = directory.count > 1 && directory.hasSuffix("/") ? String(directory.dropLast()) : directory
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw BufferStoreError.io(path: directory, operation: "create buffer directory", errno: EACCES)
+        }
+        guard FileSystem.isDirectory(directory) else {
+            throw BufferStoreError.io(path: directory, operation: "use as buffer directory", errno: ENOTDIR)
+        }
+        let resolved = layout ?? Self.detectLayout(of: directory)
+        if resolved == .prefix {
+            let marker = directory + "/" + Self.prefixMarker
+            if !FileSystem.exists(marker) {
+                try FileSystem.writeAtomically(Array("1\n".utf8), to: marker)
+            }
+        }
+        self.directory = directory
+        self.layout = resolved
+        self.hashAlgorithm = hashAlgorithm
+        self.promises = PromiseRegistry(timeToLive: promiseTimeout)
+        self.verifiesReads = verifiesReads
+        self.logger = logger
+    }
+
+    static func detectLayout(of directory: String) -> Layout {
+        if FileSystem.exists(directory + "/" + prefixMarker) { return .prefix }
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        let holdsFlatBuffers = names.contains { name in
+            (try? Checksum(hex: name)) != nil && FileSystem.fileSize(directory + "/" + name) != nil
+        }
+        return holdsFlatBuffers ? .flat : .prefix
+    }
+
+    // MARK: - Paths
+
+    /// Where a buffer is written.
+    public nonisolated func path(for checksum: Checksum) -> String {
+        switch layout {
+        case .prefix: "\(directory)/\(checksum.prefix(2))/\(checksum.hex)"
+        case .flat: "\(directory)/\(checksum.hex)"
+        }
+    }
+
+    /// Where a buffer may be found: the store's own layout first, then the other one.
+    nonisolated func candidatePaths(for checksum: Checksum) -> [String] {
+        let prefixed = "\(directory)/\(checksum.prefix(2))/\(checksum.hex)"
+        let flat = "\(directory)/\(checksum.hex)"
+        return layout == .prefix ? [prefixed, flat] : [flat, prefixed]
+    }
+
+    /// The existing uncompressed file holding the buffer, if any.
+    public nonisolated func existingPath(for checksum: Checksum) -> String? {
+        candidatePaths(for: checksum).first { FileSystem.fileSize($0) != nil }
+    }
+
+    /// A compressed copy (hashserver stores `Content-Encoding` uploads as `.zst`/`.gz`).
+    nonisolated func compressedPath(for checksum: Checksum) -> String? {
+        for base in candidatePaths(for: checksum) {
+            for suffix in [".zst", ".gz"] where FileSystem.fileSize(base + suffix) != nil {
+                return base + suffix
+            }
+        }
+        return nil
+    }
+
+    // MARK: - BufferStore
+
+    public nonisolated func get(_ checksum: Checksum) async throws -> [UInt8]? {
+        while true {
+            await waitForUpload(of: checksum)
+            if let buffer = try await readVerified(checksum) { return buffer }
+            switch await promises.waitForArrival(of: checksum) {
+            case .arrived:
+                continue
+            case .notPromised:
+                await waitForUpload(of: checksum)
+                return try await readVerified(checksum)
+            case .expired:
+                if let buffer = try await readVerified(checksum) { return buffer }
+                throw BufferStoreError.promiseTimedOut(checksum, seconds: promises.timeToLive.inSeconds)
+            }
+        }
+    }
+
+    @discardableResult
+    public nonisolated func put(_ buffer: [UInt8], expected: Checksum?) async throws -> Checksum {
+        let checksum = await Self.hash(buffer, with: hashAlgorithm)
+        if let expected, expected != checksum {
+            throw BufferStoreError.checksumMismatch(expected: expected, actual: checksum)
+        }
+        try await store(checksum) { fd, tempPath in
+            var offset = 0
+            while offset < buffer.count {
+                let end = min(offset + Self.ioChunkSize, buffer.count)
+                try buffer[offset..<end].withUnsafeBytes { try FileSystem.writeAll(fd, $0, path: tempPath) }
+                offset = end
+                await Task.yield()
+            }
+            return checksum
+        }
+        return checksum
+    }
+
+    /// Stores a buffer that arrives in chunks (an HTTP upload), hashing while writing, so the
+    /// whole buffer is never in memory. Nothing is kept when it does not hash to `expected`.
+    @discardableResult
+    public nonisolated func put<Chunks: AsyncSequence>(
+        streaming chunks: Chunks, expected: Checksum
+    ) async throws -> Checksum where Chunks.Element == [UInt8] {
+        try await store(expected) { fd, tempPath in
+            var hasher = hashAlgorithm.makeHasher()
+            for try await chunk in chunks {
+                hasher.update(chunk)
+                try chunk.withUnsafeBytes { try FileSystem.writeAll(fd, $0, path: tempPath) }
+            }
+            return hasher.finalize()
+        }
+        return expected
+    }
+
+    public nonisolated func has(_ checksums: [Checksum]) async throws -> [Bool] {
+        var answers = try await hasNow(checksums)
+        for (index, checksum) in checksums.enumerated() where !answers[index] {
+            answers[index] = await promises.isPromised(checksum)
+        }
+        return answers
+    }
+
+    /// Like `has`, but a promise does not count (hashserver's `/has-now`). An upload in
+    /// progress does count, as in hashserver.
+    public nonisolated func hasNow(_ checksums: [Checksum]) async throws -> [Bool] {
+        let uploading = await checksumsBeingUploaded(among: checksums)
+        return checksums.map { checksum in
+            uploading.contains(checksum) || existingPath(for: checksum) != nil || compressedPath(for: checksum) != nil
+        }
+    }
+
+    public nonisolated func length(_ checksum: Checksum) async throws -> Int? {
+        await waitForUpload(of: checksum)
+        if let path = existingPath(for: checksum) { return FileSystem.fileSize(path) }
+        // hashserver writes the decompressed length of a compressed upload beside it.
+        for base in candidatePaths(for: checksum) {
+            if let text = try? String(contentsOfFile: base + ".BUFFERLENGTH", encoding: .utf8),
+               let length = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+                return length
+            }
+        }
+        return nil
+    }
+
+    public nonisolated func promise(_ checksum: Checksum) async throws {
+        await promises.add(checksum)
+    }
+
+    /// Copies the file through the kernel; the store's copy was verified when it was written.
+    public nonisolated func materialize(_ checksum: Checksum, to destination: String) async throws {
+        await waitForUpload(of: checksum)
+        var source = existingPath(for: checksum)
+        if source == nil {
+            guard try await get(checksum) != nil else { throw BufferStoreError.notFound(checksum) }
+            source = existingPath(for: checksum)
+        }
+        guard let source else { throw BufferStoreError.notFound(checksum) }
+        try FileSystem.copyAtomically(from: source, to: destination)
+    }
+
+    // MARK: - Reading
+
+    /// The buffer read in chunks, checked against its name when `verifiesReads`.
+    nonisolated func readVerified(_ checksum: Checksum) async throws -> [UInt8]? {
+        guard let path = existingPath(for: checksum) else {
+            if let compressed = compressedPath(for: checksum) {
+                throw StoredBufferError.compressedOnly(path: compressed)
+            }
+            return nil
+        }
+        guard let buffer = try await Self.readChunked(path) else { return nil }
+        if verifiesReads {
+            let actual = await Self.hash(buffer, with: hashAlgorithm)
+            if actual != checksum {
+                logger.error("stored buffer is corrupt", metadata: ["path": "\(path)", "hashes_to": "\(actual)"])
+                throw StoredBufferError.corrupt(path: path, expected: checksum, actual: actual)
+            }
+        }
+        return buffer
+    }
+
+    static func readChunked(_ path: String) async throws -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT { return nil }
+            throw FileSystem.failure(path, "open")
+        }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw FileSystem.failure(path, "fstat") }
+        let size = Int(info.st_size)
+        var buffer = [UInt8](repeating: 0, count: size)
+        var done = 0
+        while done < size {
+            let got = buffer.withUnsafeMutableBytes { raw in
+                Glibc.read(fd, raw.baseAddress! + done, min(size - done, ioChunkSize))
+            }
+            if got < 0 {
+                if errno == EINTR { continue }
+                throw FileSystem.failure(path, "read")
+            }
+            if got == 0 { break }
+            done += got
+            await Task.yield()
+        }
+        if done < size { buffer.removeLast(size - done) }
+        return buffer
+    }
+
+    /// Hashes in chunks, yielding between them so other tasks get the thread.
+    static func hash(_ buffer: [UInt8], with algorithm: HashAlgorithm) async -> Checksum {
+        if buffer.count <= ioChunkSize { return algorithm.checksum(of: buffer) }
+        var hasher = algorithm.makeHasher()
+        var offset = 0
+        while offset < buffer.count {
+            let end = min(offset + ioChunkSize, buffer.count)
+            hasher.update(buffer[offset..<end])
+            offset = end
+            await Task.yield()
+        }
+        return hasher.finalize()
+    }
+
+    // MARK: - Writing
+
+    /// Writes a buffer through a temporary file in the target directory. `write` fills the
+    /// file and returns the checksum of what it wrote; only a match is renamed into place.
+    /// Concurrent stores of one checksum run one at a time; the later ones find the file.
+    private nonisolated func store(
+        _ checksum: Checksum,
+        write: (Int32, String) async throws -> Checksum
+    ) async throws {
+        let target = path(for: checksum)
+        if existingPath(for: checksum) != nil {
+            await promises.resolve(checksum)
+            return
+        }
+        await beginUpload(of: checksum)
+        do {
+            if existingPath(for: checksum) == nil {
+                try FileSystem.makeDirectory(FileSystem.parentDirectory(of: target))
+                let (fd, tempPath) = try FileSystem.makeTemporaryFile(besides: target)
+                defer { close(fd) }
+                do {
+                    let actual = try await write(fd, tempPath)
+                    guard actual == checksum else {
+                        throw BufferStoreError.checksumMismatch(expected: checksum, actual: actual)
+                    }
+                    try FileSystem.commitTemporaryFile(fd: fd, tempPath: tempPath, to: target, mode: 0o444)
+                } catch {
+                    unlink(tempPath)
+                    throw error
+                }
+                logger.debug("stored buffer", metadata: ["checksum": "\(checksum)", "path": "\(target)"])
+            }
+        } catch {
+            await endUpload(of: checksum)
+            throw error
+        }
+        await endUpload(of: checksum)
+        await promises.resolve(checksum)
+    }
+
+    /// Waits while another task writes the same checksum, then claims it.
+    private func beginUpload(of checksum: Checksum) async {
+        while uploadsInFlight[checksum] != nil {
+            await withCheckedContinuation { uploadsInFlight[checksum]!.append($0) }
+        }
+        uploadsInFlight[checksum] = []
+    }
+
+    private func endUpload(of checksum: Checksum) {
+        for waiter in uploadsInFlight.removeValue(forKey: checksum) ?? [] { waiter.resume() }
+    }
+
+    private func waitForUpload(of checksum: Checksum) async {
+        while uploadsInFlight[checksum] != nil {
+            await withCheckedContinuation { uploadsInFlight[checksum]!.append($0) }
+        }
+    }
+
+    private func checksumsBeingUploaded(among checksums: [Checksum]) -> Set<Checksum> {
+        Set(checksums.filter { uploadsInFlight[$0] != nil })
+    }
+}
