@@ -138,7 +138,8 @@ public enum YAMLConfigReader {
         case .scanner(let context, let problem, let mark, _),
             .parser(let context, let problem, let mark, _),
             .composer(let context, let problem, let mark, _):
-            return ConfigError("YAML syntax error: \(problem)\(contextText(context))", at: at(mark))
+            return ConfigError(
+                "YAML syntax error: \(problem)\(contextText(context))\(tabHint(yaml, mark))", at: at(mark))
         case .reader(let problem, let offset, _, _):
             let (line, column) = offset.map { lineAndColumn(ofCharacterOffset: $0, in: yaml) } ?? (0, 0)
             return ConfigError(
@@ -148,6 +149,16 @@ public enum YAMLConfigReader {
         default:
             return ConfigError("cannot parse YAML: \(error)", at: SourceLocation(file: file, line: 0, column: 0))
         }
+    }
+
+    /// libyaml's word for a tab used as indentation is obscure; say it plainly.
+    private static func tabHint(_ yaml: String, _ mark: Mark) -> String {
+        let lines = yaml.split(separator: "\n", omittingEmptySubsequences: false)
+        guard mark.line >= 1, mark.line <= lines.count else { return "" }
+        let line = lines[mark.line - 1]
+        let index = line.unicodeScalars.index(line.unicodeScalars.startIndex, offsetBy: mark.column - 1, limitedBy: line.unicodeScalars.endIndex)
+        guard let index, index < line.unicodeScalars.endIndex, line.unicodeScalars[index] == "\t" else { return "" }
+        return "; a tab cannot indent YAML, use spaces"
     }
 
     /// Yams points at the first occurrence; the place to fix is usually the repeat, so look

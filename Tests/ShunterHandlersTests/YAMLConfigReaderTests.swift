@@ -67,8 +67,8 @@ import Testing
         } throws: { error in
             guard let error = error as? ConfigError else { return false }
             return error.file == "bad.yaml" && error.line == 3 && error.column == 7
-                && error.message.hasPrefix("YAML syntax error: ")
-                && error.description.hasPrefix("bad.yaml:3:7: YAML syntax error")
+                && error.description == "bad.yaml:3:7: YAML syntax error: did not find expected ',' or ']'"
+                + " (while parsing a flow sequence at line 2, column 8)"
         }
     }
 
@@ -78,7 +78,9 @@ import Testing
             _ = try YAMLConfigReader.read(yaml: yaml, file: "tab.yaml")
         } throws: { error in
             guard let error = error as? ConfigError else { return false }
-            return error.line == 3 && error.message.contains("YAML syntax error")
+            return error.description
+                == "tab.yaml:3:1: YAML syntax error: found character that cannot start any token"
+                + " (while scanning for the next token at line 3, column 1); a tab cannot indent YAML, use spaces"
         }
     }
 
