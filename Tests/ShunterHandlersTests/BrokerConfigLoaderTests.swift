@@ -102,6 +102,8 @@ import Testing
         #expect(config.hash == .sha3_256)
         #expect(config.logLevel == .trace)
         #expect(config.handlers == .directory("/home/admin/my-handlers"))
+        let oneFile = try BrokerConfigLoader.parse(yaml: "handlers: extra/h.yml\n", file: "/r/c.yaml").get()
+        #expect(oneFile.handlers == .files(["/r/extra/h.yml"]))
         let bad = BrokerConfigLoader.parse(yaml: "", file: "/r/c.yaml", environment: ["SHUNTER_HASH": "md5"])
         #expect(bad.errors.map(\.description) == ["$SHUNTER_HASH: unknown hash 'md5'; accepted values: sha-256, sha3-256"])
     }
