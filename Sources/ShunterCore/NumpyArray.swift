@@ -85,6 +85,27 @@ struct NumpyArray: Sendable {
             data: Array(bytes[dataStart..<(dataStart + count)]))
     }
 
+    /// The element of a one-element numeric array, as Python's `int()`/`float()`/`bool()` see it.
+    var singleScalar: PythonValue? {
+        guard elementCount == 1, descr.count >= 3, descr.first != ">" else { return nil }
+        let kind = descr[descr.index(after: descr.startIndex)]
+        guard let size = Int(descr.dropFirst(2)), data.count == size else { return nil }
+        var bits: UInt64 = 0
+        for (index, byte) in data.enumerated() where index < 8 { bits |= UInt64(byte) << (8 * UInt64(index)) }
+        switch (kind, size) {
+        case ("b", 1): return .bool(bits != 0)
+        case ("u", 1...7), ("i", 1...7) where kind == "u" || bits >> (UInt64(size) * 8 - 1) == 0:
+            return .int(Int64(bits))
+        case ("i", 1...7):
+            return .int(Int64(bits) - (Int64(1) << (Int64(size) * 8)))
+        case ("i", 8): return .int(Int64(bitPattern: bits))
+        case ("u", 8): return bits <= UInt64(Int64.max) ? .int(Int64(bits)) : .bigInt(String(bits))
+        case ("f", 8): return .float(Double(bitPattern: bits))
+        case ("f", 4): return .float(Double(Float(bitPattern: UInt32(bits))))
+        default: return nil
+        }
+    }
+
     /// `np.save(file, array, allow_pickle=False)`.
     func npyBytes() -> [UInt8] {
         let shapeText: String

@@ -15,17 +15,50 @@ extension PythonValue {
             let truncated = number.rounded(.towardZero)
             if let exact = Int64(exactly: truncated) { return .int(exact) }
             if let exact = UInt64(exactly: truncated) { return .bigInt(String(exact)) }
-            // Python would make a bigger int, which orjson then refuses to write.
-            throw ConversionError(reason: "Integer exceeds 64-bit range")
+            return .bigInt(PythonValue.exactIntegerText(truncated))
         case .str(let text): return try PythonValue.parseIntLiteral(text)
         case .bytes(let bytes):
             guard let text = String(validating: bytes, as: UTF8.self) else {
                 throw ConversionError(reason: "the value is not UTF-8 text")
             }
             return try PythonValue.parseIntLiteral(text)
+        case .ndarray(let array):
+            guard let scalar = array.singleScalar else {
+                throw ConversionError(reason: "int() of a Numpy array is reproduced only for one-element numeric arrays")
+            }
+            return try scalar.pythonInt()
         default:
             throw ConversionError(reason: "int() argument must be a string or a number, not '\(typeName)'")
         }
+    }
+
+    /// The exact decimal text of an integral Double beyond 64 bits (Python's `int(float)`).
+    static func exactIntegerText(_ value: Double) -> String {
+        // value = significand × 2^exponent with an integer significand; double it in base 1e9.
+        var limbs: [UInt64] = [value.significandBitPattern | (1 << 52)]  // little-endian base 1e9 after normalisation
+        var normalized: [UInt64] = []
+        var carry = limbs[0]
+        while carry > 0 {
+            normalized.append(carry % 1_000_000_000)
+            carry /= 1_000_000_000
+        }
+        limbs = normalized
+        for _ in 0..<(Int(value.exponent) - 52) {
+            var carry: UInt64 = 0
+            for index in limbs.indices {
+                let doubled = limbs[index] * 2 + carry
+                limbs[index] = doubled % 1_000_000_000
+                carry = doubled / 1_000_000_000
+            }
+            if carry > 0 { limbs.append(carry) }
+        }
+        var text = value < 0 ? "-" : ""
+        text += String(limbs.last!)
+        for limb in limbs.dropLast().reversed() {
+            let part = String(limb)
+            text += String(repeating: "0", count: 9 - part.count) + part
+        }
+        return text
     }
 
     /// `float(value)`.
@@ -45,6 +78,11 @@ extension PythonValue {
                 throw ConversionError(reason: "the value is not UTF-8 text")
             }
             return try PythonValue.parseFloatLiteral(text)
+        case .ndarray(let array):
+            guard let scalar = array.singleScalar else {
+                throw ConversionError(reason: "float() of a Numpy array is reproduced only for one-element numeric arrays")
+            }
+            return try scalar.pythonFloat()
         default:
             throw ConversionError(reason: "float() argument must be a string or a real number, not '\(typeName)'")
         }
@@ -62,8 +100,11 @@ extension PythonValue {
         case .list(let items): return !items.isEmpty
         case .dict(let pairs): return !pairs.isEmpty
         case .bytes(let bytes): return !bytes.isEmpty
-        case .ndarray:
-            throw ConversionError(reason: "the truth value of a Numpy array is not reproduced")
+        case .ndarray(let array):
+            guard let scalar = array.singleScalar else {
+                throw ConversionError(reason: "The truth value of an array with more than one element is ambiguous (or the dtype is not numeric)")
+            }
+            return try scalar.pythonBool()
         }
     }
 
