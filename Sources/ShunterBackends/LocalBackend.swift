@@ -45,6 +45,7 @@ public struct LocalBackend: Backend {
         guard let program = execution.command.first else {
             throw BackendError.launchFailed(command: "", reason: "the command is empty")
         }
+        let variables = try Self.environment(execution.environment, command: program)
         let stdout = try Self.openOutputFile(execution.stdoutPath, command: program)
         let stderr: FileDescriptor
         do {
@@ -59,9 +60,7 @@ public struct LocalBackend: Backend {
         let configuration = Subprocess.Configuration(
             executable: program.contains("/") ? .path(FilePath(program)) : .name(program),
             arguments: Arguments(Array(execution.command.dropFirst())),
-            environment: .custom(Dictionary(uniqueKeysWithValues: execution.environment.map {
-                (Environment.Key(rawValue: $0.key)!, $0.value)
-            })),
+            environment: .custom(variables),
             workingDirectory: FilePath(execution.workDirectory),
             platformOptions: options
         )
@@ -168,6 +167,17 @@ public struct LocalBackend: Backend {
             group.send(SIGKILL)
         }
         _ = await group.waitUntilEmpty(for: .seconds(2))
+    }
+
+    private static func environment(_ variables: [String: String], command: String) throws -> [Environment.Key: String] {
+        var out: [Environment.Key: String] = [:]
+        for (name, value) in variables {
+            guard !name.isEmpty, !name.contains("="), !name.contains("\0"), !value.contains("\0") else {
+                throw BackendError.launchFailed(command: command, reason: "illegal environment variable name or value: '\(name)'")
+            }
+            out[Environment.Key(rawValue: name)!] = value
+        }
+        return out
     }
 
     private static func openOutputFile(_ path: String, command: String) throws -> FileDescriptor {

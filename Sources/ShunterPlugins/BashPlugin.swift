@@ -1,0 +1,254 @@
+import Foundation
+import ShunterBackends
+import ShunterCore
+import ShunterHandlers
+import ShunterStore
+
+/// Runs `__language__: bash` transformations the way Seamless's `execute_bash.py` does.
+///
+/// prepare: a fresh work directory with one file per input pin (and an environment variable
+/// for short scalar pins), `transform.sh` for humans, and the command
+/// `bash -c "set -u -e; trap …; <code>"`. collect: the exit status and `RESULT` (a file, or a
+/// directory read as a dict of files) become the result buffer or Seamless's error text.
+///
+/// The environment is NOT the broker's whole environment (Seamless passes its worker's):
+/// only the variables named in `bash.pass_environment` are copied from the broker, then the
+/// pin variables are added (a pin named like a passed variable wins, as in Seamless).
+public struct BashPlugin: JobPlugin {
+    public static let defaultPassedEnvironment = [
+        "PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR",
+    ]
+
+    public static let descriptor = JobPluginDescriptor(
+        component: ComponentCatalog.Component(
+            name: "bash",
+            summary: "runs bash transformations as Seamless does: one file (and variable) per pin, RESULT as the result",
+            compatibleBackends: ["local", "slurm"],
+            optionSection: "bash",
+            optionKeys: [
+                "shell": "path of the bash executable (default /bin/bash)",
+                "pass_environment": "list of variable names copied from the broker's environment into the job's "
+                    + "(default: \(defaultPassedEnvironment.joined(separator: " ")))",
+                "conda_root": "conda installation whose etc/profile.d/conda.sh activates a job's conda_environment "
+                    + "(default: $CONDA_ROOT of the broker)",
+            ]
+        ),
+        make: { handler in try BashPlugin(handler: handler) }
+    )
+
+    /// The shell; Seamless runs `/bin/bash`, whose name appears in its error messages
+    /// (`/bin/bash: line 3: x: unbound variable`).
+    public var shell: String
+    /// What every job inherits (before pin variables are added).
+    public var inheritedEnvironment: [String: String]
+    public var condaRoot: String?
+
+    public init(shell: String = "/bin/bash", inheritedEnvironment: [String: String], condaRoot: String? = nil) {
+        self.shell = shell
+        self.inheritedEnvironment = inheritedEnvironment
+        self.condaRoot = condaRoot
+    }
+
+    /// Reads the handler's `bash:` section.
+    public init(handler: HandlerConfig, brokerEnvironment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        let options = try PluginOptions(section: "bash", in: handler)
+        let shell = try options.string("shell") ?? "/bin/bash"
+        let names = try options.stringList("pass_environment") ?? Self.defaultPassedEnvironment
+        var inherited: [String: String] = [:]
+        for name in names {
+            if let value = brokerEnvironment[name] { inherited[name] = value }
+        }
+        let condaRoot = try options.string("conda_root") ?? brokerEnvironment["CONDA_ROOT"]
+        self.init(shell: shell, inheritedEnvironment: inherited, condaRoot: condaRoot)
+    }
+
+    public func prepare(_ job: JobContext) async throws -> PreparedJob {
+        let transformation = job.transformation
+        let code = try await Self.code(of: job)
+        let renames = (transformation.dict["__as__"] ?? transformation.dunder["__as__"])?.objectValue ?? [:]
+        try Self.refuseFilesystemFormats(transformation)
+
+        var condaEnvironment: String?
+        if let name = job.environment?.condaEnvironment, !name.isEmpty {
+            guard condaRoot != nil else {
+                throw JobFailure(.badInput, "Cannot activate conda environment: could not determine conda root directory "
+                    + "(set bash.conda_root in handler '\(job.handler.name)' or CONDA_ROOT for the broker)")
+            }
+            condaEnvironment = name
+        }
+
+        let directory = try WorkDirectory.create(
+            root: job.workRoot, transformation: transformation.checksum, jobID: job.jobID)
+        do {
+            var environment = inheritedEnvironment
+            for name in transformation.pins.keys.sorted() where name != "code" {
+                let pin = transformation.pins[name]!
+                if pin.celltype == "plain" && pin.subcelltype == "module" { continue }
+                let target = renames[name]?.stringValue ?? name
+                if target == "pins_" || target == "bashcode" { continue }
+                if let value = try await Self.materialize(pin, as: target, in: directory, buffers: job.buffers) {
+                    environment[target] = value
+                }
+            }
+            let command = BashJobScript.command(code: code, condaEnvironment: condaEnvironment, condaRoot: condaRoot)
+            let script = BashJobScript.transformScript(
+                command: command, environment: environment, inherited: inheritedEnvironment)
+            let scriptPath = directory.workPath + "/transform.sh"
+            try Self.write(Array(script.utf8), to: scriptPath)
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: scriptPath)
+
+            let execution = Execution(
+                jobID: job.jobID, handler: job.handler.name, workDirectory: directory.workPath,
+                command: [shell, "-c", command], environment: environment,
+                timeout: job.handler.limits.timeout,
+                stdoutPath: directory.stdoutPath, stderrPath: directory.stderrPath)
+            return PreparedJob(execution: execution, workDirectory: directory.path)
+        } catch {
+            // The broker never hears of a directory whose job could not be prepared.
+            try? directory.remove()
+            throw error
+        }
+    }
+
+    public func collect(_ job: JobContext, prepared: PreparedJob, outcome: ExecutionOutcome) async throws -> [UInt8] {
+        let directory = WorkDirectory(path: prepared.workDirectory)
+        let code = try await Self.code(of: job)
+        let stdout = BashErrorText.echoedStdout(Self.readIfPresent(directory.stdoutPath))
+
+        func failure(_ kind: JobFailure.Kind, _ error: String, withStderr: Bool) -> JobFailure {
+            var text = BashErrorText.exception(error, command: code)
+            text += BashErrorText.section("Standard output", stdout)
+            if withStderr {
+                text += BashErrorText.section(
+                    "Standard error", BashErrorText.decodeReplacing(Self.readIfPresent(directory.stderrPath)))
+            }
+            return JobFailure(kind, text)
+        }
+
+        switch outcome.termination {
+        case .exited(0):
+            break
+        case .exited(let code):
+            throw failure(.nonZeroExit, "Return code \(code)", withStderr: true)
+        case .signaled(let signal):
+            // Python's Popen.returncode for a process killed by a signal.
+            throw failure(.signaled, "Return code -\(signal)", withStderr: true)
+        case .timedOut(let limit):
+            throw failure(.timedOut, "Timeout: the job ran longer than \(limit) (the handler's limits.timeout) and was stopped", withStderr: true)
+        }
+
+        let resultPath = directory.workPath + "/RESULT"
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: resultPath, isDirectory: &isDirectory) else {
+            throw failure(.missingResult, "Result file/folder RESULT does not exist", withStderr: false)
+        }
+        let celltype = job.transformation.output.celltype
+        do {
+            if isDirectory.boolValue {
+                let files = try BashResult.files(inDirectory: resultPath)
+                if files.isEmpty {
+                    throw failure(.missingResult, "Result folder RESULT is empty", withStderr: false)
+                }
+                return try BashResult.buffer(fromDirectoryFiles: files, celltype: celltype)
+            }
+            return try BashResult.buffer(fromFile: resultPath, celltype: celltype)
+        } catch let error as JobFailure {
+            throw error
+        } catch {
+            var text = "cannot convert RESULT to the output celltype '\(celltype.rawValue)': \(error)\n"
+            text += BashErrorText.section("Standard output", stdout)
+            throw JobFailure(.badResult, text)
+        }
+    }
+
+    // MARK: - Pins
+
+    /// The code, as Seamless reads it (`buffer.get_value(celltype or "text")`: trailing
+    /// newlines stripped).
+    static func code(of job: JobContext) async throws -> String {
+        guard let pin = job.transformation.pins["code"] else {
+            throw JobFailure(.badInput, "the bash transformation has no 'code' pin")
+        }
+        let celltype = try celltype(of: pin, name: "code", default: .text)
+        guard let buffer = try await job.buffers.get(pin.checksum) else {
+            throw JobFailure(.badInput, "pin 'code': buffer \(pin.checksum) is not in the buffer store")
+        }
+        do {
+            guard case .string(let text) = try CelltypeCodec.deserialize(buffer, as: celltype) else {
+                throw JobFailure(.badInput, "pin 'code': a \(celltype.rawValue) buffer that is not text cannot be bash code")
+            }
+            return text
+        } catch let error as CelltypeCodecError {
+            throw JobFailure(.badInput, "pin 'code': \(error)")
+        }
+    }
+
+    /// Writes one pin into the work directory; returns its environment variable, if any.
+    static func materialize(_ pin: Transformation.Pin, as name: String, in directory: WorkDirectory, buffers: any BufferStore) async throws -> String? {
+        if name.hasPrefix("/") { throw JobFailure(.badInput, "Pin \(name): Absolute path is not allowed") }
+        if name.split(separator: "/", omittingEmptySubsequences: false).contains("..") {
+            throw JobFailure(.badInput, "Pin \(name): .. is not allowed")
+        }
+        if name.isEmpty || name.contains("=") || name.contains("\0") {
+            throw JobFailure(.badInput, "Pin '\(name)': illegal environment variable name")
+        }
+        let celltype = try celltype(of: pin, name: name, default: .mixed)
+        let path = directory.workPath + "/" + name
+        if name.contains("/") {
+            let parent = String(path[..<path.lastIndex(of: "/")!])
+            try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+        }
+        if celltype == .bytes {
+            // A bytes pin's file is its buffer as is: copy it without loading it.
+            do {
+                try await buffers.materialize(pin.checksum, to: path)
+            } catch BufferStoreError.notFound {
+                throw JobFailure(.badInput, "pin '\(name)': buffer \(pin.checksum) is not in the buffer store")
+            }
+            return nil
+        }
+        guard let buffer = try await buffers.get(pin.checksum) else {
+            throw JobFailure(.badInput, "pin '\(name)': buffer \(pin.checksum) is not in the buffer store")
+        }
+        let materialization: BashPinMaterialization
+        do {
+            materialization = try CelltypeCodec.bashPin(name: name, buffer: buffer, celltype: celltype)
+        } catch {
+            throw JobFailure(.badInput, "\(error)")
+        }
+        try write(materialization.fileContents, to: path)
+        return materialization.environmentValue
+    }
+
+    static func celltype(of pin: Transformation.Pin, name: String, default fallback: Celltype) throws -> Celltype {
+        if pin.celltype.isEmpty { return fallback }
+        if let celltype = Celltype(rawValue: pin.celltype) { return celltype }
+        if ["deepcell", "deepfolder", "folder"].contains(pin.celltype) {
+            throw JobFailure(.badInput, "pin '\(name)': celltype '\(pin.celltype)' (a deep pin) is not supported by the bash plugin")
+        }
+        throw JobFailure(.badInput, "pin '\(name)': unknown celltype '\(pin.celltype)'; expected one of: "
+            + Celltype.allCases.map(\.rawValue).joined(separator: ", "))
+    }
+
+    /// `__format__` with `filesystem` entries makes Seamless look for the pin's file in its
+    /// read folders (and symlink it): not reproduced.
+    static func refuseFilesystemFormats(_ transformation: Transformation) throws {
+        let formats = (transformation.dict["__format__"] ?? transformation.dunder["__format__"])?.objectValue ?? [:]
+        for (pin, format) in formats where format["filesystem"] != nil {
+            throw JobFailure(.badInput, "pin '\(pin)': __format__ filesystem (read-folder files and directories) is not supported by the bash plugin")
+        }
+    }
+
+    // MARK: - Files
+
+    static func write(_ bytes: [UInt8], to path: String) throws {
+        guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
+            throw JobFailure(.internalError, "cannot write \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    static func readIfPresent(_ path: String) -> [UInt8] {
+        guard let data = FileManager.default.contents(atPath: path) else { return [] }
+        return [UInt8](data)
+    }
+}

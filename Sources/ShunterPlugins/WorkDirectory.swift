@@ -1,0 +1,74 @@
+import Foundation
+import ShunterCore
+
+/// One job's directory under the broker's work root, named so a human can find it:
+/// `<first 12 hex of the transformation checksum>-<job id>`.
+///
+/// ```
+/// <root>/3f9a0c1d2e4b-42/
+///     work/           the command's working directory: one file per pin, transform.sh, RESULT
+///     stdout          the command's standard output
+///     stderr          the command's standard error
+///     .kept           present once the broker decided to keep the directory after a failure
+/// ```
+/// Output goes beside `work/`, not into it, so that the job sees exactly the files Seamless
+/// would give it (a `ls > RESULT` gives the same answer).
+///
+/// The broker removes the directory after success and marks it kept after failure;
+/// `WorkDirectoryJanitor` removes kept ones once they are old enough.
+public struct WorkDirectory: Sendable, Hashable {
+    /// The job's directory (removed as a whole).
+    public let path: String
+
+    public var workPath: String { path + "/work" }
+    public var stdoutPath: String { path + "/stdout" }
+    public var stderrPath: String { path + "/stderr" }
+    var keptMarkerPath: String { path + "/" + WorkDirectory.keptMarkerName }
+
+    static let keptMarkerName = ".kept"
+
+    public init(path: String) {
+        self.path = path
+    }
+
+    /// The directory name for a job: `<tf checksum prefix 12>-<job id>`, with characters that
+    /// do not belong in a file name replaced by `_`.
+    public static func name(transformation: Checksum, jobID: String) -> String {
+        let safeID = String(jobID.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." ? $0 : "_" })
+        return transformation.prefix(12) + "-" + safeID
+    }
+
+    /// Creates `<root>/<name>/work/`. Fails if the job directory already exists: two jobs
+    /// must never share one, and a leftover from a crashed broker is not ours to reuse.
+    public static func create(root: String, transformation: Checksum, jobID: String) throws -> WorkDirectory {
+        let directory = WorkDirectory(path: root + "/" + name(transformation: transformation, jobID: jobID))
+        let manager = FileManager.default
+        do {
+            try manager.createDirectory(atPath: root, withIntermediateDirectories: true)
+            try manager.createDirectory(atPath: directory.path, withIntermediateDirectories: false)
+            try manager.createDirectory(atPath: directory.workPath, withIntermediateDirectories: false)
+        } catch {
+            throw JobFailure(.internalError, "cannot create the work directory \(directory.workPath): \(error.localizedDescription)")
+        }
+        return directory
+    }
+
+    /// Removes the whole job directory; a directory already gone is not an error.
+    public func remove() throws {
+        let manager = FileManager.default
+        guard manager.fileExists(atPath: path) else { return }
+        try manager.removeItem(atPath: path)
+    }
+
+    /// Records that the directory is kept after a failure (for `WorkDirectoryJanitor`): the
+    /// marker's modification time is when it was kept, its text says why.
+    public func markKept(reason: String) throws {
+        let text = "kept after failure at \(Date())\n\(reason)\n"
+        try Data(text.utf8).write(to: URL(fileURLWithPath: keptMarkerPath))
+    }
+
+    /// When the directory was marked kept, nil if it never was.
+    public var keptSince: Date? {
+        (try? FileManager.default.attributesOfItem(atPath: keptMarkerPath))?[.modificationDate] as? Date
+    }
+}

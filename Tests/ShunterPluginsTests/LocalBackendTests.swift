@@ -1,0 +1,159 @@
+import Foundation
+import ShunterBackends
+import Testing
+
+@Suite("LocalBackend")
+struct LocalBackendTests {
+    /// A work directory and an execution of `script` with `bash -c` in it.
+    struct Fixture {
+        let directory: TemporaryDirectory
+        var work: String { directory.path + "/work" }
+
+        init() throws {
+            directory = try TemporaryDirectory()
+            try FileManager.default.createDirectory(atPath: directory.path + "/work", withIntermediateDirectories: true)
+        }
+
+        func execution(_ script: String, timeout: Duration? = nil, environment: [String: String] = ["PATH": "/usr/bin:/bin"]) -> Execution {
+            Execution(
+                jobID: "t", handler: "test", workDirectory: work, command: ["/bin/bash", "-c", script],
+                environment: environment, timeout: timeout,
+                stdoutPath: directory.path + "/stdout", stderrPath: directory.path + "/stderr")
+        }
+
+        func pid(_ file: String) throws -> pid_t {
+            let text = try String(contentsOfFile: work + "/" + file, encoding: .utf8)
+            return try #require(pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)))
+        }
+    }
+
+    static func isGone(_ pid: pid_t) -> Bool {
+        kill(pid, 0) == -1 && errno == ESRCH
+    }
+
+    @Test("exit codes, signals, stdout and stderr to files, and the exact environment")
+    func exitAndOutput() async throws {
+        let fixture = try Fixture()
+        defer { fixture.directory.cleanUp() }
+        let backend = LocalBackend()
+        let outcome = try await backend.run(
+            fixture.execution("echo \"out $X\"; echo err >&2; env | grep -c . > count; exit 7", environment: ["X": "é", "PATH": "/usr/bin:/bin"]),
+            events: ExecutionEvents())
+        #expect(outcome.termination == .exited(7))
+        #expect(try String(contentsOfFile: fixture.directory.path + "/stdout", encoding: .utf8) == "out é\n")
+        #expect(try String(contentsOfFile: fixture.directory.path + "/stderr", encoding: .utf8) == "err\n")
+        // X and PATH, plus PWD, SHLVL and _ that bash sets itself.
+        #expect(try String(contentsOfFile: fixture.work + "/count", encoding: .utf8) == "5\n")
+
+        let killed = try await backend.run(fixture.execution("kill -9 $$"), events: ExecutionEvents())
+        #expect(killed.termination == .signaled(9))
+    }
+
+    @Test("a command that cannot start is a launchFailed error")
+    func launchFailure() async throws {
+        let fixture = try Fixture()
+        defer { fixture.directory.cleanUp() }
+        var execution = fixture.execution("true")
+        execution.command = ["/nonexistent/program"]
+        await #expect(throws: BackendError.self) {
+            _ = try await LocalBackend().run(execution, events: ExecutionEvents())
+        }
+    }
+
+    @Test("a timeout stops the whole process group, grandchildren and TERM-ignoring ones included, leaving no zombie")
+    func timeoutKillsGroup() async throws {
+        let fixture = try Fixture()
+        defer { fixture.directory.cleanUp() }
+        let backend = LocalBackend(killGrace: .milliseconds(300))
+        let script = """
+            sleep 1000 & echo $! > background.pid
+            (trap '' TERM; sleep 1000 & echo $! > stubborn-child.pid; wait) & echo $! > stubborn.pid
+            bash -c 'sleep 1000' & echo $! > subshell.pid
+            sleep 1000
+            """
+        let started = ContinuousClock.now
+        let outcome = try await backend.run(fixture.execution(script, timeout: .milliseconds(400)), events: ExecutionEvents())
+        let elapsed = ContinuousClock.now - started
+        #expect(outcome.termination == .timedOut(.milliseconds(400)))
+        #expect(elapsed >= .milliseconds(400))
+        #expect(elapsed < .seconds(3))
+        for file in ["background.pid", "stubborn.pid", "stubborn-child.pid", "subshell.pid"] {
+            let pid = try fixture.pid(file)
+            #expect(Self.isGone(pid), "\(file): process \(pid) survived the timeout")
+        }
+    }
+
+    @Test("cancelling the task stops the whole process group and throws CancellationError")
+    func cancellationKillsGroup() async throws {
+        let fixture = try Fixture()
+        defer { fixture.directory.cleanUp() }
+        let backend = LocalBackend(killGrace: .milliseconds(300))
+        let execution = fixture.execution("sleep 1000 & echo $! > background.pid; sleep 1000")
+        let task = Task { try await backend.run(execution, events: ExecutionEvents()) }
+        // Wait until the job has started its grandchild.
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !FileManager.default.fileExists(atPath: fixture.work + "/background.pid"), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        try await Task.sleep(for: .milliseconds(50))
+        let grandchild = try fixture.pid("background.pid")
+        let started = ContinuousClock.now
+        task.cancel()
+        await #expect(throws: CancellationError.self) { _ = try await task.value }
+        #expect(ContinuousClock.now - started < .seconds(3))
+        #expect(Self.isGone(grandchild), "background process \(grandchild) survived the cancel")
+    }
+
+    @Test("after a normal exit, what the job left running in its group is stopped too")
+    func stragglersAfterExit() async throws {
+        let fixture = try Fixture()
+        defer { fixture.directory.cleanUp() }
+        let backend = LocalBackend(killGrace: .milliseconds(300))
+        // setsid-less nohup-style leftover that outlives the shell.
+        let outcome = try await backend.run(
+            fixture.execution("(trap '' TERM HUP; exec sleep 1000) & echo $! > left.pid; disown; exit 0"),
+            events: ExecutionEvents())
+        #expect(outcome.termination == .exited(0))
+        let pid = try fixture.pid("left.pid")
+        #expect(Self.isGone(pid), "left-over process \(pid) survived the job")
+    }
+
+    /// The per-job cost of LocalBackend for a trivial job, against the same spawns from a
+    /// shell loop. Printed for the record; the bound only catches a gross regression.
+    @Test("launch overhead of trivial jobs, sequential and 8 concurrent")
+    func launchOverhead() async throws {
+        let fixture = try Fixture()
+        defer { fixture.directory.cleanUp() }
+        let backend = LocalBackend()
+        let count = 500
+        func execution(_ index: Int) throws -> Execution {
+            let directory = fixture.directory.path + "/j\(index)"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
+            return Execution(
+                jobID: "\(index)", handler: "bench", workDirectory: directory, command: ["/bin/bash", "-c", "echo 1 > RESULT"],
+                environment: ["PATH": "/usr/bin:/bin"], stdoutPath: directory + ".out", stderrPath: directory + ".err")
+        }
+        var started = ContinuousClock.now
+        for index in 0..<count {
+            let outcome = try await backend.run(try execution(index), events: ExecutionEvents())
+            #expect(outcome.succeeded)
+        }
+        let sequential = (ContinuousClock.now - started) / count
+        started = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for worker in 0..<8 {
+                group.addTask {
+                    for index in stride(from: count + worker, to: 2 * count, by: 8) {
+                        let outcome = try await backend.run(try execution(index), events: ExecutionEvents())
+                        #expect(outcome.succeeded)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let concurrent = (ContinuousClock.now - started) / count
+        print("LocalBackend per trivial job: sequential \(sequential), 8 concurrent \(concurrent)")
+        #expect(sequential < .milliseconds(50))
+        #expect(FileManager.default.fileExists(atPath: fixture.directory.path + "/j0/RESULT"))
+    }
+}
