@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
         .target(
@@ -110,18 +111,24 @@ let package = Package(
                 "ShunterHandlers",
                 "ShunterBroker",
                 "ShunterServer",
+                "ShunterPlugins",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),
-        .testTarget(name: "ShunterCoreTests", dependencies: ["ShunterCore"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "ShunterCoreTests", dependencies: ["ShunterCore"], exclude: ["Vectors"], swiftSettings: strictSettings),
         .testTarget(name: "ShunterStoreTests", dependencies: ["ShunterStore"], swiftSettings: strictSettings),
         .testTarget(name: "ShunterHandlersTests", dependencies: ["ShunterHandlers"], swiftSettings: strictSettings),
         .testTarget(
             name: "ShunterPluginsTests",
             dependencies: ["ShunterPlugins", "ShunterBackends"],
+            exclude: ["Vectors"],
             swiftSettings: strictSettings
         ),
         .testTarget(name: "ShunterBrokerTests", dependencies: ["ShunterBroker"], swiftSettings: strictSettings),

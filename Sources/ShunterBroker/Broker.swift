@@ -1,1 +1,427 @@
-// The broker lands here.
+import Foundation
+import Logging
+import ShunterBackends
+import ShunterCore
+import ShunterHandlers
+import ShunterPlugins
+import ShunterStore
+
+/// The broker: takes transformations, answers from the cache when it can, otherwise journals a
+/// job, gives it to the first handler that accepts it and has room, and answers everyone
+/// waiting for that transformation.
+///
+/// All bookkeeping is actor-isolated and cheap; the work of a job (buffers, processes, disk)
+/// runs in its own task outside the actor, which it calls back only to move the job's state.
+public actor Broker {
+    private let settings: BrokerSettings
+    private let buffers: any BufferStore
+    private let results: any ResultStore
+    private let journal: JobJournal
+    private let handlers: [HandlerRuntime]
+    private let matcher: HandlerMatcher
+    private let logger: Logger
+
+    /// Jobs not yet ended, by id.
+    private var active: [JobID: ActiveJob] = [:]
+    /// The job running each transformation: one job per transformation at a time.
+    private var jobForTransformation: [Checksum: JobID] = [:]
+    /// Submissions being looked up or journaled; identical ones wait on the same task.
+    private var admitting: [Checksum: Task<Submission, any Error>] = [:]
+    /// Queued jobs, oldest first.
+    private var queue: [JobID] = []
+    private var runningPerHandler: [String: Int] = [:]
+    private var shuttingDown = false
+    private var nextWaiterToken = 0
+    var isShuttingDown: Bool { shuttingDown }
+
+    private struct ActiveJob {
+        var record: JobRecord
+        var transformation: Transformation
+        var environment: TransformationEnvironment?
+        var traits: JobTraits
+        var waiters: [Int: CheckedContinuation<JobOutcome, any Error>] = [:]
+        var task: Task<Void, Never>?
+        var cancelRequested = false
+    }
+
+    public init(
+        settings: BrokerSettings, buffers: any BufferStore, results: any ResultStore, journal: JobJournal,
+        handlers: [HandlerRuntime], logger: Logger
+    ) {
+        self.settings = settings
+        self.buffers = buffers
+        self.results = results
+        self.journal = journal
+        self.handlers = handlers
+        self.matcher = HandlerMatcher(handlers: handlers.map(\.config))
+        self.logger = logger
+        for handler in handlers { runningPerHandler[handler.name] = 0 }
+    }
+
+    // MARK: - Requests
+
+    /// Answers a transformation: from the cache, by joining the job already running it, or by
+    /// running a new job. Returns when it is done.
+    public func run(_ transformation: Transformation) async throws -> JobOutcome {
+        switch try await submit(transformation) {
+        case .cached(let result): return .cached(result)
+        case .job(let id): return try await wait(id)
+        }
+    }
+
+    /// Accepts a transformation without waiting for it. When this returns `.job`, the job is in
+    /// the journal and will run even if the broker crashes right after.
+    public func submit(_ transformation: Transformation) async throws -> Submission {
+        if shuttingDown { throw BrokerError.shuttingDown }
+        let tf = transformation.checksum
+        if let id = jobForTransformation[tf] { return .job(id) }
+        if let admission = admitting[tf] { return try await admission.value }
+        let admission = Task { try await self.admit(transformation) }
+        admitting[tf] = admission
+        defer { admitting[tf] = nil }
+        return try await admission.value
+    }
+
+    private func admit(_ transformation: Transformation) async throws -> Submission {
+        let tf = transformation.checksum
+        if let cached = try await cachedResult(for: tf) {
+            logger.debug("cache hit", metadata: ["tf": "\(tf)", "result": "\(cached)"])
+            return .cached(cached)
+        }
+        let environment = try await resolveEnvironment(of: transformation)
+        let id = try await journal.insert(
+            transformation: tf, language: transformation.language,
+            request: JobRequest(transformation: transformation).journalBytes(), at: Self.now())
+        let record = JobRecord(
+            id: id, transformation: tf, state: .queued, language: transformation.language, createdAt: Self.now())
+        enqueue(ActiveJob(
+            record: record, transformation: transformation, environment: environment,
+            traits: Self.traits(of: transformation, environment: environment)))
+        logger.info("job accepted", metadata: ["job": "\(id)", "tf": "\(tf)", "language": "\(transformation.language)"])
+        dispatch()
+        return .job(id)
+    }
+
+    /// Waits for a job to end. For a job that ended before, answers from the journal.
+    /// Cancelling the waiting task stops the wait, not the job.
+    public func wait(_ id: JobID) async throws -> JobOutcome {
+        if active[id] != nil {
+            nextWaiterToken += 1
+            let token = nextWaiterToken
+            return try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { continuation in
+                    if Task.isCancelled || active[id] == nil {
+                        continuation.resume(throwing: CancellationError())
+                    } else {
+                        active[id]!.waiters[token] = continuation
+                    }
+                }
+            } onCancel: {
+                Task { await self.dropWaiter(id, token) }
+            }
+        }
+        guard let record = try await journal.record(id), let outcome = JobOutcome(finished: record) else {
+            throw BrokerError.unknownJob(id)
+        }
+        return outcome
+    }
+
+    private func dropWaiter(_ id: JobID, _ token: Int) {
+        active[id]?.waiters.removeValue(forKey: token)?.resume(throwing: CancellationError())
+    }
+
+    /// Cancels a job: a queued one ends at once, a running one once its backend has stopped
+    /// everything it started. Returns false for a job that had already ended.
+    @discardableResult
+    public func cancel(_ id: JobID) -> Bool {
+        guard var job = active[id], !job.cancelRequested else { return false }
+        job.cancelRequested = true
+        active[id] = job
+        logger.info("cancel requested", metadata: ["job": "\(id)", "state": "\(job.record.state.rawValue)"])
+        if let task = job.task {
+            task.cancel()
+        } else {
+            queue.removeAll { $0 == id }
+            Task { await self.finish(id, .cancelled(reason: "cancelled before it started")) }
+        }
+        return true
+    }
+
+    @discardableResult
+    public func cancel(transformation: Checksum) -> Bool {
+        guard let id = jobForTransformation[transformation] else { return false }
+        return cancel(id)
+    }
+
+    /// The record of a job, live if it is running, from the journal otherwise.
+    public func record(_ id: JobID) async throws -> JobRecord? {
+        if let job = active[id] { return job.record }
+        return try await journal.record(id)
+    }
+
+    public func list(_ filter: JobFilter) async throws -> [JobRecord] {
+        try await journal.list(filter)
+    }
+
+    /// The live job for a transformation, if one runs it now.
+    public func activeJob(for transformation: Checksum) -> JobRecord? {
+        jobForTransformation[transformation].flatMap { active[$0]?.record }
+    }
+
+    /// How many jobs are queued and running, per handler.
+    public func load() -> (queued: Int, running: [String: Int]) {
+        (queue.count, runningPerHandler)
+    }
+
+    public func cachedResult(for tf: Checksum) async throws -> Checksum? {
+        guard let result = try await results.result(for: tf) else { return nil }
+        // A cache entry whose buffer is gone is no answer: the job must run again.
+        guard try await buffers.has([result]).first == true else {
+            logger.warning("cached result buffer missing; running again", metadata: ["tf": "\(tf)", "result": "\(result)"])
+            return nil
+        }
+        return result
+    }
+
+    // MARK: - Lifecycle
+
+    /// Picks up where the last broker process stopped: every job the journal holds that had not
+    /// ended is queued again (or answered from the cache if its result was stored before the
+    /// crash). Call once before serving.
+    public func recover() async throws {
+        let unfinished = try await journal.unfinished()
+        guard !unfinished.isEmpty else { return }
+        logger.notice("recovering unfinished jobs", metadata: ["count": "\(unfinished.count)"])
+        for (stored, request) in unfinished {
+            var record = stored
+            let transformation: Transformation
+            let environment: TransformationEnvironment?
+            do {
+                transformation = try JobRequest.fromJournal(request, hash: settings.hash).transformation
+                environment = try await resolveEnvironment(of: transformation)
+            } catch {
+                try await endRecovered(record, .failed, error: "cannot be run again after a restart: \(error)")
+                continue
+            }
+            if let result = try await cachedResult(for: record.transformation) {
+                // The crash came after the result was stored but before the job's end was journaled.
+                record.result = result
+                try await endRecovered(record, .succeeded)
+                continue
+            }
+            if jobForTransformation[record.transformation] != nil {
+                // Only a journal written before per-transformation dedup existed can hold two.
+                try await endRecovered(record, .cancelled, error: "duplicate of a recovered job for the same transformation")
+                continue
+            }
+            if record.state != .queued {
+                logger.info(
+                    "job was interrupted; it runs again",
+                    metadata: ["job": "\(record.id)", "state": "\(record.state.rawValue)"])
+                record.state = .queued
+                record.updatedAt = Self.now()
+                try await journal.update(record)
+            }
+            enqueue(ActiveJob(
+                record: record, transformation: transformation, environment: environment,
+                traits: Self.traits(of: transformation, environment: environment)))
+        }
+        dispatch()
+    }
+
+    private func endRecovered(_ record: JobRecord, _ state: JobState, error: String? = nil) async throws {
+        var record = record
+        record.state = state
+        record.error = error
+        record.finishedAt = Self.now()
+        record.updatedAt = Self.now()
+        try await journal.update(record)
+    }
+
+    /// Stops taking jobs and cancels the running ones' processes. Queued and running jobs stay
+    /// in the journal as they are, so the next start runs them.
+    public func shutdown() async {
+        shuttingDown = true
+        let tasks = active.values.compactMap(\.task)
+        for task in tasks { task.cancel() }
+        for task in tasks { await task.value }
+    }
+
+    // MARK: - Scheduling
+
+    private func enqueue(_ job: ActiveJob) {
+        active[job.record.id] = job
+        jobForTransformation[job.record.transformation] = job.record.id
+        queue.append(job.record.id)
+    }
+
+    /// Starts every queued job that has a handler with room, oldest first.
+    private func dispatch() {
+        guard !shuttingDown, !queue.isEmpty else { return }
+        var waiting: [JobID] = []
+        for (position, id) in queue.enumerated() {
+            if !handlers.contains(where: { runningPerHandler[$0.name, default: 0] < $0.config.limits.maxJobs }) {
+                // Every handler is full: nothing further down the queue can start either.
+                waiting.append(contentsOf: queue[position...])
+                break
+            }
+            guard let job = active[id] else { continue }
+            let candidates = matcher.candidateIndices(job.traits)
+            if candidates.isEmpty {
+                let reasons = matcher.explain(job.traits).map { "  \($0.handler.name): \($0.reason)" }
+                Task {
+                    await self.finish(
+                        id,
+                        .failed(
+                            "no job handler accepts this job (\(job.traits)):\n" + reasons.joined(separator: "\n"),
+                            .none))
+                }
+                continue
+            }
+            // The matcher was built from `handlers` in order, so its indices are ours.
+            guard
+                let handler = candidates.lazy.map({ self.handlers[$0] })
+                    .first(where: { self.runningPerHandler[$0.name, default: 0] < $0.config.limits.maxJobs })
+            else {
+                waiting.append(id)
+                continue
+            }
+            start(id, on: handler)
+        }
+        queue = waiting
+    }
+
+    private func start(_ id: JobID, on handler: HandlerRuntime) {
+        guard var job = active[id] else { return }
+        runningPerHandler[handler.name, default: 0] += 1
+        job.record.handler = handler.name
+        job.record.attempts += 1
+        job.record.startedAt = Self.now()
+        let context = JobContext(
+            jobID: id.description, transformation: job.transformation, environment: job.environment,
+            handler: handler.config, buffers: buffers, workRoot: settings.workRoot,
+            logger: jobLogger(id, job.record.transformation, handler: handler.name))
+        job.task = Task { [buffers, results, settings] in
+            let execution = JobExecution(
+                id: id, handler: handler, context: context, buffers: buffers, results: results, settings: settings,
+                broker: self)
+            let ending = await execution.run()
+            await self.finish(id, ending)
+        }
+        active[id] = job
+    }
+
+    private func jobLogger(_ id: JobID, _ tf: Checksum, handler: String) -> Logger {
+        var logger = self.logger
+        logger[metadataKey: "job"] = "\(id)"
+        logger[metadataKey: "tf"] = "\(tf)"
+        logger[metadataKey: "handler"] = "\(handler)"
+        return logger
+    }
+
+    // MARK: - State changes (called by JobExecution)
+
+    /// Moves a running job to its next state and journals it. Throws if the move is illegal,
+    /// which would be a bug in the execution pipeline.
+    func advance(_ id: JobID, to state: JobState, update: @Sendable (inout JobRecord) -> Void = { _ in }) async throws {
+        guard var job = active[id] else { throw BrokerError.unknownJob(id) }
+        guard job.record.state.canMove(to: state) else {
+            throw IllegalTransition(from: job.record.state, to: state, jobID: id.description)
+        }
+        job.record.state = state
+        job.record.updatedAt = Self.now()
+        update(&job.record)
+        active[id] = job
+        try await journal.update(job.record)
+    }
+
+    /// Journals a backend's id for the execution as soon as the backend has one.
+    func recordExternalID(_ id: JobID, _ externalID: String) async throws {
+        guard active[id] != nil else { return }
+        active[id]!.record.externalID = externalID
+        active[id]!.record.updatedAt = Self.now()
+        try await journal.update(active[id]!.record)
+    }
+
+    private func finish(_ id: JobID, _ ending: JobEnding) async {
+        guard var job = active.removeValue(forKey: id) else { return }
+        if jobForTransformation[job.record.transformation] == id {
+            jobForTransformation[job.record.transformation] = nil
+        }
+        if job.task != nil, let handler = job.record.handler {
+            runningPerHandler[handler, default: 1] -= 1
+        }
+        queue.removeAll { $0 == id }
+        let outcome: JobOutcome
+        job.record.finishedAt = Self.now()
+        job.record.updatedAt = Self.now()
+        switch ending {
+        case .succeeded(let result, let tails):
+            job.record.state = .succeeded
+            job.record.result = result
+            job.record.stdoutTail = tails.stdout
+            job.record.stderrTail = tails.stderr
+            outcome = JobOutcome(status: .succeeded, result: result, error: nil, record: job.record)
+        case .failed(let message, let tails):
+            job.record.state = .failed
+            job.record.error = message
+            job.record.stdoutTail = tails.stdout
+            job.record.stderrTail = tails.stderr
+            outcome = JobOutcome(status: .failed, result: nil, error: message, record: job.record)
+        case .cancelled(let reason):
+            job.record.state = .cancelled
+            job.record.error = reason
+            outcome = JobOutcome(status: .cancelled, result: nil, error: reason, record: job.record)
+        case .interrupted:
+            // The broker is shutting down: leave the journal as it is so the next start re-runs it.
+            for waiter in job.waiters.values {
+                waiter.resume(returning: JobOutcome(status: .cancelled, result: nil, error: "broker shutting down", record: job.record))
+            }
+            return
+        }
+        do {
+            try await journal.update(job.record)
+        } catch {
+            logger.error("could not journal the end of a job", metadata: ["job": "\(id)", "error": "\(error)"])
+        }
+        let metadata: Logger.Metadata = [
+            "job": "\(id)", "tf": "\(job.record.transformation)", "handler": "\(job.record.handler ?? "-")",
+            "state": "\(job.record.state.rawValue)",
+        ]
+        if job.record.state == .succeeded {
+            logger.info("job succeeded", metadata: metadata.merging(["result": "\(job.record.result!)"]) { $1 })
+        } else {
+            logger.info("job ended", metadata: metadata.merging(["error": "\(job.record.error ?? "")"]) { $1 })
+        }
+        for waiter in job.waiters.values { waiter.resume(returning: outcome) }
+        dispatch()
+    }
+
+    // MARK: - Helpers
+
+    private func resolveEnvironment(of transformation: Transformation) async throws -> TransformationEnvironment? {
+        guard let checksum = transformation.environmentChecksum else { return nil }
+        let buffer: [UInt8]?
+        do {
+            buffer = try await buffers.get(checksum)
+        } catch {
+            throw BrokerError.environmentUnavailable(checksum, reason: "\(error)")
+        }
+        guard let buffer else {
+            throw BrokerError.environmentUnavailable(checksum, reason: "the buffer is not in the store")
+        }
+        do {
+            return try TransformationEnvironment(json: JSONParser.parse(buffer))
+        } catch {
+            throw BrokerError.environmentUnavailable(checksum, reason: "\(error)")
+        }
+    }
+
+    static func traits(of transformation: Transformation, environment: TransformationEnvironment?) -> JobTraits {
+        JobTraits(
+            language: transformation.language, image: environment?.image,
+            environment: environment?.condaEnvironment)
+    }
+
+    static func now() -> Double { Date().timeIntervalSince1970 }
+}

@@ -1,0 +1,21 @@
+import ShunterCore
+
+public enum BrokerError: Error, Sendable, CustomStringConvertible {
+    case unknownComponent(kind: String, name: String, handler: String)
+    case unknownJob(JobID)
+    case environmentUnavailable(Checksum, reason: String)
+    case shuttingDown
+
+    public var description: String {
+        switch self {
+        case .unknownComponent(let kind, let name, let handler):
+            "handler '\(handler)' names \(kind) '\(name)', which this broker does not have"
+        case .unknownJob(let id):
+            "no job \(id)"
+        case .environmentUnavailable(let checksum, let reason):
+            "the transformation's environment (__env__ \(checksum)) cannot be read: \(reason)"
+        case .shuttingDown:
+            "the broker is shutting down and takes no new jobs"
+        }
+    }
+}

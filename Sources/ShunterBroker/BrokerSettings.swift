@@ -1,0 +1,22 @@
+import ShunterCore
+
+/// The parts of the broker config the broker itself reads.
+public struct BrokerSettings: Sendable {
+    public var hash: HashAlgorithm
+    /// Root under which each job gets its work directory.
+    public var workRoot: String
+    /// How long a failed job's work directory is kept for inspection.
+    public var keepFailedWorkDirectories: Duration
+    /// How many bytes of a job's stdout and stderr the record keeps.
+    public var outputTailBytes: Int
+
+    public init(
+        hash: HashAlgorithm = .sha256, workRoot: String, keepFailedWorkDirectories: Duration = .seconds(86_400),
+        outputTailBytes: Int = 4096
+    ) {
+        self.hash = hash
+        self.workRoot = workRoot
+        self.keepFailedWorkDirectories = keepFailedWorkDirectories
+        self.outputTailBytes = outputTailBytes
+    }
+}

@@ -1,0 +1,101 @@
+import Foundation
+import Logging
+import ShunterBackends
+import ShunterCore
+import ShunterPlugins
+import ShunterStore
+
+/// How a job's execution ended, as the broker needs to know it.
+enum JobEnding: Sendable {
+    case succeeded(Checksum, OutputTails)
+    case failed(String, OutputTails)
+    case cancelled(reason: String)
+    /// Stopped because the broker is shutting down; the job stays unfinished in the journal.
+    case interrupted
+}
+
+struct OutputTails: Sendable {
+    var stdout: String?
+    var stderr: String?
+
+    static let none = OutputTails(stdout: nil, stderr: nil)
+}
+
+/// One run of one job through its handler: prepare (plugin), run (backend), collect (plugin),
+/// store. Runs outside the broker actor; it calls back only to journal state changes.
+struct JobExecution: Sendable {
+    let id: JobID
+    let handler: HandlerRuntime
+    let context: JobContext
+    let buffers: any BufferStore
+    let results: any ResultStore
+    let settings: BrokerSettings
+    let broker: Broker
+
+    func run() async -> JobEnding {
+        var prepared: PreparedJob?
+        var tails = OutputTails.none
+        let started = Date()
+        do {
+            try await broker.advance(id, to: .preparing)
+            let ready = try await handler.plugin.prepare(context)
+            prepared = ready
+            try await broker.advance(id, to: .running) { $0.workDirectory = ready.workDirectory }
+            let events = ExecutionEvents { [broker, id] externalID in
+                try await broker.recordExternalID(id, externalID)
+            }
+            let outcome = try await handler.backend.run(ready.execution, events: events)
+            tails = readTails(of: ready.execution)
+            try await broker.advance(id, to: .collecting) { [tails] in
+                $0.stdoutTail = tails.stdout
+                $0.stderrTail = tails.stderr
+            }
+            let buffer = try await handler.plugin.collect(context, prepared: ready, outcome: outcome)
+            let result = try await buffers.put(buffer, expected: nil)
+            let finished = Date()
+            try await results.setResult(
+                result, for: context.transformation.checksum,
+                record: ExecutionRecord(
+                    jobID: id.description, handler: handler.name, startedAt: started.timeIntervalSince1970,
+                    finishedAt: finished.timeIntervalSince1970,
+                    wallTimeSeconds: finished.timeIntervalSince(started),
+                    hostname: ProcessInfo.processInfo.hostName))
+            removeWorkDirectory(ready.workDirectory)
+            return .succeeded(result, tails)
+        } catch is CancellationError {
+            if let prepared { tails = readTails(of: prepared.execution) }
+            if await broker.isShuttingDown { return .interrupted }
+            return .cancelled(reason: "cancelled while \(prepared == nil ? "preparing" : "running")")
+        } catch let failure as JobFailure {
+            if let prepared, tails.stdout == nil { tails = readTails(of: prepared.execution) }
+            return .failed(failure.message, tails)
+        } catch {
+            if Task.isCancelled, await broker.isShuttingDown { return .interrupted }
+            return .failed("\(error)", tails)
+        }
+    }
+
+    private func readTails(of execution: Execution) -> OutputTails {
+        OutputTails(
+            stdout: Self.tail(of: execution.stdoutPath, bytes: settings.outputTailBytes),
+            stderr: Self.tail(of: execution.stderrPath, bytes: settings.outputTailBytes))
+    }
+
+    /// The last `bytes` bytes of a file as text; nil when the file is absent or empty.
+    static func tail(of path: String, bytes: Int) -> String? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        guard let size = try? handle.seekToEnd(), size > 0 else { return nil }
+        try? handle.seek(toOffset: size > UInt64(bytes) ? size - UInt64(bytes) : 0)
+        guard let data = try? handle.readToEnd() else { return nil }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    private func removeWorkDirectory(_ path: String) {
+        do {
+            try FileManager.default.removeItem(atPath: path)
+        } catch {
+            context.logger.warning("could not remove work directory", metadata: ["path": "\(path)", "error": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,226 @@
+import Foundation
+import GRDB
+import ShunterCore
+
+/// The broker's memory across crashes: every job, written before the client hears of it.
+///
+/// SQLite in WAL mode. Writes are *group-committed*: callers that write while a commit is in
+/// progress are gathered into the next transaction, so a burst of submissions costs one fsync
+/// per batch rather than one per job, and each caller still returns only once its own write is
+/// durable.
+public actor JobJournal {
+    /// How hard a commit is made durable.
+    public enum Durability: String, Sendable {
+        /// fsync on every commit: survives power loss.
+        case full
+        /// fsync at checkpoints only: survives a crash or `kill -9` of the broker (the OS
+        /// still has the data), but power loss may lose the last commits.
+        case normal
+    }
+
+    private let pool: DatabasePool
+    private var pending: [PendingWrite] = []
+    private var flushing = false
+
+    private struct PendingWrite {
+        let apply: @Sendable (Database) throws -> Int64?
+        let continuation: CheckedContinuation<Int64?, any Error>
+    }
+
+    public init(path: String, durability: Durability = .full) throws {
+        try FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(durability == .full ? "FULL" : "NORMAL")")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+            try JobJournal.migrator.migrate(pool)
+        } catch {
+            throw JournalError(path: path, reason: "\(error)")
+        }
+    }
+
+    private static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-jobs") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE jobs (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        tf_checksum TEXT NOT NULL,
+                        state TEXT NOT NULL,
+                        language TEXT NOT NULL,
+                        handler TEXT,
+                        request BLOB NOT NULL,
+                        created_at REAL NOT NULL,
+                        updated_at REAL NOT NULL,
+                        started_at REAL,
+                        finished_at REAL,
+                        result_checksum TEXT,
+                        error TEXT,
+                        stdout_tail TEXT,
+                        stderr_tail TEXT,
+                        external_id TEXT,
+                        attempts INTEGER NOT NULL DEFAULT 0,
+                        workdir TEXT
+                    );
+                    CREATE INDEX jobs_state ON jobs(state);
+                    CREATE INDEX jobs_tf ON jobs(tf_checksum);
+                    """)
+        }
+        return migrator
+    }
+
+    // MARK: writes
+
+    /// Journals a new queued job and returns its id. When this returns, the job survives a crash.
+    public func insert(transformation: Checksum, language: String, request: [UInt8], at time: Double) async throws -> JobID {
+        let tf = transformation.hex
+        let requestData = Data(request)
+        let rowID = try await enqueue { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO jobs (tf_checksum, state, language, request, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [tf, JobState.queued.rawValue, language, requestData, time, time])
+            return db.lastInsertedRowID
+        }
+        return JobID(rowID!)
+    }
+
+    /// Journals a job's new state and whatever else changed with it.
+    public func update(_ record: JobRecord) async throws {
+        let record = record
+        _ = try await enqueue { db in
+            try db.execute(
+                sql: """
+                    UPDATE jobs SET state = ?, handler = ?, updated_at = ?, started_at = ?, finished_at = ?,
+                        result_checksum = ?, error = ?, stdout_tail = ?, stderr_tail = ?, external_id = ?,
+                        attempts = ?, workdir = ?
+                    WHERE id = ?
+                    """,
+                arguments: [
+                    record.state.rawValue, record.handler, record.updatedAt, record.startedAt, record.finishedAt,
+                    record.result?.hex, record.error, record.stdoutTail, record.stderrTail, record.externalID,
+                    record.attempts, record.workDirectory, record.id.rawValue,
+                ])
+            return nil
+        }
+    }
+
+    private func enqueue(_ apply: @escaping @Sendable (Database) throws -> Int64?) async throws -> Int64? {
+        try await withCheckedThrowingContinuation { continuation in
+            pending.append(PendingWrite(apply: apply, continuation: continuation))
+            if !flushing {
+                flushing = true
+                Task { await self.flush() }
+            }
+        }
+    }
+
+    private func flush() async {
+        while !pending.isEmpty {
+            let batch = pending
+            pending = []
+            do {
+                let results = try await pool.write { db in try batch.map { try $0.apply(db) } }
+                for (write, result) in zip(batch, results) { write.continuation.resume(returning: result) }
+            } catch {
+                // One bad write must not fail its neighbours: retry them one by one.
+                for write in batch {
+                    do {
+                        let result = try await pool.write { db in try write.apply(db) }
+                        write.continuation.resume(returning: result)
+                    } catch {
+                        write.continuation.resume(throwing: error)
+                    }
+                }
+            }
+        }
+        flushing = false
+    }
+
+    // MARK: reads
+
+    public func record(_ id: JobID) async throws -> JobRecord? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id.rawValue]).map(JobJournal.decode)
+        }
+    }
+
+    public func list(_ filter: JobFilter) async throws -> [JobRecord] {
+        var clauses: [String] = []
+        var arguments: StatementArguments = []
+        if let states = filter.states, !states.isEmpty {
+            clauses.append("state IN (\(states.map { _ in "?" }.joined(separator: ",")))")
+            for state in states { _ = arguments.append(contentsOf: [state.rawValue]) }
+        }
+        if let handler = filter.handler {
+            clauses.append("handler = ?")
+            _ = arguments.append(contentsOf: [handler])
+        }
+        if let tf = filter.transformation {
+            clauses.append("tf_checksum = ?")
+            _ = arguments.append(contentsOf: [tf.hex])
+        }
+        let whereSQL = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
+        _ = arguments.append(contentsOf: [filter.limit])
+        let sql = "SELECT * FROM jobs \(whereSQL) ORDER BY id DESC LIMIT ?"
+        let finalArguments = arguments
+        return try await pool.read { db in
+            try Row.fetchAll(db, sql: sql, arguments: finalArguments).map(JobJournal.decode)
+        }
+    }
+
+    /// Jobs that had not ended when the broker last stopped, oldest first, with what was
+    /// submitted for each.
+    public func unfinished() async throws -> [(record: JobRecord, request: [UInt8])] {
+        let states = JobState.allCases.filter { !$0.isTerminal }.map { "'\($0.rawValue)'" }.joined(separator: ",")
+        return try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM jobs WHERE state IN (\(states)) ORDER BY id").map { row in
+                let request: Data = row["request"]
+                return (JobJournal.decode(row), [UInt8](request))
+            }
+        }
+    }
+
+    /// Counts of jobs per state, for health and metrics.
+    public func stateCounts() async throws -> [JobState: Int] {
+        try await pool.read { db in
+            var counts: [JobState: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM jobs GROUP BY state") {
+                if let state = JobState(rawValue: row["state"]) { counts[state] = row["n"] }
+            }
+            return counts
+        }
+    }
+
+    private static func decode(_ row: Row) -> JobRecord {
+        let tf = (try? Checksum(hex: row["tf_checksum"] as String)) ?? Checksum(digest: [UInt8](repeating: 0, count: 32))
+        var record = JobRecord(
+            id: JobID(row["id"]), transformation: tf, state: JobState(rawValue: row["state"]) ?? .failed,
+            language: row["language"], createdAt: row["created_at"])
+        record.handler = row["handler"]
+        record.updatedAt = row["updated_at"]
+        record.startedAt = row["started_at"]
+        record.finishedAt = row["finished_at"]
+        record.result = (row["result_checksum"] as String?).flatMap { try? Checksum(hex: $0) }
+        record.error = row["error"]
+        record.stdoutTail = row["stdout_tail"]
+        record.stderrTail = row["stderr_tail"]
+        record.externalID = row["external_id"]
+        record.attempts = row["attempts"]
+        record.workDirectory = row["workdir"]
+        return record
+    }
+}
+
+public struct JournalError: Error, Sendable, CustomStringConvertible {
+    public let path: String
+    public let reason: String
+
+    public var description: String { "job journal \(path): \(reason)" }
+}

@@ -1,0 +1,118 @@
+import Foundation
+import Hummingbird
+import ShunterBroker
+import ShunterCore
+
+/// Shunter's own API, for what the jobserver API cannot say: submit without waiting, list and
+/// inspect jobs, wait with a deadline, cancel by job id.
+///
+/// ```
+/// POST /jobs                      submit (same body as /run-transformation) → 202 job | 200 cached
+/// GET  /jobs?state=&handler=&tf=&limit=
+/// GET  /jobs/{id}                 one job's record
+/// GET  /jobs/{id}/wait?timeout=S  the outcome once it ends (408 if still running after S)
+/// POST /jobs/{id}/cancel
+/// GET  /status                    broker health: load and counts
+/// ```
+public func addJobsAPIRoutes<Context: RequestContext>(to router: Router<Context>, broker: Broker, hash: HashAlgorithm) {
+    router.post("/jobs") { request, _ -> Response in
+        let payload = try await request.collectJSON()
+        let transformation = try JobserverPayload.transformation(from: payload, hash: hash)
+        switch try await broker.submit(transformation) {
+        case .cached(let result):
+            return PlainResponse.json(
+                .object([
+                    "transformation": .string(transformation.checksum.hex), "state": .string("succeeded"),
+                    "result": .string(result.hex), "cached": .bool(true),
+                ]))
+        case .job(let id):
+            guard let record = try await broker.record(id) else { throw BadRequest("job \(id) vanished", status: .internalServerError) }
+            return try PlainResponse.encoded(.accepted, record)
+        }
+    }
+
+    router.get("/jobs") { request, _ -> Response in
+        let query = request.uri.queryParameters
+        var filter = JobFilter()
+        if let states = query.get("state") {
+            filter.states = try states.split(separator: ",").map { name in
+                guard let state = JobState(rawValue: String(name)) else {
+                    throw BadRequest(
+                        "unknown state '\(name)'; expected one of: "
+                            + JobState.allCases.map(\.rawValue).joined(separator: ", "))
+                }
+                return state
+            }
+        }
+        filter.handler = query.get("handler")
+        if let tf = query.get("tf") {
+            do { filter.transformation = try Checksum(hex: tf) } catch { throw BadRequest("tf: \(error)") }
+        }
+        if let limit = query.get("limit") {
+            guard let value = Int(limit), value > 0, value <= 10_000 else {
+                throw BadRequest("limit must be a whole number from 1 to 10000, got '\(limit)'")
+            }
+            filter.limit = value
+        }
+        return try PlainResponse.encoded(.ok, try await broker.list(filter))
+    }
+
+    router.get("/jobs/:id") { _, context -> Response in
+        let id = try context.jobIDParameter()
+        guard let record = try await broker.record(id) else { throw BadRequest("no job \(id)", status: .notFound) }
+        return try PlainResponse.encoded(.ok, record)
+    }
+
+    router.get("/jobs/:id/wait") { request, context -> Response in
+        let id = try context.jobIDParameter()
+        var timeout: Double = 3600
+        if let text = request.uri.queryParameters.get("timeout") {
+            guard let value = Double(text), value >= 0 else {
+                throw BadRequest("timeout must be a number of seconds, got '\(text)'")
+            }
+            timeout = value
+        }
+        guard try await broker.record(id) != nil else { throw BadRequest("no job \(id)", status: .notFound) }
+        let deadline = timeout
+        let outcome = try await withThrowingTaskGroup(of: JobOutcome?.self) { group in
+            group.addTask { try await broker.wait(id) }
+            group.addTask {
+                try await Task.sleep(for: .seconds(deadline))
+                return nil
+            }
+            let first = try await group.next()!
+            group.cancelAll()
+            return first
+        }
+        guard let outcome, let record = outcome.record else {
+            return try PlainResponse.encoded(.requestTimeout, try await broker.record(id))
+        }
+        return try PlainResponse.encoded(.ok, record)
+    }
+
+    router.post("/jobs/:id/cancel") { _, context -> Response in
+        let id = try context.jobIDParameter()
+        guard try await broker.record(id) != nil else { throw BadRequest("no job \(id)", status: .notFound) }
+        let cancelled = await broker.cancel(id)
+        return PlainResponse.json(.object(["job": .string(id.description), "cancelled": .bool(cancelled)]))
+    }
+
+    router.get("/status") { _, _ -> Response in
+        let load = await broker.load()
+        var running: [String: JSONValue] = [:]
+        for (handler, count) in load.running { running[handler] = .int(Int64(count)) }
+        return PlainResponse.json(
+            .object([
+                "service": .string("shunter"), "version": .string(ShunterVersion.current),
+                "queued": .int(Int64(load.queued)), "running": .object(running),
+            ]))
+    }
+}
+
+extension RequestContext {
+    func jobIDParameter() throws -> JobID {
+        let text = parameters.get("id") ?? ""
+        guard let id = JobID(text) else { throw BadRequest("not a job id: '\(text)' (expected e.g. job-42 or 42)") }
+        return id
+    }
+}

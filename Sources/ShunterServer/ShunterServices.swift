@@ -1,0 +1,75 @@
+import Foundation
+import Logging
+import ShunterBackends
+import ShunterBroker
+import ShunterCore
+import ShunterHandlers
+import ShunterPlugins
+import ShunterStore
+
+/// Everything a running broker is made of, opened from a `BrokerConfig`: the stores, the
+/// journal, the handlers with their plugins and backends, and the broker itself.
+public struct ShunterServices: Sendable {
+    public let config: BrokerConfig
+    public let buffers: any BufferStore
+    public let results: any ResultStore
+    /// The embedded result store, which also answers the seamless-database routes; nil when the
+    /// results live in an external seamless-database.
+    public let database: SQLiteResultStore?
+    public let broker: Broker
+    public let handlers: [HandlerConfig]
+    public let janitor: WorkDirectoryJanitor
+
+    /// Opens every part and recovers the jobs the journal holds. Throws with a message that
+    /// names the file or setting at fault.
+    public static func open(
+        config: BrokerConfig,
+        plugins: [JobPluginDescriptor] = JobPluginRegistry.builtIn,
+        backends: [BackendDescriptor] = BackendRegistry.builtIn,
+        logger: Logger
+    ) async throws -> ShunterServices {
+        let catalog = JobPluginRegistry.catalog(plugins: plugins, backends: backends)
+        let loaded = HandlerLoader(catalog: catalog).load(config.handlers)
+        guard loaded.errors.isEmpty else { throw ConfigErrors(loaded.errors) }
+        guard !loaded.handlers.isEmpty else {
+            throw ServiceError("no job handlers are configured (\(config.handlers)); the broker could run nothing")
+        }
+
+        let buffers: any BufferStore
+        switch config.store.buffers {
+        case .path(let directory):
+            buffers = try FileBufferStore(
+                directory: directory, hashAlgorithm: config.hash, promiseTimeout: config.store.promiseTimeout,
+                logger: logger)
+        case .url(let url):
+            throw ServiceError("store.buffers: an external hashserver (\(url)) is not supported yet; use a directory")
+        }
+        let database: SQLiteResultStore
+        switch config.store.results {
+        case .path(let path):
+            try FileManager.default.createDirectory(
+                atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            database = try SQLiteResultStore(path: path)
+        case .url(let url):
+            throw ServiceError("store.results: an external seamless-database (\(url)) is not supported yet; use a file")
+        }
+
+        let runtimes = try HandlerRuntime.build(loaded.handlers, plugins: plugins, backends: backends)
+        let journal = try JobJournal(path: config.journal)
+        try FileManager.default.createDirectory(atPath: config.workdir, withIntermediateDirectories: true)
+        let broker = Broker(
+            settings: BrokerSettings(
+                hash: config.hash, workRoot: config.workdir, keepFailedWorkDirectories: config.keepFailedWorkdirs),
+            buffers: buffers, results: database, journal: journal, handlers: runtimes, logger: logger)
+        try await broker.recover()
+        return ShunterServices(
+            config: config, buffers: buffers, results: database, database: database, broker: broker,
+            handlers: loaded.handlers,
+            janitor: WorkDirectoryJanitor(root: config.workdir, keepFailedFor: config.keepFailedWorkdirs, logger: logger))
+    }
+}
+
+public struct ServiceError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

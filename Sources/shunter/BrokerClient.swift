@@ -1,0 +1,70 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import ShunterCore
+
+/// The CLI's view of a running broker: its HTTP API, nothing else.
+struct BrokerClient {
+    let baseURL: String
+
+    struct Reply {
+        var status: Int
+        var body: [UInt8]
+        var text: String { String(decoding: body, as: UTF8.self) }
+    }
+
+    struct Unreachable: Error, CustomStringConvertible {
+        let url: String
+        let reason: String
+        var description: String { "cannot reach the broker at \(url): \(reason) (is `shunter serve` running? see --url)" }
+    }
+
+    enum Method: String {
+        case GET, POST, PUT
+    }
+
+    func request(_ method: Method, _ path: String, body: [UInt8]? = nil, timeout: TimeAmount = .hours(24)) async throws -> Reply {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = HTTPMethod(rawValue: method.rawValue)
+        if let body {
+            request.body = .bytes(ByteBuffer(bytes: body))
+            request.headers.add(name: "Content-Type", value: "application/json")
+        }
+        let response: HTTPClientResponse
+        do {
+            response = try await HTTPClient.shared.execute(request, timeout: timeout)
+        } catch {
+            throw Unreachable(url: baseURL, reason: "\(error)")
+        }
+        let collected = try await response.body.collect(upTo: 1 << 34)
+        return Reply(status: Int(response.status.code), body: Array(collected.readableBytesView))
+    }
+
+    /// Uploads a buffer through the hashserver route; returns its checksum.
+    func putBuffer(_ buffer: [UInt8], hash: HashAlgorithm = .sha256) async throws -> Checksum {
+        let checksum = hash.checksum(of: buffer)
+        var request = HTTPClientRequest(url: baseURL + "/" + checksum.hex)
+        request.method = .PUT
+        request.body = .bytes(ByteBuffer(bytes: buffer))
+        let response: HTTPClientResponse
+        do {
+            response = try await HTTPClient.shared.execute(request, timeout: .hours(1))
+        } catch {
+            throw Unreachable(url: baseURL, reason: "\(error)")
+        }
+        let body = try await response.body.collect(upTo: 1 << 20)
+        guard (200..<300).contains(Int(response.status.code)) else {
+            throw CommandFailure(
+                "the broker refused buffer \(checksum): \(response.status.code) \(String(buffer: body))")
+        }
+        return checksum
+    }
+}
+
+/// A failure the CLI reports in one line and maps to an exit code.
+struct CommandFailure: Error, CustomStringConvertible {
+    let message: String
+    init(_ message: String) { self.message = message }
+    var description: String { message }
+}

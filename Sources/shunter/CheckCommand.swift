@@ -1,0 +1,41 @@
+import ArgumentParser
+import Foundation
+import ShunterHandlers
+import ShunterPlugins
+
+/// `shunter check`: validates the config and handler files and shows which handler takes what.
+struct CheckCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Validate the broker config and handler YAML; show which handler takes which job.",
+        discussion: """
+            Prints the handlers in the order they are tried, with what each accepts, then every
+            error as FILE:LINE:COLUMN: message. Exits 2 if anything is invalid.
+
+              shunter check                         # config/shunter.yaml and its handlers
+              shunter check handlers/30-mine.yaml   # these handler files instead
+            """
+    )
+
+    @Option(help: "The broker config file.") var config: String?
+    @Argument(help: "Handler files to check instead of the config's handlers.") var handlerFiles: [String] = []
+
+    func run() throws {
+        let cwd = FileManager.default.currentDirectoryPath
+        let catalog = JobPluginRegistry.catalog()
+        let report: CheckReport
+        if handlerFiles.isEmpty {
+            report = CheckReport.load(configPath: config, currentDirectory: cwd, catalog: catalog)
+        } else {
+            let loaded = BrokerConfigLoader.resolve(explicitPath: config, currentDirectory: cwd)
+            var brokerConfig = loaded.config
+            brokerConfig?.handlers = .files(handlerFiles.map { ConfigPaths.resolve($0, against: cwd) })
+            let handlers = HandlerLoader(catalog: catalog).load(
+                .files(handlerFiles.map { ConfigPaths.resolve($0, against: cwd) }))
+            report = CheckReport(
+                config: brokerConfig, handlers: handlers, errors: loaded.errors + handlers.errors, catalog: catalog)
+        }
+        print(renderCheckReport(report))
+        if !report.isValid { throw ShunterExit.invalidConfiguration }
+    }
+}

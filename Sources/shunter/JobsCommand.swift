@@ -1,0 +1,98 @@
+import ArgumentParser
+import Foundation
+import ShunterCore
+
+/// `shunter jobs`: look at and steer the broker's jobs.
+struct JobsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "jobs",
+        abstract: "List, show, wait for and cancel the broker's jobs.",
+        subcommands: [List.self, Show.self, Wait.self, Cancel.self],
+        defaultSubcommand: List.self
+    )
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List jobs, newest first.")
+        @OptionGroup var broker: BrokerURLOption
+        @Option(help: "Only jobs in these states (comma-separated: queued,running,failed,...).") var state: String?
+        @Option(help: "Only jobs of this handler.") var handler: String?
+        @Option(help: "At most this many jobs.") var limit: Int = 50
+        @Flag(help: "Print the JSON records.") var json = false
+
+        func run() async throws {
+            var query = ["limit=\(limit)"]
+            if let state { query.append("state=\(state)") }
+            if let handler { query.append("handler=\(handler)") }
+            let reply = try await BrokerClient(baseURL: broker.resolved).request(.GET, "/jobs?" + query.joined(separator: "&"))
+            try exitUnlessOK(reply)
+            if json {
+                print(reply.text)
+                return
+            }
+            let jobs = try JSONParser.parse(reply.body).arrayValue ?? []
+            print(JobTable.header)
+            for job in jobs { print(JobTable.row(job)) }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one job's record (JSON).")
+        @OptionGroup var broker: BrokerURLOption
+        @Argument(help: "The job id (job-42 or 42).") var id: String
+
+        func run() async throws {
+            let reply = try await BrokerClient(baseURL: broker.resolved).request(.GET, "/jobs/\(id)")
+            try exitUnlessOK(reply)
+            print(reply.text)
+        }
+    }
+
+    struct Wait: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Wait for a job to end; exit 0 if it succeeded, 1 otherwise.")
+        @OptionGroup var broker: BrokerURLOption
+        @Option(help: "Give up after this many seconds.") var timeout: Double = 3600
+        @Argument(help: "The job id.") var id: String
+
+        func run() async throws {
+            let reply = try await BrokerClient(baseURL: broker.resolved).request(.GET, "/jobs/\(id)/wait?timeout=\(timeout)")
+            try exitUnlessOK(reply)
+            print(reply.text)
+            if try JSONParser.parse(reply.body)["state"]?.stringValue != "succeeded" { throw ShunterExit.jobFailed }
+        }
+    }
+
+    struct Cancel: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Cancel a job.")
+        @OptionGroup var broker: BrokerURLOption
+        @Argument(help: "The job id.") var id: String
+
+        func run() async throws {
+            let reply = try await BrokerClient(baseURL: broker.resolved).request(.POST, "/jobs/\(id)/cancel")
+            try exitUnlessOK(reply)
+            print(reply.text)
+        }
+    }
+}
+
+/// Maps an error reply to a message on stderr and the documented exit code.
+func exitUnlessOK(_ reply: BrokerClient.Reply) throws {
+    guard reply.status >= 300 else { return }
+    printError("broker answered \(reply.status): \(reply.text)")
+    throw reply.status == 404 ? ShunterExit.notFound : ExitCode.failure
+}
+
+enum JobTable {
+    static let header = pad("JOB", 10) + pad("STATE", 11) + pad("HANDLER", 16) + pad("TRANSFORMATION", 14) + "ERROR"
+
+    static func row(_ job: JSONValue) -> String {
+        let error = job["error"]?.stringValue.map { $0.split(separator: "\n").first.map(String.init) ?? "" } ?? ""
+        return pad(job["id"]?.stringValue ?? "?", 10) + pad(job["state"]?.stringValue ?? "?", 11)
+            + pad(job["handler"]?.stringValue ?? "-", 16)
+            + pad(String((job["transformation"]?.stringValue ?? "").prefix(12)), 14) + error
+    }
+
+    static func pad(_ text: String, _ width: Int) -> String {
+        text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
+    }
+}

@@ -1,0 +1,39 @@
+import ArgumentParser
+
+@main
+struct ShunterCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "shunter",
+        abstract: "A job-handler broker for Seamless transformations.",
+        discussion: """
+            Shunter takes transformations over HTTP (port 5533 by default), runs them through
+            the job handlers declared in YAML, and keeps every result in a checksum store so
+            that the same transformation is answered from cache the second time.
+
+            Exit codes: 0 success; 1 the job failed or was cancelled; 2 invalid configuration;
+            3 the broker could not be reached; 4 not found; 64 bad command-line usage.
+            """,
+        version: "shunter 0.1.0",
+        subcommands: [
+            ServeCommand.self, CheckCommand.self, RunCommand.self, JobsCommand.self, BufferCommand.self,
+        ]
+    )
+}
+
+/// Exit codes scripts can rely on (documented in `shunter --help`).
+enum ShunterExit {
+    static let jobFailed = ExitCode(1)
+    static let invalidConfiguration = ExitCode(2)
+    static let unreachable = ExitCode(3)
+    static let notFound = ExitCode(4)
+}
+
+/// Options shared by the commands that talk to a running broker.
+struct BrokerURLOption: ParsableArguments {
+    @Option(name: .long, help: "The broker's URL (default: $SHUNTER_URL, else http://127.0.0.1:5533).")
+    var url: String?
+
+    var resolved: String {
+        url ?? ProcessEnvironment.get("SHUNTER_URL") ?? "http://127.0.0.1:5533"
+    }
+}
