@@ -332,16 +332,34 @@ public enum CelltypeCodec {
         }
     }
 
-    /// `np.array(value).tolist()[0]` when `value` is a string or a (nested) list of strings only.
+    /// `np.array(value).tolist()[0]` when numpy would make a `'U'` (unicode) array of `value`:
+    /// a string, or a rectangular list whose scalars include a string (numpy then turns every
+    /// scalar into its `str`).
     private static func firstOfStringArray(_ value: PythonValue, _ celltype: Celltype) throws(CelltypeCodecError) -> PythonValue? {
-        func onlyStrings(_ node: PythonValue) -> Bool {
+        var hasString = false
+        func scalarsOnly(_ node: PythonValue) -> Bool {
             switch node {
-            case .str: true
-            case .list(let items): !items.isEmpty && items.allSatisfy(onlyStrings)
-            default: false
+            case .str: hasString = true; return true
+            case .int, .bigInt, .float, .bool: return true
+            case .list(let items): return !items.isEmpty && items.allSatisfy(scalarsOnly)
+            default: return false
             }
         }
-        guard onlyStrings(value) else { return nil }
+        guard scalarsOnly(value), hasString else { return nil }
+        func asStrings(_ node: PythonValue) throws(CelltypeCodecError) -> PythonValue {
+            switch node {
+            case .list(let items):
+                var out: [PythonValue] = []
+                for item in items { out.append(try asStrings(item)) }
+                return .list(out)
+            default:
+                do {
+                    return .str(try PythonText.str(node))
+                } catch {
+                    throw CelltypeCodecError(celltype: celltype.rawValue, reason: error.reason)
+                }
+            }
+        }
         switch value {
         case .str(let text):
             guard let first = text.unicodeScalars.first else {
@@ -349,7 +367,7 @@ public enum CelltypeCodec {
             }
             return .str(String(first))
         case .list(let items):
-            return items[0]
+            return try asStrings(items[0])
         default:
             return nil
         }
@@ -379,16 +397,26 @@ public enum CelltypeCodec {
             return true
         }
         guard collect(value, depth: 0) else { throw fail("np.array of a ragged nested list is not reproduced") }
-        enum Kind: Int { case bool, int, float }
+        // numpy's promotion for Python scalars: bool < int64 < uint64 (only when some value needs
+        // it and none is negative) < float64.
+        enum Kind: Int { case bool, int, uint, float }
         var kind = Kind.bool
         if leaves.isEmpty { kind = .float }  // np.array([]) is float64
+        var hasNegative = false
         for leaf in leaves {
             switch leaf {
             case .bool: break
-            case .int: kind = Kind(rawValue: max(kind.rawValue, Kind.int.rawValue))!
+            case .int(let number):
+                hasNegative = hasNegative || number < 0
+                kind = Kind(rawValue: max(kind.rawValue, Kind.int.rawValue))!
+            case .bigInt(let text) where UInt64(text) != nil:
+                kind = Kind(rawValue: max(kind.rawValue, Kind.uint.rawValue))!
             case .float: kind = .float
             default: throw fail("np.array of \(leaf.typeName) values is not reproduced (only bool, int, float)")
             }
+        }
+        if kind == .uint && hasNegative {
+            throw fail("np.array mixing negative integers with integers beyond Int64 is not reproduced")
         }
         var data: [UInt8] = []
         func append<T: FixedWidthInteger>(_ number: T) {
@@ -399,13 +427,22 @@ public enum CelltypeCodec {
             case (.bool, .bool(let flag)): data.append(flag ? 1 : 0)
             case (.int, .bool(let flag)): append(Int64(flag ? 1 : 0))
             case (.int, .int(let number)): append(number)
+            case (.uint, .bool(let flag)): append(UInt64(flag ? 1 : 0))
+            case (.uint, .int(let number)): append(UInt64(number))
+            case (.uint, .bigInt(let text)): append(UInt64(text)!)
             case (.float, .bool(let flag)): append((flag ? 1.0 : 0.0).bitPattern)
             case (.float, .int(let number)): append(Double(number).bitPattern)
+            case (.float, .bigInt(let text)): append((Double(text) ?? .nan).bitPattern)
             case (.float, .float(let number)): append(number.bitPattern)
             default: break
             }
         }
-        let descr = kind == .bool ? "|b1" : kind == .int ? "<i8" : "<f8"
+        let descr = switch kind {
+        case .bool: "|b1"
+        case .int: "<i8"
+        case .uint: "<u8"
+        case .float: "<f8"
+        }
         return NumpyArray(descr: descr, fortranOrder: false, shape: shape, data: data)
     }
 

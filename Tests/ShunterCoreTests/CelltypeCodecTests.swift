@@ -19,9 +19,13 @@ import Testing
             let celltype = try Celltype(name: vector.celltype)
             let label = "\(text(source)) as \(vector.celltype)"
             if let expected = vector.expected {
-                let buffer = try CelltypeCodec.serialize(value, as: celltype)
-                #expect(hex(buffer) == expected, "\(label): got \(text(buffer).debugDescription), Seamless: \(text(bytes(hex: expected)).debugDescription)")
-                compared += 1
+                do {
+                    let buffer = try CelltypeCodec.serialize(value, as: celltype)
+                    #expect(hex(buffer) == expected, "\(label): got \(text(buffer).debugDescription), Seamless: \(text(bytes(hex: expected)).debugDescription)")
+                    compared += 1
+                } catch {
+                    Issue.record("\(label): Seamless gives \(text(bytes(hex: expected)).debugDescription), Shunter fails: \(error)")
+                }
             } else {
                 #expect(throws: CelltypeCodecError.self, "\(label): Seamless fails with \(vector.error ?? "")") {
                     try CelltypeCodec.serialize(value, as: celltype)
