@@ -23,8 +23,9 @@ extension PythonValue {
             }
             return try PythonValue.parseIntLiteral(text)
         case .ndarray(let array):
-            guard let scalar = array.singleScalar else {
-                throw ConversionError(reason: "int() of a Numpy array is reproduced only for one-element numeric arrays")
+            // numpy 2 converts only 0-d arrays with int()/float() (TypeError otherwise).
+            guard array.shape.isEmpty, let scalar = array.singleScalar else {
+                throw ConversionError(reason: "only 0-dimensional numeric arrays can be converted to Python scalars")
             }
             return try scalar.pythonInt()
         default:
@@ -79,8 +80,8 @@ extension PythonValue {
             }
             return try PythonValue.parseFloatLiteral(text)
         case .ndarray(let array):
-            guard let scalar = array.singleScalar else {
-                throw ConversionError(reason: "float() of a Numpy array is reproduced only for one-element numeric arrays")
+            guard array.shape.isEmpty, let scalar = array.singleScalar else {
+                throw ConversionError(reason: "only 0-dimensional numeric arrays can be converted to Python scalars")
             }
             return try scalar.pythonFloat()
         default:

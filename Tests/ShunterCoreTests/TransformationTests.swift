@@ -90,6 +90,16 @@ import Testing
         }
     }
 
+    @Test func deepOutputsAreRefusedByName() throws {
+        var tfDict = try dict(transformationVectors[0].dict)
+        tfDict["__output__"] = .array([.string("result"), .string("deepfolder"), .null])
+        #expect {
+            try Transformation.parse(dict: tfDict, dunder: [:], hash: .sha256, claimedChecksum: nil)
+        } throws: { error in
+            "\(error)".contains("deepfolder") && "\(error)".contains("not supported")
+        }
+    }
+
     @Test func optionalPinWithNullChecksumStaysInIdentityOnly() throws {
         var tfDict = try dict(transformationVectors[0].dict)
         tfDict["opt"] = .array([.string("int"), .null, .null])

@@ -138,7 +138,7 @@ results = [b"1000\n", b"1000", b"3.7\n", b"hello\n", b"hello world\n\n", b"true\
            b"\xef\xbb\xbf1\n", b"0.1\n", b"12345678901234567890123\n",
            npy(np.arange(5)), npy(np.arange(6, dtype="f4").reshape(2, 3)), npy(np.array(7)),
            npy(np.asfortranarray(np.arange(6.0).reshape(2, 3))), npy(np.arange(4, dtype=np.uint8)),
-           npy(np.array([True, False]))]
+           npy(np.array([True, False])), npy(np.array(-3, dtype=np.int8)), npy(np.array([2.5], dtype="f4"))]
 with open("/dev/null", "w") as devnull:
     lines.append("let resultVectors: [(file: String, celltype: String, expected: String?, error: String?)] = [")
     for data in results:
