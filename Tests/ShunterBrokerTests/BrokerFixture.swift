@@ -1,0 +1,77 @@
+import Foundation
+import Logging
+import ShunterBackends
+import ShunterBroker
+import ShunterCore
+import ShunterHandlers
+import ShunterPlugins
+import ShunterStore
+
+/// A broker on real parts in a fresh temporary directory: file buffer store, SQLite result
+/// store and journal, the bash plugin on the local backend.
+struct BrokerFixture {
+    let root: String
+    let buffers: FileBufferStore
+    let results: SQLiteResultStore
+    let handlers: [HandlerConfig]
+
+    init(handlers: [HandlerConfig] = [BrokerFixture.bashHandler()]) throws {
+        root = NSTemporaryDirectory() + "shunter-broker-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        buffers = try FileBufferStore(directory: root + "/buffers")
+        results = try SQLiteResultStore(path: root + "/results.sqlite")
+        self.handlers = handlers
+    }
+
+    static func bashHandler(name: String = "bash-local", maxJobs: Int = 8, timeout: Duration? = nil) -> HandlerConfig {
+        HandlerConfig(
+            name: name, plugin: "bash", backend: "local", match: MatchRules(languages: ["bash"]),
+            limits: HandlerLimits(maxJobs: maxJobs, timeout: timeout))
+    }
+
+    static let quietLogger: Logger = {
+        var logger = Logger(label: "test.broker")
+        logger.logLevel = .warning
+        return logger
+    }()
+
+    /// A new broker over the same directory, as a restarted process would open it.
+    func openBroker() async throws -> Broker {
+        let journal = try JobJournal(path: root + "/journal.sqlite")
+        let broker = Broker(
+            settings: BrokerSettings(workRoot: root + "/work", keepFailedWorkDirectories: .seconds(3600)),
+            buffers: buffers, results: results, journal: journal,
+            handlers: try HandlerRuntime.build(handlers, context: BackendContext(killGrace: .milliseconds(500))),
+            logger: BrokerFixture.quietLogger)
+        try await broker.recover()
+        return broker
+    }
+
+    func journal() throws -> JobJournal { try JobJournal(path: root + "/journal.sqlite") }
+
+    /// A bash transformation as the Seamless client would build it: the code as a `text` pin,
+    /// each input as a pin of its celltype, buffers uploaded to the store first.
+    func bash(_ code: String, inputs: [String: (Celltype, JSONValue)] = [:]) async throws -> Transformation {
+        var dict: [String: JSONValue] = [
+            "__language__": .string("bash"),
+            "__output__": .array([.string("result"), .string("bytes"), .null]),
+        ]
+        dict["code"] = try await pin(.text, .string(code))
+        for (name, (celltype, value)) in inputs { dict[name] = try await pin(celltype, value) }
+        return try Transformation.parse(dict: dict)
+    }
+
+    private func pin(_ celltype: Celltype, _ value: JSONValue) async throws -> JSONValue {
+        let checksum = try await buffers.put(try CelltypeCodec.serialize(value, as: celltype), expected: nil)
+        return .array([.string(celltype.rawValue), .null, .string(checksum.hex)])
+    }
+
+    func text(of checksum: Checksum?) async throws -> String? {
+        guard let checksum, let buffer = try await buffers.get(checksum) else { return nil }
+        return String(decoding: buffer, as: UTF8.self)
+    }
+
+    func remove() {
+        try? FileManager.default.removeItem(atPath: root)
+    }
+}

@@ -1,0 +1,219 @@
+import Foundation
+import Testing
+import ShunterBroker
+import ShunterCore
+import ShunterHandlers
+import ShunterStore
+
+@Suite("Broker on real parts")
+struct BrokerTests {
+    @Test("a bash job runs, and the same transformation again is answered from the cache")
+    func runThenCacheHit() async throws {
+        let fixture = try BrokerFixture()
+        defer { fixture.remove() }
+        let broker = try await fixture.openBroker()
+        let tf = try await fixture.bash("echo $(( a * 2 )) > RESULT", inputs: ["a": (.int, .int(1000))])
+
+        let first = try await broker.run(tf)
+        #expect(first.status == .succeeded, "\(first.error ?? "")")
+        #expect(!first.fromCache)
+        #expect(try await fixture.text(of: first.result) == "2000\n")
+        #expect(try await fixture.results.result(for: tf.checksum) == first.result)
+
+        let second = try await broker.run(tf)
+        #expect(second.fromCache)
+        #expect(second.result == first.result)
+        let jobs = try await broker.list(JobFilter())
+        #expect(jobs.count == 1, "a cache hit must not create a job")
+    }
+
+    @Test("50 identical submissions at once run the transformation once and all get its result")
+    func identicalSubmissionsRunOnce() async throws {
+        let fixture = try BrokerFixture()
+        defer { fixture.remove() }
+        let broker = try await fixture.openBroker()
+        let counter = fixture.root + "/runs.txt"
+        let tf = try await fixture.bash("echo run >> \(counter); sleep 0.3; echo $RANDOM > RESULT")
+
+        let outcomes = try await withThrowingTaskGroup(of: JobOutcome.self) { group in
+            for _ in 0..<50 { group.addTask { try await broker.run(tf) } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(outcomes.count == 50)
+        #expect(outcomes.allSatisfy { $0.status == .succeeded })
+        #expect(Set(outcomes.map(\.result)).count == 1, "every waiter must get the one result")
+        let runs = try String(contentsOfFile: counter, encoding: .utf8).split(separator: "\n")
+        #expect(runs.count == 1, "the job ran \(runs.count) times")
+        #expect(try await broker.list(JobFilter()).count == 1)
+    }
+
+    @Test("a handler never runs more jobs at once than its max_jobs")
+    func perHandlerConcurrencyLimit() async throws {
+        let fixture = try BrokerFixture(handlers: [BrokerFixture.bashHandler(maxJobs: 2)])
+        defer { fixture.remove() }
+        let broker = try await fixture.openBroker()
+        let log = fixture.root + "/spans.txt"
+        // Each job logs its start and end (nanoseconds); overlaps are counted afterwards.
+        let transformations = try await (0..<6).asyncMap { index in
+            try await fixture.bash(
+                "echo \"$(date +%s%N) +1\" >> \(log); sleep 0.3; echo \"$(date +%s%N) -1\" >> \(log); echo \(index) > RESULT")
+        }
+        let outcomes = try await withThrowingTaskGroup(of: JobOutcome.self) { group in
+            for tf in transformations { group.addTask { try await broker.run(tf) } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(outcomes.allSatisfy { $0.status == .succeeded })
+        let events = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").map { line in
+            let parts = line.split(separator: " ")
+            return (time: Int(parts[0])!, delta: Int(parts[1])!)
+        }.sorted { ($0.time, $0.delta) < ($1.time, $1.delta) }
+        var running = 0
+        var peak = 0
+        for event in events {
+            running += event.delta
+            peak = max(peak, running)
+        }
+        #expect(events.count == 12)
+        #expect(peak <= 2, "\(peak) jobs ran at once under max_jobs: 2")
+        #expect(peak == 2, "the limit should be used fully, peak was \(peak)")
+    }
+
+    @Test("a job no handler accepts fails with each handler's reason")
+    func noHandlerAccepts() async throws {
+        let fixture = try BrokerFixture()
+        defer { fixture.remove() }
+        let broker = try await fixture.openBroker()
+        var dict: [String: JSONValue] = [
+            "__language__": .string("python"),
+            "__output__": .array([.string("result"), .string("int"), .null]),
+        ]
+        dict["code"] = .array([
+            .string("python"), .null,
+            .string(try await fixture.buffers.put(Array("result = 1\n".utf8), expected: nil).hex),
+        ])
+        let outcome = try await broker.run(try Transformation.parse(dict: dict))
+        #expect(outcome.status == .failed)
+        let error = try #require(outcome.error)
+        #expect(error.contains("no job handler accepts"))
+        #expect(error.contains("bash-local"))
+        #expect(error.contains("python"))
+    }
+
+    @Test("a failing job reports Seamless's error text and keeps its work directory")
+    func failureKeepsWorkDirectory() async throws {
+        let fixture = try BrokerFixture()
+        defer { fixture.remove() }
+        let broker = try await fixture.openBroker()
+        let outcome = try await broker.run(try await fixture.bash("echo oops >&2; exit 3"))
+        #expect(outcome.status == .failed)
+        #expect(outcome.error?.contains("Return code 3") == true)
+        let record = try #require(outcome.record)
+        #expect(record.state == .failed)
+        #expect(record.stderrTail?.contains("oops") == true)
+        let workDirectory = try #require(record.workDirectory)
+        #expect(FileManager.default.fileExists(atPath: workDirectory))
+        #expect(try await fixture.results.result(for: record.transformation) == nil, "a failure is not cached")
+    }
+
+    @Test("cancelling a running job stops it and every waiter hears 'cancelled'")
+    func cancelRunningJob() async throws {
+        let fixture = try BrokerFixture()
+        defer { fixture.remove() }
+        let broker = try await fixture.openBroker()
+        let marker = fixture.root + "/started"
+        let tf = try await fixture.bash("touch \(marker); sleep 30; echo 1 > RESULT")
+        guard case .job(let id) = try await broker.submit(tf) else {
+            Issue.record("expected a job")
+            return
+        }
+        try await waitUntil { FileManager.default.fileExists(atPath: marker) }
+        let clock = ContinuousClock()
+        let start = clock.now
+        #expect(await broker.cancel(id))
+        let outcome = try await broker.wait(id)
+        #expect(outcome.status == .cancelled)
+        #expect(clock.now - start < .seconds(10), "cancel must not wait for the 30 s job")
+        #expect(try await broker.record(id)?.state == .cancelled)
+        #expect(await broker.activeJob(for: tf.checksum) == nil)
+    }
+
+    @Test("a restart runs again the jobs that were queued or running, and keeps finished ones")
+    func restartRecoversUnfinishedJobs() async throws {
+        let fixture = try BrokerFixture()
+        defer { fixture.remove() }
+        let done = try await fixture.bash("echo done > RESULT")
+        let interrupted = try await fixture.bash("echo again > RESULT")
+        let queued = try await fixture.bash("echo queued > RESULT")
+        do {
+            // The first broker process finishes one job; the journal then holds two more, one
+            // caught running, as a `kill -9` would leave them.
+            let broker = try await fixture.openBroker()
+            #expect(try await broker.run(done).status == .succeeded)
+            let journal = try fixture.journal()
+            for (tf, state) in [(interrupted, JobState.running), (queued, .queued)] {
+                let id = try await journal.insert(
+                    transformation: tf.checksum, language: "bash", request: JobRequest(transformation: tf).journalBytes(),
+                    at: Date().timeIntervalSince1970)
+                var record = try #require(try await journal.record(id))
+                record.state = state
+                record.handler = state == .running ? "bash-local" : nil
+                record.attempts = state == .running ? 1 : 0
+                try await journal.update(record)
+            }
+        }
+        let restarted = try await fixture.openBroker()
+        let all = try await restarted.list(JobFilter())
+        #expect(all.count == 3)
+        for record in all where record.transformation != done.checksum {
+            let outcome = try await restarted.wait(record.id)
+            #expect(outcome.status == .succeeded, "\(record.id): \(outcome.error ?? "")")
+        }
+        #expect(try await fixture.text(of: try await fixture.results.result(for: interrupted.checksum)) == "again\n")
+        #expect(try await fixture.text(of: try await fixture.results.result(for: queued.checksum)) == "queued\n")
+        let rerun = try await restarted.list(JobFilter(transformation: interrupted.checksum))
+        #expect(rerun.first?.attempts == 2, "the interrupted job counts its second attempt")
+    }
+
+    @Test("a job whose result was stored before the crash is not run again")
+    func restartAfterResultStored() async throws {
+        let fixture = try BrokerFixture()
+        defer { fixture.remove() }
+        let counter = fixture.root + "/runs.txt"
+        let tf = try await fixture.bash("echo run >> \(counter); echo 7 > RESULT")
+        let result = try await fixture.buffers.put(Array("7\n".utf8), expected: nil)
+        try await fixture.results.setResult(result, for: tf.checksum, record: nil)
+        let journal = try fixture.journal()
+        let id = try await journal.insert(
+            transformation: tf.checksum, language: "bash", request: JobRequest(transformation: tf).journalBytes(),
+            at: Date().timeIntervalSince1970)
+        var record = try #require(try await journal.record(id))
+        record.state = .collecting
+        try await journal.update(record)
+
+        let broker = try await fixture.openBroker()
+        let recovered = try #require(try await broker.record(id))
+        #expect(recovered.state == .succeeded)
+        #expect(recovered.result == result)
+        #expect(!FileManager.default.fileExists(atPath: counter), "the job must not run again")
+    }
+}
+
+/// Polls `condition` every 20 ms for at most `timeout`.
+func waitUntil(timeout: Duration = .seconds(10), _ condition: () -> Bool) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while !condition() {
+        guard ContinuousClock.now < deadline else {
+            Issue.record("condition not met within \(timeout)")
+            return
+        }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+}
+
+extension Sequence {
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var out: [T] = []
+        for element in self { out.append(try await transform(element)) }
+        return out
+    }
+}
