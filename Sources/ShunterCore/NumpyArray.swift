@@ -94,10 +94,12 @@ struct NumpyArray: Sendable {
         for (index, byte) in data.enumerated() where index < 8 { bits |= UInt64(byte) << (8 * UInt64(index)) }
         switch (kind, size) {
         case ("b", 1): return .bool(bits != 0)
-        case ("u", 1...7), ("i", 1...7) where kind == "u" || bits >> (UInt64(size) * 8 - 1) == 0:
+        case ("u", 1...7):
             return .int(Int64(bits))
         case ("i", 1...7):
-            return .int(Int64(bits) - (Int64(1) << (Int64(size) * 8)))
+            // Sign-extend from the item size.
+            let negative = bits >> (UInt64(size) * 8 - 1) != 0
+            return .int(negative ? Int64(bits) - (Int64(1) << (Int64(size) * 8)) : Int64(bits))
         case ("i", 8): return .int(Int64(bitPattern: bits))
         case ("u", 8): return bits <= UInt64(Int64.max) ? .int(Int64(bits)) : .bigInt(String(bits))
         case ("f", 8): return .float(Double(bitPattern: bits))
