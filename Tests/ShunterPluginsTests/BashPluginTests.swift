@@ -99,6 +99,21 @@ struct BashPluginTests {
         await #expect(throws: JobFailure.self) { _ = try await harness.run(job) }
     }
 
+    @Test("an empty RESULT file fails as badResult, with the job's stdout")
+    func emptyResultFile() async throws {
+        let harness = try BashJobHarness()
+        defer { harness.cleanUp() }
+        let job = try await harness.job(code: "echo out; touch RESULT", pins: [], output: "int")
+        do {
+            _ = try await harness.run(job)
+            Issue.record("an empty RESULT has no value (Seamless fails too)")
+        } catch let failure as JobFailure {
+            #expect(failure.kind == .badResult)
+            #expect(failure.message.contains("empty"))
+            #expect(failure.message.hasSuffix("* Standard output\n*************************************************\nout\n\n*************************************************\n"))
+        }
+    }
+
     @Test("pin names that Seamless refuses: absolute paths and ..")
     func refusedPinNames() async throws {
         let harness = try BashJobHarness()

@@ -65,6 +65,8 @@ CASES = [
     ("missingResult", "echo ok; echo warn >&2", [], "int", {}),
     ("emptyResultFolder", "mkdir RESULT", [], "int", {}),
     ("failingCommand", "false; echo never > RESULT", [], "int", {}),
+    ("killedBySignal", "echo before; kill -9 $$", [], "int", {}),
+    ("nonUtf8Output", "printf 'ok\\xff\\n'; printf '\\xfe err\\n' >&2; exit 2", [], "int", {}),
 ]
 
 
