@@ -31,6 +31,18 @@ public protocol BufferStore: Sendable {
     /// Writes the buffer to a file at `path` (creating or replacing it). Stores on local
     /// disk override this to copy without loading the buffer into memory.
     func materialize(_ checksum: Checksum, to path: String) async throws
+
+    /// Like `has`, but a promise does not count (hashserver's `/has-now`).
+    /// Default (BufferStoreDefaults.swift): `has`.
+    func hasNow(_ checksums: [Checksum]) async throws -> [Bool]
+
+    /// Stores a buffer that arrives in chunks (an HTTP upload). Throws
+    /// `BufferStoreError.checksumMismatch` and stores nothing when it does not hash to
+    /// `expected`. Default: collects the chunks and calls `put`; the file store writes them
+    /// to disk as they come, so a large upload is never whole in memory.
+    @discardableResult
+    func put<Chunks: AsyncSequence>(streaming chunks: Chunks, expected: Checksum) async throws -> Checksum
+    where Chunks.Element == [UInt8]
 }
 
 public enum BufferStoreError: Error, Sendable, CustomStringConvertible {

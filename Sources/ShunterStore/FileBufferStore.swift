@@ -162,7 +162,7 @@ public actor FileBufferStore: BufferStore {
         try await store(expected) { fd, tempPath in
             var hasher = hashAlgorithm.makeHasher()
             for try await chunk in chunks {
-                hasher.update(chunk)
+                chunk.withUnsafeBytes { hasher.update($0) }
                 try chunk.withUnsafeBytes { try FileSystem.writeAll(fd, $0, path: tempPath) }
             }
             return hasher.finalize()
@@ -272,7 +272,8 @@ public actor FileBufferStore: BufferStore {
         var offset = 0
         while offset < buffer.count {
             let end = min(offset + ioChunkSize, buffer.count)
-            hasher.update(buffer[offset..<end])
+            // A raw pointer chunk: slices of [UInt8] go through slow generic paths.
+            buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[offset..<end])) }
             offset = end
             await Task.yield()
         }

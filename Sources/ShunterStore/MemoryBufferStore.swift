@@ -59,7 +59,7 @@ public actor MemoryBufferStore: BufferStore {
     }
 
     /// Like `has`, but a promise does not count (hashserver's `/has-now`).
-    public func hasNow(_ checksums: [Checksum]) -> [Bool] {
+    public func hasNow(_ checksums: [Checksum]) async throws -> [Bool] {
         checksums.map { buffers[$0] != nil }
     }
 

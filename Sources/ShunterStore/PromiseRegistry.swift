@@ -105,6 +105,14 @@ public actor PromiseRegistry {
     }
 }
 
+/// A store that keeps promises itself (as opposed to forwarding them to a remote server).
+public protocol PromiseKeeping: Sendable {
+    var promises: PromiseRegistry { get }
+}
+
+extension MemoryBufferStore: PromiseKeeping {}
+extension FileBufferStore: PromiseKeeping {}
+
 extension Duration {
     /// Seconds as a Double, for messages and JSON answers.
     var inSeconds: Double {

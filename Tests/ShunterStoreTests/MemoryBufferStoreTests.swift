@@ -44,7 +44,7 @@ import Testing
         let store = MemoryBufferStore(promiseTimeout: .seconds(30))
         try await store.promise(helloSHA256)
         #expect(try await store.has([helloSHA256]) == [true])
-        #expect(await store.hasNow([helloSHA256]) == [false])
+        #expect(try await store.hasNow([helloSHA256]) == [false])
         let reader = Task { try await store.get(helloSHA256) }
         try await Task.sleep(for: .milliseconds(100))
         try await store.put(Array("hello".utf8), expected: helloSHA256)

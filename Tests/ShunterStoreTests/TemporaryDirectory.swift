@@ -11,5 +11,11 @@ func withTemporaryDirectory<T>(_ body: (String) async throws -> T) async throws 
 
 /// Deterministic test bytes of any size (not all zeros, so a truncation shows).
 func testBytes(count: Int, seed: UInt8 = 7) -> [UInt8] {
-    (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ Int(seed)) }
+    // A 4099-byte pattern (prime, so chunk boundaries do not line up with it), repeated.
+    let pattern = (0..<4099).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ Int(seed)) }
+    var bytes = [UInt8]()
+    bytes.reserveCapacity(count + pattern.count)
+    while bytes.count < count { bytes.append(contentsOf: pattern) }
+    bytes.removeLast(bytes.count - count)
+    return bytes
 }
