@@ -301,10 +301,13 @@ public actor Broker {
             jobID: id.description, transformation: job.transformation, environment: job.environment,
             handler: handler.config, buffers: buffers, workRoot: settings.workRoot,
             logger: jobLogger(id, job.record.transformation, handler: handler.name))
+        // A job run again after a crash starts from a clean slate: its previous attempt's work
+        // directory (same name) goes first.
+        let previousWorkDirectory = job.record.workDirectory
         job.task = Task { [buffers, results, settings] in
             let execution = JobExecution(
                 id: id, handler: handler, context: context, buffers: buffers, results: results, settings: settings,
-                broker: self)
+                broker: self, previousWorkDirectory: previousWorkDirectory)
             let ending = await execution.run()
             await self.finish(id, ending)
         }

@@ -31,12 +31,17 @@ struct JobExecution: Sendable {
     let results: any ResultStore
     let settings: BrokerSettings
     let broker: Broker
+    /// The work directory of an interrupted earlier attempt, removed before this one starts.
+    let previousWorkDirectory: String?
 
     func run() async -> JobEnding {
         var prepared: PreparedJob?
         var tails = OutputTails.none
         let started = Date()
         do {
+            if let previousWorkDirectory, FileManager.default.fileExists(atPath: previousWorkDirectory) {
+                removeWorkDirectory(previousWorkDirectory)
+            }
             try await broker.advance(id, to: .preparing)
             let ready = try await handler.plugin.prepare(context)
             prepared = ready

@@ -20,6 +20,17 @@ struct BrokerClient {
         var description: String { "cannot reach the broker at \(url): \(reason) (is `shunter serve` running? see --url)" }
     }
 
+    /// A client for the broker at `url`, once it has answered a health check. Failing fast
+    /// here matters: HTTP clients retry refused connections until a request's deadline.
+    static func connect(_ url: String) async throws -> BrokerClient {
+        let client = BrokerClient(baseURL: url)
+        let reply = try await client.request(.GET, "/healthcheck", timeout: .seconds(5))
+        guard reply.status == 200 else {
+            throw Unreachable(url: url, reason: "health check answered \(reply.status): \(reply.text)")
+        }
+        return client
+    }
+
     enum Method: String {
         case GET, POST, PUT
     }

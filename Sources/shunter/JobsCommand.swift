@@ -23,7 +23,7 @@ struct JobsCommand: AsyncParsableCommand {
             var query = ["limit=\(limit)"]
             if let state { query.append("state=\(state)") }
             if let handler { query.append("handler=\(handler)") }
-            let reply = try await BrokerClient(baseURL: broker.resolved).request(.GET, "/jobs?" + query.joined(separator: "&"))
+            let reply = try await BrokerClient.connect(broker.resolved).request(.GET, "/jobs?" + query.joined(separator: "&"))
             try exitUnlessOK(reply)
             if json {
                 print(reply.text)
@@ -41,7 +41,7 @@ struct JobsCommand: AsyncParsableCommand {
         @Argument(help: "The job id (job-42 or 42).") var id: String
 
         func run() async throws {
-            let reply = try await BrokerClient(baseURL: broker.resolved).request(.GET, "/jobs/\(id)")
+            let reply = try await BrokerClient.connect(broker.resolved).request(.GET, "/jobs/\(id)")
             try exitUnlessOK(reply)
             print(reply.text)
         }
@@ -55,7 +55,7 @@ struct JobsCommand: AsyncParsableCommand {
         @Argument(help: "The job id.") var id: String
 
         func run() async throws {
-            let reply = try await BrokerClient(baseURL: broker.resolved).request(.GET, "/jobs/\(id)/wait?timeout=\(timeout)")
+            let reply = try await BrokerClient.connect(broker.resolved).request(.GET, "/jobs/\(id)/wait?timeout=\(timeout)")
             try exitUnlessOK(reply)
             print(reply.text)
             if try JSONParser.parse(reply.body)["state"]?.stringValue != "succeeded" { throw ShunterExit.jobFailed }
@@ -68,7 +68,7 @@ struct JobsCommand: AsyncParsableCommand {
         @Argument(help: "The job id.") var id: String
 
         func run() async throws {
-            let reply = try await BrokerClient(baseURL: broker.resolved).request(.POST, "/jobs/\(id)/cancel")
+            let reply = try await BrokerClient.connect(broker.resolved).request(.POST, "/jobs/\(id)/cancel")
             try exitUnlessOK(reply)
             print(reply.text)
         }

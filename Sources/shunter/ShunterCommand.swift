@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct ShunterCommand: AsyncParsableCommand {
@@ -18,6 +19,26 @@ struct ShunterCommand: AsyncParsableCommand {
             ServeCommand.self, CheckCommand.self, RunCommand.self, JobsCommand.self, BufferCommand.self,
         ]
     )
+
+    /// Maps the failures scripts must tell apart to their documented exit codes.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let error as BrokerClient.Unreachable {
+            printError("shunter: \(error)")
+            Foundation.exit(ShunterExit.unreachable.rawValue)
+        } catch let error as CommandFailure {
+            printError("shunter: \(error)")
+            Foundation.exit(ExitCode.failure.rawValue)
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
 /// Exit codes scripts can rely on (documented in `shunter --help`).

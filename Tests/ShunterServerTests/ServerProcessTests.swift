@@ -1,0 +1,134 @@
+import Foundation
+import ShunterCore
+import NIOHTTP1
+import Testing
+
+/// The `shunter` executable as a user runs it: HTTP on a real port, a real journal on disk,
+/// bash jobs as real processes.
+@Suite("shunter serve, end to end", .serialized)
+struct ServerProcessTests {
+    @Test("the quickstart session: upload, run, fetch, cached second run, native API")
+    func quickstartSession() async throws {
+        let broker = try BrokerProcess()
+        try await broker.start()
+        defer { broker.stop() }
+        let request = try await broker.bashRequest("echo $(( a * 2 )) > RESULT", inputs: ["a": (.int, .int(1000))])
+
+        let first = try await broker.get("/run-transformation", body: request)
+        #expect(first.status == 200, "\(first.text)")
+        let result = try #require(try first.json["result_checksum"]?.stringValue)
+        #expect(try first.json["record_runtime"]?["job"]?.stringValue == "job-1")
+        let buffer = try await broker.get("/" + result)
+        #expect(buffer.status == 200)
+        #expect(buffer.text == "2000\n")
+
+        let second = try await broker.get("/run-transformation", body: request)
+        #expect(try second.json["result_checksum"]?.stringValue == result)
+        let submitted = try await broker.post("/jobs", body: request)
+        #expect(submitted.status == 200)
+        #expect(try submitted.json["cached"] == .bool(true))
+
+        let jobs = try await broker.get("/jobs")
+        #expect(try jobs.json.arrayValue?.count == 1, "cache hits create no job: \(jobs.text)")
+        let record = try await broker.get("/jobs/job-1")
+        #expect(try record.json["state"]?.stringValue == "succeeded")
+        #expect(try record.json["handler"]?.stringValue == "bash-local")
+    }
+
+    @Test("malformed requests get a 4xx that says what is wrong, and the broker keeps serving")
+    func malformedRequests() async throws {
+        let broker = try BrokerProcess()
+        try await broker.start()
+        defer { broker.stop() }
+        let cases: [(String, String, [UInt8]?, Int, String)] = [
+            ("GET", "/run-transformation", Array("{not json".utf8), 400, "Invalid JSON"),
+            ("GET", "/run-transformation", nil, 400, "JSON body"),
+            ("GET", "/run-transformation", Array("[1,2]".utf8), 400, "JSON object"),
+            ("GET", "/run-transformation", Array(#"{"transformation_dict": {"a": 1}}"#.utf8), 400, "pin 'a'"),
+            ("GET", "/run-transformation",
+             Array(#"{"transformation_dict": {"__output__": ["result", "bytes", null], "__language__": "bash"}, "tf_checksum": "00"}"#.utf8),
+             400, "tf_checksum"),
+            ("GET", "/transformation-status/xyz", nil, 400, "Invalid checksum"),
+            ("GET", "/jobs/nope", nil, 400, "not a job id"),
+            ("GET", "/jobs/job-999", nil, 404, "no job"),
+            ("GET", "/jobs?state=sleeping", nil, 400, "unknown state 'sleeping'"),
+            ("GET", "/jobs?limit=-3", nil, 400, "limit"),
+        ]
+        for (method, path, body, status, fragment) in cases {
+            let reply = try await broker.send(HTTPMethod(rawValue: method), path, body: body)
+            #expect(reply.status == status, "\(method) \(path): \(reply.status) \(reply.text)")
+            #expect(reply.text.contains(fragment), "\(method) \(path): '\(reply.text)' should mention '\(fragment)'")
+        }
+        #expect(try await broker.get("/healthcheck").text == "OK")
+    }
+
+    @Test("kill -9 while jobs run: after a restart every accepted job ends with its correct result")
+    func killNineLosesNothing() async throws {
+        let broker = try BrokerProcess(maxJobs: 3)
+        try await broker.start()
+        var jobs: [(id: String, expected: String)] = []
+        for index in 0..<12 {
+            let request = try await broker.bashRequest("sleep 0.4; echo $(( n * n )) > RESULT", inputs: ["n": (.int, .int(Int64(index)))])
+            let reply = try await broker.post("/jobs", body: request)
+            #expect(reply.status == 202, "\(reply.text)")
+            jobs.append((try #require(try reply.json["id"]?.stringValue), "\(index * index)\n"))
+        }
+        // Let a first wave start, then kill the broker mid-run.
+        try await Task.sleep(for: .milliseconds(600))
+        broker.killHard()
+
+        try await broker.start()
+        defer { broker.stop() }
+        for job in jobs {
+            let reply = try await broker.get("/jobs/\(job.id)/wait?timeout=60")
+            #expect(reply.status == 200, "\(job.id): \(reply.text)")
+            let record = try reply.json
+            #expect(record["state"]?.stringValue == "succeeded", "\(job.id): \(reply.text)")
+            let result = try #require(record["result"]?.stringValue)
+            #expect(try await broker.get("/" + result).text == job.expected)
+        }
+        let all = try await broker.get("/jobs?limit=100")
+        #expect(try all.json.arrayValue?.count == 12, "no job lost, none duplicated")
+        let rerun = try all.json.arrayValue!.filter { ($0["attempts"].flatMap { if case .int(let n) = $0 { n } else { nil } } ?? 0) > 1 }
+        #expect(!rerun.isEmpty, "some jobs were running at the kill and must have run again")
+    }
+
+    @Test("shunter check names file, line and column of a typo, suggests the key, and exits 2")
+    func checkReportsTypo() async throws {
+        let broker = try BrokerProcess(handlerYAML: """
+            name: bash-local
+            plugin: bash
+            backnd: local
+            """)
+        let (status, output) = try BrokerProcess.runCLI(["check", "--config", broker.root + "/shunter.yaml"], in: broker.root)
+        #expect(status == 2, "\(output)")
+        #expect(output.contains("10-bash.yaml:3:1"), "\(output)")
+        #expect(output.contains("backnd"), "\(output)")
+        #expect(output.contains("did you mean 'backend'"), "\(output)")
+    }
+
+    @Test("shunter check on valid files lists the handlers and exits 0")
+    func checkValid() async throws {
+        let broker = try BrokerProcess()
+        let (status, output) = try BrokerProcess.runCLI(["check", "--config", broker.root + "/shunter.yaml"], in: broker.root)
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("bash-local"), "\(output)")
+    }
+
+    @Test("shunter run prints the result, and exits 1 with Seamless's error text when the job fails")
+    func runCommand() async throws {
+        let broker = try BrokerProcess()
+        try await broker.start()
+        defer { broker.stop() }
+        let ok = try BrokerProcess.runCLI(
+            ["run", "--url", broker.url, "--input", "a=21", "echo $(( a * 2 )) > RESULT"], in: broker.root)
+        #expect(ok.status == 0, "\(ok.output)")
+        #expect(ok.output == "42\n")
+        let failing = try BrokerProcess.runCLI(["run", "--url", broker.url, "echo bad >&2; exit 7"], in: broker.root)
+        #expect(failing.status == 1)
+        #expect(failing.output.contains("Return code 7"), "\(failing.output)")
+        #expect(failing.output.contains("bad"), "\(failing.output)")
+        let unreachable = try BrokerProcess.runCLI(["run", "--url", "http://127.0.0.1:1", "true"], in: broker.root)
+        #expect(unreachable.status == 3, "\(unreachable.output)")
+    }
+}
