@@ -41,6 +41,7 @@ public struct LocalBackend: Backend {
     }
 
     public func run(_ execution: Execution, events: ExecutionEvents) async throws -> ExecutionOutcome {
+        try Task.checkCancellation()
         let started = ContinuousClock.now
         guard let program = execution.command.first else {
             throw BackendError.launchFailed(command: "", reason: "the command is empty")
@@ -82,11 +83,14 @@ public struct LocalBackend: Backend {
             return result.terminationStatus
         }
 
-        var leaderIterator = leaderIDs.makeAsyncIterator()
-        guard let leader = await leaderIterator.next() else {
-            // The body never ran: the spawn failed (the descriptors were not handed over).
-            try? stdout.close()
-            try? stderr.close()
+        // Read in an uncancelled task: an AsyncStream ends at once in a cancelled task, and a
+        // job cancelled while it starts must still be found and stopped below.
+        let leaderID = await Task {
+            var iterator = leaderIDs.makeAsyncIterator()
+            return await iterator.next()
+        }.value
+        guard let leader = leaderID else {
+            // The body never ran: the spawn failed (swift-subprocess closes the descriptors).
             do {
                 _ = try await process.value
                 throw BackendError.launchFailed(command: program, reason: "the process did not start")

@@ -112,15 +112,15 @@ public struct BashPlugin: JobPlugin {
 
     public func collect(_ job: JobContext, prepared: PreparedJob, outcome: ExecutionOutcome) async throws -> [UInt8] {
         let directory = WorkDirectory(path: prepared.workDirectory)
-        let code = try await Self.code(of: job)
-        let stdout = BashErrorText.echoedStdout(Self.readIfPresent(directory.stdoutPath))
+        // Read only on failure: a successful job's code and output are never loaded.
+        func stdout() -> String { BashErrorText.echoedStdout(Self.readForErrorText(directory.stdoutPath)) }
 
-        func failure(_ kind: JobFailure.Kind, _ error: String, withStderr: Bool) -> JobFailure {
-            var text = BashErrorText.exception(error, command: code)
-            text += BashErrorText.section("Standard output", stdout)
+        func failure(_ kind: JobFailure.Kind, _ error: String, withStderr: Bool) async throws -> JobFailure {
+            var text = BashErrorText.exception(error, command: try await Self.code(of: job))
+            text += BashErrorText.section("Standard output", stdout())
             if withStderr {
                 text += BashErrorText.section(
-                    "Standard error", BashErrorText.decodeReplacing(Self.readIfPresent(directory.stderrPath)))
+                    "Standard error", BashErrorText.decodeReplacing(Self.readForErrorText(directory.stderrPath)))
             }
             return JobFailure(kind, text)
         }
@@ -129,25 +129,25 @@ public struct BashPlugin: JobPlugin {
         case .exited(0):
             break
         case .exited(let code):
-            throw failure(.nonZeroExit, "Return code \(code)", withStderr: true)
+            throw try await failure(.nonZeroExit, "Return code \(code)", withStderr: true)
         case .signaled(let signal):
             // Python's Popen.returncode for a process killed by a signal.
-            throw failure(.signaled, "Return code -\(signal)", withStderr: true)
+            throw try await failure(.signaled, "Return code -\(signal)", withStderr: true)
         case .timedOut(let limit):
-            throw failure(.timedOut, "Timeout: the job ran longer than \(limit) (the handler's limits.timeout) and was stopped", withStderr: true)
+            throw try await failure(.timedOut, "Timeout: the job ran longer than \(limit) (the handler's limits.timeout) and was stopped", withStderr: true)
         }
 
         let resultPath = directory.workPath + "/RESULT"
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: resultPath, isDirectory: &isDirectory) else {
-            throw failure(.missingResult, "Result file/folder RESULT does not exist", withStderr: false)
+            throw try await failure(.missingResult, "Result file/folder RESULT does not exist", withStderr: false)
         }
         let celltype = job.transformation.output.celltype
         do {
             if isDirectory.boolValue {
                 let files = try BashResult.files(inDirectory: resultPath)
                 if files.isEmpty {
-                    throw failure(.missingResult, "Result folder RESULT is empty", withStderr: false)
+                    throw try await failure(.missingResult, "Result folder RESULT is empty", withStderr: false)
                 }
                 return try BashResult.buffer(fromDirectoryFiles: files, celltype: celltype)
             }
@@ -156,7 +156,7 @@ public struct BashPlugin: JobPlugin {
             throw error
         } catch {
             var text = "cannot convert RESULT to the output celltype '\(celltype.rawValue)': \(error)\n"
-            text += BashErrorText.section("Standard output", stdout)
+            text += BashErrorText.section("Standard output", stdout())
             throw JobFailure(.badResult, text)
         }
     }
@@ -247,8 +247,15 @@ public struct BashPlugin: JobPlugin {
         }
     }
 
-    static func readIfPresent(_ path: String) -> [UInt8] {
-        guard let data = FileManager.default.contents(atPath: path) else { return [] }
-        return [UInt8](data)
+    /// Error texts carry the job's output as Seamless's do, but at most this much of each
+    /// stream, so that a job printing gigabytes cannot blow up the broker's memory.
+    static let errorTextOutputLimit = 16 << 20
+
+    static func readForErrorText(_ path: String) -> [UInt8] {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return [] }
+        defer { try? handle.close() }
+        let data = (try? handle.read(upToCount: errorTextOutputLimit + 1)) ?? Data()
+        guard data.count > errorTextOutputLimit else { return [UInt8](data) }
+        return [UInt8](data.prefix(errorTextOutputLimit)) + Array("\n[output cut at \(errorTextOutputLimit) bytes; all of it is in \(path)]\n".utf8)
     }
 }

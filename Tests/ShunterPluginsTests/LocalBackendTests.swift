@@ -104,6 +104,20 @@ struct LocalBackendTests {
         #expect(Self.isGone(grandchild), "background process \(grandchild) survived the cancel")
     }
 
+    @Test("a job cancelled while it starts is still stopped", .timeLimit(.minutes(1)))
+    func cancelledWhileStarting() async throws {
+        let fixture = try Fixture()
+        defer { fixture.directory.cleanUp() }
+        let backend = LocalBackend(killGrace: .milliseconds(300))
+        for _ in 0..<5 {
+            let task = Task { try await backend.run(fixture.execution("sleep 1000"), events: ExecutionEvents()) }
+            task.cancel()
+            let started = ContinuousClock.now
+            await #expect(throws: CancellationError.self) { _ = try await task.value }
+            #expect(ContinuousClock.now - started < .seconds(3))
+        }
+    }
+
     @Test("after a normal exit, what the job left running in its group is stopped too")
     func stragglersAfterExit() async throws {
         let fixture = try Fixture()
