@@ -25,7 +25,6 @@ public actor PromiseRegistry {
     public nonisolated let timeToLive: Duration
     private var entries: [Checksum: Entry] = [:]
     private var nextWaiterID: UInt64 = 0
-    private var cancelledBeforeRegistration: Set<UInt64> = []
 
     public init(timeToLive: Duration = .seconds(600)) {
         self.timeToLive = timeToLive
@@ -66,8 +65,10 @@ public actor PromiseRegistry {
         let waiterID = nextWaiterID
         nextWaiterID += 1
         return await withTaskCancellationHandler {
+            // The registration runs on this actor before the cancellation task below can, so
+            // a cancelled reader is always found and released.
             await withCheckedContinuation { (continuation: CheckedContinuation<WaitOutcome, Never>) in
-                if cancelledBeforeRegistration.remove(waiterID) != nil || entries[checksum] == nil {
+                if entries[checksum] == nil {
                     continuation.resume(returning: .notPromised)
                 } else {
                     entries[checksum]!.waiters[waiterID] = continuation
@@ -79,13 +80,7 @@ public actor PromiseRegistry {
     }
 
     private func cancelWaiter(_ waiterID: UInt64, of checksum: Checksum) {
-        if let continuation = entries[checksum]?.waiters.removeValue(forKey: waiterID) {
-            continuation.resume(returning: .notPromised)
-        } else if waiterID >= nextWaiterID - 1 {
-            // The cancellation raced ahead of the registration: remember it, so the
-            // registration answers at once instead of waiting out the promise.
-            cancelledBeforeRegistration.insert(waiterID)
-        }
+        entries[checksum]?.waiters.removeValue(forKey: waiterID)?.resume(returning: .notPromised)
     }
 
     /// Sleeps until the (possibly renewed) deadline, then fails the waiters.

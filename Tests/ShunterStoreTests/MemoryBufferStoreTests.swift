@@ -79,3 +79,20 @@ import Testing
         }
     }
 }
+
+@Suite struct PromiseRegistryTests {
+    @Test func cancelledReaderIsReleasedAtOnce() async throws {
+        let registry = PromiseRegistry(timeToLive: .seconds(60))
+        let checksum = HashAlgorithm.sha256.checksum(of: Array("x".utf8))
+        await registry.add(checksum)
+        let reader = Task { await registry.waitForArrival(of: checksum) }
+        try await Task.sleep(for: .milliseconds(50))
+        let started = ContinuousClock.now
+        reader.cancel()
+        #expect(await reader.value == .notPromised)
+        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(await registry.isPromised(checksum))
+        await registry.resolve(checksum)
+        #expect(await !registry.isPromised(checksum))
+    }
+}
