@@ -17,12 +17,19 @@ public protocol Backend: Sendable {
     /// broker (a local process) throw `BackendError.cannotResume`; the broker then runs the
     /// job again.
     func resume(_ execution: Execution, externalID: String, events: ExecutionEvents) async throws -> ExecutionOutcome
+
+    /// Stops what an execution started before a broker crash left behind, when the broker is
+    /// about to run the job anew rather than re-attach: without it, a local job whose broker
+    /// was killed would go on running beside its re-run.
+    func abandon(externalID: String) async
 }
 
 extension Backend {
     public func resume(_ execution: Execution, externalID: String, events: ExecutionEvents) async throws -> ExecutionOutcome {
         throw BackendError.cannotResume(backend: String(describing: Self.self), externalID: externalID)
     }
+
+    public func abandon(externalID: String) async {}
 }
 
 /// Callbacks from a running execution to the broker.

@@ -40,6 +40,14 @@ public struct LocalBackend: Backend {
         _ = OrphanReaper.adopt
     }
 
+    /// Kills the process group of a job whose broker was killed, if that very process still
+    /// runs (the identity holds boot id and start time, so a reused pid is left alone).
+    public func abandon(externalID: String) async {
+        guard let identity = ProcessIdentity(externalID: externalID), identity.isAlive else { return }
+        logger.notice("killing the process group a crashed broker left running", metadata: ["pid": "\(identity.pid)"])
+        kill(-identity.pid, SIGKILL)
+    }
+
     public func run(_ execution: Execution, events: ExecutionEvents) async throws -> ExecutionOutcome {
         try Task.checkCancellation()
         let started = ContinuousClock.now
@@ -100,6 +108,15 @@ public struct LocalBackend: Backend {
         }
         let group = ProcessGroup(id: leader)
         logger.debug("started", metadata: ["job": "\(execution.jobID)", "pid": "\(leader)"])
+        if let identity = ProcessIdentity(pid: leader) {
+            do {
+                try await events.started(identity.externalID)
+            } catch {
+                // The broker could not journal the process: it must not run untracked.
+                await Task { await Self.stop(group, leader: process, grace: killGrace) }.value
+                throw error
+            }
+        }
 
         enum Finish: Sendable {
             case exited(TerminationStatus)

@@ -214,6 +214,10 @@ public actor Broker {
                 try await endRecovered(record, .cancelled, error: "duplicate of a recovered job for the same transformation")
                 continue
             }
+            if let externalID = record.externalID, let handler = handlers.first(where: { $0.name == record.handler }) {
+                await handler.backend.abandon(externalID: externalID)
+                record.externalID = nil
+            }
             if record.state != .queued {
                 logger.info(
                     "job was interrupted; it runs again",

@@ -72,10 +72,14 @@ struct JobExecution: Sendable {
             if await broker.isShuttingDown { return .interrupted }
             return .cancelled(reason: "cancelled while \(prepared == nil ? "preparing" : "running")")
         } catch let failure as JobFailure {
-            if let prepared, tails.stdout == nil { tails = readTails(of: prepared.execution) }
+            if let prepared {
+                if tails.stdout == nil { tails = readTails(of: prepared.execution) }
+                keepWorkDirectory(prepared.workDirectory, reason: failure.message)
+            }
             return .failed(failure.message, tails)
         } catch {
             if Task.isCancelled, await broker.isShuttingDown { return .interrupted }
+            if let prepared { keepWorkDirectory(prepared.workDirectory, reason: "\(error)") }
             return .failed("\(error)", tails)
         }
     }
@@ -94,6 +98,16 @@ struct JobExecution: Sendable {
         try? handle.seek(toOffset: size > UInt64(bytes) ? size - UInt64(bytes) : 0)
         guard let data = try? handle.readToEnd() else { return nil }
         return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Marks a failed job's directory for the janitor, which removes it after
+    /// `keep_failed_workdirs`.
+    private func keepWorkDirectory(_ path: String, reason: String) {
+        do {
+            try WorkDirectory(path: path).markKept(reason: reason)
+        } catch {
+            context.logger.warning("could not mark work directory as kept", metadata: ["path": "\(path)", "error": "\(error)"])
+        }
     }
 
     private func removeWorkDirectory(_ path: String) {

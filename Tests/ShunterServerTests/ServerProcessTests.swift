@@ -93,6 +93,29 @@ struct ServerProcessTests {
         #expect(!rerun.isEmpty, "some jobs were running at the kill and must have run again")
     }
 
+    @Test("after kill -9, the restarted broker stops the job processes the dead one left running")
+    func orphanedJobProcessesAreStopped() async throws {
+        let broker = try BrokerProcess()
+        try await broker.start()
+        let marker = broker.root + "/first-attempt.pid"
+        // The first attempt records its pid and hangs; the re-run finishes at once.
+        let request = try await broker.bashRequest(
+            "if [ -e \(marker) ]; then echo second > RESULT; else echo $$ > \(marker); sleep 300; fi")
+        let submitted = try await broker.post("/jobs", body: request)
+        let id = try #require(try submitted.json["id"]?.stringValue)
+        try await waitUntilFile(marker)
+        let pidText = try String(contentsOfFile: marker, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let orphan = try #require(pid_t(pidText))
+        broker.killHard()
+        #expect(ProcessState.isRunning(orphan), "the job's process outlives a kill -9 of its broker")
+
+        try await broker.start()
+        defer { broker.stop() }
+        let reply = try await broker.get("/jobs/\(id)/wait?timeout=60")
+        #expect(try reply.json["state"]?.stringValue == "succeeded", "\(reply.text)")
+        #expect(!ProcessState.isRunning(orphan), "the restarted broker must stop the orphaned attempt (pid \(orphan))")
+    }
+
     @Test("shunter check names file, line and column of a typo, suggests the key, and exits 2")
     func checkReportsTypo() async throws {
         let broker = try BrokerProcess(handlerYAML: """
@@ -130,5 +153,25 @@ struct ServerProcessTests {
         #expect(failing.output.contains("bad"), "\(failing.output)")
         let unreachable = try BrokerProcess.runCLI(["run", "--url", "http://127.0.0.1:1", "true"], in: broker.root)
         #expect(unreachable.status == 3, "\(unreachable.output)")
+    }
+}
+
+func waitUntilFile(_ path: String, timeout: Duration = .seconds(20)) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while !FileManager.default.fileExists(atPath: path) {
+        guard ContinuousClock.now < deadline else { throw TestFailure("\(path) did not appear within \(timeout)") }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+}
+
+enum ProcessState {
+    /// Running or sleeping, not gone and not a zombie (an orphan's zombie may linger when
+    /// nothing reaps it, which is not a running process).
+    static func isRunning(_ pid: pid_t) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return false }
+        let state = stat[stat.index(close, offsetBy: 2)]
+        return state != "Z" && state != "X"
     }
 }
