@@ -46,6 +46,8 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),
@@ -123,11 +125,34 @@ let package = Package(
         ),
         .testTarget(
             name: "ShunterCoreTests", dependencies: ["ShunterCore"], exclude: ["Vectors"], swiftSettings: strictSettings),
-        .testTarget(name: "ShunterStoreTests", dependencies: ["ShunterStore"], swiftSettings: strictSettings),
+        .target(
+            name: "ShunterTestSupport",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Tests/ShunterTestSupport",
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ShunterStoreTests",
+            dependencies: [
+                "ShunterCore", "ShunterStore", "ShunterTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            exclude: ["Vectors"],
+            swiftSettings: strictSettings
+        ),
         .testTarget(name: "ShunterHandlersTests", dependencies: ["ShunterHandlers"], swiftSettings: strictSettings),
         .testTarget(
             name: "ShunterPluginsTests",
-            dependencies: ["ShunterPlugins", "ShunterBackends"],
+            dependencies: [
+                "ShunterCore", "ShunterStore", "ShunterHandlers", "ShunterPlugins", "ShunterBackends",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             exclude: ["Vectors"],
             swiftSettings: strictSettings
         ),
@@ -135,7 +160,8 @@ let package = Package(
         .testTarget(
             name: "ShunterServerTests",
             dependencies: [
-                "ShunterServer",
+                "ShunterCore", "ShunterStore", "ShunterServer", "ShunterTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -42,16 +42,18 @@ public struct ShunterServices: Sendable {
                 directory: directory, hashAlgorithm: config.hash, promiseTimeout: config.store.promiseTimeout,
                 logger: logger)
         case .url(let url):
-            throw ServiceError("store.buffers: an external hashserver (\(url)) is not supported yet; use a directory")
+            buffers = RemoteBufferStore(url: url, hashAlgorithm: config.hash)
         }
-        let database: SQLiteResultStore
+        let results: any ResultStore
+        let database: SQLiteResultStore?
         switch config.store.results {
         case .path(let path):
             try FileManager.default.createDirectory(
                 atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            database = try SQLiteResultStore(path: path)
+            let embedded = try SQLiteResultStore(path: path)
+            (results, database) = (embedded, embedded)
         case .url(let url):
-            throw ServiceError("store.results: an external seamless-database (\(url)) is not supported yet; use a file")
+            (results, database) = (RemoteResultStore(url: url), nil)
         }
 
         let runtimes = try HandlerRuntime.build(loaded.handlers, plugins: plugins, backends: backends)
@@ -60,10 +62,10 @@ public struct ShunterServices: Sendable {
         let broker = Broker(
             settings: BrokerSettings(
                 hash: config.hash, workRoot: config.workdir, keepFailedWorkDirectories: config.keepFailedWorkdirs),
-            buffers: buffers, results: database, journal: journal, handlers: runtimes, logger: logger)
+            buffers: buffers, results: results, journal: journal, handlers: runtimes, logger: logger)
         try await broker.recover()
         return ShunterServices(
-            config: config, buffers: buffers, results: database, database: database, broker: broker,
+            config: config, buffers: buffers, results: results, database: database, broker: broker,
             handlers: loaded.handlers,
             janitor: WorkDirectoryJanitor(root: config.workdir, keepFailedFor: config.keepFailedWorkdirs, logger: logger))
     }

@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import ShunterCore
+import ShunterTestSupport
 import Testing
 
 /// The real `shunter` executable, serving on a free loopback port from a temporary directory
@@ -15,14 +16,14 @@ final class BrokerProcess: @unchecked Sendable {
     var url: String { "http://127.0.0.1:\(port)" }
 
     /// `handlers` is the YAML of one handler file; `maxJobs` goes into the default bash handler.
-    init(handlerYAML: String? = nil, maxJobs: Int = 4) throws {
+    init(handlerYAML: String? = nil, maxJobs: Int = 4, storeYAML: String = "{buffers: var/buffers, results: var/results.sqlite}") throws {
         root = NSTemporaryDirectory() + "shunter-process-\(UUID().uuidString)"
         port = try FreePort.find()
         let fm = FileManager.default
         try fm.createDirectory(atPath: root + "/handlers", withIntermediateDirectories: true)
         try """
             listen: 127.0.0.1:\(port)
-            store: {buffers: var/buffers, results: var/results.sqlite}
+            store: \(storeYAML)
             journal: var/journal.sqlite
             workdir: var/work
             handlers: handlers
@@ -148,24 +149,3 @@ struct TestFailure: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-enum FreePort {
-    /// A loopback port nobody listens on right now (the kernel picks it).
-    static func find() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw TestFailure("socket() failed") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0 else { throw TestFailure("bind() failed") }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = getsockname(fd, $0, &length) }
-        }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-}

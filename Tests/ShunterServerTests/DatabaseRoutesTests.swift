@@ -4,6 +4,7 @@ import HummingbirdTesting
 import ShunterCore
 import ShunterServer
 import ShunterStore
+import ShunterTestSupport
 import Testing
 
 @Suite struct DatabaseRoutesTests {

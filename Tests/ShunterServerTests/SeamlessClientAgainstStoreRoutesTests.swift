@@ -4,6 +4,7 @@ import HummingbirdTesting
 import ShunterCore
 import ShunterServer
 import ShunterStore
+import ShunterTestSupport
 import Testing
 
 /// The real Seamless client (`seamless_remote.BufferClient` and `DatabaseClient` from the

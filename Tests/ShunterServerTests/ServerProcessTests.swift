@@ -1,6 +1,7 @@
 import Foundation
 import ShunterCore
 import NIOHTTP1
+import ShunterTestSupport
 import Testing
 
 /// The `shunter` executable as a user runs it: HTTP on a real port, a real journal on disk,
@@ -114,6 +115,34 @@ struct ServerProcessTests {
         let reply = try await broker.get("/jobs/\(id)/wait?timeout=60")
         #expect(try reply.json["state"]?.stringValue == "succeeded", "\(reply.text)")
         #expect(!ProcessState.isRunning(orphan), "the restarted broker must stop the orphaned attempt (pid \(orphan))")
+    }
+
+    @Test("with external Python hashserver and seamless-database, inputs come from them and results go to them")
+    func externalPythonStores() async throws {
+        try await withTemporaryDirectory { directory in
+            try FileManager.default.createDirectory(atPath: directory + "/buffers", withIntermediateDirectories: true)
+            let hashserver = try await PythonServer.hashserver(directory: directory + "/buffers")
+            defer { hashserver.stop() }
+            let database = try await PythonServer.database(file: directory + "/seamless.db")
+            defer { database.stop() }
+            let broker = try BrokerProcess(storeYAML: "{buffers: {url: \(hashserver.url)}, results: {url: \(database.url)}}")
+            try await broker.start()
+            defer { broker.stop() }
+            let request = try await broker.bashRequest("echo $(( a + 1 )) > RESULT", inputs: ["a": (.int, .int(41))])
+            let reply = try await broker.get("/run-transformation", body: request)
+            #expect(reply.status == 200, "\(reply.text)")
+            let result = try #require(try reply.json["result_checksum"]?.stringValue)
+
+            let (buffer, status) = try await hashserver.request("GET", "/" + result)
+            #expect(status == 200)
+            #expect(String(decoding: buffer, as: UTF8.self) == "42\n")
+            let tf = try Transformation.parse(
+                dict: try #require(try JSONParser.parse(request)["transformation_dict"]?.objectValue)).checksum
+            let (answer, dbStatus) = try await database.request(
+                "GET", "/", body: Data(#"{"type": "transformation", "checksum": "\#(tf.hex)"}"#.utf8), json: true)
+            #expect(dbStatus == 200)
+            #expect(String(decoding: answer, as: UTF8.self).contains(result), "seamless-database holds tf → result")
+        }
     }
 
     @Test("shunter check names file, line and column of a typo, suggests the key, and exits 2")

@@ -1,6 +1,7 @@
 import Foundation
 import ShunterCore
 import ShunterStore
+import ShunterTestSupport
 import Testing
 
 @Suite struct FileBufferStoreTests {

@@ -1,6 +1,7 @@
 import Foundation
 import ShunterCore
 import ShunterStore
+import ShunterTestSupport
 import Testing
 
 /// FileBufferStore and the real Python hashserver read each other's directories.

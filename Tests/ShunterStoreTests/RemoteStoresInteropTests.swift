@@ -1,6 +1,7 @@
 import Foundation
 import ShunterCore
 import ShunterStore
+import ShunterTestSupport
 import Testing
 
 /// RemoteBufferStore and RemoteResultStore against the real Python hashserver and

@@ -1,6 +1,7 @@
 import Foundation
 import ShunterCore
 import ShunterStore
+import ShunterTestSupport
 import Testing
 
 /// The same seamless-database requests sent to the real Python server and to

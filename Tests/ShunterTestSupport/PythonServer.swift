@@ -6,15 +6,15 @@ import NIOHTTP1
 /// A real Python reference server (hashserver or seamless-database) from the Seamless venv,
 /// started on a free loopback port for one test. The port comes from the server's own
 /// `--status-file` report, so there is no race for a port picked in advance.
-final class PythonServer: Sendable {
-    let url: String
+public final class PythonServer: Sendable {
+    public let url: String
     private let process: Process
 
-    static func packageRoot(file: String = #filePath) -> URL {
+    public static func packageRoot(file: String = #filePath) -> URL {
         URL(fileURLWithPath: file).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     }
 
-    static func venvBinary(_ name: String) throws -> String {
+    public static func venvBinary(_ name: String) throws -> String {
         let path = packageRoot().appendingPathComponent(".venv-seamless/bin/\(name)").path
         guard FileManager.default.isExecutableFile(atPath: path) else {
             throw SetupError(message: "\(path) is missing: the Seamless reference servers are needed; run: bash scripts/setup-seamless-venv.sh")
@@ -22,20 +22,20 @@ final class PythonServer: Sendable {
         return path
     }
 
-    struct SetupError: Error, CustomStringConvertible {
-        var message: String
-        var description: String { message }
+    public struct SetupError: Error, CustomStringConvertible {
+        public var message: String
+        public var description: String { message }
     }
 
     /// `hashserver DIR --writable` (prefix layout).
-    static func hashserver(directory: String, writable: Bool = true, extra: [String] = []) async throws -> PythonServer {
+    public static func hashserver(directory: String, writable: Bool = true, extra: [String] = []) async throws -> PythonServer {
         try await start(
             binary: venvBinary("hashserver"),
             arguments: [directory] + (writable ? ["--writable"] : []) + extra, scratch: directory + ".status")
     }
 
     /// `seamless-database FILE --writable`.
-    static func database(file: String, writable: Bool = true) async throws -> PythonServer {
+    public static func database(file: String, writable: Bool = true) async throws -> PythonServer {
         try await start(
             binary: venvBinary("seamless-database"),
             arguments: [file] + (writable ? ["--writable"] : []), scratch: file + ".status")
@@ -74,13 +74,13 @@ final class PythonServer: Sendable {
         self.process = process
     }
 
-    func isHealthy() async -> Bool {
+    public func isHealthy() async -> Bool {
         guard let (_, status) = try? await request("GET", "/healthcheck") else { return false }
         return status == 200
     }
 
     /// One HTTP request; answers the body and the status code.
-    func request(_ method: String, _ path: String, body: Data? = nil, json: Bool = false) async throws -> (Data, Int) {
+    public func request(_ method: String, _ path: String, body: Data? = nil, json: Bool = false) async throws -> (Data, Int) {
         var request = HTTPClientRequest(url: url + path)
         request.method = .RAW(value: method)
         if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
@@ -92,7 +92,7 @@ final class PythonServer: Sendable {
 
     /// SIGTERM, then SIGKILL after a second: uvicorn's graceful shutdown otherwise waits for
     /// the client's idle keep-alive connections.
-    func stop() {
+    public func stop() {
         guard process.isRunning else { return }
         process.terminate()
         for _ in 0..<50 where process.isRunning { usleep(20_000) }
