@@ -31,7 +31,8 @@ public struct BashPlugin: JobPlugin {
                     + "(default: \(defaultPassedEnvironment.joined(separator: " ")))",
                 "conda_root": "conda installation whose etc/profile.d/conda.sh activates a job's conda_environment "
                     + "(default: $CONDA_ROOT of the broker)",
-            ]
+            ],
+            languages: ["bash"]
         ),
         make: { handler in try BashPlugin(handler: handler) }
     )

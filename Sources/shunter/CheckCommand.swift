@@ -9,8 +9,7 @@ struct CheckCommand: ParsableCommand {
         commandName: "check",
         abstract: "Validate the broker config and handler YAML; show which handler takes which job.",
         discussion: """
-            Prints the handlers in the order they are tried, with what each accepts, then every
-            error as FILE:LINE:COLUMN: message. Exits 2 if anything is invalid.
+            Prints the handlers in the order they are tried, with what each accepts, then every error as FILE:LINE:COLUMN: message. Exits 2 if anything is invalid.
 
               shunter check                         # config/shunter.yaml and its handlers
               shunter check handlers/30-mine.yaml   # these handler files instead

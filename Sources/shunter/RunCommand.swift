@@ -10,14 +10,12 @@ struct RunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Run a bash command as a transformation on the broker and print its result.",
         discussion: """
-            The command runs in a fresh work directory and must write its result to a file
-            named RESULT (or use --stdout to take its standard output as the result).
+            The command runs in a fresh work directory and must write its result to a file named RESULT (or use --stdout to take its standard output as the result).
 
               shunter run --input a=1000 'echo $(( a * 2 )) > RESULT'
               shunter run --file data=./input.csv 'wc -l < data > RESULT'
 
-            A repeated run of the same command with the same inputs is answered from the
-            broker's cache without running anything.
+            A repeated run of the same command with the same inputs is answered from the broker's cache without running anything.
             """
     )
 

@@ -14,11 +14,9 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Run the broker: the jobserver, buffer and database APIs on one port.",
         discussion: """
-            Reads --config (default: config/shunter.yaml under the current directory if it
-            exists, else built-in defaults: store under ./var, handlers from ./handlers).
-            Jobs that were queued or running when the broker last stopped are run again.
-            SIGTERM or SIGINT stops it gracefully; running jobs are stopped and run again on
-            the next start.
+            Reads --config (default: config/shunter.yaml under the current directory if it exists, else built-in defaults: store under ./var, handlers from ./handlers). Jobs that were queued or running when the broker last stopped are run again.
+
+            SIGTERM or SIGINT stops it gracefully; running jobs are stopped and run again on the next start.
             """
     )
 

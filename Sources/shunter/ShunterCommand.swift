@@ -7,12 +7,9 @@ struct ShunterCommand: AsyncParsableCommand {
         commandName: "shunter",
         abstract: "A job-handler broker for Seamless transformations.",
         discussion: """
-            Shunter takes transformations over HTTP (port 5533 by default), runs them through
-            the job handlers declared in YAML, and keeps every result in a checksum store so
-            that the same transformation is answered from cache the second time.
+            Shunter takes transformations over HTTP (port 5533 by default), runs them through the job handlers declared in YAML, and keeps every result in a checksum store, so that the same transformation is answered from cache the second time.
 
-            Exit codes: 0 success; 1 the job failed or was cancelled; 2 invalid configuration;
-            3 the broker could not be reached; 4 not found; 64 bad command-line usage.
+            Exit codes: 0 success; 1 the job failed or was cancelled; 2 invalid configuration; 3 the broker could not be reached; 4 not found; 64 bad command-line usage.
             """,
         version: "shunter 0.1.0",
         subcommands: [
