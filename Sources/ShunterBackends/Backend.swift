@@ -16,7 +16,15 @@ public protocol Backend: Sendable {
     /// backend reported through `events.started`. Backends whose executions die with the
     /// broker (a local process) throw `BackendError.cannotResume`; the broker then runs the
     /// job again.
+    ///
+    /// `externalID` is empty when the broker stopped after the execution was started but before
+    /// its id was journaled: a backend that names its executions after the job (Slurm) looks
+    /// for it by name, and starts it only if it finds none.
     func resume(_ execution: Execution, externalID: String, events: ExecutionEvents) async throws -> ExecutionOutcome
+
+    /// True when `resume` can re-attach: after a restart the broker then follows the job's
+    /// running execution instead of abandoning it and running the job again.
+    var canResume: Bool { get }
 
     /// Stops what an execution started before a broker crash left behind, when the broker is
     /// about to run the job anew rather than re-attach: without it, a local job whose broker
@@ -30,6 +38,8 @@ extension Backend {
     }
 
     public func abandon(externalID: String) async {}
+
+    public var canResume: Bool { false }
 }
 
 /// Callbacks from a running execution to the broker.
@@ -38,9 +48,16 @@ public struct ExecutionEvents: Sendable {
     /// container id). The broker journals it before the backend goes on, so a crash right
     /// after never loses track of it.
     public var started: @Sendable (_ externalID: String) async throws -> Void
+    /// True while the broker shuts down: a cancelled execution that outlives the broker (a
+    /// batch job) is then left running for the next start to re-attach, not stopped.
+    public var brokerIsStopping: @Sendable () async -> Bool
 
-    public init(started: @escaping @Sendable (_ externalID: String) async throws -> Void = { _ in }) {
+    public init(
+        started: @escaping @Sendable (_ externalID: String) async throws -> Void = { _ in },
+        brokerIsStopping: @escaping @Sendable () async -> Bool = { false }
+    ) {
         self.started = started
+        self.brokerIsStopping = brokerIsStopping
     }
 }
 

@@ -3,6 +3,7 @@
 public enum BackendRegistry {
     public static let builtIn: [BackendDescriptor] = [
         LocalBackend.descriptor,
+        SlurmBackend.descriptor,
     ]
 
     /// The descriptor for a handler's `backend:` name, nil if none has it.

@@ -44,12 +44,26 @@ public struct ResourceRequest: Sendable, Hashable {
     public var memoryBytes: Int64?
     public var walltime: Duration?
     public var gpus: Int?
+    /// Batch-scheduler placement (Slurm's `--partition`, `--account`, `--qos`); other backends
+    /// ignore them.
+    public var partition: String?
+    public var account: String?
+    public var qos: String?
+    /// Free scheduler directives, one option each (`--constraint=avx2`), for what has no field.
+    public var extraDirectives: [String]
 
-    public init(cores: Int? = nil, memoryBytes: Int64? = nil, walltime: Duration? = nil, gpus: Int? = nil) {
+    public init(
+        cores: Int? = nil, memoryBytes: Int64? = nil, walltime: Duration? = nil, gpus: Int? = nil,
+        partition: String? = nil, account: String? = nil, qos: String? = nil, extraDirectives: [String] = []
+    ) {
         self.cores = cores
         self.memoryBytes = memoryBytes
         self.walltime = walltime
         self.gpus = gpus
+        self.partition = partition
+        self.account = account
+        self.qos = qos
+        self.extraDirectives = extraDirectives
     }
 }
 

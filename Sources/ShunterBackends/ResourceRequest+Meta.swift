@@ -1,0 +1,143 @@
+import Foundation
+import ShunterCore
+import ShunterHandlers
+
+/// Reading a job's resource request from its transformation's `__meta__`.
+///
+/// Seamless itself sets only `ncores` (`seamless-run --ncores`); the other keys are Shunter's,
+/// chosen to read like Slurm's options. Every key is optional and overrides the handler's
+/// default of the same name; keys this list does not name (`transformer_path`, `local`, ...)
+/// are Seamless's own and ignored.
+///
+/// | key | value |
+/// |---|---|
+/// | `ncores` (or `cores`) | whole number ≥ 1; `-1` (Seamless: "all cores") keeps the handler default |
+/// | `memory` | `4G`, `500M`, `1.5G`; a plain number is MiB, as in Slurm's `--mem` |
+/// | `walltime` | `1h30m`, `90m`, `01:30:00`, `2-00:00:00`; a plain number is seconds |
+/// | `gpus` (or `ngpus`) | whole number ≥ 0 |
+/// | `partition`, `account`, `qos` | text |
+/// | `sbatch` | one option or a list of them, e.g. `--constraint=avx2`, added as `#SBATCH` lines |
+extension ResourceRequest {
+    public static let metaKeys = [
+        "ncores", "cores", "memory", "walltime", "gpus", "ngpus", "partition", "account", "qos", "sbatch",
+    ]
+
+    public init(meta: [String: JSONValue], defaults: ResourceRequest) throws(ResourceRequestError) {
+        self = defaults
+        if let value = meta["ncores"] ?? meta["cores"], !value.isNull {
+            let cores = try Self.wholeNumber(value, key: "ncores", minimum: -1)
+            if cores == 0 { throw ResourceRequestError(key: "ncores", value: value, expected: "a whole number of at least 1") }
+            if cores > 0 { self.cores = cores }
+        }
+        if let value = meta["memory"], !value.isNull {
+            memoryBytes = try Self.memory(value)
+        }
+        if let value = meta["walltime"], !value.isNull {
+            walltime = try Self.walltime(value)
+        }
+        if let value = meta["gpus"] ?? meta["ngpus"], !value.isNull {
+            gpus = try Self.wholeNumber(value, key: "gpus", minimum: 0)
+        }
+        if let value = meta["partition"], !value.isNull { partition = try Self.text(value, key: "partition") }
+        if let value = meta["account"], !value.isNull { account = try Self.text(value, key: "account") }
+        if let value = meta["qos"], !value.isNull { qos = try Self.text(value, key: "qos") }
+        if let value = meta["sbatch"], !value.isNull {
+            let lines: [String]
+            switch value {
+            case .string(let line): lines = [line]
+            case .array(let items): lines = try items.map { item throws(ResourceRequestError) in try Self.text(item, key: "sbatch") }
+            default: throw ResourceRequestError(key: "sbatch", value: value, expected: "an option such as '--constraint=avx2' or a list of them")
+            }
+            for line in lines where line.contains("\n") || !line.hasPrefix("-") {
+                throw ResourceRequestError(key: "sbatch", value: .string(line), expected: "options starting with '-' on one line each, such as '--constraint=avx2'")
+            }
+            extraDirectives += lines
+        }
+    }
+
+    private static func wholeNumber(_ value: JSONValue, key: String, minimum: Int) throws(ResourceRequestError) -> Int {
+        var number: Int?
+        switch value {
+        case .int(let n): number = Int(exactly: n)
+        case .double(let d) where d.rounded() == d: number = Int(exactly: d)
+        case .string(let s): number = Int(s.trimmingCharacters(in: .whitespaces))
+        default: break
+        }
+        guard let number, number >= minimum else {
+            throw ResourceRequestError(key: key, value: value, expected: "a whole number of at least \(max(minimum, 0))")
+        }
+        return number
+    }
+
+    private static func text(_ value: JSONValue, key: String) throws(ResourceRequestError) -> String {
+        guard let text = value.stringValue, !text.isEmpty, !text.contains("\n") else {
+            throw ResourceRequestError(key: key, value: value, expected: "a non-empty text on one line")
+        }
+        return text
+    }
+
+    static func memory(_ value: JSONValue) throws(ResourceRequestError) -> Int64 {
+        let mebibyte: Int64 = 1 << 20
+        switch value {
+        case .int(let n) where n > 0: return n * mebibyte
+        case .double(let d) where d > 0: return Int64(d * Double(mebibyte))
+        case .string(let text):
+            let trimmed = text.trimmingCharacters(in: .whitespaces)
+            if let n = Double(trimmed), n > 0 { return Int64(n * Double(mebibyte)) }
+            if let bytes = ConfigParsing.byteSize(parsing: trimmed), bytes > 0 { return bytes }
+        default: break
+        }
+        throw ResourceRequestError(key: "memory", value: value, expected: "a size such as 4G or 500M (a plain number is MiB)")
+    }
+
+    static func walltime(_ value: JSONValue) throws(ResourceRequestError) -> Duration {
+        switch value {
+        case .int(let n) where n > 0: return .seconds(n)
+        case .double(let d) where d > 0: return .milliseconds(Int64(d * 1000))
+        case .string(let text):
+            if let duration = slurmTime(text) ?? ConfigParsing.duration(parsing: text), duration > .zero {
+                return duration
+            }
+        default: break
+        }
+        throw ResourceRequestError(
+            key: "walltime", value: value,
+            expected: "a duration such as 1h30m, 01:30:00 or 2-00:00:00 (a plain number is seconds)")
+    }
+
+    /// Slurm's own time formats with colons: `mm:ss`, `hh:mm:ss`, `d-hh`, `d-hh:mm`, `d-hh:mm:ss`.
+    static func slurmTime(_ text: String) -> Duration? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        guard trimmed.contains(":") || trimmed.contains("-") else { return nil }
+        var days = 0
+        var clock = Substring(trimmed)
+        if let dash = trimmed.firstIndex(of: "-") {
+            guard let d = Int(trimmed[..<dash]), d >= 0 else { return nil }
+            days = d
+            clock = trimmed[trimmed.index(after: dash)...]
+        }
+        let parts = clock.split(separator: ":", omittingEmptySubsequences: false).map { Int($0) }
+        guard !parts.isEmpty, parts.allSatisfy({ $0 != nil && $0! >= 0 }) else { return nil }
+        let numbers = parts.map { $0! }
+        let seconds: Int
+        switch (days > 0 || trimmed.contains("-"), numbers.count) {
+        case (false, 2): seconds = numbers[0] * 60 + numbers[1]
+        case (false, 3), (true, 3): seconds = numbers[0] * 3600 + numbers[1] * 60 + numbers[2]
+        case (true, 1): seconds = numbers[0] * 3600
+        case (true, 2): seconds = numbers[0] * 3600 + numbers[1] * 60
+        default: return nil
+        }
+        return .seconds(days * 86_400 + seconds)
+    }
+}
+
+/// A `__meta__` resource entry Shunter cannot read; the job fails before it is submitted.
+public struct ResourceRequestError: Error, Sendable, CustomStringConvertible {
+    public var key: String
+    public var value: JSONValue
+    public var expected: String
+
+    public var description: String {
+        "__meta__ '\(key)': expected \(expected), got \(String(decoding: CanonicalJSON.encodeCompact(value), as: UTF8.self))"
+    }
+}
