@@ -67,7 +67,7 @@ public struct BashPlugin: JobPlugin {
         let transformation = job.transformation
         let code = try await Self.code(of: job)
         let renames = (transformation.dict["__as__"] ?? transformation.dunder["__as__"])?.objectValue ?? [:]
-        try Self.refuseFilesystemFormats(transformation)
+        let formats = (transformation.dict["__format__"] ?? transformation.dunder["__format__"])?.objectValue ?? [:]
 
         var condaEnvironment: String?
         if let name = job.environment?.condaEnvironment, !name.isEmpty {
@@ -87,7 +87,11 @@ public struct BashPlugin: JobPlugin {
                 if pin.celltype == "plain" && pin.subcelltype == "module" { continue }
                 let target = renames[name]?.stringValue ?? name
                 if target == "pins_" || target == "bashcode" { continue }
-                if let value = try await Self.materialize(pin, as: target, in: directory, buffers: job.buffers) {
+                // Seamless looks the format up by the name the pin is written as.
+                if BashDirectoryPin.isDirectory(target, formats: formats) {
+                    environment[target] = try await BashDirectoryPin.materialize(
+                        pin, as: target, in: directory, buffers: job.buffers)
+                } else if let value = try await Self.materialize(pin, as: target, in: directory, buffers: job.buffers) {
                     environment[target] = value
                 }
             }
@@ -98,11 +102,8 @@ public struct BashPlugin: JobPlugin {
             try Self.write(Array(script.utf8), to: scriptPath)
             try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: scriptPath)
 
-            let execution = Execution(
-                jobID: job.jobID, handler: job.handler.name, workDirectory: directory.workPath,
-                command: [shell, "-c", command], environment: environment,
-                timeout: job.handler.limits.timeout,
-                stdoutPath: directory.stdoutPath, stderrPath: directory.stderrPath)
+            let execution = try recordedExecution(
+                job, directory: directory, command: [shell, "-c", command], environment: environment)
             return PreparedJob(execution: execution, workDirectory: directory.path)
         } catch {
             // The broker never hears of a directory whose job could not be prepared.
@@ -229,15 +230,6 @@ public struct BashPlugin: JobPlugin {
         }
         throw JobFailure(.badInput, "pin '\(name)': unknown celltype '\(pin.celltype)'; expected one of: "
             + Celltype.allCases.map(\.rawValue).joined(separator: ", "))
-    }
-
-    /// `__format__` with `filesystem` entries makes Seamless look for the pin's file in its
-    /// read folders (and symlink it): not reproduced.
-    static func refuseFilesystemFormats(_ transformation: Transformation) throws {
-        let formats = (transformation.dict["__format__"] ?? transformation.dunder["__format__"])?.objectValue ?? [:]
-        for (pin, format) in formats where format["filesystem"] != nil {
-            throw JobFailure(.badInput, "pin '\(pin)': __format__ filesystem (read-folder files and directories) is not supported by the bash plugin")
-        }
     }
 
     // MARK: - Files
