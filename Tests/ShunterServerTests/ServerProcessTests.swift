@@ -69,13 +69,17 @@ struct ServerProcessTests {
         try await broker.start()
         var jobs: [(id: String, expected: String)] = []
         for index in 0..<12 {
-            let request = try await broker.bashRequest("sleep 0.4; echo $(( n * n )) > RESULT", inputs: ["n": (.int, .int(Int64(index)))])
+            let request = try await broker.bashRequest("sleep 1; echo $(( n * n )) > RESULT", inputs: ["n": (.int, .int(Int64(index)))])
             let reply = try await broker.post("/jobs", body: request)
             #expect(reply.status == 202, "\(reply.text)")
             jobs.append((try #require(try reply.json["id"]?.stringValue), "\(index * index)\n"))
         }
-        // Let a first wave start, then kill the broker mid-run.
-        try await Task.sleep(for: .milliseconds(600))
+        // Kill the broker while a wave of jobs runs (jobs take 1 s; 12 at 3 at a time, 4 s).
+        let deadline = ContinuousClock.now + .seconds(30)
+        while try await broker.get("/jobs?state=running").json.arrayValue?.isEmpty ?? true {
+            guard ContinuousClock.now < deadline else { throw TestFailure("no job started running within 30 s") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
         broker.killHard()
 
         try await broker.start()
