@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Benchmarks Shunter against the Python Seamless services (seamless-jobserver, hashserver,
+# seamless-database) and the machine's floor, all in one run, and writes bench-out/report.md
+# and bench-out/report.json (median, p95 and ratios). Nothing fails on a number.
+#
+# Usage: scripts/bench.sh [--quick] [--only jobs,cache,buffers,hashing,memory,slurm] [--keep] ...
+#   default: about 10 minutes; --quick: under 2 minutes. Other options: bench/run.py --help.
+# Builds Shunter in release, sets up .venv-seamless, installs wrk (Debian) when missing; every
+# server it starts listens on a free 127.0.0.1 port with its own temporary directory and is
+# stopped at the end, also on Ctrl-C.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+
+scripts/install-prerequisites.sh
+if ! command -v wrk >/dev/null; then
+  sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  { apt-cache policy wrk 2>/dev/null | grep -q 'Candidate: [0-9]' || $sudo_cmd apt-get update -qq; } &&
+    $sudo_cmd apt-get install -y -qq --no-install-recommends wrk >/dev/null ||
+    echo "bench: could not install wrk; cache-hit scenarios use the Python client instead" >&2
+fi
+scripts/setup-seamless-venv.sh
+swift build -c release --product shunter 2>&1 | grep -E "error|warning: unre|Compiling shunter|Build complete" | tail -20
+test -x .build/release/shunter
+
+# The driver stops every server it started when it ends, also on SIGINT/SIGTERM.
+exec .venv-seamless/bin/python bench/run.py --shunter .build/release/shunter --venv .venv-seamless \
+  --out bench-out "$@"
