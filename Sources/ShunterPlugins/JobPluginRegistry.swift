@@ -6,6 +6,7 @@ import ShunterHandlers
 public enum JobPluginRegistry {
     public static let builtIn: [JobPluginDescriptor] = [
         BashPlugin.descriptor,
+        PythonPlugin.descriptor,
     ]
 
     /// The descriptor for a handler's `plugin:` name, nil if none has it.

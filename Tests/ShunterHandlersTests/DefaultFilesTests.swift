@@ -14,12 +14,13 @@ import Testing
         #expect(config.listen.description == "127.0.0.1:5533")
         #expect(config.store.buffers == .path("\(repositoryRoot)/var/buffers"))
         #expect(config.handlers == .directory("\(repositoryRoot)/handlers"))
-        // The python plugin comes with Seamless-client support; until then only bash ships.
-        #expect(report.handlers.handlers.map(\.name) == ["bash-local"])
-        #expect(report.handlers.handlers.map(\.plugin) == ["bash"])
+        // Plain bash and Python first; handlers for images and environments may follow.
+        #expect(report.handlers.handlers.prefix(2).map(\.name) == ["bash-local", "python-local"])
+        #expect(report.handlers.handlers.prefix(2).map(\.plugin) == ["bash", "python"])
         let matcher = HandlerMatcher(handlers: report.handlers.handlers)
         #expect(matcher.firstMatch(JobTraits(language: "bash"))?.name == "bash-local")
-        #expect(matcher.firstMatch(JobTraits(language: "python")) == nil)
+        #expect(matcher.firstMatch(JobTraits(language: "python"))?.name == "python-local")
+        #expect(matcher.firstMatch(JobTraits(language: "python", environment: "myenv"))?.name != "python-local")
         #expect(matcher.firstMatch(JobTraits(language: "bash", image: "ubuntu:24.04")) == nil)
     }
 
