@@ -156,6 +156,14 @@ let package = Package(
             exclude: ["Vectors"],
             swiftSettings: strictSettings
         ),
+        .testTarget(
+            name: "ShunterContainerTests",
+            dependencies: [
+                "ShunterCore", "ShunterStore", "ShunterHandlers", "ShunterPlugins", "ShunterBackends",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .testTarget(name: "ShunterBrokerTests", dependencies: ["ShunterBroker"], swiftSettings: strictSettings),
         .testTarget(
             name: "ShunterServerTests",

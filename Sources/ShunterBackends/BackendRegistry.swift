@@ -4,6 +4,8 @@ public enum BackendRegistry {
     public static let builtIn: [BackendDescriptor] = [
         LocalBackend.descriptor,
         SlurmBackend.descriptor,
+        DockerBackend.descriptor,
+        ApptainerBackend.descriptor,
     ]
 
     /// The descriptor for a handler's `backend:` name, nil if none has it.

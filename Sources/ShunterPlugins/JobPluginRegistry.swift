@@ -6,6 +6,7 @@ import ShunterHandlers
 public enum JobPluginRegistry {
     public static let builtIn: [JobPluginDescriptor] = [
         BashPlugin.descriptor,
+        ContainerBashPlugin.descriptor,
         PythonPlugin.descriptor,
     ]
 

@@ -103,7 +103,7 @@ public func addJobsAPIRoutes<Context: RequestContext>(to router: Router<Context>
         for (handler, count) in load.running { running[handler] = .int(Int64(count)) }
         return PlainResponse.json(
             .object([
-                "service": .string("shunter"), "version": .string(ShunterVersion.current),
+                "service": .string("shunter"), "version": .string(ShunterVersion.current), "hash": .string(hash.rawValue),
                 "queued": .int(Int64(load.queued)), "running": .object(running),
             ]))
     }

@@ -7,6 +7,8 @@ import ShunterCore
 /// The CLI's view of a running broker: its HTTP API, nothing else.
 struct BrokerClient {
     let baseURL: String
+    /// The broker's buffer hash (from its `/status`).
+    let hash: HashAlgorithm
 
     struct Reply {
         var status: Int
@@ -22,13 +24,18 @@ struct BrokerClient {
 
     /// A client for the broker at `url`, once it has answered a health check. Failing fast
     /// here matters: HTTP clients retry refused connections until a request's deadline.
+    /// The broker's `/status` also says which hash it checks buffers with, which the CLI must
+    /// use to name the buffers it uploads.
     static func connect(_ url: String) async throws -> BrokerClient {
-        let client = BrokerClient(baseURL: url)
-        let reply = try await client.request(.GET, "/healthcheck", timeout: .seconds(5))
-        guard reply.status == 200 else {
-            throw Unreachable(url: url, reason: "health check answered \(reply.status): \(reply.text)")
+        let probe = BrokerClient(baseURL: url, hash: .sha256)
+        let reply = try await probe.request(.GET, "/status", timeout: .seconds(5))
+        guard reply.status == 200, let status = try? JSONParser.parse(reply.body),
+            status["service"]?.stringValue == "shunter"
+        else {
+            throw Unreachable(url: url, reason: "/status answered \(reply.status): \(reply.text.prefix(200)) (not a Shunter broker?)")
         }
-        return client
+        let hash = status["hash"]?.stringValue.flatMap(HashAlgorithm.init(rawValue:)) ?? .sha256
+        return BrokerClient(baseURL: url, hash: hash)
     }
 
     enum Method: String {
@@ -53,7 +60,7 @@ struct BrokerClient {
     }
 
     /// Uploads a buffer through the hashserver route; returns its checksum.
-    func putBuffer(_ buffer: [UInt8], hash: HashAlgorithm = .sha256) async throws -> Checksum {
+    func putBuffer(_ buffer: [UInt8]) async throws -> Checksum {
         let checksum = hash.checksum(of: buffer)
         var request = HTTPClientRequest(url: baseURL + "/" + checksum.hex)
         request.method = .PUT

@@ -16,7 +16,9 @@ final class BrokerProcess: @unchecked Sendable {
     var url: String { "http://127.0.0.1:\(port)" }
 
     /// `handlers` is the YAML of one handler file; `maxJobs` goes into the default bash handler.
-    init(handlerYAML: String? = nil, maxJobs: Int = 4, storeYAML: String = "{buffers: var/buffers, results: var/results.sqlite}") throws {
+    init(handlerYAML: String? = nil, maxJobs: Int = 4, storeYAML: String = "{buffers: var/buffers, results: var/results.sqlite}",
+        extraConfig: String = ""
+    ) throws {
         root = NSTemporaryDirectory() + "shunter-process-\(UUID().uuidString)"
         port = try FreePort.find()
         let fm = FileManager.default
@@ -28,6 +30,7 @@ final class BrokerProcess: @unchecked Sendable {
             workdir: var/work
             handlers: handlers
             log_level: warning
+            \(extraConfig)
             """.write(toFile: root + "/shunter.yaml", atomically: true, encoding: .utf8)
         try (handlerYAML ?? """
             name: bash-local

@@ -149,6 +149,21 @@ struct ServerProcessTests {
         }
     }
 
+    @Test("a broker configured for SHA3-256 (Seamless 0.x) names buffers and results by SHA3-256")
+    func sha3Broker() async throws {
+        let broker = try BrokerProcess(extraConfig: "hash: sha3-256")
+        try await broker.start()
+        defer { broker.stop() }
+        let run = try BrokerProcess.runCLI(
+            ["run", "--url", broker.url, "--checksum", "--input", "a=21", "echo $(( a * 2 )) > RESULT"], in: broker.root)
+        #expect(run.status == 0, "\(run.output)")
+        let expected = HashAlgorithm.sha3_256.checksum(of: Array("42\n".utf8))
+        #expect(run.output == expected.hex + "\n")
+        let sha256Named = HashAlgorithm.sha256.checksum(of: Array("x".utf8))
+        let refused = try await broker.put("/" + sha256Named.hex, body: Array("x".utf8))
+        #expect(refused.status == 400, "a SHA-256 name is not this store's checksum of the buffer: \(refused.text)")
+    }
+
     @Test("shunter check names file, line and column of a typo, suggests the key, and exits 2")
     func checkReportsTypo() async throws {
         let broker = try BrokerProcess(handlerYAML: """
