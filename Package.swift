@@ -164,6 +164,17 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .testTarget(
+            name: "ShunterSlurmTests",
+            dependencies: [
+                "ShunterCore", "ShunterHandlers", "ShunterBackends", "ShunterPlugins", "ShunterTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .testTarget(name: "ShunterBrokerTests", dependencies: ["ShunterBroker"], swiftSettings: strictSettings),
         .testTarget(
             name: "ShunterServerTests",

@@ -141,3 +141,15 @@ public struct ResourceRequestError: Error, Sendable, CustomStringConvertible {
         "__meta__ '\(key)': expected \(expected), got \(String(decoding: CanonicalJSON.encodeCompact(value), as: UTF8.self))"
     }
 }
+
+extension ResourceRequest {
+    /// This request with `defaults` filling what it leaves open; extra directives add up
+    /// (the defaults first, so that a job's own option wins where Slurm takes the last one).
+    public func filling(from defaults: ResourceRequest) -> ResourceRequest {
+        ResourceRequest(
+            cores: cores ?? defaults.cores, memoryBytes: memoryBytes ?? defaults.memoryBytes,
+            walltime: walltime ?? defaults.walltime, gpus: gpus ?? defaults.gpus,
+            partition: partition ?? defaults.partition, account: account ?? defaults.account, qos: qos ?? defaults.qos,
+            extraDirectives: defaults.extraDirectives + extraDirectives)
+    }
+}

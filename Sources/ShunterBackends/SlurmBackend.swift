@@ -75,6 +75,7 @@ public struct SlurmBackend: Backend {
 
     public func run(_ execution: Execution, events: ExecutionEvents) async throws -> ExecutionOutcome {
         try Task.checkCancellation()
+        let execution = withDefaults(execution)
         if let problem = missingTools() { throw BackendError.unavailable(backend: "slurm", reason: problem) }
         let files = SlurmJobFiles(execution: execution)
         let started = ContinuousClock.now
@@ -83,6 +84,7 @@ public struct SlurmBackend: Backend {
     }
 
     public func resume(_ execution: Execution, externalID: String, events: ExecutionEvents) async throws -> ExecutionOutcome {
+        let execution = withDefaults(execution)
         let files = SlurmJobFiles(execution: execution)
         let started = ContinuousClock.now
         if !externalID.isEmpty {
@@ -101,6 +103,13 @@ public struct SlurmBackend: Backend {
         }
         logger.info("no Slurm job found for an interrupted submission; submitting it", metadata: ["job": "\(execution.jobID)", "name": "\(files.jobName)"])
         return try await run(execution, events: events)
+    }
+
+    /// The job's own request (from `__meta__`) over the handler's `slurm:` defaults.
+    func withDefaults(_ execution: Execution) -> Execution {
+        var execution = execution
+        execution.resources = execution.resources.filling(from: options.defaults)
+        return execution
     }
 
     public func abandon(externalID: String) async {

@@ -214,6 +214,27 @@ public actor Broker {
                 try await endRecovered(record, .cancelled, error: "duplicate of a recovered job for the same transformation")
                 continue
             }
+            // A backend whose executions outlive the broker (Slurm) is followed, not re-run: the
+            // job resumes from its work directory and journaled external id (empty when the
+            // crash came between submission and journal: the backend then finds it by name).
+            if let handler = handlers.first(where: { $0.name == record.handler }), handler.backend.canResume,
+                record.state == .running || record.state == .collecting, let workDirectory = record.workDirectory
+            {
+                if record.state == .collecting {
+                    // Collecting starts over; the backend says again how the execution ended.
+                    record.state = .running
+                    record.updatedAt = Self.now()
+                    try await journal.update(record)
+                }
+                let job = ActiveJob(
+                    record: record, transformation: transformation, environment: environment,
+                    traits: Self.traits(of: transformation, environment: environment))
+                active[record.id] = job
+                jobForTransformation[record.transformation] = record.id
+                logger.info("re-attaching to a job that outlived the broker", metadata: ["job": "\(record.id)", "external": "\(record.externalID ?? "-")"])
+                start(record.id, on: handler, resuming: JobExecution.ResumePoint(externalID: record.externalID ?? "", workDirectory: workDirectory))
+                continue
+            }
             if let externalID = record.externalID, let handler = handlers.first(where: { $0.name == record.handler }) {
                 await handler.backend.abandon(externalID: externalID)
                 record.externalID = nil
@@ -295,12 +316,15 @@ public actor Broker {
         queue = waiting
     }
 
-    private func start(_ id: JobID, on handler: HandlerRuntime) {
+    private func start(_ id: JobID, on handler: HandlerRuntime, resuming: JobExecution.ResumePoint? = nil) {
         guard var job = active[id] else { return }
         runningPerHandler[handler.name, default: 0] += 1
         job.record.handler = handler.name
-        job.record.attempts += 1
-        job.record.startedAt = Self.now()
+        if resuming == nil {
+            // A re-attached job goes on with the attempt it started before the restart.
+            job.record.attempts += 1
+            job.record.startedAt = Self.now()
+        }
         let context = JobContext(
             jobID: id.description, transformation: job.transformation, environment: job.environment,
             handler: handler.config, buffers: buffers, workRoot: settings.workRoot,
@@ -311,7 +335,7 @@ public actor Broker {
         job.task = Task { [buffers, results, settings] in
             let execution = JobExecution(
                 id: id, handler: handler, context: context, buffers: buffers, results: results, settings: settings,
-                broker: self, previousWorkDirectory: previousWorkDirectory)
+                broker: self, previousWorkDirectory: previousWorkDirectory, resumePoint: resuming)
             let ending = await execution.run()
             await self.finish(id, ending)
         }

@@ -33,23 +33,42 @@ struct JobExecution: Sendable {
     let broker: Broker
     /// The work directory of an interrupted earlier attempt, removed before this one starts.
     let previousWorkDirectory: String?
+    /// Set when recovery re-attaches to an execution that outlived the broker (a Slurm job):
+    /// the job is not prepared nor started again, the backend follows it (`Backend.resume`).
+    var resumePoint: ResumePoint? = nil
+
+    struct ResumePoint: Sendable {
+        /// Empty when the broker stopped before journaling it; the backend then looks by name.
+        var externalID: String
+        var workDirectory: String
+    }
 
     func run() async -> JobEnding {
         var prepared: PreparedJob?
         var tails = OutputTails.none
         let started = Date()
         do {
-            if let previousWorkDirectory, FileManager.default.fileExists(atPath: previousWorkDirectory) {
-                removeWorkDirectory(previousWorkDirectory)
+            let events = ExecutionEvents(
+                started: { [broker, id] externalID in try await broker.recordExternalID(id, externalID) },
+                brokerIsStopping: { [broker] in await broker.isShuttingDown })
+            let ready: PreparedJob
+            let outcome: ExecutionOutcome
+            if let resumePoint, let reattached = await reattach(resumePoint) {
+                ready = reattached
+                prepared = ready
+                outcome = try await handler.backend.resume(ready.execution, externalID: resumePoint.externalID, events: events)
+            } else {
+                if resumePoint != nil { try await broker.advance(id, to: .queued) }
+                if let previousWorkDirectory, FileManager.default.fileExists(atPath: previousWorkDirectory) {
+                    removeWorkDirectory(previousWorkDirectory)
+                }
+                try await broker.advance(id, to: .preparing)
+                let fresh = try await handler.plugin.prepare(context)
+                ready = fresh
+                prepared = ready
+                try await broker.advance(id, to: .running) { $0.workDirectory = fresh.workDirectory }
+                outcome = try await handler.backend.run(ready.execution, events: events)
             }
-            try await broker.advance(id, to: .preparing)
-            let ready = try await handler.plugin.prepare(context)
-            prepared = ready
-            try await broker.advance(id, to: .running) { $0.workDirectory = ready.workDirectory }
-            let events = ExecutionEvents { [broker, id] externalID in
-                try await broker.recordExternalID(id, externalID)
-            }
-            let outcome = try await handler.backend.run(ready.execution, events: events)
             tails = readTails(of: ready.execution)
             try await broker.advance(id, to: .collecting) { [tails] in
                 $0.stdoutTail = tails.stdout
@@ -81,6 +100,18 @@ struct JobExecution: Sendable {
             if Task.isCancelled, await broker.isShuttingDown { return .interrupted }
             if let prepared { keepWorkDirectory(prepared.workDirectory, reason: "\(error)") }
             return .failed("\(error)", tails)
+        }
+    }
+
+    /// The prepared job to re-attach to, or nil when the plugin cannot rebuild it: the
+    /// execution is then stopped and the job runs again from the start.
+    private func reattach(_ point: ResumePoint) async -> PreparedJob? {
+        do {
+            return try await handler.plugin.reattach(context, workDirectory: point.workDirectory)
+        } catch {
+            context.logger.warning("cannot re-attach; the job runs again", metadata: ["error": "\(error)"])
+            await handler.backend.abandon(externalID: point.externalID)
+            return nil
         }
     }
 

@@ -15,6 +15,17 @@ public protocol JobPlugin: Sendable {
     /// Reads what the execution left and returns the result buffer, serialized for the
     /// output celltype. Throws `JobFailure` with the error text Seamless would show.
     func collect(_ job: JobContext, prepared: PreparedJob, outcome: ExecutionOutcome) async throws -> [UInt8]
+
+    /// Rebuilds the prepared job of an execution that outlived a broker restart (a Slurm job),
+    /// from the work directory `prepare` left, without changing any file. Throws when the plugin
+    /// cannot (the default); the broker then abandons the execution and runs the job again.
+    func reattach(_ job: JobContext, workDirectory: String) async throws -> PreparedJob
+}
+
+extension JobPlugin {
+    public func reattach(_ job: JobContext, workDirectory: String) async throws -> PreparedJob {
+        throw JobFailure(.internalError, "the \(Self.self) plugin cannot re-attach to a job started before a restart")
+    }
 }
 
 /// Everything a plugin may use to prepare and collect one job.

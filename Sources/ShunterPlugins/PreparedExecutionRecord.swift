@@ -1,0 +1,74 @@
+import Foundation
+import ShunterBackends
+
+/// The `Execution` a plugin prepared, kept as `execution.json` in the job's directory (beside
+/// `work/`, so the job never sees it). After a broker restart, a plugin re-attaching to a job
+/// that is still running (a Slurm job) reads it back instead of preparing again: the pins are
+/// not read, nothing in the directory changes, and the command is exactly the one submitted.
+public enum PreparedExecutionRecord {
+    public static let fileName = "execution.json"
+
+    private struct Stored: Codable {
+        var jobID: String
+        var handler: String
+        var workDirectory: String
+        var command: [String]
+        var environment: [String: String]
+        var image: String?
+        var timeoutSeconds: Double?
+        var cores: Int?
+        var memoryBytes: Int64?
+        var walltimeSeconds: Double?
+        var gpus: Int?
+        var partition: String?
+        var account: String?
+        var qos: String?
+        var extraDirectives: [String]
+        var stdoutPath: String
+        var stderrPath: String
+    }
+
+    public static func write(_ execution: Execution, jobDirectory: String) throws {
+        let r = execution.resources
+        let stored = Stored(
+            jobID: execution.jobID, handler: execution.handler, workDirectory: execution.workDirectory,
+            command: execution.command, environment: execution.environment, image: execution.image,
+            timeoutSeconds: execution.timeout.map(seconds), cores: r.cores, memoryBytes: r.memoryBytes,
+            walltimeSeconds: r.walltime.map(seconds), gpus: r.gpus, partition: r.partition, account: r.account, qos: r.qos,
+            extraDirectives: r.extraDirectives, stdoutPath: execution.stdoutPath, stderrPath: execution.stderrPath)
+        let path = jobDirectory + "/" + fileName
+        do {
+            try JSONEncoder().encode(stored).write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            throw JobFailure(.internalError, "cannot write \(path): \(error.localizedDescription)")
+        }
+    }
+
+    /// The recorded execution of job `jobID`; throws when there is none or it belongs to another job.
+    public static func read(jobDirectory: String, jobID: String) throws -> Execution {
+        let path = jobDirectory + "/" + fileName
+        let stored: Stored
+        do {
+            stored = try JSONDecoder().decode(Stored.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+        } catch {
+            throw JobFailure(.internalError, "cannot re-attach: no readable \(path) (\(error.localizedDescription))")
+        }
+        guard stored.jobID == jobID else {
+            throw JobFailure(.internalError, "cannot re-attach: \(path) belongs to job \(stored.jobID), not \(jobID)")
+        }
+        return Execution(
+            jobID: stored.jobID, handler: stored.handler, workDirectory: stored.workDirectory, command: stored.command,
+            environment: stored.environment, image: stored.image, timeout: stored.timeoutSeconds.map(duration),
+            resources: ResourceRequest(
+                cores: stored.cores, memoryBytes: stored.memoryBytes, walltime: stored.walltimeSeconds.map(duration),
+                gpus: stored.gpus, partition: stored.partition, account: stored.account, qos: stored.qos,
+                extraDirectives: stored.extraDirectives),
+            stdoutPath: stored.stdoutPath, stderrPath: stored.stderrPath)
+    }
+
+    private static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    private static func duration(_ seconds: Double) -> Duration { .milliseconds(Int64((seconds * 1000).rounded())) }
+}
