@@ -18,6 +18,7 @@ struct PythonPluginConformanceTests {
         "str_inputs_str_result", "bool_inputs_bool_result", "plain_inputs_plain_result", "mixed_by_default",
         "text_inputs_text_result", "bytes_inputs_bytes_result", "bytes_input_is_not_subscriptable",
         "empty_bytes_result", "numpy_arrays_mixed", "numpy_arrays_binary", "numpy_array_to_plain",
+        "numpy_array_to_text", "checksum_input_and_result",
         "code_block_assigning_result", "code_expression", "code_lambda", "unicode_values_and_code",
         "globals_as_module", "large_numpy_input", "exception_with_output", "missing_result_variable",
         "result_none", "exception_in_code_block", "unconvertible_result",

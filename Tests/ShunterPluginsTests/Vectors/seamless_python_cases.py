@@ -167,6 +167,27 @@ def numpy_array_to_plain():
 
 
 @case
+def numpy_array_to_text():
+    # numpy's own text formatting, which only Python reproduces
+    def show(a):
+        return a / 3
+
+    return typed(show, {"result": "text"})(np.arange(8, dtype=np.float64).reshape(2, 4))
+
+
+@case
+def checksum_input_and_result():
+    # A checksum argument passes a buffer by its checksum (the pin is ("plain", "checksum"));
+    # a checksum result is written as JSON text.
+    def pick(a):
+        return a["target"]
+
+    pointed = Buffer({"target": "0" * 63 + "1"}, "plain")
+    pointed.tempref()
+    return typed(pick, {"a": "checksum", "result": "checksum"})(pointed.get_checksum().hex())
+
+
+@case
 def code_block_assigning_result():
     code = delayed("c = a * b\nresult = c + 1")
     return typed_code(code, {"a": "int", "b": "int", "result": "int"})(a=6, b=7)
