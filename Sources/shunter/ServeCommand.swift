@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
+import ShunterBackends
 import ShunterBroker
 import ShunterCore
 import ShunterHandlers
@@ -54,6 +55,8 @@ struct ServeCommand: AsyncParsableCommand {
             printError("shunter: cannot start: \(error)")
             throw ShunterExit.invalidConfiguration
         }
+        // A handler whose engine (docker, apptainer) is missing warns instead of stopping the broker.
+        for warning in await BackendAvailability.warnings(for: services.handlers) { logger.warning("\(warning)") }
         logger.notice(
             "Shunter \(ShunterVersion.current) listening",
             metadata: [
