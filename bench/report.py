@@ -86,30 +86,25 @@ def summary(scenarios: list[Scenario]) -> list[str]:
         if c == 1 and fl and sh.median is not None and fl.median is not None:
             parts.append(f"broker overhead per job above the floor: {ms(sh.median - fl.median)} ms median")
         out.append("- " + ", ".join(parts))
+    def compare(label: str, s: Scenario | None, baseline_prefix: str, baseline_name: str) -> None:
+        if not s:
+            return
+        sh, base = s.rows[0], row(s, baseline_prefix)
+        text = f"- {label}: Shunter {ms(sh.median)} ms median, {fmt(sh.throughput)} {sh.unit}/s"
+        if base and median_ratio(sh, base) and throughput_ratio(sh, base):
+            text += (f"; {baseline_name} {ms(base.median)} ms: {fmt(median_ratio(sh, base))}× Shunter's median, "
+                     f"Shunter throughput {fmt(throughput_ratio(sh, base))}× its")
+        out.append(text)
+
     for c in (1, 32):
-        s = find(f"cache hit through /run-transformation, concurrency {c}")
-        if s:
-            sh, py = s.rows[0], row(s, "Python")
-            text = f"- cache hit through /run-transformation at concurrency {c}: Shunter {ms(sh.median)} ms median, {fmt(sh.throughput)} req/s"
-            if py and median_ratio(sh, py):
-                text += f"; {fmt(median_ratio(sh, py))}× faster than the Python jobserver ({ms(py.median)} ms)"
-            out.append(text)
-        s = find(f"cache hit through the database route, concurrency {c}")
-        s = s or find(f"cache hit through the database route (GET / type transformation), concurrency {c}")
-        if s:
-            sh, db = s.rows[0], row(s, "seamless-database")
-            text = f"- database-route lookup at concurrency {c}: Shunter {ms(sh.median)} ms median, {fmt(sh.throughput)} req/s"
-            if db and throughput_ratio(sh, db):
-                text += f"; {fmt(throughput_ratio(sh, db))}× seamless-database's throughput"
-            out.append(text)
+        compare(f"cache hit through /run-transformation at concurrency {c}",
+                find(f"cache hit through /run-transformation, concurrency {c}"), "Python", "Python jobserver (re-run)")
+        compare(f"database-route lookup at concurrency {c}",
+                find(f"cache hit through the database route (GET / type transformation), concurrency {c}"),
+                "seamless-database", "seamless-database")
     for label in ("1 KiB", "1 MiB", "256 MiB"):
         for op in ("PUT", "GET"):
-            s = find(f"buffer {op} {label}, concurrency 1")
-            if s:
-                sh, hs = s.rows[0], row(s, "hashserver")
-                if hs and median_ratio(sh, hs):
-                    out.append(f"- buffer {op} {label}: Shunter {ms(sh.median)} ms median, "
-                               f"{fmt(median_ratio(sh, hs))}× faster than hashserver ({ms(hs.median)} ms)")
+            compare(f"buffer {op} {label}", find(f"buffer {op} {label}, concurrency 1"), "hashserver", "hashserver")
     s = find("memory")
     if s:
         out += [f"- {w}: {fmt(v)} {u}" for w, v, u in s.figures if w.startswith("Shunter")]

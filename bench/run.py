@@ -70,6 +70,7 @@ async def main() -> int:
     parser.add_argument("--only", default=",".join(ALL), help=f"comma-separated subset of {','.join(ALL)}")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directories (logs)")
     args = parser.parse_args()
+    args.shunter, args.venv, args.out = args.shunter.resolve(), args.venv.resolve(), args.out.resolve()
 
     started = time.monotonic()
     # Ctrl-C or SIGTERM cancels the run; the `finally` below still stops the servers and writes

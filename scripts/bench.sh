@@ -21,8 +21,10 @@ if ! command -v wrk >/dev/null; then
     echo "bench: could not install wrk; cache-hit scenarios use the Python client instead" >&2
 fi
 scripts/setup-seamless-venv.sh
-swift build -c release --product shunter 2>&1 | grep -E "error|warning: unre|Compiling shunter|Build complete" | tail -20
-test -x .build/release/shunter
+mkdir -p bench-out
+echo "bench: swift build -c release --product shunter (log: bench-out/build.log)" >&2
+swift build -c release --product shunter > bench-out/build.log 2>&1 ||
+  { grep -E "error" bench-out/build.log | head -20 >&2; echo "bench: the release build failed" >&2; exit 1; }
 
 # The driver stops every server it started when it ends, also on SIGINT/SIGTERM.
 exec .venv-seamless/bin/python bench/run.py --shunter .build/release/shunter --venv .venv-seamless \
