@@ -11,7 +11,7 @@ import ShunterStore
 /// The image is the job's (`__env__` → `docker.name`) or the handler's
 /// `container-bash.default_image`, and must pass the handler's `ImageAllowList`. The backend
 /// (docker, apptainer, slurm) gets it as `Execution.image`, together with the job's resource
-/// request from `__meta__` (`ResourceRequest(meta:defaults:)`: `ncores`, `memory`, ...).
+/// request from `__meta__` (`ncores`, `memory`, ..., read by the bash plugin).
 ///
 /// The job's environment holds the pin variables and the variables named in
 /// `container-bash.pass_environment` (by default only locale and time zone): the host's
@@ -109,15 +109,17 @@ public struct ContainerBashPlugin: JobPlugin {
                 "the job asks for conda environment '\(environment)', but handler '\(handlerName)' has no "
                     + "\(Self.section).conda_root (where conda lives inside image \(image))")
         }
-        let resources: ResourceRequest
-        do {
-            resources = try ResourceRequest(meta: job.transformation.meta, defaults: ResourceRequest())
-        } catch {
-            throw JobFailure(.badInput, "\(error)")
-        }
+        // The bash plugin also reads the resource request from __meta__.
         var prepared = try await bash.prepare(job)
         prepared.execution.image = image
-        prepared.execution.resources = resources
+        return prepared
+    }
+
+    /// The bash plugin's record of the execution, with the image chosen again the same way
+    /// (the record is the bash plugin's and does not hold it).
+    public func reattach(_ job: JobContext, workDirectory: String) async throws -> PreparedJob {
+        var prepared = try await bash.reattach(job, workDirectory: workDirectory)
+        prepared.execution.image = try image(for: job.environment)
         return prepared
     }
 

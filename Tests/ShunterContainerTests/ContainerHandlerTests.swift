@@ -79,6 +79,27 @@ struct ContainerHandlerTests {
         }
     }
 
+    @Test("prepare hands the backend the image and the __meta__ request; reattach gives the same execution")
+    func prepareAndReattach() async throws {
+        let jobs = try ContainerJobs()
+        defer { jobs.cleanUp() }
+        let handler = try ContainerJobs.dockerHandler()
+        let job = try await jobs.job(
+            code: "echo $a > RESULT", pins: [("a", "int", [UInt8](text: "1\n"))], meta: ["ncores": .int(3)],
+            image: "shunter-test/busybox:1", handler: handler)
+        let plugin = try ContainerJobs.plugin(handler)
+        let prepared = try await plugin.prepare(job)
+        #expect(prepared.execution.image == "shunter-test/busybox:1")
+        #expect(prepared.execution.resources.cores == 3)
+        #expect(prepared.execution.command.first == "/bin/sh")
+        #expect(prepared.execution.environment["a"] == "1")
+        #expect(prepared.execution.environment["PATH"] == nil, "the host's PATH does not enter the image")
+        let again = try await plugin.reattach(job, workDirectory: prepared.workDirectory)
+        #expect(again.execution.image == prepared.execution.image)
+        #expect(again.execution.command == prepared.execution.command)
+        #expect(again.execution.environment == prepared.execution.environment)
+    }
+
     @Test("malformed image names never reach an engine", arguments: ["../etc", "-rm", "a b", "x//y", "/abs", "ok;rm", "a/./b", ""])
     func malformedImageNames(_ name: String) throws {
         #expect(ContainerImageName.problem(with: name) != nil)
