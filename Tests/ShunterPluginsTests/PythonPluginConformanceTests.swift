@@ -9,8 +9,9 @@ import Testing
 /// Seamless client and run by Seamless itself (Vectors/seamless_python_cases.py, in this test
 /// run), then the very request the client would send a jobserver is run through Shunter's
 /// plugin; the result checksums must be identical, and a failure must carry the text
-/// Seamless's jobserver gives.
-@Suite("Python transformations agree with Seamless")
+/// Seamless's jobserver gives. Serialized: each case is a Python process that imports Seamless
+/// (~0.4 s of CPU), and 27 at once would starve the timing-sensitive tests running beside.
+@Suite("Python transformations agree with Seamless", .serialized)
 struct PythonPluginConformanceTests {
     /// Must equal the helper's `--list` (checked below), so that no case is silently skipped.
     static let cases = [

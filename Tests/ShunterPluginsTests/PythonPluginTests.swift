@@ -7,7 +7,7 @@ import Testing
 
 /// The python plugin's own behaviour: configuration, refusals, the runner's failure modes,
 /// timeouts and cost. What results it gives is PythonPluginConformanceTests' subject.
-@Suite("Python plugin")
+@Suite("Python plugin", .serialized)
 struct PythonPluginTests {
     @Test func registeredWithItsLanguageBackendsAndOptions() throws {
         let descriptor = try #require(JobPluginRegistry.descriptor(named: "python"))
