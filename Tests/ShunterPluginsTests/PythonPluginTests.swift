@@ -106,7 +106,7 @@ struct PythonPluginTests {
             guard let failure = error as? JobFailure else { return false }
             return failure.kind == .timedOut && failure.message.hasPrefix("Timeout: the job ran longer than 2")
         }
-        #expect(ContinuousClock.now - started < .seconds(20))
+        #expect(ContinuousClock.now - started < .seconds(50), "the timeout must stop the 60 s job")
     }
 
     @Test func refusesWhatItCannotRunBeforeWritingAnything() async throws {
@@ -178,7 +178,6 @@ struct PythonPluginTests {
         }
         let concurrent = (ContinuousClock.now - started) / count
         print("PythonPlugin per trivial job (local backend): sequential \(sequential), all \(count) at once \(concurrent)")
-        #expect(sequential < .seconds(10))
     }
 
     /// The Seamless venv's Python with `-S`: the standard library but no site-packages, so no
