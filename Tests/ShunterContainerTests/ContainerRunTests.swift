@@ -147,6 +147,30 @@ struct ContainerRunTests {
         #expect(owner?.uint32Value == getuid())
     }
 
+    @Test("docker: the journaled container name lets a restarted broker remove what a crashed one left running")
+    func dockerAbandon() async throws {
+        try await ContainerFixtures.requireDocker()
+        let handler = try Engine.docker.handler()
+        let backend = try ContainerJobs.backend(handler)
+        let jobs = try ContainerJobs()
+        defer { jobs.cleanUp() }
+        let job = try await jobs.job(code: "touch started; sleep 947", image: ContainerFixtures.dockerImage, handler: handler)
+        let prepared = try await ContainerJobs.plugin(handler).prepare(job)
+        let (names, sink) = AsyncStream.makeStream(of: String.self)
+        let running = Task {
+            try await backend.run(prepared.execution, events: ExecutionEvents { name in sink.yield(name) })
+        }
+        var iterator = names.makeAsyncIterator()
+        let name = try #require(await iterator.next())
+        try await Self.waitFor(prepared.execution.workDirectory + "/started")
+        // A new broker knows only the journaled name.
+        await (try ContainerJobs.backend(handler)).abandon(externalID: name)
+        let outcome = try await running.value
+        #expect(outcome.succeeded == false, "the job was stopped, not completed")
+        #expect(try await Engine.docker.leftovers(jobID: job.jobID) == "")
+        #expect(ContainerFixtures.processes(containing: "sleep 947") == [])
+    }
+
     @Test("docker: a missing image fails with how to provide it; the job's own exit 125 stays a job failure")
     func dockerMissingImageAndExit125() async throws {
         try await ContainerFixtures.requireDocker()
