@@ -101,6 +101,10 @@ public struct SlurmBackend: Backend {
             // Ran and forgotten by Slurm (no accounting), but its exit was recorded.
             return ExecutionOutcome(termination: .exited(code), wallTime: .zero)
         }
+        if let found = try await findAfterOrphanedSubmission(files) {
+            try await events.started(found.jobID)
+            return try await follow(found.jobID, execution: execution, files: files, events: events, since: started)
+        }
         logger.info("no Slurm job found for an interrupted submission; submitting it", metadata: ["job": "\(execution.jobID)", "name": "\(files.jobName)"])
         return try await run(execution, events: events)
     }
@@ -110,6 +114,21 @@ public struct SlurmBackend: Backend {
         var execution = execution
         execution.resources = execution.resources.filling(from: options.defaults)
         return execution
+    }
+
+    /// An `sbatch` the killed broker had started outlives it and may still be talking to the
+    /// controller. The script is written just before `sbatch` runs, so a script younger than
+    /// the command timeout means such a call may be in flight: wait until it must be over and
+    /// look by name once more.
+    private func findAfterOrphanedSubmission(_ files: SlurmJobFiles) async throws -> SlurmJobStatus? {
+        guard let written = (try? FileManager.default.attributesOfItem(atPath: files.scriptPath))?[.modificationDate] as? Date
+        else { return nil }
+        let settle = options.commandTimeout + .seconds(2)
+        let age = Duration.milliseconds(Int64(Date().timeIntervalSince(written) * 1000))
+        guard age < settle else { return nil }
+        logger.info("waiting for a submission the previous broker may have left in flight", metadata: ["name": "\(files.jobName)"])
+        try await Task.sleep(for: settle - age)
+        return try await poller.find(name: files.jobName, workDirectory: files.workDirectory)
     }
 
     public func abandon(externalID: String) async {
@@ -126,17 +145,19 @@ public struct SlurmBackend: Backend {
         } catch {
             throw BackendError.launchFailed(command: "sbatch", reason: error.description)
         }
-        do {
-            try Data(script.utf8).write(to: URL(fileURLWithPath: files.scriptPath), options: .atomic)
-            try? FileManager.default.removeItem(atPath: files.exitMarkerPath)
-        } catch {
-            throw BackendError.launchFailed(command: "sbatch", reason: "cannot write \(files.scriptPath): \(error.localizedDescription)")
-        }
         var delay = options.pollInterval
         do {
             while true {
                 let result = try await gate.withPermit { [runner] in
-                    try await runner.run("sbatch", ["--parsable", files.scriptPath])
+                    // Written only with a permit in hand: a job directory without a script was
+                    // never submitted, which recovery relies on.
+                    do {
+                        try Data(script.utf8).write(to: URL(fileURLWithPath: files.scriptPath), options: .atomic)
+                        try? FileManager.default.removeItem(atPath: files.exitMarkerPath)
+                    } catch {
+                        throw BackendError.launchFailed(command: "sbatch", reason: "cannot write \(files.scriptPath): \(error.localizedDescription)")
+                    }
+                    return try await runner.run("sbatch", ["--parsable", files.scriptPath], environment: SlurmCommandRunner.submissionEnvironment())
                 }
                 var jobID: String?
                 if result.succeeded {

@@ -37,8 +37,9 @@ struct SlurmJobFiles: Sendable, Hashable {
 
 /// Writes the batch script that runs one `Execution` under Slurm.
 ///
-/// The command runs through `env -i` with exactly `execution.environment` (and `sbatch
-/// --export=NONE`), so neither the broker's nor the submitting shell's variables reach it. The
+/// The command runs through `env -i` with exactly `execution.environment`, so nothing else
+/// reaches it; the batch shell around it gets the few variables `sbatch` itself is given
+/// (`SlurmCommandRunner.submissionEnvironment`, `--export=ALL`), never the broker's. The
 /// command is the execution's argv as the plugin built it: a container plugin that prepares
 /// `apptainer exec …` runs on Slurm unchanged (the seam for Apptainer on Slurm).
 enum SlurmBatchScript {
@@ -86,7 +87,7 @@ enum SlurmBatchScript {
             "--job-name=\(files.jobName)",
             "--output=\(files.slurmOutputPath)",
             "--chdir=\(execution.workDirectory)",
-            "--export=NONE",
+            "--export=ALL",
             "--ntasks=1",
         ]
         if let cores = resources.cores { options.append("--cpus-per-task=\(cores)") }

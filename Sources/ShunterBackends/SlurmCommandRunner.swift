@@ -32,10 +32,25 @@ struct SlurmCommandRunner: Sendable {
         binDirectory.map { $0 + "/" + tool } ?? tool
     }
 
+    /// What `sbatch` runs with: the job's batch shell inherits it (`--export=ALL`), so it holds
+    /// nothing of the broker's own settings or secrets, and no `SBATCH_*` default sneaks in.
+    /// `--export=NONE` would be as clean but makes slurmd load the user's login environment
+    /// for every job (`--get-user-env`), which costs a login shell per job: 3-4 times slower
+    /// for small jobs on the test cluster. The command itself runs under `env -i` anyway.
+    static let submissionVariables = ["PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR", "SLURM_CONF"]
+
+    static func submissionEnvironment(from broker: [String: String] = ProcessInfo.processInfo.environment) -> [String: String] {
+        broker.filter { submissionVariables.contains($0.key) }
+    }
+
     /// Runs `tool arguments` with the broker's environment (Slurm reads `SLURM_CONF` and the like
-    /// from it). Throws only `CancellationError`; every other failure is in the result.
-    func run(_ tool: String, _ arguments: [String], outputLimit: Int = 64 << 20) async throws -> Result {
+    /// from it), or exactly `environment` when given. Throws only `CancellationError`; every
+    /// other failure is in the result.
+    func run(_ tool: String, _ arguments: [String], environment: [String: String]? = nil, outputLimit: Int = 64 << 20) async throws -> Result {
         let executable: Executable = binDirectory == nil ? .name(tool) : .path(FilePath(path(of: tool)))
+        let variables: Environment =
+            environment.map { .custom(Dictionary(uniqueKeysWithValues: $0.compactMap { key, value in Environment.Key(rawValue: key).map { ($0, value) } })) }
+            ?? .inherit
         let commandText = ([tool] + arguments.prefix(3)).joined(separator: " ") + (arguments.count > 3 ? " …" : "")
         let limit = timeout
         return try await withThrowingTaskGroup(of: Result?.self) { group in
@@ -43,7 +58,7 @@ struct SlurmCommandRunner: Sendable {
                 do {
                     // Cancelling this child kills the tool (swift-subprocess's teardown ends with SIGKILL).
                     let outcome = try await Subprocess.run(
-                        executable, arguments: Arguments(arguments), environment: .inherit,
+                        executable, arguments: Arguments(arguments), environment: variables,
                         output: .string(limit: outputLimit), error: .string(limit: 1 << 20))
                     let status: Int32? =
                         switch outcome.terminationStatus {

@@ -231,7 +231,7 @@ public actor Broker {
                     traits: Self.traits(of: transformation, environment: environment))
                 active[record.id] = job
                 jobForTransformation[record.transformation] = record.id
-                logger.info("re-attaching to a job that outlived the broker", metadata: ["job": "\(record.id)", "external": "\(record.externalID ?? "-")"])
+                logger.notice("re-attaching to a job that outlived the broker", metadata: ["job": "\(record.id)", "external": "\(record.externalID ?? "-")"])
                 start(record.id, on: handler, resuming: JobExecution.ResumePoint(externalID: record.externalID ?? "", workDirectory: workDirectory))
                 continue
             }

@@ -59,8 +59,13 @@ struct JobExecution: Sendable {
                 outcome = try await handler.backend.resume(ready.execution, externalID: resumePoint.externalID, events: events)
             } else {
                 if resumePoint != nil { try await broker.advance(id, to: .queued) }
-                if let previousWorkDirectory, FileManager.default.fileExists(atPath: previousWorkDirectory) {
-                    removeWorkDirectory(previousWorkDirectory)
+                // A crash while preparing leaves a directory the journal never heard of, under
+                // the very name this attempt uses: it goes too.
+                let unjournaled = context.workRoot + "/"
+                    + WorkDirectory.name(transformation: context.transformation.checksum, jobID: context.jobID)
+                for leftover in Set([previousWorkDirectory, unjournaled].compactMap { $0 })
+                where FileManager.default.fileExists(atPath: leftover) {
+                    removeWorkDirectory(leftover)
                 }
                 try await broker.advance(id, to: .preparing)
                 let fresh = try await handler.plugin.prepare(context)

@@ -98,7 +98,7 @@ import Testing
         let script = try SlurmBatchScript.text(for: execution, files: files, timeLimit: SlurmBackend.timeLimit(of: execution))
         for line in [
             "#SBATCH --job-name=shunter-ab-7", "#SBATCH --output=/shared/ab-7/slurm-job.out", "#SBATCH --chdir=/shared/ab-7/work",
-            "#SBATCH --export=NONE", "#SBATCH --cpus-per-task=2", "#SBATCH --mem=1536M", "#SBATCH --time=0-00:02:00",
+            "#SBATCH --export=ALL", "#SBATCH --cpus-per-task=2", "#SBATCH --mem=1536M", "#SBATCH --time=0-00:02:00",
             "#SBATCH --gpus=1", "#SBATCH --partition=p", "#SBATCH --account=a", "#SBATCH --qos=q", "#SBATCH --constraint=avx2",
             "'X=it'\"'\"'s'", "'echo '\"'\"'hi'\"'\"''",
         ] {
@@ -124,6 +124,11 @@ import Testing
         #expect(options.defaults.extraDirectives == ["--nice=5"])
         let bad = ConfigValue.map([(key: "poll_interval", value: .string("0s", at))], at)
         #expect(throws: ConfigError.self) { try SlurmOptions(handler: HandlerConfig(name: "s", plugin: "bash", backend: "slurm", options: ["slurm": bad])) }
+    }
+
+    @Test func sbatchGetsNoneOfTheBrokersSettings() {
+        let broker = ["PATH": "/usr/bin", "SLURM_CONF": "/etc/slurm/slurm.conf", "AWS_SECRET_ACCESS_KEY": "x", "SBATCH_PARTITION": "p", "HOME": "/root"]
+        #expect(SlurmCommandRunner.submissionEnvironment(from: broker) == ["PATH": "/usr/bin", "SLURM_CONF": "/etc/slurm/slurm.conf", "HOME": "/root"])
     }
 
     @Test func transientSbatchFailures() {
