@@ -179,7 +179,7 @@ let package = Package(
         .testTarget(
             name: "ShunterServerTests",
             dependencies: [
-                "ShunterCore", "ShunterStore", "ShunterServer", "ShunterTestSupport",
+                "ShunterCore", "ShunterStore", "ShunterHandlers", "ShunterPlugins", "ShunterServer", "ShunterTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
