@@ -96,3 +96,7 @@ func withTestRoot<T>(_ body: (String) async throws -> T) async throws -> T {
     defer { try? FileManager.default.removeItem(atPath: path) }
     return try await body(path)
 }
+
+/// Every test that uses the cluster, one at a time: they share one node, and the outage test
+/// stops its controller.
+@Suite(.serialized) enum SlurmClusterTests {}
