@@ -3,8 +3,20 @@ import ShunterCore
 /// The shell text of a bash job, as `execute_bash.py:write_bash_job` builds it.
 enum BashJobScript {
     /// Prepended to the user's code. `-u -e` make an undefined variable or a failing command
-    /// fail the job; the trap kills the job's own background jobs when the shell exits.
-    static let header = "set -u -e\ntrap 'jobs -p | xargs -r kill' EXIT\n"
+    /// fail the job.
+    ///
+    /// Seamless's second line is `trap 'jobs -p | xargs -r kill' EXIT`, which TERMs the job's
+    /// background jobs when the shell exits. Every backend already does that (the local one
+    /// TERMs the job's process group when its shell exits; a container or a Slurm job ends
+    /// with all its processes), and the trap forked a subshell and `xargs` for every job: 10%
+    /// of the CPU of a trivial job. The line is kept as a comment so that the user's code
+    /// still starts on line 3 and bash's error messages (`/bin/bash: line 3: x: unbound
+    /// variable`) stay identical to Seamless's.
+    static let header = "set -u -e\n# background jobs are stopped when this script ends\n"
+
+    /// Seamless's own header, kept in `transform.sh`: a job may read that file, and its bytes
+    /// must then be what Seamless would have written.
+    static let seamlessHeader = "set -u -e\ntrap 'jobs -p | xargs -r kill' EXIT\n"
 
     /// The text run with `bash -c`: header, conda activation when asked for, then the code.
     static func command(code: String, condaEnvironment: String?, condaRoot: String?) -> String {
@@ -28,6 +40,7 @@ enum BashJobScript {
             if !CelltypeCodec.isShellVariableName(name) { continue }
             text += "export \(name)=\(CelltypeCodec.shellQuote(value))\n"
         }
-        return text + command
+        let seamlessCommand = command.hasPrefix(header) ? seamlessHeader + command.dropFirst(header.count) : command
+        return text + seamlessCommand
     }
 }

@@ -8,7 +8,7 @@ import ShunterStore
 ///
 /// prepare: a fresh work directory with one file per input pin (and an environment variable
 /// for short scalar pins), `transform.sh` for humans, and the command
-/// `bash -c "set -u -e; trap …; <code>"`. collect: the exit status and `RESULT` (a file, or a
+/// `bash -c "set -u -e; <code>"`. collect: the exit status and `RESULT` (a file, or a
 /// directory read as a dict of files) become the result buffer or Seamless's error text.
 ///
 /// The environment is NOT the broker's whole environment (Seamless passes its worker's):

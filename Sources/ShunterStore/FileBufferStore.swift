@@ -213,7 +213,8 @@ public actor FileBufferStore: BufferStore {
             source = existingPath(for: checksum)
         }
         guard let source else { throw BufferStoreError.notFound(checksum) }
-        try FileSystem.copyAtomically(from: source, to: destination)
+        // A materialized copy is a job's input, made anew if the job runs again: no fsync.
+        try FileSystem.copyAtomically(from: source, to: destination, durable: false)
     }
 
     // MARK: - Reading

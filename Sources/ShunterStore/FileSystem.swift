@@ -75,12 +75,13 @@ enum FileSystem {
     }
 
     /// Moves a finished temporary file into place (fsync, chmod, rename, fsync directory).
-    /// The caller still owns (and closes) `fd`.
-    static func commitTemporaryFile(fd: Int32, tempPath: String, to path: String, mode: mode_t) throws {
-        guard fsync(fd) == 0 else { throw failure(tempPath, "fsync") }
+    /// The caller still owns (and closes) `fd`. `durable: false` skips both fsyncs, for files
+    /// nobody needs after a crash (a job's work directory is made anew when the job re-runs).
+    static func commitTemporaryFile(fd: Int32, tempPath: String, to path: String, mode: mode_t, durable: Bool = true) throws {
+        if durable { guard fsync(fd) == 0 else { throw failure(tempPath, "fsync") } }
         _ = fchmod(fd, mode)
         guard rename(tempPath, path) == 0 else { throw failure(path, "rename into") }
-        syncDirectory(parentDirectory(of: path))
+        if durable { syncDirectory(parentDirectory(of: path)) }
     }
 
     static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t = 0o644) throws {
@@ -97,7 +98,7 @@ enum FileSystem {
 
     /// Copies `source` to `destination` through the kernel (sendfile where it works,
     /// chunked read/write otherwise), never holding the whole file in memory.
-    static func copyAtomically(from source: String, to destination: String, mode: mode_t = 0o644) throws {
+    static func copyAtomically(from source: String, to destination: String, mode: mode_t = 0o644, durable: Bool = true) throws {
         let input = open(source, O_RDONLY | O_CLOEXEC)
         guard input >= 0 else { throw failure(source, "open") }
         defer { close(input) }
@@ -105,7 +106,7 @@ enum FileSystem {
         defer { close(output) }
         do {
             try copyContents(from: input, sourcePath: source, to: output, destinationPath: tempPath)
-            try commitTemporaryFile(fd: output, tempPath: tempPath, to: destination, mode: mode)
+            try commitTemporaryFile(fd: output, tempPath: tempPath, to: destination, mode: mode, durable: durable)
         } catch {
             unlink(tempPath)
             throw error
