@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import sys
+import threading
 import time
 import traceback
 
@@ -68,6 +69,16 @@ def run_case(case):
     return entry
 
 
+def hung(name, results, write):
+    import faulthandler
+
+    print(f"[runner] {name}: the client hung; its threads:", flush=True)
+    faulthandler.dump_traceback(all_threads=True)
+    results[name] = {"tf": None, "result": None, "error": None, "hung": True}
+    write()
+    os._exit(3)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("mode", choices=["local", "remote", "profile"])
@@ -77,6 +88,7 @@ def main():
     parser.add_argument("--buffer")
     parser.add_argument("--database")
     parser.add_argument("--project-dir")
+    parser.add_argument("--case-timeout", type=float, default=90)
     args = parser.parse_args()
 
     from cases import CASES
@@ -84,10 +96,22 @@ def main():
     names = args.cases.split(",") if args.cases else list(CASES)
     configure(args)
     results = {}
+
+    def write():
+        with open(args.out, "w", encoding="utf-8") as stream:
+            json.dump(results, stream, indent=1, ensure_ascii=False)
+
     for name in names:
+        print(f"[runner] {name} ...", flush=True)
+        # The Seamless client can deadlock in buffer_writer.flush() after it restarted a buffer
+        # client (seen with the Python hashserver). A case that hangs is reported as such and
+        # this process ends, so that the caller can go on in a fresh client process.
+        watchdog = threading.Timer(args.case_timeout, hung, (name, results, write))
+        watchdog.start()
         results[name] = run_case(CASES[name])
-    with open(args.out, "w", encoding="utf-8") as stream:
-        json.dump(results, stream, indent=1, ensure_ascii=False)
+        watchdog.cancel()
+        print(f"[runner] {name}: {results[name]['seconds']} s", flush=True)
+    write()
 
     import seamless
 

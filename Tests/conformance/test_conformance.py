@@ -5,8 +5,6 @@ fail in both, and the client must show Shunter's own error text."""
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
 
 from cases import CASES
@@ -14,11 +12,8 @@ from conftest import remote_args, run_cases
 
 
 @pytest.fixture(scope="session")
-def both_runs(embedded, workspace):
-    with ThreadPoolExecutor(2) as pool:
-        local = pool.submit(run_cases, "local", workspace)
-        remote = pool.submit(run_cases, "remote", workspace, extra=remote_args(embedded.url, embedded.url, embedded.url))
-        return local.result(), remote.result()
+def both_runs(embedded, workspace, local_runs):
+    return local_runs, run_cases("remote", workspace, extra=remote_args(embedded.url, embedded.url, embedded.url))
 
 
 def compare(name, local, remote, shunter=None):
