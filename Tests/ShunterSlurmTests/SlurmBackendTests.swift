@@ -5,7 +5,7 @@ import Testing
 /// `SlurmBackend` against the real one-node cluster: submission, tracking, exit codes,
 /// refusals, time limits, cancels, re-attaching.
 extension SlurmClusterTests {
-    @Suite struct SlurmBackendTests {
+    @Suite(.serialized) struct SlurmBackendTests {
         @Test func runsACommandWithExactlyItsEnvironmentAndReportsTheJobID() async throws {
             try await SlurmCluster.require()
             try await withTestRoot { root in
@@ -149,6 +149,26 @@ extension SlurmClusterTests {
                 try await SlurmCluster.command("scancel", [await started.ids[0]])
                 let error = await #expect(throws: SlurmJobError.self) { try await task.value }
                 #expect(error?.description.contains("was cancelled outside Shunter") == true)
+            }
+        }
+
+        /// A job Slurm no longer lists (older than MinJobAge, or after a long broker outage)
+        /// ends as its exit marker says (after sacct, with accounting), else as lost, in words.
+        @Test func forgottenJobsResolveFromTheirExitMarkerOrAreLost() async throws {
+            try await SlurmCluster.require()
+            try await withTestRoot { root in
+                let poller = SlurmBackend(options: SlurmCluster.fastOptions()).poller
+                let unknownIDs = ["\(Int.random(in: 900_000_000...999_999_999))", "\(Int.random(in: 900_000_000...999_999_999))"]
+                try "7\n".write(toFile: root + "/slurm-exit", atomically: true, encoding: .utf8)
+                let marked = try await poller.wait(for: unknownIDs[0], markerPath: root + "/slurm-exit") { _ in false }
+                #expect(marked.state == "FAILED" && marked.exitCode == 7)
+                let lost = try await poller.wait(for: unknownIDs[1], markerPath: root + "/no-marker") { _ in false }
+                #expect(lost.state == "LOST")
+                guard case .failure(let message) = SlurmJobEnd.of(lost, limit: nil, memory: nil) else {
+                    Issue.record("a lost job must fail with words")
+                    return
+                }
+                #expect(message.contains("Slurm job \(unknownIDs[1]) ended in state LOST (unknown to squeue"), "\(message)")
             }
         }
 

@@ -7,7 +7,7 @@ import Testing
 /// The real `shunter serve` on the real cluster: kill -9 at random moments of a burst, and
 /// throughput against a plain sbatch loop. Serialized: both load the one-node cluster.
 extension SlurmClusterTests {
-    @Suite struct SlurmBrokerTests {
+    @Suite(.serialized) struct SlurmBrokerTests {
         static func environmentCount(_ name: String, default value: Int) -> Int {
             ProcessInfo.processInfo.environment[name].flatMap(Int.init) ?? value
         }

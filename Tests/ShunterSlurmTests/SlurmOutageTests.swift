@@ -7,7 +7,7 @@ import Testing
 
 extension SlurmClusterTests {
     /// The controller going away, the broker's own API reaching Slurm, and a machine without Slurm.
-    @Suite struct SlurmOutageTests {
+    @Suite(.serialized) struct SlurmOutageTests {
         /// Issue 5 checks a controller stopped for a minute; 10 s shows the same behaviour
         /// (sbatch and squeue fail, the poller backs off, jobs wait, nothing is lost or doubled).
         @Test func aControllerDownForAWhileDelaysJobsButLosesNone() async throws {
