@@ -10,3 +10,5 @@ scripts/setup-containers.sh || echo "test.sh: container setup failed; ShunterCon
 scripts/start-slurm-for-tests.sh || echo "test.sh: Slurm setup failed; ShunterSlurmTests will fail (see above)" >&2
 swift build --build-tests
 swift test --skip-build "$@"
+# The real Seamless client against the built shunter (.build/debug/shunter): Tests/conformance.
+SHUNTER_BIN="$root/.build/debug/shunter" .venv-seamless/bin/python -m pytest Tests/conformance

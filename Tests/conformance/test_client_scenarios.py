@@ -1,0 +1,55 @@
+"""Concurrency and cancellation with the real client against Shunter (embedded)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+
+from conftest import HERE, PYTHON, read
+
+
+def scenario(workspace, name, url, *extra, timeout):
+    out = os.path.join(workspace, f"{name}-{time.monotonic_ns()}.json")
+    log = out + ".log"
+    with open(log, "wb") as stream:
+        try:
+            completed = subprocess.run(
+                [PYTHON, os.path.join(HERE, "client_scenarios.py"), name, url, "--out", out, *extra],
+                stdout=stream, stderr=subprocess.STDOUT, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"{name} did not finish within {timeout} s:\n{read(log)}") from None
+    assert completed.returncode == 0 and os.path.exists(out), f"{name} exited with {completed.returncode}:\n{read(log)}"
+    with open(out) as stream:
+        return json.load(stream)
+
+
+def test_500_transformations_8_at_a_time(workspace, embedded):
+    # The Python jobserver stalls forever here; Shunter must answer all, correctly, in bounded time.
+    outcome = scenario(workspace, "many", embedded.url, "--count", "500", "--nparallel", "8", timeout=240)
+    assert outcome["wrong"] == [], outcome["wrong"][:5]
+    assert outcome["most_in_flight"] == 8, outcome
+    print(f"500 transformations, 8 at a time: {outcome['seconds']} s")
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stream:
+            return stream.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_cancel_from_the_client_stops_the_job(workspace, embedded):
+    marker = os.path.join(workspace, "cancel-marker")
+    outcome = scenario(workspace, "cancel", embedded.url, "--marker", marker, timeout=120)
+    assert "error" not in outcome, outcome
+    assert outcome["status"] == "Status: canceled" and outcome["client_returned"], outcome
+    pid = outcome["pid"]
+    deadline = time.monotonic() + 15
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(pid), f"the job's process {pid} still runs after the client cancelled"
+    jobs = embedded.jobs(outcome["tf"])
+    assert [job["state"] for job in jobs] == ["cancelled"], jobs
