@@ -32,6 +32,8 @@ public actor Broker {
     private var runningPerHandler: [String: Int] = [:]
     private var shuttingDown = false
     private var nextWaiterToken = 0
+    /// Jobs that have ended but whose end is not yet committed to the journal.
+    private var endedNotJournaled: [JobID: JobRecord] = [:]
     var isShuttingDown: Bool { shuttingDown }
 
     private struct ActiveJob {
@@ -120,7 +122,7 @@ public actor Broker {
                 Task { await self.dropWaiter(id, token) }
             }
         }
-        guard let record = try await journal.record(id), let outcome = JobOutcome(finished: record) else {
+        guard let record = try await record(id), let outcome = JobOutcome(finished: record) else {
             throw BrokerError.unknownJob(id)
         }
         return outcome
@@ -156,6 +158,7 @@ public actor Broker {
     /// The record of a job, live if it is running, from the journal otherwise.
     public func record(_ id: JobID) async throws -> JobRecord? {
         if let job = active[id] { return job.record }
+        if let record = endedNotJournaled[id] { return record }
         return try await journal.record(id)
     }
 
@@ -354,6 +357,11 @@ public actor Broker {
 
     /// Moves a running job to its next state and journals it. Throws if the move is illegal,
     /// which would be a bug in the execution pipeline.
+    ///
+    /// Only `queued` (a re-attach that gives up) waits for the commit: losing `preparing`,
+    /// `running` or `collecting` in a crash changes nothing, since recovery queues such a job
+    /// again (or re-attaches through its external id, which `recordExternalID` does make
+    /// durable, after these writes in journal order).
     func advance(_ id: JobID, to state: JobState, update: @Sendable (inout JobRecord) -> Void = { _ in }) async throws {
         guard var job = active[id] else { throw BrokerError.unknownJob(id) }
         guard job.record.state.canMove(to: state) else {
@@ -363,7 +371,11 @@ public actor Broker {
         job.record.updatedAt = Self.now()
         update(&job.record)
         active[id] = job
-        try await journal.update(job.record)
+        if state.isActive {
+            await journal.updateEventually(job.record)
+        } else {
+            try await journal.update(job.record)
+        }
     }
 
     /// Journals a backend's id for the execution as soon as the backend has one.
@@ -410,11 +422,19 @@ public actor Broker {
             }
             return
         }
+        // Answer the waiters and start the next job before the commit: a crash before it
+        // only means recovery finds the result in the cache (or runs a failed job again).
+        // Until the end is durable, `record` and `wait` answer from `endedNotJournaled`.
+        for waiter in job.waiters.values { waiter.resume(returning: outcome) }
+        job.waiters = [:]
+        endedNotJournaled[id] = job.record
+        dispatch()
         do {
             try await journal.update(job.record)
         } catch {
             logger.error("could not journal the end of a job", metadata: ["job": "\(id)", "error": "\(error)"])
         }
+        endedNotJournaled[id] = nil
         let metadata: Logger.Metadata = [
             "job": "\(id)", "tf": "\(job.record.transformation)", "handler": "\(job.record.handler ?? "-")",
             "state": "\(job.record.state.rawValue)",
@@ -424,8 +444,6 @@ public actor Broker {
         } else {
             logger.info("job ended", metadata: metadata.merging(["error": "\(job.record.error ?? "")"]) { $1 })
         }
-        for waiter in job.waiters.values { waiter.resume(returning: outcome) }
-        dispatch()
     }
 
     // MARK: - Helpers

@@ -21,10 +21,13 @@ public actor JobJournal {
     private let pool: DatabasePool
     private var pending: [PendingWrite] = []
     private var flushing = false
+    /// `updateEventually` writes that failed; nobody waited for them, so they are counted.
+    public private(set) var lostWrites = 0
 
     private struct PendingWrite {
         let apply: @Sendable (Database) throws -> Int64?
-        let continuation: CheckedContinuation<Int64?, any Error>
+        /// nil for a write nobody waits for (`updateEventually`).
+        let continuation: CheckedContinuation<Int64?, any Error>?
     }
 
     public init(path: String, durability: Durability = .full) throws {
@@ -93,8 +96,11 @@ public actor JobJournal {
 
     /// Journals a job's new state and whatever else changed with it.
     public func update(_ record: JobRecord) async throws {
-        let record = record
-        _ = try await enqueue { db in
+        _ = try await enqueue(Self.updateStatement(record))
+    }
+
+    private static func updateStatement(_ record: JobRecord) -> @Sendable (Database) throws -> Int64? {
+        { db in
             try db.execute(
                 sql: """
                     UPDATE jobs SET state = ?, handler = ?, updated_at = ?, started_at = ?, finished_at = ?,
@@ -111,13 +117,25 @@ public actor JobJournal {
         }
     }
 
+    /// Journals a job's state without waiting for the commit: for states a crash may lose
+    /// without harm (a job caught `preparing` or `running` is queued again on recovery either
+    /// way). Writes keep their order, so a later awaited write also makes this one durable.
+    public func updateEventually(_ record: JobRecord) {
+        pending.append(PendingWrite(apply: Self.updateStatement(record), continuation: nil))
+        startFlushing()
+    }
+
+    private func startFlushing() {
+        if !flushing {
+            flushing = true
+            Task { await self.flush() }
+        }
+    }
+
     private func enqueue(_ apply: @escaping @Sendable (Database) throws -> Int64?) async throws -> Int64? {
         try await withCheckedThrowingContinuation { continuation in
             pending.append(PendingWrite(apply: apply, continuation: continuation))
-            if !flushing {
-                flushing = true
-                Task { await self.flush() }
-            }
+            startFlushing()
         }
     }
 
@@ -127,15 +145,19 @@ public actor JobJournal {
             pending = []
             do {
                 let results = try await pool.write { db in try batch.map { try $0.apply(db) } }
-                for (write, result) in zip(batch, results) { write.continuation.resume(returning: result) }
+                for (write, result) in zip(batch, results) { write.continuation?.resume(returning: result) }
             } catch {
                 // One bad write must not fail its neighbours: retry them one by one.
                 for write in batch {
                     do {
                         let result = try await pool.write { db in try write.apply(db) }
-                        write.continuation.resume(returning: result)
+                        write.continuation?.resume(returning: result)
                     } catch {
-                        write.continuation.resume(throwing: error)
+                        if let continuation = write.continuation {
+                            continuation.resume(throwing: error)
+                        } else {
+                            lostWrites += 1
+                        }
                     }
                 }
             }
