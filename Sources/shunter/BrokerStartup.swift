@@ -1,6 +1,8 @@
 import ArgumentParser
 import Logging
+import ShunterBackends
 import ShunterHandlers
+import ShunterPlugins
 import ShunterServer
 
 /// The start of every command that runs a broker: logging at the config's level, then the
@@ -16,15 +18,29 @@ enum BrokerStartup {
         return Logger(label: "shunter")
     }
 
+    /// Opens the services; a handler whose engine (docker, apptainer) is missing only warns.
     static func openServices(config: BrokerConfig, logger: Logger, command: String) async throws -> ShunterServices {
         do {
-            return try await ShunterServices.open(config: config, logger: logger)
+            let services = try await ShunterServices.open(config: config, logger: logger)
+            for warning in await BackendAvailability.warnings(for: services.handlers) { logger.warning("\(warning)") }
+            return services
         } catch let errors as ConfigErrors {
             for error in errors.errors { printError("\(error)") }
             throw ShunterExit.invalidConfiguration
         } catch {
             printError("\(command): cannot start: \(error)")
             throw ShunterExit.invalidConfiguration
+        }
+    }
+
+    /// Runs the broker's periodic chores (removing failed jobs' work directories once kept long
+    /// enough) until the returned task is cancelled.
+    static func startHousekeeping(_ services: ShunterServices) -> Task<Void, Never> {
+        Task {
+            while !Task.isCancelled {
+                _ = await services.janitor.sweep()
+                try? await Task.sleep(for: .seconds(600))
+            }
         }
     }
 }

@@ -130,6 +130,8 @@ struct SeamlessJobserverCommand: AsyncParsableCommand {
             kill(getpid(), SIGTERM)
         }
         defer { idleWatch.cancel() }
+        let housekeeping = BrokerStartup.startHousekeeping(services)
+        defer { housekeeping.cancel() }
         try await app.runService()
         await services.broker.shutdown()
     }

@@ -37,26 +37,8 @@ struct ServeCommand: AsyncParsableCommand {
             }
             brokerConfig.listen = address
         }
-        let level = Logger.Level(rawValue: brokerConfig.logLevel.rawValue) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
-        let logger = Logger(label: "shunter")
-
-        let services: ShunterServices
-        do {
-            services = try await ShunterServices.open(config: brokerConfig, logger: logger)
-        } catch let errors as ConfigErrors {
-            for error in errors.errors { printError("\(error)") }
-            throw ShunterExit.invalidConfiguration
-        } catch {
-            printError("shunter: cannot start: \(error)")
-            throw ShunterExit.invalidConfiguration
-        }
-        // A handler whose engine (docker, apptainer) is missing warns instead of stopping the broker.
-        for warning in await BackendAvailability.warnings(for: services.handlers) { logger.warning("\(warning)") }
+        let logger = BrokerStartup.logger(for: brokerConfig)
+        let services = try await BrokerStartup.openServices(config: brokerConfig, logger: logger, command: "shunter")
         logger.notice(
             "Shunter \(ShunterVersion.current) listening",
             metadata: [
@@ -65,13 +47,8 @@ struct ServeCommand: AsyncParsableCommand {
                 "handlers": "\(services.handlers.map(\.name).joined(separator: ","))", "hash": "\(brokerConfig.hash.rawValue)",
             ])
 
-        let sweeper = Task {
-            while !Task.isCancelled {
-                _ = await services.janitor.sweep()
-                try? await Task.sleep(for: .seconds(600))
-            }
-        }
-        defer { sweeper.cancel() }
+        let housekeeping = BrokerStartup.startHousekeeping(services)
+        defer { housekeeping.cancel() }
         try await ShunterApplication.make(services: services, logger: logger).runService()
         logger.notice("stopping: running jobs are stopped and will run again on the next start")
         await services.broker.shutdown()
