@@ -65,10 +65,13 @@ struct SlurmJobStatus: Sendable, Hashable {
         String(text.trimmingCharacters(in: .whitespaces).prefix { $0.isLetter || $0 == "_" }).uppercased()
     }
 
+    /// Shunter's own word for a job Slurm no longer knows and that left no exit marker.
+    static let lost = "LOST"
+
     /// States after which the job never runs again.
     static let terminalStates: Set<String> = [
         "COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED", "BOOT_FAIL",
-        "DEADLINE", "REVOKED",
+        "DEADLINE", "REVOKED", lost,
     ]
 
     var isTerminal: Bool { Self.terminalStates.contains(state) }

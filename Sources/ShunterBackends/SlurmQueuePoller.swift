@@ -182,7 +182,7 @@ actor SlurmQueuePoller {
             } else {
                 watch.missingPolls += 1
                 if watch.missingPolls >= Self.missingPollsBeforeLost {
-                    watch.last = SlurmJobStatus(jobID: jobID, state: "LOST", reason: "unknown to squeue\(accounting == true ? " and sacct" : ""), no exit marker")
+                    watch.last = SlurmJobStatus(jobID: jobID, state: SlurmJobStatus.lost, reason: "unknown to squeue\(accounting == true ? " and sacct" : ""), no exit marker")
                 }
             }
             if let status = watch.last {
