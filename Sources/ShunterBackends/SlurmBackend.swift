@@ -75,7 +75,7 @@ public struct SlurmBackend: Backend {
 
     public func run(_ execution: Execution, events: ExecutionEvents) async throws -> ExecutionOutcome {
         try Task.checkCancellation()
-        let execution = withDefaults(execution)
+        let execution = try await inContainer(withDefaults(execution))
         if let problem = missingTools() { throw BackendError.unavailable(backend: "slurm", reason: problem) }
         let files = SlurmJobFiles(execution: execution)
         let started = ContinuousClock.now
@@ -84,7 +84,7 @@ public struct SlurmBackend: Backend {
     }
 
     public func resume(_ execution: Execution, externalID: String, events: ExecutionEvents) async throws -> ExecutionOutcome {
-        let execution = withDefaults(execution)
+        let execution = try await inContainer(withDefaults(execution))
         let files = SlurmJobFiles(execution: execution)
         let started = ContinuousClock.now
         if !externalID.isEmpty {
@@ -107,6 +107,31 @@ public struct SlurmBackend: Backend {
         }
         logger.info("no Slurm job found for an interrupted submission; submitting it", metadata: ["job": "\(execution.jobID)", "name": "\(files.jobName)"])
         return try await run(execution, events: events)
+    }
+
+    /// A job that names an image runs as `apptainer exec` inside its batch job, built exactly
+    /// as the local Apptainer backend builds it (same image mapping, isolation and binds), so a
+    /// container job gives the same answer on a workstation and on the cluster.
+    func inContainer(_ execution: Execution) async throws -> Execution {
+        guard let image = execution.image else { return execution }
+        guard let settings = options.container else {
+            throw BackendError.launchFailed(
+                command: "sbatch",
+                reason: "the job asks for image '\(image)' but this handler has no slurm.container section "
+                    + "(e.g. container: {runtime: apptainer, image_dir: /shared/images})")
+        }
+        if let problem = ContainerImageName.problem(with: image) {
+            throw BackendError.launchFailed(command: "apptainer exec", reason: problem)
+        }
+        let apptainer = ApptainerBackend(settings: settings, killGrace: killGrace, logger: logger)
+        guard let tool = apptainer.tool else {
+            throw BackendError.unavailable(
+                backend: "slurm", reason: "'\(settings.executable)' (slurm.container) is not on the broker's PATH")
+        }
+        let imagePath = try await apptainer.resolveImage(image, tool: tool)
+        var wrapped = try apptainer.clientExecution(execution, tool: tool, imagePath: imagePath)
+        wrapped.resources = execution.resources
+        return wrapped
     }
 
     /// The job's own request (from `__meta__`) over the handler's `slurm:` defaults.

@@ -20,6 +20,10 @@ public struct SlurmOptions: Sendable, Hashable {
     /// How long to wait for a finished job's exit marker to appear (a shared file system may
     /// show the compute node's files late).
     public var markerWait: Duration
+    /// How a job that names a container image runs inside its batch job: `apptainer exec` with
+    /// these settings (the image directory must be visible to the compute nodes). nil: such a
+    /// job fails, saying the handler has no `slurm.container`.
+    public var container: ApptainerBackend.Settings?
 
     public init(
         defaults: ResourceRequest = ResourceRequest(), pollInterval: Duration = .seconds(5),
@@ -53,7 +57,11 @@ public struct SlurmOptions: Sendable, Hashable {
         "accounting": "true: ask sacct about jobs squeue forgot; false: never; default: detect once",
         "bin_dir": "directory of sbatch, squeue, sacct and scancel (default: the broker's PATH)",
         "marker_wait": "how long to wait for a finished job's exit marker on a slow shared file system (default 30s)",
+        "container": "how jobs with a container image run in the batch job: {runtime: apptainer, image_dir: DIR, "
+            + "executable: apptainer, containall: true, no_privs: true} (image_dir shared with the nodes)",
     ]
+
+    static let containerKeys = ["runtime", "image_dir", "executable", "containall", "no_privs"]
 
     /// Reads a handler's `slurm:` section (keys are validated against `keys` by the handler loader).
     public init(handler: HandlerConfig) throws(ConfigError) {
@@ -85,10 +93,34 @@ public struct SlurmOptions: Sendable, Hashable {
             case "accounting": accounting = try ConfigParsing.bool(value, key: name)
             case "bin_dir": binDirectory = try ConfigParsing.string(value, key: name)
             case "marker_wait": markerWait = try ConfigParsing.duration(value, key: name)
+            case "container": container = try Self.container(value, key: name)
             default: break
             }
         }
         if maxPollInterval < pollInterval { maxPollInterval = pollInterval }
+    }
+
+    private static func container(_ value: ConfigValue, key: String) throws(ConfigError) -> ApptainerBackend.Settings {
+        var settings = ApptainerBackend.Settings()
+        var runtime: String?
+        for (entry, item) in try ConfigParsing.mapping(value, key: key, accepted: containerKeys, context: "in \(key)") {
+            let name = "\(key).\(entry)"
+            switch entry {
+            case "runtime": runtime = try ConfigParsing.string(item, key: name)
+            case "image_dir": settings.imageDirectory = try ConfigParsing.string(item, key: name)
+            case "executable": settings.executable = try ConfigParsing.string(item, key: name)
+            case "containall": settings.containAll = try ConfigParsing.bool(item, key: name)
+            case "no_privs": settings.noPrivileges = try ConfigParsing.bool(item, key: name)
+            default: break
+            }
+        }
+        guard runtime == nil || runtime == "apptainer" || runtime == "singularity" else {
+            throw ConfigError.notOneOf(
+                "unknown container runtime '\(runtime!)' in \(key).runtime", written: runtime!,
+                accepted: ["apptainer", "singularity"], kind: "runtimes", at: value.location)
+        }
+        if runtime == "singularity", settings.executable == "apptainer" { settings.executable = "singularity" }
+        return settings
     }
 
     private static func positive(_ value: ConfigValue, key: String) throws(ConfigError) -> Duration {
