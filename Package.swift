@@ -167,7 +167,7 @@ let package = Package(
         .testTarget(
             name: "ShunterSlurmTests",
             dependencies: [
-                "ShunterCore", "ShunterHandlers", "ShunterBackends", "ShunterPlugins", "ShunterTestSupport",
+                "ShunterStore", "ShunterCore", "ShunterHandlers", "ShunterBackends", "ShunterPlugins", "ShunterTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
