@@ -175,7 +175,14 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        .testTarget(name: "ShunterBrokerTests", dependencies: ["ShunterBroker"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "ShunterBrokerTests",
+            dependencies: [
+                "ShunterBroker", "ShunterCore", "ShunterHandlers", "ShunterPlugins", "ShunterStore", "ShunterBackends",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "ShunterServerTests",
             dependencies: [

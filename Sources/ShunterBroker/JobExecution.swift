@@ -65,6 +65,14 @@ struct JobExecution: Sendable {
                     + WorkDirectory.name(transformation: context.transformation.checksum, jobID: context.jobID)
                 for leftover in Set([previousWorkDirectory, unjournaled].compactMap { $0 })
                 where FileManager.default.fileExists(atPath: leftover) {
+                    // Processes of the interrupted attempt still working there (the broker may
+                    // have died before their identity reached the journal) must not run on
+                    // beside this one.
+                    let killed = LeftoverProcesses.kill(workingUnder: leftover)
+                    if !killed.isEmpty {
+                        context.logger.notice(
+                            "stopped processes an interrupted attempt left running", metadata: ["pids": "\(killed)"])
+                    }
                     removeWorkDirectory(leftover)
                 }
                 try await broker.advance(id, to: .preparing)

@@ -3,6 +3,7 @@ import Testing
 import ShunterBroker
 import ShunterCore
 import ShunterHandlers
+import ShunterPlugins
 import ShunterStore
 
 @Suite("Broker on real parts")
@@ -172,6 +173,40 @@ struct BrokerTests {
         #expect(try await fixture.text(of: try await fixture.results.result(for: queued.checksum)) == "queued\n")
         let rerun = try await restarted.list(JobFilter(transformation: interrupted.checksum))
         #expect(rerun.first?.attempts == 2, "the interrupted job counts its second attempt")
+    }
+
+    @Test("a re-run stops the processes an interrupted attempt left in its work directory, even unjournaled ones")
+    func rerunStopsLeftoverProcesses() async throws {
+        let fixture = try BrokerFixture()
+        defer { fixture.remove() }
+        let tf = try await fixture.bash("echo again > RESULT")
+        let journal = try fixture.journal()
+        let id = try await journal.insert(
+            transformation: tf.checksum, language: "bash", request: JobRequest(transformation: tf).journalBytes(),
+            at: Date().timeIntervalSince1970)
+        var record = try #require(try await journal.record(id))
+        record.state = .running
+        record.handler = "bash-local"
+        record.attempts = 1
+        try await journal.update(record)
+        // The killed broker's attempt: a process working in the job's directory, whose identity
+        // never reached the journal (no external id, no work directory recorded).
+        let leftoverWork = fixture.root + "/work/" + WorkDirectory.name(transformation: tf.checksum, jobID: id.description) + "/work"
+        try FileManager.default.createDirectory(atPath: leftoverWork, withIntermediateDirectories: true)
+        let orphan = Process()
+        orphan.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        orphan.arguments = ["300"]
+        orphan.currentDirectoryURL = URL(fileURLWithPath: leftoverWork)
+        try orphan.run()
+        try await waitUntil { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(orphan.processIdentifier)/cwd")) != nil }
+
+        let broker = try await fixture.openBroker()
+        let outcome = try await broker.wait(id)
+        #expect(outcome.status == .succeeded, "\(outcome.error ?? "")")
+        defer { if orphan.isRunning { orphan.terminate() } }
+        try await waitUntil { !orphan.isRunning }
+        #expect(!orphan.isRunning, "the leftover process must have been killed")
+        #expect(orphan.isRunning || orphan.terminationReason == .uncaughtSignal)
     }
 
     @Test("a job whose result was stored before the crash is not run again")
