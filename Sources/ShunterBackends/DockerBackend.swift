@@ -166,37 +166,16 @@ public struct DockerBackend: AvailabilityReporting {
 
         let local = LocalBackend(killGrace: killGrace, logger: logger)
         let clientRun = Task { try await local.run(client, events: ExecutionEvents()) }
-        enum Finish: Sendable {
-            case exited(ExecutionOutcome)
-            case timerFired
-        }
         let grace = killGrace
-        let finish: Finish = try await withThrowingTaskGroup(of: Finish.self) { tasks in
-            tasks.addTask { .exited(try await clientRun.value) }
-            tasks.addTask {
-                try await Task.sleep(for: execution.timeout ?? .seconds(100 * 365 * 86_400))
-                return .timerFired
-            }
-            do {
-                let first = try await tasks.next()!
-                if case .timerFired = first {
-                    await Self.stop(container: name, client: clientRun, tool: tool, grace: grace)
-                }
-                tasks.cancelAll()
-                return first
-            } catch {
-                // Cancelled: stop the container before the group waits for its children, one of
-                // which waits for the client.
-                await Task { await Self.stop(container: name, client: clientRun, tool: tool, grace: grace) }.value
-                throw error
-            }
-        }
+        let finish = try await TimeLimitedRun.race(
+            timeout: execution.timeout, run: { try await clientRun.value },
+            stop: { await Self.stop(container: name, client: clientRun, tool: tool, grace: grace) })
         switch finish {
-        case .timerFired:
+        case .timedOut:
             logger.info("timed out; container killed", metadata: ["job": "\(execution.jobID)", "container": "\(name)"])
             let wallTime = ContinuousClock.now - started
             return ExecutionOutcome(termination: .timedOut(execution.timeout ?? wallTime), wallTime: wallTime, externalID: name)
-        case .exited(var outcome):
+        case .finished(var outcome):
             // 125 is docker's own failure (no such image, a bad option), before the job ran; the
             // client then says so on stderr as `docker: ...`.
             if outcome.termination == .exited(125), let complaint = Self.dockerComplaint(in: execution.stderrPath) {

@@ -118,39 +118,17 @@ public struct LocalBackend: Backend {
             }
         }
 
-        enum Finish: Sendable {
-            case exited(TerminationStatus)
-            case timerFired
-        }
         let grace = killGrace
-        let finish: Finish = try await withThrowingTaskGroup(of: Finish.self) { tasks in
-            tasks.addTask { .exited(try await process.value) }
-            tasks.addTask {
-                // Without a timeout this only waits for cancellation.
-                try await Task.sleep(for: execution.timeout ?? .seconds(100 * 365 * 86_400))
-                return .timerFired
-            }
-            do {
-                let first = try await tasks.next()!
-                if case .timerFired = first {
-                    await Self.stop(group, leader: process, grace: grace)
-                }
-                tasks.cancelAll()
-                return first
-            } catch {
-                // Cancelled (the timer child threw). Stop the job before the group waits for
-                // its children, one of which waits for the process.
-                await Task { await Self.stop(group, leader: process, grace: grace) }.value
-                throw error
-            }
-        }
+        let finish = try await TimeLimitedRun.race(
+            timeout: execution.timeout, run: { try await process.value },
+            stop: { await Self.stop(group, leader: process, grace: grace) })
 
         let wallTime = ContinuousClock.now - started
         switch finish {
-        case .timerFired:
+        case .timedOut:
             logger.info("timed out", metadata: ["job": "\(execution.jobID)", "pid": "\(leader)"])
             return ExecutionOutcome(termination: .timedOut(execution.timeout ?? wallTime), wallTime: wallTime)
-        case .exited(let status):
+        case .finished(let status):
             await Task { await group.stopStragglers(grace: grace) }.value
             switch status {
             case .exited(let code):
