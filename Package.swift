@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "ShunterHandlers", targets: ["ShunterHandlers"]),
         .library(name: "ShunterPlugins", targets: ["ShunterPlugins"]),
         .library(name: "ShunterBackends", targets: ["ShunterBackends"]),
+        .library(name: "ShunterEnvironments", targets: ["ShunterEnvironments"]),
         .library(name: "ShunterBroker", targets: ["ShunterBroker"]),
         .library(name: "ShunterServer", targets: ["ShunterServer"]),
     ],
@@ -70,9 +71,21 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "ShunterEnvironments",
+            dependencies: [
+                "ShunterCore",
+                "ShunterHandlers",
+                "ShunterBackends",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "ShunterPlugins",
             dependencies: [
                 "ShunterCore",
+                "ShunterEnvironments",
                 "ShunterStore",
                 "ShunterHandlers",
                 "ShunterBackends",
@@ -84,6 +97,7 @@ let package = Package(
             name: "ShunterBroker",
             dependencies: [
                 "ShunterCore",
+                "ShunterEnvironments",
                 "ShunterStore",
                 "ShunterHandlers",
                 "ShunterPlugins",
@@ -97,6 +111,7 @@ let package = Package(
             name: "ShunterServer",
             dependencies: [
                 "ShunterCore",
+                "ShunterEnvironments",
                 "ShunterStore",
                 "ShunterBroker",
                 "ShunterHandlers",
@@ -109,6 +124,7 @@ let package = Package(
             name: "shunter",
             dependencies: [
                 "ShunterCore",
+                "ShunterEnvironments",
                 "ShunterStore",
                 "ShunterHandlers",
                 "ShunterBroker",
@@ -144,6 +160,14 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             exclude: ["Vectors"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ShunterEnvironmentsTests",
+            dependencies: [
+                "ShunterCore", "ShunterHandlers", "ShunterEnvironments", "ShunterTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(name: "ShunterHandlersTests", dependencies: ["ShunterHandlers"], swiftSettings: strictSettings),

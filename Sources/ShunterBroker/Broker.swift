@@ -330,7 +330,7 @@ public actor Broker {
         }
         let context = JobContext(
             jobID: id.description, transformation: job.transformation, environment: job.environment,
-            handler: handler.config, buffers: buffers, workRoot: settings.workRoot,
+            handler: handler.config, buffers: buffers, workRoot: settings.workRoot, environments: settings.environments,
             logger: jobLogger(id, job.record.transformation, handler: handler.name))
         // A job run again after a crash starts from a clean slate: its previous attempt's work
         // directory (same name) goes first.
@@ -469,7 +469,7 @@ public actor Broker {
     static func traits(of transformation: Transformation, environment: TransformationEnvironment?) -> JobTraits {
         JobTraits(
             language: transformation.language, image: environment?.image,
-            environment: environment?.condaEnvironment)
+            environment: environment?.environmentName)
     }
 
     static func now() -> Double { Date().timeIntervalSince1970 }

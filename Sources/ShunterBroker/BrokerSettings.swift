@@ -1,4 +1,5 @@
 import ShunterCore
+import ShunterEnvironments
 
 /// The parts of the broker config the broker itself reads.
 public struct BrokerSettings: Sendable {
@@ -9,14 +10,17 @@ public struct BrokerSettings: Sendable {
     public var keepFailedWorkDirectories: Duration
     /// How many bytes of a job's stdout and stderr the record keeps.
     public var outputTailBytes: Int
+    /// Where jobs' conda environments are built; nil: jobs that ask for one fail.
+    public var environments: EnvironmentStore?
 
     public init(
         hash: HashAlgorithm = .sha256, workRoot: String, keepFailedWorkDirectories: Duration = .seconds(86_400),
-        outputTailBytes: Int = 4096
+        outputTailBytes: Int = 4096, environments: EnvironmentStore? = nil
     ) {
         self.hash = hash
         self.workRoot = workRoot
         self.keepFailedWorkDirectories = keepFailedWorkDirectories
         self.outputTailBytes = outputTailBytes
+        self.environments = environments
     }
 }

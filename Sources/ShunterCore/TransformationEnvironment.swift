@@ -73,6 +73,14 @@ public struct TransformationEnvironment: Sendable, Hashable {
         }
     }
 
+    /// The conda environment as handlers match it (`match.environment`): `conda_environment`,
+    /// else the `name` of an inline `conda` spec, else `inline` for an unnamed one.
+    public var environmentName: String? {
+        if let condaEnvironment { return condaEnvironment }
+        guard let condaSpec else { return nil }
+        return condaSpec["name"]?.stringValue ?? "inline"
+    }
+
     /// Parses and decodes an `__env__` buffer.
     public init(buffer: [UInt8]) throws(TransformationError) {
         let value: JSONValue

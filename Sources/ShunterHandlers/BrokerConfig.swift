@@ -15,6 +15,8 @@ public struct BrokerConfig: Sendable, Hashable {
     /// How long the work directory of a failed job is kept for inspection; zero deletes it at once.
     public var keepFailedWorkdirs: Duration
     public var handlers: HandlerSource
+    /// Conda environments: definitions, where they are built, with which tools.
+    public var environments: EnvironmentsConfig
     public var logLevel: BrokerLogLevel
     /// The file this came from; nil for the built-in default.
     public var file: String?
@@ -22,8 +24,8 @@ public struct BrokerConfig: Sendable, Hashable {
     public init(
         listen: ListenAddress = ListenAddress(host: "127.0.0.1", port: 5533), hash: HashAlgorithm = .sha256,
         root: String, store: StoreConfig, journal: String, workdir: String,
-        keepFailedWorkdirs: Duration = .seconds(86_400), handlers: HandlerSource, logLevel: BrokerLogLevel = .info,
-        file: String? = nil
+        keepFailedWorkdirs: Duration = .seconds(86_400), handlers: HandlerSource, environments: EnvironmentsConfig? = nil,
+        logLevel: BrokerLogLevel = .info, file: String? = nil
     ) {
         self.listen = listen
         self.hash = hash
@@ -33,6 +35,7 @@ public struct BrokerConfig: Sendable, Hashable {
         self.workdir = workdir
         self.keepFailedWorkdirs = keepFailedWorkdirs
         self.handlers = handlers
+        self.environments = environments ?? .defaults(root: root)
         self.logLevel = logLevel
         self.file = file
     }

@@ -27,9 +27,13 @@ public enum BrokerConfigLoader {
     public static let defaultPath = "config/shunter.yaml"
 
     public static let keys = [
-        "listen", "hash", "root", "store", "journal", "workdir", "keep_failed_workdirs", "handlers", "log_level",
+        "listen", "hash", "root", "store", "journal", "workdir", "keep_failed_workdirs", "handlers", "environments", "log_level",
     ]
     public static let storeKeys = ["buffers", "results", "promise_timeout"]
+    public static let environmentsKeys = [
+        "definitions", "root", "managers", "channels", "channel_alias", "keep_unused", "build_timeout", "tools_python",
+        "executables",
+    ]
 
     /// Environment variables that override the file (applied after it, checked the same way).
     public static let environmentKeys = [
@@ -121,6 +125,8 @@ public enum BrokerConfigLoader {
                 case "workdir": config.workdir = try path(value, key: key, root: root)
                 case "keep_failed_workdirs": config.keepFailedWorkdirs = try ConfigParsing.duration(value, key: key)
                 case "handlers": config.handlers = try handlers(value, root: root)
+                case "environments":
+                    config.environments = try environments(value, root: root, defaults: config.environments, document: document)
                 case "log_level": config.logLevel = try logLevel(value)
                 default: break
                 }
@@ -231,6 +237,50 @@ public enum BrokerConfigLoader {
             }
         }
         return store
+    }
+
+    static func environments(
+        _ value: ConfigValue, root: String, defaults: EnvironmentsConfig, document: ConfigDocument
+    ) throws(ConfigError) -> EnvironmentsConfig {
+        guard case .map(let entries, _) = value else {
+            throw ConfigParsing.wrongType("environments", expected: "a mapping", got: value)
+        }
+        let unknown = ConfigParsing.checkKeys(
+            value, key: "environments", accepted: environmentsKeys, context: "in 'environments'",
+            keyLocation: document.keyLocation(of:))
+        if let first = unknown.first { throw first }
+        var result = defaults
+        for (key, entry) in entries {
+            let name = "environments.\(key)"
+            switch key {
+            case "definitions": result.definitions = try path(entry, key: name, root: root)
+            case "root": result.root = try path(entry, key: name, root: root)
+            case "tools_python":
+                let written = try ConfigParsing.string(entry, key: name)
+                // A bare name is looked up on PATH when the manager runs; a path is under root.
+                result.toolsPython = written.contains("/") ? ConfigPaths.resolve(written, against: root) : written
+            case "channel_alias": result.channelAlias = try ConfigParsing.string(entry, key: name)
+            case "channels": result.channels = try ConfigParsing.stringList(entry, key: name)
+            case "keep_unused": result.keepUnused = try ConfigParsing.duration(entry, key: name)
+            case "build_timeout": result.buildTimeout = try ConfigParsing.duration(entry, key: name)
+            case "managers":
+                let names = try ConfigParsing.stringList(entry, key: name)
+                guard !names.isEmpty else { throw ConfigError("'\(name)' is empty: no environment could be built", at: entry.location) }
+                for manager in names where !EnvironmentsConfig.defaultManagers.contains(manager) {
+                    throw .notOneOf(
+                        "unknown environment manager '\(manager)'", written: manager,
+                        accepted: EnvironmentsConfig.defaultManagers, kind: "managers", at: entry.location)
+                }
+                result.managers = names
+            default:
+                let tools = ["micromamba", "mamba", "conda"]
+                let pairs = try ConfigParsing.mapping(entry, key: name, accepted: tools, context: "in '\(name)'")
+                for (tool, executable) in pairs {
+                    result.executables[tool] = try path(executable, key: "\(name).\(tool)", root: root)
+                }
+            }
+        }
+        return result
     }
 
     /// `PATH`, `{path: PATH}` or `{url: http://host:port}`.

@@ -19,8 +19,10 @@ enum BashJobScript {
     static let seamlessHeader = "set -u -e\ntrap 'jobs -p | xargs -r kill' EXIT\n"
 
     /// The text run with `bash -c`: header, conda activation when asked for, then the code.
-    static func command(code: String, condaEnvironment: String?, condaRoot: String?) -> String {
-        var text = header
+    /// `activation` (one line: an environment's activate.d scripts) replaces the header's
+    /// comment line, so the code still starts on line 3.
+    static func command(code: String, condaEnvironment: String?, condaRoot: String?, activation: String? = nil) -> String {
+        var text = activation.map { "set -u -e\n\($0)\n" } ?? header
         if let condaEnvironment, let condaRoot {
             text += "\nsource \(condaRoot)/etc/profile.d/conda.sh\nconda activate \(condaEnvironment)\n"
         }

@@ -1,6 +1,7 @@
 import Foundation
 import ShunterBackends
 import ShunterCore
+import ShunterEnvironments
 import ShunterHandlers
 import ShunterStore
 
@@ -70,10 +71,15 @@ public struct BashPlugin: JobPlugin {
         let formats = (transformation.dict["__format__"] ?? transformation.dunder["__format__"])?.objectValue ?? [:]
 
         var condaEnvironment: String?
-        if let name = job.environment?.condaEnvironment, !name.isEmpty {
+        var ready: ReadyEnvironment?
+        switch try await JobEnvironment.resolve(job) {
+        case .none: break
+        case .ready(let environment): ready = environment
+        case .undefined(let name):
+            // Not one of Shunter's: Seamless's own way, `conda activate` from an installation.
             guard condaRoot != nil else {
-                throw JobFailure(.badInput, "Cannot activate conda environment: could not determine conda root directory "
-                    + "(set bash.conda_root in handler '\(job.handler.name)' or CONDA_ROOT for the broker)")
+                throw JobEnvironment.unknown(name, job: job, hint: "to activate environments of an existing conda "
+                    + "installation, set bash.conda_root in handler '\(job.handler.name)' or CONDA_ROOT for the broker")
             }
             condaEnvironment = name
         }
@@ -81,7 +87,7 @@ public struct BashPlugin: JobPlugin {
         let directory = try WorkDirectory.create(
             root: job.workRoot, transformation: transformation.checksum, jobID: job.jobID)
         do {
-            var environment = inheritedEnvironment
+            var environment = ready?.activated(inheritedEnvironment) ?? inheritedEnvironment
             for name in transformation.pins.keys.sorted() where name != "code" {
                 let pin = transformation.pins[name]!
                 if pin.celltype == "plain" && pin.subcelltype == "module" { continue }
@@ -95,7 +101,8 @@ public struct BashPlugin: JobPlugin {
                     environment[target] = value
                 }
             }
-            let command = BashJobScript.command(code: code, condaEnvironment: condaEnvironment, condaRoot: condaRoot)
+            let command = BashJobScript.command(
+                code: code, condaEnvironment: condaEnvironment, condaRoot: condaRoot, activation: ready?.activationLine)
             let script = BashJobScript.transformScript(
                 command: command, environment: environment, inherited: inheritedEnvironment)
             let scriptPath = directory.workPath + "/transform.sh"
@@ -104,7 +111,7 @@ public struct BashPlugin: JobPlugin {
 
             let execution = try recordedExecution(
                 job, directory: directory, command: [shell, "-c", command], environment: environment)
-            return PreparedJob(execution: execution, workDirectory: directory.path)
+            return PreparedJob(execution: execution, workDirectory: directory.path, environment: ready)
         } catch {
             // The broker never hears of a directory whose job could not be prepared.
             try? directory.remove()

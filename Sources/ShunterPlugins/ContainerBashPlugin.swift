@@ -109,8 +109,16 @@ public struct ContainerBashPlugin: JobPlugin {
                 "the job asks for conda environment '\(environment)', but handler '\(handlerName)' has no "
                     + "\(Self.section).conda_root (where conda lives inside image \(image))")
         }
+        if job.environment?.condaSpec != nil {
+            throw JobFailure(.environmentUnavailable,
+                "the job gives an inline conda spec (__env__.conda) and a container image: handler '\(handlerName)' "
+                    + "cannot build environments inside images; put the packages in the image")
+        }
+        // Environments live in the image: the broker's own ones (built for this host) do not apply.
+        var inImage = job
+        inImage.environments = nil
         // The bash plugin also reads the resource request from __meta__.
-        var prepared = try await bash.prepare(job)
+        var prepared = try await bash.prepare(inImage)
         prepared.execution.image = image
         return prepared
     }

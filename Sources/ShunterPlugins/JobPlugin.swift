@@ -1,6 +1,7 @@
 import Logging
 import ShunterBackends
 import ShunterCore
+import ShunterEnvironments
 import ShunterHandlers
 import ShunterStore
 
@@ -38,11 +39,14 @@ public struct JobContext: Sendable {
     public var buffers: any BufferStore
     /// The directory under which this job's work directory is created.
     public var workRoot: String
+    /// Where the conda environments a job asks for are built; nil when the broker has none.
+    public var environments: EnvironmentStore?
     public var logger: Logger
 
     public init(
         jobID: String, transformation: Transformation, environment: TransformationEnvironment?,
-        handler: HandlerConfig, buffers: any BufferStore, workRoot: String, logger: Logger
+        handler: HandlerConfig, buffers: any BufferStore, workRoot: String, environments: EnvironmentStore? = nil,
+        logger: Logger
     ) {
         self.jobID = jobID
         self.transformation = transformation
@@ -50,6 +54,7 @@ public struct JobContext: Sendable {
         self.handler = handler
         self.buffers = buffers
         self.workRoot = workRoot
+        self.environments = environments
         self.logger = logger
     }
 }
@@ -59,10 +64,13 @@ public struct PreparedJob: Sendable {
     public var execution: Execution
     /// Removed after success; kept for a while after failure so a user can look inside.
     public var workDirectory: String
+    /// The conda environment the job runs in, leased until the job is dropped.
+    public var environment: ReadyEnvironment?
 
-    public init(execution: Execution, workDirectory: String) {
+    public init(execution: Execution, workDirectory: String, environment: ReadyEnvironment? = nil) {
         self.execution = execution
         self.workDirectory = workDirectory
+        self.environment = environment
     }
 }
 
@@ -76,6 +84,8 @@ public struct JobFailure: Error, Sendable, CustomStringConvertible {
         case timedOut
         case missingResult
         case badResult
+        /// The conda environment the job asked for is unknown, malformed or cannot be built.
+        case environmentUnavailable
         case internalError
     }
 

@@ -51,22 +51,32 @@ public enum PythonInterpreter {
     public static func problem(
         interpreter: String, environment: [String: String], timeout: Duration = .seconds(120)
     ) async -> String? {
-        let scratch = NSTemporaryDirectory() + "shunter-python-probe-" + UUID().uuidString
-        defer { try? FileManager.default.removeItem(atPath: scratch) }
         do {
-            try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
-            let execution = Execution(
-                jobID: "python-probe", handler: "python-probe", workDirectory: scratch,
-                command: [interpreter, "-c", "import seamless_transformer.worker"], environment: environment,
-                timeout: timeout, stdoutPath: scratch + "/stdout", stderrPath: scratch + "/stderr")
-            let outcome = try await LocalBackend(killGrace: .seconds(1)).run(execution, events: ExecutionEvents())
-            if outcome.succeeded { return nil }
-            let stderr = (try? String(contentsOfFile: scratch + "/stderr", encoding: .utf8)) ?? ""
-            let lastLine = stderr.split(separator: "\n").last.map(String.init) ?? "no error output"
-            return "\(interpreter) cannot import Seamless (\(describe(outcome.termination))): \(lastLine)"
+            let run = try await probe(interpreter, ["-c", "import seamless_transformer.worker"], environment: environment, timeout: timeout)
+            if run.outcome.succeeded { return nil }
+            let lastLine = run.stderr.split(separator: "\n").last.map(String.init) ?? "no error output"
+            return "\(interpreter) cannot import Seamless (\(describe(run.outcome.termination))): \(lastLine)"
         } catch {
             return "\(interpreter) cannot be started: \(error)"
         }
+    }
+
+    /// Runs the interpreter once in a scratch directory (removed afterwards) and returns how it
+    /// ended and what it printed.
+    static func probe(
+        _ interpreter: String, _ arguments: [String], environment: [String: String], timeout: Duration
+    ) async throws -> (outcome: ExecutionOutcome, stdout: String, stderr: String) {
+        let scratch = NSTemporaryDirectory() + "shunter-python-probe-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        let execution = Execution(
+            jobID: "python-probe", handler: "python-probe", workDirectory: scratch,
+            command: [interpreter] + arguments, environment: environment,
+            timeout: timeout, stdoutPath: scratch + "/stdout", stderrPath: scratch + "/stderr")
+        let outcome = try await LocalBackend(killGrace: .seconds(1)).run(execution, events: ExecutionEvents())
+        let stdout = (try? String(contentsOfFile: scratch + "/stdout", encoding: .utf8)) ?? ""
+        let stderr = (try? String(contentsOfFile: scratch + "/stderr", encoding: .utf8)) ?? ""
+        return (outcome, stdout, stderr)
     }
 
     static func describe(_ termination: ExecutionOutcome.Termination) -> String {

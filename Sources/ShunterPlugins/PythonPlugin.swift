@@ -1,6 +1,7 @@
 import Foundation
 import ShunterBackends
 import ShunterCore
+import ShunterEnvironments
 import ShunterHandlers
 import ShunterStore
 
@@ -78,6 +79,22 @@ public struct PythonPlugin: JobPlugin {
     public func prepare(_ job: JobContext) async throws -> PreparedJob {
         let transformation = job.transformation
         try Self.refuseUnsupported(transformation)
+        var interpreter = self.interpreter
+        var environment = inheritedEnvironment
+        var ready: ReadyEnvironment?
+        switch try await JobEnvironment.resolve(job) {
+        case .none: break
+        case .undefined(let name):
+            throw JobEnvironment.unknown(name, job: job, hint: "define it there to run Python transformations in it")
+        case .ready(let built):
+            ready = built
+            interpreter = built.python
+            environment = built.activated(inheritedEnvironment)
+            if let seamless = await SeamlessSitePackages.shared.find(interpreter: self.interpreter, environment: inheritedEnvironment) {
+                environment.merge(seamless.variables) { $1 }
+            }
+        }
+
         let directory = try WorkDirectory.create(
             root: job.workRoot, transformation: transformation.checksum, jobID: job.jobID)
         do {
@@ -88,10 +105,10 @@ public struct PythonPlugin: JobPlugin {
             try BashPlugin.write(Array(PythonRunnerScript.source.utf8), to: files.runner)
             let execution = Execution(
                 jobID: job.jobID, handler: job.handler.name, workDirectory: directory.workPath,
-                command: [interpreter, files.runner, files.path], environment: inheritedEnvironment,
+                command: [interpreter, files.runner, files.path], environment: environment,
                 timeout: job.handler.limits.timeout,
                 stdoutPath: directory.stdoutPath, stderrPath: directory.stderrPath)
-            return PreparedJob(execution: execution, workDirectory: directory.path)
+            return PreparedJob(execution: execution, workDirectory: directory.path, environment: ready)
         } catch {
             try? directory.remove()
             throw error
@@ -123,6 +140,9 @@ public struct PythonPlugin: JobPlugin {
             throw JobFailure(.nonZeroExit, String(decoding: data, as: UTF8.self))
         case .exited(PythonJobFiles.seamlessMissing):
             let reason = FileManager.default.contents(atPath: files.error).map { String(decoding: $0, as: UTF8.self) } ?? ""
+            if let environment = prepared.environment {
+                throw JobFailure(.environmentUnavailable, reason + "(the job ran in conda environment '\(environment.label)' at \(environment.prefix))\n")
+            }
             throw JobFailure(.internalError, reason + "Set python.interpreter in handler '\(job.handler.name)', or $SHUNTER_PYTHON, to a Python with seamless-suite installed (bash scripts/setup-seamless-venv.sh creates one).\n")
         case .exited:
             break
@@ -131,7 +151,7 @@ public struct PythonPlugin: JobPlugin {
         case .timedOut(let limit):
             throw JobFailure(.timedOut, "Timeout: the job ran longer than \(limit) (the handler's limits.timeout) and was stopped\n" + runnerOutput())
         }
-        throw JobFailure(.internalError, "Shunter's Python runner (\(interpreter)) failed (\(PythonInterpreter.describe(outcome.termination))) before it could report\n" + runnerOutput())
+        throw JobFailure(.internalError, "Shunter's Python runner (\(prepared.execution.command.first ?? interpreter)) failed (\(PythonInterpreter.describe(outcome.termination))) before it could report\n" + runnerOutput())
     }
 
     // MARK: - The job's files

@@ -38,15 +38,47 @@ def _finish(code):
     os._exit(code)
 
 
+def _import_seamless():
+    """Seamless from this interpreter, else from the broker's Seamless installation.
+
+    A job in a conda environment runs with that environment's interpreter, which normally
+    lacks Seamless. Shunter then names (SHUNTER_SEAMLESS_PATH) the site-packages of the
+    Python that has it; they are appended to sys.path, after the environment's own, so the
+    environment's packages (numpy, ...) win and Seamless's code fills the gap. Compiled
+    modules only load in the same Python version (SHUNTER_SEAMLESS_PYTHON).
+    """
+    try:
+        from seamless import Buffer, Checksum
+        from seamless_transformer.worker import _execute_transformation_request
+        return Buffer, Checksum, _execute_transformation_request
+    except ImportError:
+        paths = os.environ.get("SHUNTER_SEAMLESS_PATH")
+        if not paths:
+            raise
+    version = "%d.%d" % sys.version_info[:2]
+    wanted = os.environ.get("SHUNTER_SEAMLESS_PYTHON", version)
+    if wanted != version:
+        raise ImportError(
+            f"this environment has Python {version}, Shunter's Seamless installation is for Python {wanted}: "
+            "add seamless-suite to the environment (its pip section), or use Python " + wanted
+        )
+    for path in paths.split(os.pathsep):
+        if path and path not in sys.path:
+            sys.path.append(path)
+    for name in [m for m in sys.modules if m == "seamless" or m.startswith(("seamless.", "seamless_"))]:
+        del sys.modules[name]
+    from seamless import Buffer, Checksum
+    from seamless_transformer.worker import _execute_transformation_request
+    return Buffer, Checksum, _execute_transformation_request
+
+
 def main(directory):
     import json
 
     with open(os.path.join(directory, "transformation.json"), "rb") as f:
         request = json.load(f)
     try:
-        import hashlib
-        from seamless import Buffer, Checksum
-        from seamless_transformer.worker import _execute_transformation_request
+        Buffer, Checksum, _execute_transformation_request = _import_seamless()
     except Exception as exc:  # ImportError, or a broken installation
         message = (
             "Shunter's Python runner cannot import Seamless with the interpreter "
@@ -54,6 +86,7 @@ def main(directory):
         )
         _write_atomically(os.path.join(directory, "error"), message.encode())
         _finish(3)
+    import hashlib
 
     # Every input buffer is in Seamless's buffer cache before the transformation asks for it:
     # Checksum.resolve() then finds it there, as it would find a buffer the client holds.

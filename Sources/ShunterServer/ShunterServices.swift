@@ -3,6 +3,7 @@ import Logging
 import ShunterBackends
 import ShunterBroker
 import ShunterCore
+import ShunterEnvironments
 import ShunterHandlers
 import ShunterPlugins
 import ShunterStore
@@ -19,6 +20,8 @@ public struct ShunterServices: Sendable {
     public let broker: Broker
     public let handlers: [HandlerConfig]
     public let janitor: WorkDirectoryJanitor
+    /// Where conda environments are built and kept.
+    public let environments: EnvironmentStore
 
     /// Opens every part and recovers the jobs the journal holds. Throws with a message that
     /// names the file or setting at fault.
@@ -59,15 +62,21 @@ public struct ShunterServices: Sendable {
         let runtimes = try HandlerRuntime.build(loaded.handlers, plugins: plugins, backends: backends)
         let journal = try JobJournal(path: config.journal)
         try FileManager.default.createDirectory(atPath: config.workdir, withIntermediateDirectories: true)
+        let environments = EnvironmentStore(
+            config: config.environments,
+            managers: EnvironmentManagerRegistry.managers(for: config.environments, environment: ProcessInfo.processInfo.environment),
+            logger: logger)
         let broker = Broker(
             settings: BrokerSettings(
-                hash: config.hash, workRoot: config.workdir, keepFailedWorkDirectories: config.keepFailedWorkdirs),
+                hash: config.hash, workRoot: config.workdir, keepFailedWorkDirectories: config.keepFailedWorkdirs,
+                environments: environments),
             buffers: buffers, results: results, journal: journal, handlers: runtimes, logger: logger)
         try await broker.recover()
         return ShunterServices(
             config: config, buffers: buffers, results: results, database: database, broker: broker,
             handlers: loaded.handlers,
-            janitor: WorkDirectoryJanitor(root: config.workdir, keepFailedFor: config.keepFailedWorkdirs, logger: logger))
+            janitor: WorkDirectoryJanitor(root: config.workdir, keepFailedFor: config.keepFailedWorkdirs, logger: logger),
+            environments: environments)
     }
 }
 

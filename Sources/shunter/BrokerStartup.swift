@@ -1,6 +1,7 @@
 import ArgumentParser
 import Logging
 import ShunterBackends
+import ShunterEnvironments
 import ShunterHandlers
 import ShunterPlugins
 import ShunterServer
@@ -34,11 +35,13 @@ enum BrokerStartup {
     }
 
     /// Runs the broker's periodic chores (removing failed jobs' work directories once kept long
-    /// enough) until the returned task is cancelled.
+    /// enough, and environments unused for `environments.keep_unused`) until the returned task
+    /// is cancelled.
     static func startHousekeeping(_ services: ShunterServices) -> Task<Void, Never> {
         Task {
             while !Task.isCancelled {
                 _ = await services.janitor.sweep()
+                await services.environments.removeUnused()
                 try? await Task.sleep(for: .seconds(600))
             }
         }
