@@ -1,4 +1,5 @@
 import Foundation
+import ShunterBackends
 
 /// Where the handler's own interpreter finds Seamless: its site-packages and its Python
 /// version. A job in a conda environment runs with the environment's interpreter, which
