@@ -174,7 +174,7 @@ let package = Package(
         .testTarget(
             name: "ShunterPluginsTests",
             dependencies: [
-                "ShunterCore", "ShunterStore", "ShunterHandlers", "ShunterPlugins", "ShunterBackends",
+                "ShunterCore", "ShunterStore", "ShunterHandlers", "ShunterPlugins", "ShunterBackends", "ShunterEnvironments",
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Vectors"],
