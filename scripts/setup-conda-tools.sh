@@ -6,7 +6,10 @@
 # Prints the venv's python path on stdout (the only stdout line); progress goes to stderr.
 # Idempotent and quick when done: the venv is kept while its marker names the pinned py-rattler,
 # the channel while its stamp matches the builder script's hash, the python and py-rattler.
+# --tools-only: the venv only, no test channel (what `scripts/run.sh` needs).
 set -euo pipefail
+tools_only=false
+[ "${1:-}" = "--tools-only" ] && tools_only=true
 root="$(cd "$(dirname "$0")/.." && pwd)"
 venv="$root/.venv-conda-tools"
 rattler_version="0.28.0"
@@ -47,6 +50,7 @@ if [ ! -f "$marker" ] || [ ! -x "$venv/bin/python" ]; then
     touch "$marker"
 fi
 echo "$venv/bin/python"
+$tools_only && exit 0
 
 python_version="$(sed -n 's/^version *= *//p' "$venv/pyvenv.cfg" | head -n1)"
 stamp="$(sha256sum "$builder" | cut -d' ' -f1) python-$python_version py-rattler-$rattler_version"

@@ -6,6 +6,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 scripts/install-prerequisites.sh
 scripts/setup-seamless-venv.sh
+scripts/setup-conda-tools.sh >/dev/null
 scripts/setup-containers.sh || echo "test.sh: container setup failed; ShunterContainerTests will fail (see above)" >&2
 scripts/start-slurm-for-tests.sh || echo "test.sh: Slurm setup failed; ShunterSlurmTests will fail (see above)" >&2
 swift build --build-tests

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ShunterEnvironments
 import ShunterHandlers
 import ShunterPlugins
 
@@ -22,7 +23,7 @@ struct CheckCommand: ParsableCommand {
     func run() throws {
         let cwd = FileManager.default.currentDirectoryPath
         let catalog = JobPluginRegistry.catalog()
-        let report: CheckReport
+        var report: CheckReport
         if handlerFiles.isEmpty {
             report = CheckReport.load(configPath: config, currentDirectory: cwd, catalog: catalog)
         } else {
@@ -33,6 +34,14 @@ struct CheckCommand: ParsableCommand {
                 .files(handlerFiles.map { ConfigPaths.resolve($0, against: cwd) }))
             report = CheckReport(
                 config: brokerConfig, handlers: handlers, errors: loaded.errors + handlers.errors, catalog: catalog)
+        }
+        // The conda environment definitions are checked too: a job naming a broken one would fail.
+        if let environments = report.config?.environments {
+            let catalog = EnvironmentCatalog(directory: environments.definitions)
+            report.errors += catalog.validate()
+            let names = catalog.names()
+            print("Conda environments (\(environments.definitions)): \(names.isEmpty ? "none defined" : names.joined(separator: ", "))")
+            print("  built under \(environments.root) by the first of: \(environments.managers.joined(separator: ", "))\n")
         }
         print(renderCheckReport(report))
         if !report.isValid { throw ShunterExit.invalidConfiguration }

@@ -34,6 +34,44 @@ import Testing
         #expect(config.file == "/opt/shunter/config/shunter.yaml")
     }
 
+    @Test func environmentsSection() throws {
+        let yaml = """
+            environments:
+              definitions: envs
+              root: /scratch/shunter-envs
+              managers: [micromamba, rattler]
+              channels: [conda-forge, bioconda]
+              keep_unused: 7d
+              build_timeout: 30m
+              tools_python: tools/bin/python
+              executables: {micromamba: /opt/mm/bin/micromamba}
+            """
+        let config = try BrokerConfigLoader.parse(yaml: yaml, file: "/opt/shunter/shunter.yaml").get()
+        let environments = config.environments
+        #expect(environments.definitions == "/opt/shunter/envs")
+        #expect(environments.root == "/scratch/shunter-envs")
+        #expect(environments.managers == ["micromamba", "rattler"])
+        #expect(environments.channels == ["conda-forge", "bioconda"])
+        #expect(environments.keepUnused == .seconds(7 * 86_400))
+        #expect(environments.buildTimeout == .seconds(1800))
+        #expect(environments.toolsPython == "/opt/shunter/tools/bin/python")
+        #expect(environments.executables == ["micromamba": "/opt/mm/bin/micromamba"])
+
+        let defaults = try BrokerConfigLoader.parse(yaml: "", file: "/srv/s/shunter.yaml").get().environments
+        #expect(defaults.definitions == "/srv/s/conda-envs")
+        #expect(defaults.root == "/srv/s/var/envs")
+        #expect(defaults.managers == ["venv", "micromamba", "mamba", "conda", "rattler"])
+
+        let bad = BrokerConfigLoader.parse(
+            yaml: "environments:\n  managers: [micromambo]\n  keep_unsed: 1d\n", file: "/srv/s/shunter.yaml")
+        let text = bad.errors.map(\.description).joined(separator: "\n")
+        #expect(text.contains("shunter.yaml:3:3: unknown key 'keep_unsed' in 'environments'"))
+        #expect(bad.config == nil)
+        let badManager = BrokerConfigLoader.parse(yaml: "environments: {managers: [micromambo]}\n", file: "/srv/s/shunter.yaml")
+        #expect(badManager.errors.first?.description.contains("unknown environment manager 'micromambo'") == true)
+        #expect(badManager.errors.first?.description.contains("did you mean 'micromamba'") == true)
+    }
+
     @Test func emptyFileMeansDefaultsRootedAtTheConfigDirectory() throws {
         let config = try BrokerConfigLoader.parse(yaml: "# nothing\n", file: "/srv/s/shunter.yaml").get()
         #expect(config.root == "/srv/s")
@@ -61,7 +99,7 @@ import Testing
             """
         let errors = BrokerConfigLoader.parse(yaml: yaml, file: "c.yaml").errors.map(\.description)
         #expect(errors == [
-            "c.yaml:3:1: unknown key 'stor' in the broker config; accepted keys: listen, hash, root, store, journal, workdir, keep_failed_workdirs, handlers, log_level (did you mean 'store'?)",
+            "c.yaml:3:1: unknown key 'stor' in the broker config; accepted keys: listen, hash, root, store, journal, workdir, keep_failed_workdirs, handlers, environments, log_level (did you mean 'store'?)",
             "c.yaml:1:9: 'listen' must be host:port with a port from 0 to 65535, got 'localhost'; accepted forms: 127.0.0.1:5533, 0.0.0.0:5533, [::1]:5533, 5533",
             "c.yaml:2:7: unknown hash 'sha256'; accepted values: sha-256, sha3-256 (did you mean 'sha-256'?)",
             "c.yaml:5:18: 'store.buffers.url' must be an http:// or https:// URL of a hashserver, got 'ftp://x'",
