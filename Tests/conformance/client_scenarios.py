@@ -2,10 +2,13 @@
 
     python client_scenarios.py many URL --count 500 --nparallel 8 --out FILE
     python client_scenarios.py cancel URL --marker FILE --out FILE
+    python client_scenarios.py conda URL --env NAME --count N --out FILE
 
 `many`: the client's own throttled submission (`seamless_config.select_nparallel` +
 `seamless.transformer.parallel`) of `count` distinct bash transformations.
 `cancel`: a long job is started, then cancelled with the client's `Transformation.cancel()`.
+`conda`: a Python transformation using numpy, in conda environment NAME
+(`transformer.environment.set_conda_env`), with `count` as its input.
 """
 
 from __future__ import annotations
@@ -102,17 +105,50 @@ def cancel(args):
             "status": tf.status, "exception": str(tf.exception), "client_returned": not computing.is_alive()}
 
 
+def spread(n):
+    import numpy as np
+
+    return (np.arange(n) ** 2).astype(np.float64) / 3
+
+
+def conda(args):
+    import numpy as np
+    from seamless import Buffer
+    from seamless.transformer import delayed
+
+    transformer = delayed(spread)
+    transformer.celltypes.n = "int"
+    transformer.celltypes.result = "mixed"
+    transformer.environment.set_conda_env(args.env)
+    # The 1.4.3 client computes the __env__ buffer's checksum for a direct transformer
+    # (pretransformation.py: `envbuf = Buffer(env, "plain")`) but never keeps nor uploads the
+    # buffer, so no server (nor Seamless itself, locally) can read it: a CacheMissError. Keeping
+    # it here, as the client does for compiled transformers (`_buffer_checksum_hex`), is the fix.
+    Buffer(transformer.environment._to_lowlevel(), "plain").tempref()
+    tf = transformer(args.count)
+    tf.compute()
+    # What the same function gives in this client's own Python (no environment), serialized by Seamless.
+    expected = Buffer(spread(args.count), "mixed").get_checksum().hex()
+    try:
+        result = tf.result_checksum
+    except Exception:  # a failed transformation: its text is in tf.exception
+        result = None
+    return {"tf": tf.transformation_checksum.hex(), "result": result.hex() if result else None,
+            "expected": expected, "numpy": np.__version__, "exception": str(tf.exception)}
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("scenario", choices=["many", "cancel"])
+    parser.add_argument("scenario", choices=["many", "cancel", "conda"])
     parser.add_argument("url")
     parser.add_argument("--out", required=True)
     parser.add_argument("--count", type=int, default=500)
     parser.add_argument("--nparallel", type=int, default=8)
     parser.add_argument("--marker")
+    parser.add_argument("--env")
     args = parser.parse_args()
     connect(args.url)
-    outcome = many(args) if args.scenario == "many" else cancel(args)
+    outcome = {"many": many, "cancel": cancel, "conda": conda}[args.scenario](args)
     with open(args.out, "w") as stream:
         json.dump(outcome, stream)
     import seamless

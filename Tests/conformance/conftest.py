@@ -94,7 +94,8 @@ class Shunter:
         with open(os.path.join(root, "shunter.yaml"), "w") as stream:
             stream.write(
                 f"root: {root}\nlisten: 127.0.0.1:{self.port}\nstore: {store_yaml}\n"
-                f"journal: journal.sqlite\nworkdir: work\nkeep_failed_workdirs: 0s\nhandlers: {handlers}\n")
+                f"journal: journal.sqlite\nworkdir: work\nkeep_failed_workdirs: 0s\nhandlers: {handlers}\n"
+                f"environments: {{definitions: {REPO}/conda-envs, tools_python: {REPO}/.venv-conda-tools/bin/python}}\n")
         self.process = subprocess.Popen(
             [shunter_binary(), "serve", "--config", os.path.join(root, "shunter.yaml")],
             stdout=open(self.log, "wb"), stderr=subprocess.STDOUT, cwd=root)

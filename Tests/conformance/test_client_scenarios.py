@@ -53,3 +53,18 @@ def test_cancel_from_the_client_stops_the_job(workspace, embedded):
     assert not alive(pid), f"the job's process {pid} still runs after the client cancelled"
     jobs = embedded.jobs(outcome["tf"])
     assert [job["state"] for job in jobs] == ["cancelled"], jobs
+
+
+def test_python_in_a_conda_environment_from_the_client(workspace, embedded):
+    # conda-envs/numpy-pip.yml: a venv with numpy from PyPI, built by Shunter on first use.
+    outcome = scenario(workspace, "conda", embedded.url, "--env", "numpy-pip", "--count", "13", timeout=300)
+    assert outcome["result"] == outcome["expected"], outcome
+    jobs = embedded.jobs(outcome["tf"])
+    assert [(job["state"], job["handler"]) for job in jobs] == [("succeeded", "python-conda")], jobs
+
+
+def test_unknown_conda_environment_from_the_client(workspace, embedded):
+    outcome = scenario(workspace, "conda", embedded.url, "--env", "numpy-pipe", "--count", "14", timeout=120)
+    assert outcome["result"] is None, outcome
+    assert "unknown conda environment 'numpy-pipe'" in outcome["exception"], outcome
+    assert "did you mean 'numpy-pip'" in outcome["exception"], outcome
