@@ -192,6 +192,7 @@ let package = Package(
             name: "ShunterSlurmTests",
             dependencies: [
                 "ShunterStore", "ShunterCore", "ShunterHandlers", "ShunterBackends", "ShunterPlugins", "ShunterTestSupport",
+                "ShunterEnvironments",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
