@@ -168,6 +168,7 @@ let package = Package(
                 "ShunterCore", "ShunterHandlers", "ShunterEnvironments", "ShunterTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
+            exclude: ["Fakes"],
             swiftSettings: strictSettings
         ),
         .testTarget(name: "ShunterHandlersTests", dependencies: ["ShunterHandlers"], swiftSettings: strictSettings),
