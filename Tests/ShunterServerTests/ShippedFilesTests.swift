@@ -27,7 +27,8 @@ struct ShippedFilesTests {
         let matcher = HandlerMatcher(handlers: report.handlers.handlers)
         #expect(matcher.firstMatch(JobTraits(language: "bash"))?.name == "bash-local")
         #expect(matcher.firstMatch(JobTraits(language: "python"))?.name == "python-local")
-        #expect(matcher.firstMatch(JobTraits(language: "python", environment: "myenv"))?.name != "python-local")
+        #expect(matcher.firstMatch(JobTraits(language: "python", environment: "myenv"))?.name == "python-conda")
+        #expect(matcher.firstMatch(JobTraits(language: "bash", environment: "myenv"))?.name == "bash-conda")
         #expect(matcher.firstMatch(JobTraits(language: "bash", image: "ubuntu:24.04"))?.backend == "docker")
     }
 
