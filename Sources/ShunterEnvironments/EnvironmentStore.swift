@@ -208,6 +208,26 @@ public actor EnvironmentStore {
         }
     }
 
+    // MARK: - What is there
+
+    /// The built environments under `root`, for `GET /environments`.
+    public func inventory() -> [EnvironmentSummary] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: config.root)) ?? []
+        return entries.sorted().compactMap { id -> EnvironmentSummary? in
+            guard !id.hasPrefix("."), let built = existing(id), let marker = EnvironmentMarker.read(from: built.prefix) else {
+                return nil
+            }
+            let lastUse = (try? FileManager.default.attributesOfItem(atPath: lockPath(id, "use")))?[.modificationDate] as? Date
+            return EnvironmentSummary(
+                label: marker.label, identity: marker.identity, kind: marker.kind, manager: marker.manager,
+                prefix: built.prefix, origin: marker.origin, created: marker.created,
+                lastUsed: lastUse?.timeIntervalSince1970, building: building[id] != nil)
+        }
+    }
+
+    /// Identities being built by this broker now.
+    public var buildsUnderWay: [String] { building.keys.sorted() }
+
     // MARK: - Removing unused environments
 
     /// Removes every environment no job has used for `config.keepUnused` and that no job (of
@@ -247,6 +267,22 @@ public actor EnvironmentStore {
         }
         return removed
     }
+}
+
+/// One built environment, as `GET /environments` lists it.
+public struct EnvironmentSummary: Sendable, Codable, Hashable {
+    public var label: String
+    public var identity: String
+    public var kind: EnvironmentKind
+    public var manager: String
+    public var prefix: String
+    /// The definition file, or `__env__.conda`.
+    public var origin: String
+    /// Seconds since 1970.
+    public var created: Double
+    public var lastUsed: Double?
+    /// A rebuild of the same identity is under way (after its prefix went missing).
+    public var building: Bool
 }
 
 /// `.shunter-environment.json` in a finished prefix: its presence means "complete".

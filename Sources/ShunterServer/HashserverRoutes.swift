@@ -44,22 +44,18 @@ public func addHashserverRoutes<Context: RequestContext>(
         case .success(let parsed): checksum = parsed
         case .failure(let invalid): return invalid.response
         }
-        let buffer: [UInt8]?
         do {
-            buffer = try await store.get(checksum)
+            if let files = store as? any FileBackedBufferStore {
+                guard let file = try await files.open(checksum) else { return HashserverRequest.notFound }
+                return try await HashserverRequest.bufferResponse(file)
+            }
+            guard let buffer = try await store.get(checksum) else { return HashserverRequest.notFound }
+            return HashserverRequest.bufferResponse(checksum, body: ResponseBody(byteBuffer: ByteBuffer(bytes: buffer)))
         } catch BufferStoreError.promiseTimedOut {
-            buffer = nil  // hashserver: an expired promise is just an absent buffer
+            return HashserverRequest.notFound  // hashserver: an expired promise is just an absent buffer
         } catch let error as StoredBufferError {
             return StoreRouteResponse.json(.badRequest, .object(["message": .string("\(error)")]))
         }
-        guard let buffer else { return HashserverRequest.notFound }
-        return Response(
-            status: .ok,
-            headers: [
-                .contentType: "application/octet-stream",
-                .contentDisposition: "attachment; filename=\"\(checksum.hex)\"",
-            ],
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: buffer)))
     }
 
     guard writable else {
@@ -136,6 +132,38 @@ enum HashserverRequest {
             case .body(let index): [.string("body"), .int(Int64(index))]
             }
         }
+    }
+
+    /// Buffers up to this size are read (and verified) whole before the answer starts, so a
+    /// corrupt one gets a 400; larger ones are streamed.
+    static let wholeBufferLimit = StoredBufferFile.defaultChunkSize
+
+    /// A stored buffer's answer. A small one is read into one `ByteBuffer` and verified first
+    /// (one write, a 400 when corrupt). A large one is streamed from its file chunk by chunk,
+    /// so the buffer is never whole in memory and sending starts after the first chunk; when
+    /// the store verifies reads and the file does not hash to its name, the last chunk is
+    /// never sent and the connection is closed: the client sees a body shorter than its
+    /// `Content-Length`, an error, rather than a corrupt buffer (see `StoredBufferFile`).
+    static func bufferResponse(_ file: StoredBufferFile) async throws -> Response {
+        guard file.size > wholeBufferLimit else {
+            var whole = ByteBuffer()
+            try await file.chunks(chunkSize: max(file.size, 1)) { whole = $0 }
+            return bufferResponse(file.checksum, body: ResponseBody(byteBuffer: whole))
+        }
+        return bufferResponse(file.checksum, body: ResponseBody(contentLength: file.size) { writer in
+            try await file.chunks { try await writer.write($0) }
+            try await writer.finish(nil)
+        })
+    }
+
+    static func bufferResponse(_ checksum: Checksum, body: ResponseBody) -> Response {
+        Response(
+            status: .ok,
+            headers: [
+                .contentType: "application/octet-stream",
+                .contentDisposition: "attachment; filename=\"\(checksum.hex)\"",
+            ],
+            body: body)
     }
 
     static var notFound: Response {

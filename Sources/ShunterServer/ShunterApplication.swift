@@ -13,6 +13,7 @@ public enum ShunterApplication {
         let router = Router(context: BasicRequestContext.self)
         addJobserverRoutes(to: router, broker: services.broker, hash: services.config.hash)
         addJobsAPIRoutes(to: router, broker: services.broker, hash: services.config.hash)
+        addEnvironmentRoutes(to: router, store: services.environments)
         addHashserverRoutes(to: router, store: services.buffers, writable: true)
         if let database = services.database {
             addDatabaseRoutes(to: router, database: database)
