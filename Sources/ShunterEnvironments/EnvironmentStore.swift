@@ -232,36 +232,41 @@ public actor EnvironmentStore {
 
     /// Removes every environment no job has used for `config.keepUnused` and that no job (of
     /// any broker) uses now, and what crashed builds left. Returns the removed identities.
+    ///
+    /// Only file locks decide, not this broker's own state: a job holds its environment's use
+    /// lock (shared) from before its build until it ends, and a build holds the build lock, so
+    /// an exclusive lock on both means nobody anywhere uses or builds the environment. Not
+    /// isolated to the actor: deleting a large prefix must not hold up jobs' `prepare`.
     @discardableResult
-    public func removeUnused(now: Date = Date()) -> [String] {
+    public nonisolated func removeUnused(now: Date = Date()) -> [String] {
         let root = config.root
+        let files = FileManager.default
         var removed: [String] = []
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
-        var named: Set<String> = []
-        for id in entries where !id.hasPrefix(".") && id != "logs" {
-            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "\(root)/\(id)") else { continue }
-            named.insert((target as NSString).lastPathComponent)
-            guard building[id] == nil,
+        for id in (try? files.contentsOfDirectory(atPath: root)) ?? [] where !id.hasPrefix(".") && id != "logs" {
+            guard (try? files.destinationOfSymbolicLink(atPath: "\(root)/\(id)")) != nil,
                 let use = try? FileLock.attempt(lockPath(id, "use"), .exclusive),
-                let lastUse = (try? FileManager.default.attributesOfItem(atPath: use.path))?[.modificationDate] as? Date,
+                let lastUse = (try? files.attributesOfItem(atPath: use.path))?[.modificationDate] as? Date,
                 now.timeIntervalSince(lastUse) > Double(config.keepUnused.components.seconds),
-                let build = try? FileLock.attempt(lockPath(id, "build"), .exclusive)
+                let build = try? FileLock.attempt(lockPath(id, "build"), .exclusive),
+                // Read again under the locks: a build may have renamed a new prefix into place.
+                let target = try? files.destinationOfSymbolicLink(atPath: "\(root)/\(id)")
             else { continue }
-            try? FileManager.default.removeItem(atPath: "\(root)/\(id)")
-            try? FileManager.default.removeItem(atPath: target.hasPrefix("/") ? target : "\(root)/\(target)")
-            named.remove((target as NSString).lastPathComponent)
+            try? files.removeItem(atPath: "\(root)/\(id)")
+            try? files.removeItem(atPath: target.hasPrefix("/") ? target : "\(root)/\(target)")
             removed.append(id)
             logger.info("removed environment unused since \(lastUse)", metadata: ["identity": "\(id)"])
             _ = (use, build)
         }
-        // Prefixes and scratch directories of builds that died: no name points at them and
-        // nobody holds their build lock.
+        // Prefixes and scratch directories of builds that died: nobody holds their build lock
+        // and, checked under that lock, no name points at them.
         for directory in [".prefixes", ".builds"] {
-            for entry in (try? FileManager.default.contentsOfDirectory(atPath: "\(root)/\(directory)")) ?? [] {
-                guard !named.contains(entry) else { continue }
+            for entry in (try? files.contentsOfDirectory(atPath: "\(root)/\(directory)")) ?? [] {
                 let id = String(entry.prefix(16))
-                guard building[id] == nil, let build = try? FileLock.attempt(lockPath(id, "build"), .exclusive) else { continue }
-                try? FileManager.default.removeItem(atPath: "\(root)/\(directory)/\(entry)")
+                guard let build = try? FileLock.attempt(lockPath(id, "build"), .exclusive) else { continue }
+                let named = (try? files.destinationOfSymbolicLink(atPath: "\(root)/\(id)")).map {
+                    ($0 as NSString).lastPathComponent == entry
+                } ?? false
+                if !named { try? files.removeItem(atPath: "\(root)/\(directory)/\(entry)") }
                 _ = build
             }
         }

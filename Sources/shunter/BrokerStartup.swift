@@ -44,7 +44,7 @@ enum BrokerStartup {
         Task {
             while !Task.isCancelled {
                 _ = await services.janitor.sweep()
-                await services.environments.removeUnused()
+                services.environments.removeUnused()
                 try? await Task.sleep(for: .seconds(600))
             }
         }

@@ -124,13 +124,13 @@ struct EnvironmentStoreTests {
             try FileManager.default.createDirectory(atPath: stale, withIntermediateDirectories: true)
             try await Task.sleep(for: .milliseconds(20))
 
-            #expect(await store.removeUnused(now: Date().addingTimeInterval(10)).isEmpty)
+            #expect(store.removeUnused(now: Date().addingTimeInterval(10)).isEmpty)
             #expect(FileManager.default.fileExists(atPath: prefix + "/bin/shunter-probe"))
             #expect(!FileManager.default.fileExists(atPath: stale))
 
             ready = nil  // the job ends
             _ = ready
-            let removed = await store.removeUnused(now: Date().addingTimeInterval(10))
+            let removed = store.removeUnused(now: Date().addingTimeInterval(10))
             #expect(removed.count == 1)
             #expect(!FileManager.default.fileExists(atPath: prefix))
         }
