@@ -108,6 +108,19 @@ public actor EnvironmentStore {
         }
     }
 
+    /// The environment whose prefix is `prefix`, leased again for a job that outlived a broker
+    /// restart (its execution names the prefix); nil when it is not one of this store's or is
+    /// gone.
+    public func lease(prefix: String) async -> ReadyEnvironment? {
+        let directory = (prefix as NSString).lastPathComponent
+        guard (prefix as NSString).deletingLastPathComponent == "\(config.root)/.prefixes",
+            let marker = EnvironmentMarker.read(from: prefix),
+            let lease = try? await FileLock.acquire(lockPath(String(directory.prefix(16)), "use"), .shared, touchOnRelease: true)
+        else { return nil }
+        return ReadyEnvironment(
+            label: marker.label, identity: marker.identity, prefix: prefix, kind: marker.kind, variables: [:], lease: lease)
+    }
+
     private func build(_ spec: EnvironmentSpec) async throws -> Built {
         let id = spec.shortIdentity
         if let running = building[id] { return try await running.value }

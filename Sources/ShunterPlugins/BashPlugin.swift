@@ -109,7 +109,7 @@ public struct BashPlugin: JobPlugin {
             try Self.write(Array(script.utf8), to: scriptPath)
             try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: scriptPath)
 
-            let execution = try recordedExecution(
+            let execution = try PreparedExecutionRecord.prepare(
                 job, directory: directory, command: [shell, "-c", command], environment: environment)
             return PreparedJob(execution: execution, workDirectory: directory.path, environment: ready)
         } catch {

@@ -1,5 +1,8 @@
 import Foundation
 import ShunterBackends
+import ShunterCore
+import ShunterEnvironments
+import ShunterHandlers
 
 /// The `Execution` a plugin prepared, kept as `execution.json` in the job's directory (beside
 /// `work/`, so the job never sees it). After a broker restart, a plugin re-attaching to a job
@@ -26,6 +29,37 @@ public enum PreparedExecutionRecord {
         var extraDirectives: [String]
         var stdoutPath: String
         var stderrPath: String
+    }
+
+    /// The execution a plugin's `prepare` hands to the backend, recorded in the job directory
+    /// for `reattach`: the resources come from the transformation's `__meta__` (the backend adds
+    /// its handler's defaults for what is not asked).
+    static func prepare(
+        _ job: JobContext, directory: WorkDirectory, command: [String], environment: [String: String]
+    ) throws -> Execution {
+        let resources: ResourceRequest
+        do {
+            resources = try ResourceRequest(meta: job.transformation.meta, defaults: ResourceRequest())
+        } catch {
+            throw JobFailure(.badInput, "\(error)")
+        }
+        let execution = Execution(
+            jobID: job.jobID, handler: job.handler.name, workDirectory: directory.workPath,
+            command: command, environment: environment, timeout: job.handler.limits.timeout,
+            resources: resources, stdoutPath: directory.stdoutPath, stderrPath: directory.stderrPath)
+        try write(execution, jobDirectory: directory.path)
+        return execution
+    }
+
+    /// What `prepare` recorded, for a job re-attached after a restart, with its conda
+    /// environment leased again (the prefix is in the recorded `CONDA_PREFIX`).
+    static func reattach(_ job: JobContext, workDirectory: String) async throws -> PreparedJob {
+        let execution = try read(jobDirectory: workDirectory, jobID: job.jobID)
+        var environment: ReadyEnvironment?
+        if let prefix = execution.environment["CONDA_PREFIX"], let store = job.environments {
+            environment = await store.lease(prefix: prefix)
+        }
+        return PreparedJob(execution: execution, workDirectory: workDirectory, environment: environment)
     }
 
     public static func write(_ execution: Execution, jobDirectory: String) throws {

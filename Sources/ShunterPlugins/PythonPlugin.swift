@@ -103,16 +103,18 @@ public struct PythonPlugin: JobPlugin {
             try await Self.materializeInputs(of: transformation, into: files, buffers: job.buffers)
             try BashPlugin.write(CanonicalJSON.encode(Self.request(for: transformation)), to: files.request)
             try BashPlugin.write(Array(PythonRunnerScript.source.utf8), to: files.runner)
-            let execution = Execution(
-                jobID: job.jobID, handler: job.handler.name, workDirectory: directory.workPath,
-                command: [interpreter, files.runner, files.path], environment: environment,
-                timeout: job.handler.limits.timeout,
-                stdoutPath: directory.stdoutPath, stderrPath: directory.stderrPath)
+            let execution = try PreparedExecutionRecord.prepare(
+                job, directory: directory, command: [interpreter, files.runner, files.path], environment: environment)
             return PreparedJob(execution: execution, workDirectory: directory.path, environment: ready)
         } catch {
             try? directory.remove()
             throw error
         }
+    }
+
+    /// A Slurm job that outlived a broker restart: what `prepare` recorded, read back.
+    public func reattach(_ job: JobContext, workDirectory: String) async throws -> PreparedJob {
+        try await PreparedExecutionRecord.reattach(job, workDirectory: workDirectory)
     }
 
     public func collect(_ job: JobContext, prepared: PreparedJob, outcome: ExecutionOutcome) async throws -> [UInt8] {

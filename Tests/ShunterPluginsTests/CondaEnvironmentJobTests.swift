@@ -128,4 +128,25 @@ struct CondaEnvironmentJobTests {
             #expect(failure.message.contains("No candidates were found for numpy"))
         }
     }
+
+    @Test("a python job re-attached after a restart runs the recorded command, its environment leased again")
+    func reattachedPythonJob() async throws {
+        let harness = try PythonJobHarness()
+        defer { harness.cleanUp() }
+        let transformation = try await harness.transformation(
+            code: "import numpy\nresult = numpy.__version__", output: "str")
+        let job = try inEnvironment(harness.context(transformation), .init(condaEnvironment: "numpy-conda"))
+        let prepared = try await harness.plugin.prepare(job)
+        let originalPrefix = try #require(prepared.environment?.prefix)
+
+        // A new broker process would rebuild the context and re-attach from the work directory.
+        let reattached = try await harness.plugin.reattach(job, workDirectory: prepared.workDirectory)
+        #expect(reattached.execution.command == prepared.execution.command)
+        #expect(reattached.execution.environment == prepared.execution.environment)
+        #expect(reattached.environment?.prefix == originalPrefix)
+        #expect(reattached.environment?.lease != nil)
+        let outcome = try await harness.backend.run(reattached.execution, events: ExecutionEvents())
+        let result = try await harness.plugin.collect(job, prepared: reattached, outcome: outcome)
+        #expect(String(decoding: result, as: UTF8.self) == "\"2.2.6\"\n")
+    }
 }
