@@ -45,6 +45,14 @@ public protocol BufferStore: Sendable {
     where Chunks.Element == [UInt8]
 }
 
+/// A store whose buffers are files on local disk, which a reader can stream in chunks instead
+/// of loading whole (the hashserver GET route does, for large buffers).
+public protocol FileBackedBufferStore: BufferStore {
+    /// The buffer's file opened for reading, or nil when absent; waits for uploads in flight
+    /// and promises as `get` does.
+    func open(_ checksum: Checksum) async throws -> StoredBufferFile?
+}
+
 public enum BufferStoreError: Error, Sendable, CustomStringConvertible {
     case checksumMismatch(expected: Checksum, actual: Checksum)
     case notFound(Checksum)

@@ -15,7 +15,7 @@ import Glibc
 /// The actor only keeps the bookkeeping (uploads in flight, promises); hashing and disk I/O
 /// run outside it in chunks with `Task.yield()` between them, so a 256 MB upload neither holds
 /// up requests for other buffers nor monopolises a cooperative thread.
-public actor FileBufferStore: BufferStore {
+public actor FileBufferStore: FileBackedBufferStore {
     public enum Layout: String, Sendable, CaseIterable {
         case prefix
         case flat
@@ -29,7 +29,8 @@ public actor FileBufferStore: BufferStore {
     public nonisolated let hashAlgorithm: HashAlgorithm
     public nonisolated let promises: PromiseRegistry
     /// Re-hash a file on every read, as hashserver does, so a corrupted file is reported
-    /// instead of served.
+    /// instead of served (a streamed read is cut short before its last chunk; see
+    /// `StoredBufferFile`).
     public nonisolated let verifiesReads: Bool
     private nonisolated let logger: Logger
 
@@ -118,17 +119,24 @@ public actor FileBufferStore: BufferStore {
     // MARK: - BufferStore
 
     public nonisolated func get(_ checksum: Checksum) async throws -> [UInt8]? {
+        try await open(checksum)?.bytes()
+    }
+
+    /// The buffer's file opened for reading in chunks (`StoredBufferFile`), or nil when the
+    /// store does not have it. Waits as `get` does: for an upload of the same checksum in
+    /// flight, and for a promised buffer up to the promise timeout.
+    public nonisolated func open(_ checksum: Checksum) async throws -> StoredBufferFile? {
         while true {
             await waitForUpload(of: checksum)
-            if let buffer = try await readVerified(checksum) { return buffer }
+            if let file = try openExisting(checksum) { return file }
             switch await promises.waitForArrival(of: checksum) {
             case .arrived:
                 continue
             case .notPromised:
                 await waitForUpload(of: checksum)
-                return try await readVerified(checksum)
+                return try openExisting(checksum)
             case .expired:
-                if let buffer = try await readVerified(checksum) { return buffer }
+                if let file = try openExisting(checksum) { return file }
                 throw BufferStoreError.promiseTimedOut(checksum, seconds: promises.timeToLive.inSeconds)
             }
         }
@@ -219,51 +227,19 @@ public actor FileBufferStore: BufferStore {
 
     // MARK: - Reading
 
-    /// The buffer read in chunks, checked against its name when `verifiesReads`.
-    nonisolated func readVerified(_ checksum: Checksum) async throws -> [UInt8]? {
-        guard let path = existingPath(for: checksum) else {
-            if let compressed = compressedPath(for: checksum) {
-                throw StoredBufferError.compressedOnly(path: compressed)
-            }
-            return nil
-        }
-        guard let buffer = try await Self.readChunked(path) else { return nil }
-        if verifiesReads {
-            let actual = await Self.hash(buffer, with: hashAlgorithm)
-            if actual != checksum {
-                logger.error("stored buffer is corrupt", metadata: ["path": "\(path)", "hashes_to": "\(actual)"])
-                throw StoredBufferError.corrupt(path: path, expected: checksum, actual: actual)
+    /// The uncompressed file holding the buffer, opened (checked against its name as it is
+    /// read when `verifiesReads`), or nil when there is none.
+    nonisolated func openExisting(_ checksum: Checksum) throws -> StoredBufferFile? {
+        for path in candidatePaths(for: checksum) {
+            if let file = try StoredBufferFile(
+                checksum: checksum, path: path, algorithm: hashAlgorithm, verifies: verifiesReads, logger: logger) {
+                return file
             }
         }
-        return buffer
-    }
-
-    static func readChunked(_ path: String) async throws -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 {
-            if errno == ENOENT { return nil }
-            throw FileSystem.failure(path, "open")
+        if let compressed = compressedPath(for: checksum) {
+            throw StoredBufferError.compressedOnly(path: compressed)
         }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw FileSystem.failure(path, "fstat") }
-        let size = Int(info.st_size)
-        var buffer = [UInt8](repeating: 0, count: size)
-        var done = 0
-        while done < size {
-            let got = buffer.withUnsafeMutableBytes { raw in
-                Glibc.read(fd, raw.baseAddress! + done, min(size - done, ioChunkSize))
-            }
-            if got < 0 {
-                if errno == EINTR { continue }
-                throw FileSystem.failure(path, "read")
-            }
-            if got == 0 { break }
-            done += got
-            await Task.yield()
-        }
-        if done < size { buffer.removeLast(size - done) }
-        return buffer
+        return nil
     }
 
     /// Hashes in chunks, yielding between them so other tasks get the thread.
