@@ -5,6 +5,7 @@
 #
 # Usage: scripts/bench.sh [--quick] [--only jobs,cache,buffers,hashing,memory,slurm] [--keep] ...
 #   default: about 10 minutes; --quick: under 2 minutes. Other options: bench/run.py --help.
+#   SHUNTER_BENCH_SCRATCH=<dir>: build and run Shunter from that scratch path (default .build).
 # Builds Shunter in release, sets up .venv-seamless, installs wrk (Debian) when missing; every
 # server it starts listens on a free 127.0.0.1 port with its own temporary directory and is
 # stopped at the end, also on Ctrl-C.
@@ -22,10 +23,13 @@ if ! command -v wrk >/dev/null; then
 fi
 scripts/setup-seamless-venv.sh
 mkdir -p bench-out
-echo "bench: swift build -c release --product shunter (log: bench-out/build.log)" >&2
-swift build -c release --product shunter > bench-out/build.log 2>&1 ||
+# SHUNTER_BENCH_SCRATCH: build in another scratch path than .build (e.g. to avoid waiting on
+# another build's lock); the default is unchanged.
+scratch="${SHUNTER_BENCH_SCRATCH:-.build}"
+echo "bench: swift build -c release --product shunter --scratch-path $scratch (log: bench-out/build.log)" >&2
+swift build -c release --product shunter --scratch-path "$scratch" > bench-out/build.log 2>&1 ||
   { grep -E "error" bench-out/build.log | head -20 >&2; echo "bench: the release build failed" >&2; exit 1; }
 
 # The driver stops every server it started when it ends, also on SIGINT/SIGTERM.
-exec .venv-seamless/bin/python bench/run.py --shunter .build/release/shunter --venv .venv-seamless \
+exec .venv-seamless/bin/python bench/run.py --shunter "$scratch/release/shunter" --venv .venv-seamless \
   --out bench-out "$@"
