@@ -129,7 +129,11 @@ public struct LocalBackend: Backend {
             logger.info("timed out", metadata: ["job": "\(execution.jobID)", "pid": "\(leader)"])
             return ExecutionOutcome(termination: .timedOut(execution.timeout ?? wallTime), wallTime: wallTime)
         case .finished(let status):
-            await Task { await group.stopStragglers(grace: grace) }.value
+            // Usually the group ended with its leader: then there is nothing to stop and no
+            // task to start (the uncancelled task is only needed to wait for stragglers).
+            if !group.isEmptyAfterReaping {
+                await Task { await group.stopStragglers(grace: grace) }.value
+            }
             switch status {
             case .exited(let code):
                 return ExecutionOutcome(termination: .exited(code), wallTime: wallTime)

@@ -37,6 +37,13 @@ struct ProcessGroup: Sendable {
         #endif
     }
 
+    /// Reaps what we adopted, then answers whether the group has no member left. Only once
+    /// the leader has been reaped (as `reapAdoptedMembers`).
+    var isEmptyAfterReaping: Bool {
+        reapAdoptedMembers()
+        return !hasMembers
+    }
+
     /// After the leader has been reaped: TERM whatever is left, give it `grace` to exit, then
     /// KILL it, and reap what we adopted. Returns at once in the common case (nothing left).
     func stopStragglers(grace: Duration) async {
