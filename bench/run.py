@@ -67,6 +67,9 @@ async def main() -> int:
                         help="seamless-jobserver --workers (run-seamless-stack.sh uses 2)")
     parser.add_argument("--max-jobs", type=int,
                         help="max_jobs of Shunter's bash-local handler (default: as in handlers/10-bash-local.yaml)")
+    parser.add_argument("--shunter-workdir",
+                        help="Shunter's job work directories here (e.g. a tmpfs such as /dev/shm/x) instead of "
+                             "under its temporary directory; the floor's directories follow them")
     parser.add_argument("--only", default=",".join(ALL), help=f"comma-separated subset of {','.join(ALL)}")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directories (logs)")
     args = parser.parse_args()
@@ -91,7 +94,8 @@ async def main() -> int:
     if args.max_jobs:
         handler = re.sub(r"max_jobs:\s*\d+", f"max_jobs: {args.max_jobs}", handler)
     work = Path(tempfile.mkdtemp(prefix="shunter-bench-"))
-    shunter = Shunter(args.shunter, work / "shunter", [("10-bash-local.yaml", handler)])
+    shunter = Shunter(args.shunter, work / "shunter", [("10-bash-local.yaml", handler)],
+                      workdir=args.shunter_workdir or "var/work")
     stack = SeamlessStack(args.venv, work / "seamless", args.python_workers)
     scenarios: list[Scenario] = []
     meta = {
@@ -99,7 +103,8 @@ async def main() -> int:
         "mode": "quick" if args.quick else "default",
         "machine": "; ".join(f"{k} {v}" for k, v in machine().items()),
         "shunter": f"commit {git_commit()}, release build, embedded store, journal durability full, "
-                   f"handler bash-local max_jobs {max_jobs_of(handler)}, log_level info",
+                   f"handler bash-local max_jobs {max_jobs_of(handler)}, log_level info, "
+                   f"work directories {args.shunter_workdir or 'under the temporary directory'}",
         "python": f"seamless-suite from {args.venv}, seamless-jobserver --workers {args.python_workers}, "
                   "hashserver and seamless-database on their own ports",
         "load": "wrk (cache hits, small GETs) and an aiohttp closed-loop client (jobs, buffers)",
@@ -111,7 +116,10 @@ async def main() -> int:
         await asyncio.sleep(2)  # let the jobserver's workers finish importing before measuring memory
         python_idle = stack.rss_kib()
         shunter_idle = shunter.rss_kib()
-        bench = Bench(shunter, stack, work, counts, deadline)
+        floor_dir = Path(args.shunter_workdir) if args.shunter_workdir else None
+        if floor_dir:
+            floor_dir.mkdir(parents=True, exist_ok=True)
+        bench = Bench(shunter, stack, work, counts, deadline, floor_dir)
 
         async def step(name: str, minimum: float, make):
             if name not in only:

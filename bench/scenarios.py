@@ -61,8 +61,10 @@ class Counts:
 
 
 class Bench:
-    def __init__(self, shunter: Shunter, stack: SeamlessStack, work: Path, counts: Counts, deadline: float):
+    def __init__(self, shunter: Shunter, stack: SeamlessStack, work: Path, counts: Counts, deadline: float,
+                 floor_dir: Path | None = None):
         self.shunter = shunter
+        self.floor_dir = floor_dir or work  # where the floor's bash runs write: beside Shunter's work directories
         self.stack = stack
         self.work = work
         self.counts = counts
@@ -161,7 +163,7 @@ class Bench:
         return scenario
 
     def floor(self, n: int, concurrency: int) -> Measurement:
-        root = self.work / f"floor-{n}-{concurrency}-{time.monotonic_ns()}"
+        root = self.floor_dir / f"floor-{n}-{concurrency}-{time.monotonic_ns()}"
         for i in range(n):
             (root / str(i)).mkdir(parents=True)
         start = time.perf_counter()

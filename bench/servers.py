@@ -86,7 +86,8 @@ class Shunter:
     """`shunter serve` with a config of its own: embedded store, journal and work directories
     under `base`, and the given handler files."""
 
-    def __init__(self, binary: Path, base: Path, handler_files: list[tuple[str, str]], env: dict | None = None):
+    def __init__(self, binary: Path, base: Path, handler_files: list[tuple[str, str]], env: dict | None = None,
+                 workdir: str = "var/work"):
         self.binary = binary
         self.base = base
         self.port = free_port()
@@ -101,7 +102,7 @@ class Shunter:
         self.config.write_text(
             f"root: {base}\nlisten: 127.0.0.1:{self.port}\nhandlers: handlers\n"
             "store:\n  buffers: var/buffers\n  results: var/results.sqlite\n"
-            "journal: var/journal.sqlite\nworkdir: var/work\nlog_level: info\n")
+            f"journal: var/journal.sqlite\nworkdir: {workdir}\nlog_level: info\n")
         self.env = env
 
     def start(self) -> "Shunter":
