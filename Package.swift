@@ -175,7 +175,7 @@ let package = Package(
         .testTarget(
             name: "ShunterPluginsTests",
             dependencies: [
-                "ShunterCore", "ShunterStore", "ShunterHandlers", "ShunterPlugins", "ShunterBackends", "ShunterEnvironments",
+                "ShunterCore", "ShunterStore", "ShunterHandlers", "ShunterPlugins", "ShunterBackends", "ShunterEnvironments", "ShunterTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Vectors"],

@@ -2,29 +2,14 @@ import Foundation
 import Logging
 import ShunterEnvironments
 import ShunterHandlers
+import ShunterTestSupport
 
 /// The repository checkout (Tests/ShunterEnvironmentsTests/ -> ../..).
 let repositoryRoot: String = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 
-struct EnvironmentTestSetupError: Error, CustomStringConvertible {
-    var description: String
-}
-
-/// The local conda channel and the Python with py-rattler that `scripts/setup-conda-tools.sh`
-/// makes. No conda channel is reachable from the test machines, so the rattler manager's tests
-/// create real prefixes from this channel (its python package is a repack of the machine's
-/// CPython; see Tests/conda-channel/README.md).
-func condaTools() throws -> (channel: String, python: String) {
-    let channel = repositoryRoot + "/var/test-channel"
-    let python = repositoryRoot + "/.venv-conda-tools/bin/python"
-    guard FileManager.default.fileExists(atPath: channel + "/noarch/repodata.json"),
-        FileManager.default.isExecutableFile(atPath: python)
-    else {
-        throw EnvironmentTestSetupError(description: "the test conda channel (\(channel)) or py-rattler (\(python)) is missing: run bash scripts/setup-conda-tools.sh")
-    }
-    return (channel, python)
-}
+/// The test channel and py-rattler (see `CondaTestTools`).
+func condaTools() throws -> CondaTestTools { try CondaTestTools.require() }
 
 /// A store over `root`, with the given managers (all, by default) and test-channel defaults.
 func makeStore(

@@ -6,6 +6,7 @@ import ShunterEnvironments
 import ShunterHandlers
 import ShunterPlugins
 import ShunterStore
+import ShunterTestSupport
 import Testing
 
 /// Jobs in real environments: `numpy-conda` is a conda prefix built by py-rattler from the
@@ -16,13 +17,8 @@ struct CondaEnvironmentJobTests {
     /// One store for every test of the suite: building the environments is the slow part.
     static let fixture: Result<(store: EnvironmentStore, root: String, channel: String), any Error> = {
         Result {
-            let channel = pluginsRepositoryRoot + "/var/test-channel"
-            let tools = pluginsRepositoryRoot + "/.venv-conda-tools/bin/python"
-            guard FileManager.default.fileExists(atPath: channel + "/noarch/repodata.json"),
-                FileManager.default.isExecutableFile(atPath: tools)
-            else {
-                throw PythonTestSetupError(description: "the test conda channel or py-rattler is missing: run bash scripts/setup-conda-tools.sh")
-            }
+            let tools = try CondaTestTools.require()
+            let channel = tools.channel
             let root = try TemporaryDirectory().path
             let definitions = root + "/conda-envs"
             try FileManager.default.createDirectory(atPath: definitions, withIntermediateDirectories: true)
@@ -33,7 +29,7 @@ struct CondaEnvironmentJobTests {
             try FileManager.default.copyItem(
                 atPath: pluginsRepositoryRoot + "/conda-envs/numpy-pip.yml", toPath: definitions + "/numpy-pip.yml")
             let config = EnvironmentsConfig(
-                definitions: definitions, root: root + "/envs", channels: [channel], toolsPython: tools)
+                definitions: definitions, root: root + "/envs", channels: [channel], toolsPython: tools.python)
             let store = EnvironmentStore(
                 config: config,
                 managers: EnvironmentManagerRegistry.managers(for: config, environment: ProcessInfo.processInfo.environment),

@@ -6,6 +6,7 @@ import ShunterEnvironments
 import ShunterHandlers
 import ShunterPlugins
 import ShunterStore
+import ShunterTestSupport
 import Testing
 
 /// Jobs in a conda environment on Slurm: the broker builds the environment (under a root the
@@ -17,16 +18,12 @@ extension SlurmClusterTests {
             .deletingLastPathComponent().path
 
         func store(root: String) throws -> EnvironmentStore {
-            let channel = Self.repository + "/var/test-channel"
-            let tools = Self.repository + "/.venv-conda-tools/bin/python"
-            try #require(
-                FileManager.default.fileExists(atPath: channel + "/noarch/repodata.json") && FileManager.default.isExecutableFile(atPath: tools),
-                "the test conda channel or py-rattler is missing: run scripts/setup-conda-tools.sh (scripts/test.sh does)")
+            let tools = try CondaTestTools.require()
             let definitions = root + "/conda-envs"
             try FileManager.default.createDirectory(atPath: definitions, withIntermediateDirectories: true)
             try "dependencies: [python 3.11.*, numpy, shunter-probe 2.0]\n"
                 .write(toFile: definitions + "/numpy-conda.yml", atomically: true, encoding: .utf8)
-            let config = EnvironmentsConfig(definitions: definitions, root: root + "/envs", channels: [channel], toolsPython: tools)
+            let config = EnvironmentsConfig(definitions: definitions, root: root + "/envs", channels: [tools.channel], toolsPython: tools.python)
             return EnvironmentStore(
                 config: config,
                 managers: EnvironmentManagerRegistry.managers(for: config, environment: ProcessInfo.processInfo.environment),
