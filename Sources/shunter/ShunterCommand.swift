@@ -14,7 +14,7 @@ struct ShunterCommand: AsyncParsableCommand {
         version: "shunter 0.1.0",
         subcommands: [
             ServeCommand.self, CheckCommand.self, RunCommand.self, JobsCommand.self, BufferCommand.self,
-            SeamlessJobserverCommand.self,
+            EnvironmentCommand.self, SeamlessJobserverCommand.self,
         ]
     )
 

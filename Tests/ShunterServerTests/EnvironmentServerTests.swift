@@ -62,4 +62,32 @@ struct EnvironmentServerTests {
         #expect(environments.first?["manager"]?.stringValue == "venv")
         #expect(environments.first?["prefix"]?.stringValue == prefixes.first)
     }
+
+    @Test("shunter env: build ahead of time, list, an unknown name, prune")
+    func environmentCommand() throws {
+        let directory = NSTemporaryDirectory() + "shunter-env-cli-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try FileManager.default.createDirectory(atPath: directory + "/config", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: directory + "/conda-envs", withIntermediateDirectories: true)
+        try "root: ..\nenvironments: {managers: [venv]}\n".write(toFile: directory + "/config/shunter.yaml", atomically: true, encoding: .utf8)
+        try "dependencies: [python=3.11, pip, {pip: [six==1.16.0]}]\n"
+            .write(toFile: directory + "/conda-envs/six.yml", atomically: true, encoding: .utf8)
+
+        let built = try BrokerProcess.runCLI(["env", "build", "six"], in: directory)
+        #expect(built.status == 0, "\(built.output)")
+        let prefix = try #require(built.output.split(separator: "\n").first { $0.hasPrefix("six: ") }.map { String($0.dropFirst(5)) })
+        #expect(FileManager.default.isExecutableFile(atPath: prefix + "/bin/python"))
+
+        let listed = try BrokerProcess.runCLI(["env", "list"], in: directory)
+        #expect(listed.output.contains("Defined in \(directory)/conda-envs: six"))
+        #expect(listed.output.contains(prefix))
+
+        let unknown = try BrokerProcess.runCLI(["env", "build", "sx"], in: directory)
+        #expect(unknown.status == 4)
+        #expect(unknown.output.contains("did you mean 'six'?"))
+
+        let pruned = try BrokerProcess.runCLI(["env", "prune", "--unused-for", "0"], in: directory)
+        #expect(pruned.status == 0, "\(pruned.output)")
+        #expect(!FileManager.default.fileExists(atPath: prefix))
+    }
 }
