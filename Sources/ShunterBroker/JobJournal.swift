@@ -33,16 +33,23 @@ public actor JobJournal {
     public init(path: String, durability: Durability = .full) throws {
         try FileManager.default.createDirectory(
             atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        var configuration = Configuration()
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = \(durability == .full ? "FULL" : "NORMAL")")
-        }
         do {
-            pool = try DatabasePool(path: path, configuration: configuration)
+            pool = try DatabasePool(path: path, configuration: Configuration())
+            // On the writer, after the pool is open: GRDB's WAL set-up runs after
+            // `prepareDatabase` and sets `synchronous = NORMAL`, which would silently drop the
+            // fsync of each commit (seen with strace: no fdatasync of the WAL per job).
+            try pool.barrierWriteWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA synchronous = \(durability == .full ? "FULL" : "NORMAL")")
+            }
             try JobJournal.migrator.migrate(pool)
         } catch {
             throw JournalError(path: path, reason: "\(error)")
         }
+    }
+
+    /// The writer's `PRAGMA synchronous`: 2 for FULL, 1 for NORMAL (what commits really do).
+    public func writerSynchronous() throws -> Int {
+        try pool.barrierWriteWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
     }
 
     private static var migrator: DatabaseMigrator {

@@ -25,6 +25,14 @@ struct JobJournalTests {
         #expect(try await reopened.stateCounts()[.queued] == 500)
     }
 
+    @Test("commits are fsynced when durability is full: the writer really runs with synchronous = FULL")
+    func writerIsFullySynchronous() async throws {
+        let path = NSTemporaryDirectory() + "journal-\(UUID().uuidString).sqlite"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(try await JobJournal(path: path).writerSynchronous() == 2)
+        #expect(try await JobJournal(path: path, durability: .normal).writerSynchronous() == 1)
+    }
+
     @Test("updates are read back whole, and finished jobs are not 'unfinished'")
     func updateRoundTrip() async throws {
         let path = NSTemporaryDirectory() + "journal-\(UUID().uuidString).sqlite"
