@@ -33,8 +33,12 @@ public actor JobJournal {
     public init(path: String, durability: Durability = .full) throws {
         try FileManager.default.createDirectory(
             atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        var configuration = Configuration()
+        // Another connection to the same file (a tool reading the journal, a broker that is
+        // still stopping) holds its lock for a commit at most: wait for it rather than fail.
+        configuration.busyMode = .timeout(10)
         do {
-            pool = try DatabasePool(path: path, configuration: Configuration())
+            pool = try DatabasePool(path: path, configuration: configuration)
             // On the writer, after the pool is open: GRDB's WAL set-up runs after
             // `prepareDatabase` and sets `synchronous = NORMAL`, which would silently drop the
             // fsync of each commit (seen with strace: no fdatasync of the WAL per job).
