@@ -72,7 +72,12 @@ public enum PreparedExecutionRecord {
             extraDirectives: r.extraDirectives, stdoutPath: execution.stdoutPath, stderrPath: execution.stderrPath)
         let path = jobDirectory + "/" + fileName
         do {
-            try JSONEncoder().encode(stored).write(to: URL(fileURLWithPath: path), options: .atomic)
+            // Written in place like the job's other files, not fsynced: a broker crash leaves it
+            // whole (the kernel has it); after a power loss it may be missing, and then the
+            // re-attach fails and the job runs again, which is what it is for.
+            try BashPlugin.write([UInt8](JSONEncoder().encode(stored)), to: path)
+        } catch let failure as JobFailure {
+            throw failure
         } catch {
             throw JobFailure(.internalError, "cannot write \(path): \(error.localizedDescription)")
         }
