@@ -341,6 +341,11 @@ public actor Broker {
                 broker: self, previousWorkDirectory: previousWorkDirectory, resumePoint: resuming)
             let ending = await execution.run()
             await self.finish(id, ending)
+            // After the answer, not before: removing a directory is a dozen file-system calls
+            // that no client needs to wait for.
+            if case .succeeded(_, _, let workDirectory) = ending {
+                JobExecution.removeWorkDirectory(workDirectory, logger: context.logger)
+            }
         }
         active[id] = job
     }
@@ -399,7 +404,7 @@ public actor Broker {
         job.record.finishedAt = Self.now()
         job.record.updatedAt = Self.now()
         switch ending {
-        case .succeeded(let result, let tails):
+        case .succeeded(let result, let tails, _):
             job.record.state = .succeeded
             job.record.result = result
             job.record.stdoutTail = tails.stdout

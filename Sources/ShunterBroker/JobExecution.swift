@@ -7,7 +7,8 @@ import ShunterStore
 
 /// How a job's execution ended, as the broker needs to know it.
 enum JobEnding: Sendable {
-    case succeeded(Checksum, OutputTails)
+    /// `workDirectory` is removed once the waiters have their answer.
+    case succeeded(Checksum, OutputTails, workDirectory: String)
     case failed(String, OutputTails)
     case cancelled(reason: String)
     /// Stopped because the broker is shutting down; the job stays unfinished in the journal.
@@ -73,7 +74,7 @@ struct JobExecution: Sendable {
                         context.logger.notice(
                             "stopped processes an interrupted attempt left running", metadata: ["pids": "\(killed)"])
                     }
-                    removeWorkDirectory(leftover)
+                    Self.removeWorkDirectory(leftover, logger: context.logger)
                 }
                 try await broker.advance(id, to: .preparing)
                 let fresh = try await handler.plugin.prepare(context)
@@ -97,8 +98,7 @@ struct JobExecution: Sendable {
                     finishedAt: finished.timeIntervalSince1970,
                     wallTimeSeconds: finished.timeIntervalSince(started),
                     hostname: ProcessInfo.processInfo.hostName))
-            removeWorkDirectory(ready.workDirectory)
-            return .succeeded(result, tails)
+            return .succeeded(result, tails, workDirectory: ready.workDirectory)
         } catch is CancellationError {
             if let prepared { tails = readTails(of: prepared.execution) }
             if await broker.isShuttingDown { return .interrupted }
@@ -154,11 +154,11 @@ struct JobExecution: Sendable {
         }
     }
 
-    private func removeWorkDirectory(_ path: String) {
+    static func removeWorkDirectory(_ path: String, logger: Logger) {
         do {
             try FileManager.default.removeItem(atPath: path)
         } catch {
-            context.logger.warning("could not remove work directory", metadata: ["path": "\(path)", "error": "\(error)"])
+            logger.warning("could not remove work directory", metadata: ["path": "\(path)", "error": "\(error)"])
         }
     }
 }

@@ -100,6 +100,22 @@ struct BrokerTests {
         #expect(error.contains("python"))
     }
 
+    @Test("a successful job's work directory is removed, after the answer")
+    func successRemovesWorkDirectory() async throws {
+        let fixture = try BrokerFixture()
+        defer { fixture.remove() }
+        let broker = try await fixture.openBroker()
+        let outcome = try await broker.run(try await fixture.bash("echo 5 > RESULT"))
+        #expect(outcome.status == .succeeded)
+        let workDirectory = try #require(outcome.record?.workDirectory)
+        // Removed by the job's task once the waiters have their answer: soon, not necessarily yet.
+        let deadline = ContinuousClock.now + .seconds(10)
+        while FileManager.default.fileExists(atPath: workDirectory), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(!FileManager.default.fileExists(atPath: workDirectory))
+    }
+
     @Test("a failing job reports Seamless's error text and keeps its work directory")
     func failureKeepsWorkDirectory() async throws {
         let fixture = try BrokerFixture()
