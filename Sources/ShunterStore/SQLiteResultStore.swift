@@ -71,9 +71,8 @@ public final class SQLiteResultStore: ResultStore, Sendable {
         try await pool.write { db in
             try Self.upsertTransformation(db, transformation, result: result)
             if let metadata {
-                try db.execute(
-                    sql: "INSERT OR REPLACE INTO meta_data (checksum, result, metadata) VALUES (?, ?, ?)",
-                    arguments: [transformation.hex, result.hex, PythonJSON.dumps(metadata)])
+                try db.cachedStatement(sql: "INSERT OR REPLACE INTO meta_data (checksum, result, metadata) VALUES (?, ?, ?)")
+                    .execute(arguments: [transformation.hex, result.hex, PythonJSON.dumps(metadata)])
             }
         }
     }
@@ -126,28 +125,29 @@ public final class SQLiteResultStore: ResultStore, Sendable {
         }
     }
 
+    // The statements of every cache lookup and every stored result are compiled once per
+    // connection (`cachedStatement`), not parsed and authorized again on each call.
+
     static func transformationResult(_ db: Database, _ transformation: Checksum) throws -> Checksum? {
-        try String.fetchOne(db, sql: "SELECT result FROM transformation WHERE checksum = ?", arguments: [transformation.hex])
-            .flatMap { try? Checksum(hex: $0) }
+        let statement = try db.cachedStatement(sql: "SELECT result FROM transformation WHERE checksum = ?")
+        return try String.fetchOne(statement, arguments: [transformation.hex]).flatMap { try? Checksum(hex: $0) }
     }
 
     /// Unlike seamless-database, which adds a reverse row on every PUT (so repeated PUTs list a
     /// transformation repeatedly), the reverse row is added once.
     static func upsertTransformation(_ db: Database, _ transformation: Checksum, result: Checksum) throws {
-        try db.execute(
-            sql: "INSERT OR REPLACE INTO transformation (checksum, result) VALUES (?, ?)",
-            arguments: [transformation.hex, result.hex])
+        try db.cachedStatement(sql: "INSERT OR REPLACE INTO transformation (checksum, result) VALUES (?, ?)")
+            .execute(arguments: [transformation.hex, result.hex])
         try ensureReverse(db, transformation, result: result)
     }
 
     static func ensureReverse(_ db: Database, _ transformation: Checksum, result: Checksum) throws {
         let exists = try Bool.fetchOne(
-            db, sql: "SELECT EXISTS(SELECT 1 FROM rev_transformation WHERE checksum = ? AND result = ?)",
+            db.cachedStatement(sql: "SELECT EXISTS(SELECT 1 FROM rev_transformation WHERE checksum = ? AND result = ?)"),
             arguments: [transformation.hex, result.hex]) ?? false
         if !exists {
-            try db.execute(
-                sql: "INSERT INTO rev_transformation (result, checksum) VALUES (?, ?)",
-                arguments: [result.hex, transformation.hex])
+            try db.cachedStatement(sql: "INSERT INTO rev_transformation (result, checksum) VALUES (?, ?)")
+                .execute(arguments: [result.hex, transformation.hex])
         }
     }
 
