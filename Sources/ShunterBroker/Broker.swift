@@ -162,8 +162,18 @@ public actor Broker {
         return try await journal.record(id)
     }
 
+    /// The journal's records, with what the broker knows better: intermediate states are
+    /// journaled lazily and an end is answered before its commit, so for live and just-ended
+    /// jobs the memory is newer than the journal.
     public func list(_ filter: JobFilter) async throws -> [JobRecord] {
-        try await journal.list(filter)
+        let journaled = try await journal.list(filter)
+        var byID: [JobID: JobRecord] = [:]
+        for record in journaled { byID[record.id] = record }
+        for record in active.values.map(\.record) + endedNotJournaled.values {
+            byID[record.id] = record
+        }
+        let fresh = byID.values.filter(filter.matches).sorted { $0.id > $1.id }
+        return Array(fresh.prefix(filter.limit))
     }
 
     /// The live job for a transformation, if one runs it now.
@@ -328,10 +338,11 @@ public actor Broker {
             job.record.attempts += 1
             job.record.startedAt = Self.now()
         }
-        let context = JobContext(
+        var context = JobContext(
             jobID: id.description, transformation: job.transformation, environment: job.environment,
             handler: handler.config, buffers: buffers, workRoot: settings.workRoot, environments: settings.environments,
             logger: jobLogger(id, job.record.transformation, handler: handler.name))
+        context.recordsExecution = handler.backend.canResume
         // A job run again after a crash starts from a clean slate: its previous attempt's work
         // directory (same name) goes first.
         let previousWorkDirectory = job.record.workDirectory

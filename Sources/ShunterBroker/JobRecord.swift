@@ -65,4 +65,12 @@ public struct JobFilter: Sendable, Hashable {
         self.transformation = transformation
         self.limit = limit
     }
+
+    /// Whether `record` passes the filter (the limit aside).
+    public func matches(_ record: JobRecord) -> Bool {
+        if let states, !states.isEmpty, !states.contains(record.state) { return false }
+        if let handler, record.handler != handler { return false }
+        if let transformation, record.transformation != transformation { return false }
+        return true
+    }
 }

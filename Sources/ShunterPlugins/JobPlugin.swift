@@ -41,6 +41,10 @@ public struct JobContext: Sendable {
     public var workRoot: String
     /// Where the conda environments a job asks for are built; nil when the broker has none.
     public var environments: EnvironmentStore?
+    /// Whether the job's backend can re-attach to it after a restart (`Backend.canResume`):
+    /// only then does `prepare` record the execution for `reattach` (a file per job saved
+    /// for every local job).
+    public var recordsExecution: Bool = true
     public var logger: Logger
 
     public init(

@@ -32,7 +32,7 @@ public enum PreparedExecutionRecord {
     }
 
     /// The execution a plugin's `prepare` hands to the backend, recorded in the job directory
-    /// for `reattach`: the resources come from the transformation's `__meta__` (the backend adds
+    /// for `reattach` when the backend can re-attach (`JobContext.recordsExecution`): the resources come from the transformation's `__meta__` (the backend adds
     /// its handler's defaults for what is not asked).
     static func prepare(
         _ job: JobContext, directory: WorkDirectory, command: [String], environment: [String: String]
@@ -47,7 +47,7 @@ public enum PreparedExecutionRecord {
             jobID: job.jobID, handler: job.handler.name, workDirectory: directory.workPath,
             command: command, environment: environment, timeout: job.handler.limits.timeout,
             resources: resources, stdoutPath: directory.stdoutPath, stderrPath: directory.stderrPath)
-        try write(execution, jobDirectory: directory.path)
+        if job.recordsExecution { try write(execution, jobDirectory: directory.path) }
         return execution
     }
 

@@ -100,13 +100,17 @@ struct BrokerTests {
         #expect(error.contains("python"))
     }
 
-    @Test("a successful job's work directory is removed, after the answer")
+    @Test("a successful job is listed as ended at once, and its work directory is removed after the answer")
     func successRemovesWorkDirectory() async throws {
         let fixture = try BrokerFixture()
         defer { fixture.remove() }
         let broker = try await fixture.openBroker()
-        let outcome = try await broker.run(try await fixture.bash("echo 5 > RESULT"))
+        let tf = try await fixture.bash("echo 5 > RESULT")
+        let outcome = try await broker.run(tf)
         #expect(outcome.status == .succeeded)
+        // Listed as it ended at once, whether or not the end is committed yet.
+        #expect(try await broker.list(JobFilter(transformation: tf.checksum)).map(\.state) == [.succeeded])
+        #expect(try await broker.list(JobFilter(states: [.running, .collecting])).isEmpty)
         let workDirectory = try #require(outcome.record?.workDirectory)
         // Removed by the job's task once the waiters have their answer: soon, not necessarily yet.
         let deadline = ContinuousClock.now + .seconds(10)
@@ -129,6 +133,9 @@ struct BrokerTests {
         #expect(record.stderrTail?.contains("oops") == true)
         let workDirectory = try #require(record.workDirectory)
         #expect(FileManager.default.fileExists(atPath: workDirectory))
+        #expect(FileManager.default.fileExists(atPath: workDirectory + "/work/transform.sh"))
+        // The local backend cannot re-attach after a restart: no execution record is written.
+        #expect(!FileManager.default.fileExists(atPath: workDirectory + "/execution.json"))
         #expect(try await fixture.results.result(for: record.transformation) == nil, "a failure is not cached")
     }
 
