@@ -399,7 +399,10 @@ public actor Broker {
         guard active[id] != nil else { return }
         active[id]!.record.externalID = externalID
         active[id]!.record.updatedAt = Self.now()
-        try await journal.update(active[id]!.record)
+        // A Slurm job id must survive a power loss of the broker's machine (the job runs on);
+        // a local process's identity need not: the power loss ended the process as well.
+        let resumable = handlers.first { $0.name == active[id]!.record.handler }?.backend.canResume ?? true
+        try await journal.update(active[id]!.record, durable: resumable)
     }
 
     private func finish(_ id: JobID, _ ending: JobEnding) async {
@@ -446,7 +449,9 @@ public actor Broker {
         endedNotJournaled[id] = job.record
         dispatch()
         do {
-            try await journal.update(job.record)
+            // Not fsynced on its own: after a power loss, recovery finds the result in the
+            // cache (or runs the job again), as for a crash before this commit.
+            try await journal.update(job.record, durable: false)
         } catch {
             logger.error("could not journal the end of a job", metadata: ["job": "\(id)", "error": "\(error)"])
         }

@@ -19,6 +19,9 @@ public actor JobJournal {
     }
 
     private let pool: DatabasePool
+    private let durability: Durability
+    /// What the writer's `PRAGMA synchronous` is now (it is switched per batch).
+    private var writerIsFull: Bool
     private var pending: [PendingWrite] = []
     private var flushing = false
     /// `updateEventually` writes that failed; nobody waited for them, so they are counted.
@@ -28,9 +31,13 @@ public actor JobJournal {
         let apply: @Sendable (Database) throws -> Int64?
         /// nil for a write nobody waits for (`updateEventually`).
         let continuation: CheckedContinuation<Int64?, any Error>?
+        /// Must survive power loss once its caller returns (with `Durability.full`).
+        let durable: Bool
     }
 
     public init(path: String, durability: Durability = .full) throws {
+        self.durability = durability
+        writerIsFull = durability == .full
         try FileManager.default.createDirectory(
             atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         var configuration = Configuration()
@@ -105,9 +112,13 @@ public actor JobJournal {
         return JobID(rowID!)
     }
 
-    /// Journals a job's new state and whatever else changed with it.
-    public func update(_ record: JobRecord) async throws {
-        _ = try await enqueue(Self.updateStatement(record))
+    /// Journals a job's new state and whatever else changed with it, and returns once it is
+    /// committed. `durable: false` commits without an fsync of its own (the next durable
+    /// commit carries it to disk): for what a broker crash must not lose — the OS still has
+    /// it — but a power loss may, because recovery rebuilds it (a job's end: the result cache
+    /// says it; a local process's identity: power loss ended the process too).
+    public func update(_ record: JobRecord, durable: Bool = true) async throws {
+        _ = try await enqueue(Self.updateStatement(record), durable: durable)
     }
 
     private static func updateStatement(_ record: JobRecord) -> @Sendable (Database) throws -> Int64? {
@@ -132,7 +143,7 @@ public actor JobJournal {
     /// without harm (a job caught `preparing` or `running` is queued again on recovery either
     /// way). Writes keep their order, so a later awaited write also makes this one durable.
     public func updateEventually(_ record: JobRecord) {
-        pending.append(PendingWrite(apply: Self.updateStatement(record), continuation: nil))
+        pending.append(PendingWrite(apply: Self.updateStatement(record), continuation: nil, durable: false))
         startFlushing()
     }
 
@@ -143,9 +154,11 @@ public actor JobJournal {
         }
     }
 
-    private func enqueue(_ apply: @escaping @Sendable (Database) throws -> Int64?) async throws -> Int64? {
+    private func enqueue(
+        _ apply: @escaping @Sendable (Database) throws -> Int64?, durable: Bool = true
+    ) async throws -> Int64? {
         try await withCheckedThrowingContinuation { continuation in
-            pending.append(PendingWrite(apply: apply, continuation: continuation))
+            pending.append(PendingWrite(apply: apply, continuation: continuation, durable: durable))
             startFlushing()
         }
     }
@@ -154,8 +167,21 @@ public actor JobJournal {
         while !pending.isEmpty {
             let batch = pending
             pending = []
+            // One fsync per batch, and none for a batch that holds nothing durable: in WAL mode
+            // a commit under NORMAL is not synced, and the next FULL commit syncs it too.
+            let full = durability == .full && batch.contains(where: \.durable)
+            let switchTo: String? = full == writerIsFull ? nil : (full ? "FULL" : "NORMAL")
+            writerIsFull = full
             do {
-                let results = try await pool.write { db in try batch.map { try $0.apply(db) } }
+                let results = try await pool.writeWithoutTransaction { db in
+                    if let switchTo { try db.execute(sql: "PRAGMA synchronous = \(switchTo)") }
+                    var results: [Int64?] = []
+                    try db.inTransaction(.immediate) {
+                        results = try batch.map { try $0.apply(db) }
+                        return .commit
+                    }
+                    return results
+                }
                 for (write, result) in zip(batch, results) { write.continuation?.resume(returning: result) }
             } catch {
                 // One bad write must not fail its neighbours: retry them one by one.

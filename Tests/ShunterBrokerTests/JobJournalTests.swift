@@ -29,7 +29,20 @@ struct JobJournalTests {
     func writerIsFullySynchronous() async throws {
         let path = NSTemporaryDirectory() + "journal-\(UUID().uuidString).sqlite"
         defer { try? FileManager.default.removeItem(atPath: path) }
-        #expect(try await JobJournal(path: path).writerSynchronous() == 2)
+        let journal = try JobJournal(path: path)
+        #expect(try await journal.writerSynchronous() == 2)
+        // A batch with nothing durable in it commits without its own fsync; the next durable
+        // one has it again.
+        let id = try await journal.insert(
+            transformation: HashAlgorithm.sha256.checksum(of: Array("y".utf8)), language: "bash", request: [1], at: 1)
+        var record = try #require(try await journal.record(id))
+        record.state = .preparing
+        try await journal.update(record, durable: false)
+        #expect(try await journal.writerSynchronous() == 1)
+        record.state = .running
+        try await journal.update(record)
+        #expect(try await journal.writerSynchronous() == 2)
+        #expect(try await journal.record(id)?.state == .running)
         #expect(try await JobJournal(path: path, durability: .normal).writerSynchronous() == 1)
     }
 
