@@ -374,10 +374,10 @@ public actor Broker {
     /// Moves a running job to its next state and journals it. Throws if the move is illegal,
     /// which would be a bug in the execution pipeline.
     ///
-    /// Only `queued` (a re-attach that gives up) waits for the commit: losing `preparing`,
-    /// `running` or `collecting` in a crash changes nothing, since recovery queues such a job
-    /// again (or re-attaches through its external id, which `recordExternalID` does make
-    /// durable, after these writes in journal order).
+    /// Only `queued` (a re-attach that gives up) waits for the commit: losing `running` in a
+    /// crash changes nothing, since recovery queues such a job again (or re-attaches through
+    /// its external id, which `recordExternalID` does make durable, after this write in
+    /// journal order); `preparing` and `collecting` are not journaled at all.
     func advance(_ id: JobID, to state: JobState, update: @Sendable (inout JobRecord) -> Void = { _ in }) async throws {
         guard var job = active[id] else { throw BrokerError.unknownJob(id) }
         guard job.record.state.canMove(to: state) else {
@@ -387,7 +387,12 @@ public actor Broker {
         job.record.updatedAt = Self.now()
         update(&job.record)
         active[id] = job
-        if state.isActive {
+        if state == .preparing || state == .collecting {
+            // Kept in memory only (`record` and `list` show it): recovery treats a job found
+            // `queued` or `running` exactly as one that was preparing or collecting, so these
+            // two writes per job would buy nothing.
+            return
+        } else if state.isActive {
             await journal.updateEventually(job.record)
         } else {
             try await journal.update(job.record)
