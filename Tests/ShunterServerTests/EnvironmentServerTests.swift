@@ -90,4 +90,22 @@ struct EnvironmentServerTests {
         #expect(pruned.status == 0, "\(pruned.output)")
         #expect(!FileManager.default.fileExists(atPath: prefix))
     }
+
+    @Test("shunter check names the file, line and column of a mistake in conda-envs/")
+    func checkValidatesDefinitions() throws {
+        let directory = NSTemporaryDirectory() + "shunter-env-check-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        for folder in ["config", "conda-envs", "handlers"] {
+            try FileManager.default.createDirectory(atPath: directory + "/" + folder, withIntermediateDirectories: true)
+        }
+        try "root: ..\n".write(toFile: directory + "/config/shunter.yaml", atomically: true, encoding: .utf8)
+        try "name: b\nplugin: bash\nbackend: local\nmatch: {language: bash, environment: any}\n"
+            .write(toFile: directory + "/handlers/10-bash.yaml", atomically: true, encoding: .utf8)
+        try "channels: [conda-forge]\ndependences: [numpy]\n"
+            .write(toFile: directory + "/conda-envs/broken.yml", atomically: true, encoding: .utf8)
+        let checked = try BrokerProcess.runCLI(["check"], in: directory)
+        #expect(checked.status == 2, "\(checked.output)")
+        #expect(checked.output.contains("conda-envs/broken.yml:2:1: unknown key 'dependences'"), "\(checked.output)")
+        #expect(checked.output.contains("did you mean 'dependencies'"))
+    }
 }
