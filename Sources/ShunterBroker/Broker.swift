@@ -352,10 +352,10 @@ public actor Broker {
                 broker: self, previousWorkDirectory: previousWorkDirectory, resumePoint: resuming)
             let ending = await execution.run()
             await self.finish(id, ending)
-            // After the answer, not before: removing a directory is a dozen file-system calls
-            // that no client needs to wait for.
+            // After the answer, not before: emptying a directory is file-system work that no
+            // client needs to wait for.
             if case .succeeded(_, _, let workDirectory) = ending {
-                JobExecution.removeWorkDirectory(workDirectory, logger: context.logger)
+                WorkDirectory(path: workDirectory).recycle()
             }
         }
         active[id] = job

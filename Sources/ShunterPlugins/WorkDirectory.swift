@@ -14,8 +14,9 @@ import ShunterCore
 /// Output goes beside `work/`, not into it, so that the job sees exactly the files Seamless
 /// would give it (a `ls > RESULT` gives the same answer).
 ///
-/// The broker removes the directory after success and marks it kept after failure;
-/// `WorkDirectoryJanitor` removes kept ones once they are old enough.
+/// After success the broker empties the directory and keeps it for a later job
+/// (`WorkDirectoryRecycling`); after failure it marks it kept, and `WorkDirectoryJanitor`
+/// removes kept ones once they are old enough.
 public struct WorkDirectory: Sendable, Hashable {
     /// The job's directory (removed as a whole).
     public let path: String
@@ -43,6 +44,10 @@ public struct WorkDirectory: Sendable, Hashable {
     public static func create(root: String, transformation: Checksum, jobID: String) throws -> WorkDirectory {
         let directory = WorkDirectory(path: root + "/" + name(transformation: transformation, jobID: jobID))
         let manager = FileManager.default
+        if manager.fileExists(atPath: directory.path) {
+            throw JobFailure(.internalError, "cannot create the work directory \(directory.path): it exists already")
+        }
+        if takeSpare(root: root, as: directory) { return directory }
         do {
             try manager.createDirectory(atPath: root, withIntermediateDirectories: true)
             try manager.createDirectory(atPath: directory.path, withIntermediateDirectories: false)

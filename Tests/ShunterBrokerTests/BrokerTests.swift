@@ -100,7 +100,7 @@ struct BrokerTests {
         #expect(error.contains("python"))
     }
 
-    @Test("a successful job is listed as ended at once, and its work directory is removed after the answer")
+    @Test("a successful job is listed as ended at once, and its work directory is recycled after the answer")
     func successRemovesWorkDirectory() async throws {
         let fixture = try BrokerFixture()
         defer { fixture.remove() }
@@ -112,7 +112,8 @@ struct BrokerTests {
         #expect(try await broker.list(JobFilter(transformation: tf.checksum)).map(\.state) == [.succeeded])
         #expect(try await broker.list(JobFilter(states: [.running, .collecting])).isEmpty)
         let workDirectory = try #require(outcome.record?.workDirectory)
-        // Removed by the job's task once the waiters have their answer: soon, not necessarily yet.
+        // Emptied and moved to the spares by the job's task once the waiters have their answer:
+        // soon, not necessarily yet.
         let deadline = ContinuousClock.now + .seconds(10)
         while FileManager.default.fileExists(atPath: workDirectory), ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(10))

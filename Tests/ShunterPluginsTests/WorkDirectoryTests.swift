@@ -35,4 +35,42 @@ struct WorkDirectoryTests {
         #expect(!FileManager.default.fileExists(atPath: kept.path))
         #expect(FileManager.default.fileExists(atPath: running.workPath))
     }
+
+    @Test("a recycled directory is emptied, kept as a spare, and taken by the next job with nothing of the last")
+    func recycling() throws {
+        let root = try TemporaryDirectory()
+        defer { root.cleanUp() }
+        let manager = FileManager.default
+        func inode(_ path: String) throws -> UInt64 {
+            try #require((try manager.attributesOfItem(atPath: path))[.systemFileNumber] as? UInt64)
+        }
+        let first = try WorkDirectory.create(root: root.path, transformation: checksum, jobID: "job-1")
+        for file in ["a", "transform.sh", "RESULT"] {
+            try Data("x".utf8).write(to: URL(fileURLWithPath: first.workPath + "/" + file))
+        }
+        try manager.createDirectory(atPath: first.workPath + "/out/deep", withIntermediateDirectories: true)
+        try Data("printed".utf8).write(to: URL(fileURLWithPath: first.stdoutPath))
+        try manager.createDirectory(atPath: first.path + "/python/buffers", withIntermediateDirectories: true)
+        let directoryInode = try inode(first.path)
+
+        first.recycle()
+        #expect(!manager.fileExists(atPath: first.path))
+        let spares = try manager.contentsOfDirectory(atPath: root.path + "/.spare")
+        #expect(spares.count == 1)
+
+        let second = try WorkDirectory.create(root: root.path, transformation: checksum, jobID: "job-2")
+        #expect(try inode(second.path) == directoryInode, "the spare was taken, not a new directory made")
+        #expect(try manager.contentsOfDirectory(atPath: second.workPath).isEmpty)
+        #expect(try manager.contentsOfDirectory(atPath: second.path).sorted() == ["stdout", "work"])
+        #expect(manager.contents(atPath: second.stdoutPath)?.isEmpty == true)
+        #expect(try manager.contentsOfDirectory(atPath: root.path + "/.spare").isEmpty)
+
+        // A spare that something wrote into after it was emptied is never handed out.
+        second.recycle()
+        let spare = root.path + "/.spare/" + (try #require(try manager.contentsOfDirectory(atPath: root.path + "/.spare").first))
+        try Data("late".utf8).write(to: URL(fileURLWithPath: spare + "/work/straggler"))
+        let third = try WorkDirectory.create(root: root.path, transformation: checksum, jobID: "job-3")
+        #expect(try manager.contentsOfDirectory(atPath: third.workPath).isEmpty)
+        #expect(!manager.fileExists(atPath: spare))
+    }
 }
