@@ -106,7 +106,7 @@ public struct BashPlugin: JobPlugin {
             let script = BashJobScript.transformScript(
                 command: command, environment: environment, inherited: inheritedEnvironment)
             let scriptPath = directory.workPath + "/transform.sh"
-            try Self.write(Array(script.utf8), to: scriptPath)
+            try directory.write(Array(script.utf8), to: scriptPath)
             try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: scriptPath)
 
             let execution = try PreparedExecutionRecord.prepare(
@@ -225,7 +225,7 @@ public struct BashPlugin: JobPlugin {
         } catch {
             throw JobFailure(.badInput, "\(error)")
         }
-        try write(materialization.fileContents, to: path)
+        try directory.write(materialization.fileContents, to: path)
         return materialization.environmentValue
     }
 

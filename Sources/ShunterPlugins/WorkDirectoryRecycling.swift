@@ -10,14 +10,35 @@ import ShunterCore
 /// the directory, `work/` and the two output files halves the inodes created and freed per job
 /// on any file system.
 ///
+/// The files a job left in `work/` are kept too, emptied, in `.files/`: the next job's pin
+/// files and `transform.sh` are those inodes renamed into place (`write(_:to:)`), so that a
+/// trivial job allocates one inode (the `RESULT` bash creates) instead of three.
+///
 /// ```
-/// <root>/.spare/<random>/    work/ (empty), stdout and stderr (empty)
+/// <root>/.spare/<random>/    work/ (empty), stdout and stderr (empty), .files/ (empty files)
 /// ```
 /// A spare is taken by renaming it to the new job's name, so two jobs never get the same one.
 /// One whose `work/` is not empty (a process of the earlier job wrote late) is removed instead.
 extension WorkDirectory {
     /// Spares kept at most; more are removed as before.
     static let spareLimit = 32
+    /// Empty files kept per directory for reuse.
+    static let pooledFileLimit = 16
+
+    var filePoolPath: String { path + "/.files" }
+
+    /// Writes one of the job's files (a pin, `transform.sh`): into an emptied file of an earlier
+    /// job when the directory has one (renamed to `target`, mode reset to what a new file gets),
+    /// else into a new file.
+    func write(_ bytes: [UInt8], to target: String) throws {
+        if let pooled = try? FileManager.default.contentsOfDirectory(atPath: filePoolPath) {
+            for name in pooled where rename(filePoolPath + "/" + name, target) == 0 {
+                _ = chmod(target, 0o644)
+                break
+            }
+        }
+        try BashPlugin.write(bytes, to: target)
+    }
 
     static func spareRoot(_ root: String) -> String { root + "/.spare" }
 
@@ -46,10 +67,24 @@ extension WorkDirectory {
         let spareCount = (try? manager.contentsOfDirectory(atPath: spares).count) ?? 0
         do {
             guard spareCount < Self.spareLimit else { throw CocoaError(.fileWriteUnknown) }
+            try manager.createDirectory(atPath: filePoolPath, withIntermediateDirectories: true)
+            var pooled = try manager.contentsOfDirectory(atPath: filePoolPath).count
             for name in try manager.contentsOfDirectory(atPath: workPath) {
-                try manager.removeItem(atPath: workPath + "/" + name)
+                let file = workPath + "/" + name
+                let attributes = try? manager.attributesOfItem(atPath: file)
+                // Only a file with no other name: emptying a hard link the job made to a file
+                // elsewhere (a store buffer) would empty that file too.
+                if attributes?[.type] as? FileAttributeType == .typeRegular,
+                    (attributes?[.referenceCount] as? NSNumber)?.intValue == 1,
+                    pooled < Self.pooledFileLimit, truncate(file, 0) == 0,
+                    rename(file, filePoolPath + "/" + UUID().uuidString) == 0
+                {
+                    pooled += 1
+                } else {
+                    try manager.removeItem(atPath: file)
+                }
             }
-            for name in try manager.contentsOfDirectory(atPath: path) where name != "work" {
+            for name in try manager.contentsOfDirectory(atPath: path) where name != "work" && name != ".files" {
                 if name == "stdout" || name == "stderr" {
                     guard truncate(path + "/" + name, 0) == 0 else { throw CocoaError(.fileWriteUnknown) }
                 } else {

@@ -61,12 +61,23 @@ struct WorkDirectoryTests {
         let second = try WorkDirectory.create(root: root.path, transformation: checksum, jobID: "job-2")
         #expect(try inode(second.path) == directoryInode, "the spare was taken, not a new directory made")
         #expect(try manager.contentsOfDirectory(atPath: second.workPath).isEmpty)
-        #expect(try manager.contentsOfDirectory(atPath: second.path).sorted() == ["stdout", "work"])
+        #expect(try manager.contentsOfDirectory(atPath: second.path).sorted() == [".files", "stdout", "work"])
+        // The files the last job left are kept empty, for this job's files to reuse.
+        let pool = try manager.contentsOfDirectory(atPath: second.path + "/.files")
+        #expect(pool.count == 3)
+        for name in pool { #expect(manager.contents(atPath: second.path + "/.files/" + name)?.isEmpty == true) }
         #expect(manager.contents(atPath: second.stdoutPath)?.isEmpty == true)
         #expect(try manager.contentsOfDirectory(atPath: root.path + "/.spare").isEmpty)
 
-        // A spare that something wrote into after it was emptied is never handed out.
+        // A hard link the job made to a file elsewhere is removed, never emptied.
+        let outside = root.path + "/precious"
+        try Data("keep me".utf8).write(to: URL(fileURLWithPath: outside))
+        try manager.linkItem(atPath: outside, toPath: second.workPath + "/link")
         second.recycle()
+        #expect(manager.contents(atPath: outside) == Data("keep me".utf8))
+        _ = try WorkDirectory.create(root: root.path, transformation: checksum, jobID: "job-2b").recycle()
+
+        // A spare that something wrote into after it was emptied is never handed out.
         let spare = root.path + "/.spare/" + (try #require(try manager.contentsOfDirectory(atPath: root.path + "/.spare").first))
         try Data("late".utf8).write(to: URL(fileURLWithPath: spare + "/work/straggler"))
         let third = try WorkDirectory.create(root: root.path, transformation: checksum, jobID: "job-3")
