@@ -137,7 +137,8 @@ public actor EnvironmentStore {
         let lock = try await FileLock.acquire(lockPath(id, "build"), .exclusive) {
             logger.info("another broker is building this environment: waiting for it", metadata: metadata)
         }
-        defer { _ = lock }
+        // Held to the end of the build, whatever the optimizer would make of an unused value.
+        defer { withExtendedLifetime(lock) {} }
         // Built by another broker while this one waited for the lock.
         if let existing = existing(id) { return existing }
 
@@ -268,7 +269,7 @@ public actor EnvironmentStore {
             try? files.removeItem(atPath: target.hasPrefix("/") ? target : "\(root)/\(target)")
             removed.append(id)
             logger.info("removed environment unused since \(lastUse)", metadata: ["identity": "\(id)"])
-            _ = (use, build)
+            withExtendedLifetime((use, build)) {}
         }
         // Prefixes and scratch directories of builds that died: nobody holds their build lock
         // and, checked under that lock, no name points at them.
@@ -280,7 +281,7 @@ public actor EnvironmentStore {
                     ($0 as NSString).lastPathComponent == entry
                 } ?? false
                 if !named { try? files.removeItem(atPath: "\(root)/\(directory)/\(entry)") }
-                _ = build
+                withExtendedLifetime(build) {}
             }
         }
         return removed
