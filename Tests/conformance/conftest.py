@@ -141,18 +141,24 @@ class PythonServers:
 # Cases whose client process hung (a Seamless client deadlock, see runner.py) and were run
 # again in a fresh client process; reported at the end of the session.
 CLIENT_HANGS: list[str] = []
+# A case whose client hangs this many times, each in a fresh client process, fails. The hang is
+# the 1.4.3 client's own deadlock (docs/seamless-client.md), hit more often the faster results
+# come back: about one case in twenty per deployment here, so two attempts made a suite of three
+# deployments × 61 cases fail one run in three on a case that passes when the client does not hang.
+HANG_ATTEMPTS = 3
 CLIENT_LOST_UPLOADS: list[str] = []
 
 
 def run_cases(mode: str, out_dir: str, names: list[str] | None = None, extra: list[str] = (),
               env: dict | None = None, timeout: float = 600, cwd: str | None = None) -> dict:
     """Runs runner.py in a fresh client process; returns {case: entry}. When the client hangs
-    on a case, the rest (that case included, once more) run in a new client process."""
+    on a case, the rest (that case included, once more) run in a new client process, up to
+    HANG_ATTEMPTS runs of one case."""
     from cases import CASES
 
     remaining = list(names or CASES)
     results: dict = {}
-    retried: set[str] = set()
+    retried: dict[str, int] = {}
     lost_uploads: set[str] = set()
     while remaining:
         out = os.path.join(out_dir, f"{mode}-{time.monotonic_ns()}.json")
@@ -171,9 +177,9 @@ def run_cases(mode: str, out_dir: str, names: list[str] | None = None, extra: li
             pytest.fail(f"runner.py {mode} exited with {completed.returncode}:\n{read(log)}")
         if hung:
             name = hung[0]
-            if name in retried:
-                pytest.fail(f"runner.py {mode}: the client hung twice on {name}:\n{read(log)}")
-            retried.add(name)
+            retried[name] = retried.get(name, 0) + 1
+            if retried[name] >= HANG_ATTEMPTS:
+                pytest.fail(f"runner.py {mode}: the client hung {HANG_ATTEMPTS} times on {name}:\n{read(log)}")
             CLIENT_HANGS.append(f"{mode}: {name} (log: {log})")
             del batch[name]
         # The 1.4.3 client can also submit a transformation whose buffer upload it lost (the
