@@ -144,6 +144,7 @@ let package = Package(
         .target(
             name: "ShunterTestSupport",
             dependencies: [
+                "ShunterCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

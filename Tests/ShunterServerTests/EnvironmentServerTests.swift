@@ -1,4 +1,5 @@
 import Foundation
+import ShunterTestSupport
 import ShunterCore
 import Testing
 

@@ -1,4 +1,5 @@
 import Foundation
+import ShunterTestSupport
 import NIOHTTP1
 @testable import ShunterBackends
 import ShunterCore
