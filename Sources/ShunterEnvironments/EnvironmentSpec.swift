@@ -77,9 +77,9 @@ public struct EnvironmentSpec: Sendable, Hashable {
     }
 
     /// The spec as JSON for the py-rattler creator script.
-    func creatorJSON(channels resolvedChannels: [String], channelAlias: String, platform: String) -> [UInt8] {
+    func creatorJSON(channelAlias: String, platform: String) -> [UInt8] {
         CanonicalJSON.encode(.object([
-            "channels": .array(resolvedChannels.map { .string($0) }),
+            "channels": .array(channels.map { .string($0) }),
             "dependencies": .array(dependencies.map { .string($0) }),
             "pip": .array(pip.map { .string($0) }),
             "channel_alias": .string(channelAlias),

@@ -43,7 +43,7 @@ public struct RattlerManager: EnvironmentManager {
         let script = step.workspace + "/" + RattlerCreateScript.fileName
         let specFile = step.workspace + "/spec.json"
         try Data(RattlerCreateScript.source.utf8).write(to: URL(fileURLWithPath: script))
-        try Data(spec.creatorJSON(channels: spec.channels, channelAlias: channelAlias, platform: Self.platform))
+        try Data(spec.creatorJSON(channelAlias: channelAlias, platform: Self.platform))
             .write(to: URL(fileURLWithPath: specFile))
         let result = try await step.run([python, script, specFile, prefix])
         switch result.exitCode {

@@ -241,30 +241,6 @@ public struct BashPlugin: JobPlugin {
 
     // MARK: - Files
 
-    /// Writes a file of the job's directory: created (or truncated) and written in place.
-    ///
-    /// Not `FileManager.createFile` or `Data.write(options: .atomic)`: those write a temporary
-    /// file, fsync it and rename it, three file-system operations and a disk flush per file,
-    /// which the issue-7 profile found to be a tenth of a trivial job's CPU. A work directory is
-    /// scratch — after a crash the job runs again in a fresh one — so neither atomicity nor
-    /// durability buys anything here.
-    static func write(_ bytes: [UInt8], to path: String) throws {
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else {
-            throw JobFailure(.internalError, "cannot write \(path): \(String(cString: strerror(errno)))")
-        }
-        defer { close(descriptor) }
-        var written = 0
-        while written < bytes.count {
-            let count = bytes.withUnsafeBytes { Foundation.write(descriptor, $0.baseAddress! + written, bytes.count - written) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw JobFailure(.internalError, "cannot write \(path): \(String(cString: strerror(errno)))")
-            }
-            written += count
-        }
-    }
-
     /// Error texts carry the job's output as Seamless's do, but at most this much of each
     /// stream, so that a job printing gigabytes cannot blow up the broker's memory.
     static let errorTextOutputLimit = 16 << 20

@@ -75,7 +75,7 @@ public enum PreparedExecutionRecord {
             // Written in place like the job's other files, not fsynced: a broker crash leaves it
             // whole (the kernel has it); after a power loss it may be missing, and then the
             // re-attach fails and the job runs again, which is what it is for.
-            try BashPlugin.write([UInt8](JSONEncoder().encode(stored)), to: path)
+            try WorkDirectory.writeFile([UInt8](JSONEncoder().encode(stored)), to: path)
         } catch let failure as JobFailure {
             throw failure
         } catch {

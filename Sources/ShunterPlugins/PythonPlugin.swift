@@ -101,8 +101,8 @@ public struct PythonPlugin: JobPlugin {
             let files = PythonJobFiles(jobDirectory: directory.path)
             try FileManager.default.createDirectory(atPath: files.buffers, withIntermediateDirectories: true)
             try await Self.materializeInputs(of: transformation, into: files, buffers: job.buffers)
-            try BashPlugin.write(CanonicalJSON.encode(Self.request(for: transformation)), to: files.request)
-            try BashPlugin.write(Array(PythonRunnerScript.source.utf8), to: files.runner)
+            try WorkDirectory.writeFile(CanonicalJSON.encode(Self.request(for: transformation)), to: files.request)
+            try WorkDirectory.writeFile(Array(PythonRunnerScript.source.utf8), to: files.runner)
             let execution = try PreparedExecutionRecord.prepare(
                 job, directory: directory, command: [interpreter, files.runner, files.path], environment: environment)
             return PreparedJob(execution: execution, workDirectory: directory.path, environment: ready)

@@ -37,7 +37,7 @@ extension WorkDirectory {
                 break
             }
         }
-        try BashPlugin.write(bytes, to: target)
+        try Self.writeFile(bytes, to: target)
     }
 
     static func spareRoot(_ root: String) -> String { root + "/.spare" }
