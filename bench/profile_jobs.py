@@ -81,9 +81,11 @@ async def main() -> int:
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(1.0)
         own0, children0 = cpu_seconds(shunter.pid)
+        client0 = time.process_time()
         result = await closed_loop("Shunter", [Bench.run_request(shunter.url, j) for j in measured],
                                    args.concurrency, deadline, unit="jobs")
         own1, children1 = cpu_seconds(shunter.pid)
+        client1 = time.process_time()
         if tracer:
             tracer.send_signal(signal.SIGINT)
             tracer.wait(timeout=120)
@@ -93,7 +95,8 @@ async def main() -> int:
               f"median {lat[len(lat) // 2] * 1e3:.2f} ms, errors {result.errors}"
               + (f" ({result.first_error})" if result.errors else ""))
         print(f"CPU per job: broker {1e3 * (own1 - own0) / n:.2f} ms, "
-              f"processes it reaped {1e3 * (children1 - children0) / n:.2f} ms "
+              f"processes it reaped {1e3 * (children1 - children0) / n:.2f} ms, "
+              f"this HTTP client {1e3 * (client1 - client0) / n:.2f} ms "
               f"(clock ticks of {1e3 / TICKS:.0f} ms: averages over the run)")
         print(f"load average: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
         return 0

@@ -34,10 +34,12 @@ struct ProcessIdentity: Hashable, Sendable {
         bootID == Self.currentBootID() && Self.startTicks(of: pid) == startTicks
     }
 
-    private static func currentBootID() -> String? {
+    /// Read once: it changes only with a reboot, which ends this process too.
+    private static let bootID: String? =
         (try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8))?
-            .trimmingCharacters(in: .whitespacesAndNewlines)
-    }
+        .trimmingCharacters(in: .whitespacesAndNewlines)
+
+    private static func currentBootID() -> String? { bootID }
 
     private static func startTicks(of pid: pid_t) -> UInt64? {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),

@@ -106,8 +106,7 @@ public struct BashPlugin: JobPlugin {
             let script = BashJobScript.transformScript(
                 command: command, environment: environment, inherited: inheritedEnvironment)
             let scriptPath = directory.workPath + "/transform.sh"
-            try directory.write(Array(script.utf8), to: scriptPath)
-            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: scriptPath)
+            try directory.write(Array(script.utf8), to: scriptPath, mode: 0o755)
 
             let execution = try PreparedExecutionRecord.prepare(
                 job, directory: directory, command: [shell, "-c", command], environment: environment)

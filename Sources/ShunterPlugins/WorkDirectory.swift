@@ -65,12 +65,18 @@ public struct WorkDirectory: Sendable, Hashable {
     /// which the issue-7 profile found to be a tenth of a trivial job's CPU. A work directory is
     /// scratch — after a crash the job runs again in a fresh one — so neither atomicity nor
     /// durability buys anything here.
-    static func writeFile(_ bytes: [UInt8], to path: String) throws {
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    static func writeFile(_ bytes: [UInt8], to path: String, mode: mode_t = 0o644) throws {
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
         guard descriptor >= 0 else {
             throw JobFailure(.internalError, "cannot write \(path): \(String(cString: strerror(errno)))")
         }
         defer { close(descriptor) }
+        try writeAll(bytes, to: descriptor, path: path)
+        // The mode asked for, whatever the umask (transform.sh must be executable).
+        if mode != 0o644 { fchmod(descriptor, mode) }
+    }
+
+    static func writeAll(_ bytes: [UInt8], to descriptor: Int32, path: String) throws {
         var written = 0
         while written < bytes.count {
             let count = bytes.withUnsafeBytes { Foundation.write(descriptor, $0.baseAddress! + written, bytes.count - written) }

@@ -18,7 +18,8 @@ public actor WorkDirectoryJanitor {
 
     /// Removes every kept directory under `root` whose `.kept` marker is older than
     /// `keepFailedFor` (as of `now`). Directories without the marker belong to running jobs
-    /// and are never touched. Returns the paths removed.
+    /// and are never touched. Returns the paths removed. Also trims the spare files
+    /// (`WorkRootSpares.trimFiles`).
     @discardableResult
     public func sweep(now: Date = Date()) -> [String] {
         let manager = FileManager.default
@@ -40,6 +41,9 @@ public actor WorkDirectoryJanitor {
         if !removed.isEmpty {
             logger.info("removed kept work directories", metadata: ["count": "\(removed.count)"])
         }
+        // The deletions the jobs deferred (WorkDirectoryRecycling).
+        let trimmed = WorkRootSpares.of(root: root).trimFiles()
+        if trimmed > 0 { logger.debug("removed spare files", metadata: ["count": "\(trimmed)"]) }
         return removed
     }
 

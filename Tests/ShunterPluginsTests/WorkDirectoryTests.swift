@@ -1,6 +1,6 @@
 import Foundation
 import ShunterCore
-import ShunterPlugins
+@testable import ShunterPlugins
 import Testing
 
 @Suite("WorkDirectory and its janitor")
@@ -44,10 +44,14 @@ struct WorkDirectoryTests {
         func inode(_ path: String) throws -> UInt64 {
             try #require((try manager.attributesOfItem(atPath: path))[.systemFileNumber] as? UInt64)
         }
+        func mode(_ path: String) throws -> Int {
+            try #require((try manager.attributesOfItem(atPath: path))[.posixPermissions] as? Int)
+        }
         let first = try WorkDirectory.create(root: root.path, transformation: checksum, jobID: "job-1")
         for file in ["a", "transform.sh", "RESULT"] {
-            try Data("x".utf8).write(to: URL(fileURLWithPath: first.workPath + "/" + file))
+            try Data("a longer text than the next job writes".utf8).write(to: URL(fileURLWithPath: first.workPath + "/" + file))
         }
+        let leftInodes = try Set(["a", "transform.sh", "RESULT"].map { try inode(first.workPath + "/" + $0) })
         try manager.createDirectory(atPath: first.workPath + "/out/deep", withIntermediateDirectories: true)
         try Data("printed".utf8).write(to: URL(fileURLWithPath: first.stdoutPath))
         try manager.createDirectory(atPath: first.path + "/python/buffers", withIntermediateDirectories: true)
@@ -55,33 +59,62 @@ struct WorkDirectoryTests {
 
         first.recycle()
         #expect(!manager.fileExists(atPath: first.path))
-        let spares = try manager.contentsOfDirectory(atPath: root.path + "/.spare")
-        #expect(spares.count == 1)
+        #expect(try manager.contentsOfDirectory(atPath: root.path + "/.spare/dirs").count == 1)
+        #expect(try manager.contentsOfDirectory(atPath: root.path + "/.spare/files").count == 3)
 
         let second = try WorkDirectory.create(root: root.path, transformation: checksum, jobID: "job-2")
         #expect(try inode(second.path) == directoryInode, "the spare was taken, not a new directory made")
         #expect(try manager.contentsOfDirectory(atPath: second.workPath).isEmpty)
-        #expect(try manager.contentsOfDirectory(atPath: second.path).sorted() == [".files", "stdout", "work"])
-        // The files the last job left are kept empty, for this job's files to reuse.
-        let pool = try manager.contentsOfDirectory(atPath: second.path + "/.files")
-        #expect(pool.count == 3)
-        for name in pool { #expect(manager.contents(atPath: second.path + "/.files/" + name)?.isEmpty == true) }
+        #expect(try manager.contentsOfDirectory(atPath: second.path).sorted() == ["stdout", "work"])
         #expect(manager.contents(atPath: second.stdoutPath)?.isEmpty == true)
-        #expect(try manager.contentsOfDirectory(atPath: root.path + "/.spare").isEmpty)
+        #expect(try manager.contentsOfDirectory(atPath: root.path + "/.spare/dirs").isEmpty)
 
-        // A hard link the job made to a file elsewhere is removed, never emptied.
+        // The next job's files are the files the last one left, holding exactly what is written.
+        try second.write(Array("42\n".utf8), to: second.workPath + "/a")
+        try second.write(Array("#!/bin/bash\n".utf8), to: second.workPath + "/transform.sh", mode: 0o755)
+        #expect(leftInodes.contains(try inode(second.workPath + "/a")))
+        #expect(leftInodes.contains(try inode(second.workPath + "/transform.sh")))
+        #expect(manager.contents(atPath: second.workPath + "/a") == Data("42\n".utf8))
+        #expect(manager.contents(atPath: second.workPath + "/transform.sh") == Data("#!/bin/bash\n".utf8))
+        #expect(try mode(second.workPath + "/a") == 0o644)
+        #expect(try mode(second.workPath + "/transform.sh") == 0o755)
+        #expect(try manager.contentsOfDirectory(atPath: root.path + "/.spare/files").count == 1)
+
+        // A hard link the job made to a file elsewhere is removed, never reused.
         let outside = root.path + "/precious"
         try Data("keep me".utf8).write(to: URL(fileURLWithPath: outside))
         try manager.linkItem(atPath: outside, toPath: second.workPath + "/link")
         second.recycle()
         #expect(manager.contents(atPath: outside) == Data("keep me".utf8))
-        _ = try WorkDirectory.create(root: root.path, transformation: checksum, jobID: "job-2b").recycle()
+        #expect(try manager.contentsOfDirectory(atPath: root.path + "/.spare/files").count == 3)
 
         // A spare that something wrote into after it was emptied is never handed out.
-        let spare = root.path + "/.spare/" + (try #require(try manager.contentsOfDirectory(atPath: root.path + "/.spare").first))
+        let spare = root.path + "/.spare/dirs/" + (try #require(try manager.contentsOfDirectory(atPath: root.path + "/.spare/dirs").first))
         try Data("late".utf8).write(to: URL(fileURLWithPath: spare + "/work/straggler"))
         let third = try WorkDirectory.create(root: root.path, transformation: checksum, jobID: "job-3")
         #expect(try manager.contentsOfDirectory(atPath: third.workPath).isEmpty)
         #expect(!manager.fileExists(atPath: spare))
+
+        // The housekeeping trims the spare files.
+        #expect(WorkRootSpares.of(root: root.path).trimFiles(keeping: 1) == 2)
+        #expect(try manager.contentsOfDirectory(atPath: root.path + "/.spare/files").count == 1)
+    }
+
+    @Test("a broker adopts the spares an earlier one left, and removes those of the older layout")
+    func adoption() throws {
+        let root = try TemporaryDirectory()
+        defer { root.cleanUp() }
+        let manager = FileManager.default
+        try manager.createDirectory(atPath: root.path + "/.spare/dirs/earlier/work", withIntermediateDirectories: true)
+        try manager.createDirectory(atPath: root.path + "/.spare/files", withIntermediateDirectories: true)
+        try Data("old".utf8).write(to: URL(fileURLWithPath: root.path + "/.spare/files/earlier"))
+        try manager.createDirectory(atPath: root.path + "/.spare/0F1E-UUID/.files", withIntermediateDirectories: true)
+
+        let job = try WorkDirectory.create(root: root.path, transformation: checksum, jobID: "job-1")
+        #expect(!manager.fileExists(atPath: root.path + "/.spare/dirs/earlier"), "the earlier broker's spare was taken")
+        #expect(!manager.fileExists(atPath: root.path + "/.spare/0F1E-UUID"))
+        try job.write(Array("new".utf8), to: job.workPath + "/a")
+        #expect(!manager.fileExists(atPath: root.path + "/.spare/files/earlier"))
+        #expect(manager.contents(atPath: job.workPath + "/a") == Data("new".utf8))
     }
 }

@@ -1,0 +1,124 @@
+import Foundation
+import Synchronization
+
+/// The spare directories and files kept under one work root for later jobs
+/// (`WorkDirectoryRecycling` says why), known in memory so that taking one is a single rename,
+/// never a directory listing.
+///
+/// ```
+/// <root>/.spare/dirs/<name>/    an emptied job directory: work/ (empty), stdout, stderr
+/// <root>/.spare/files/<name>    a file an earlier job left, its old bytes still in it
+/// ```
+/// Both are taken by renaming them into a job's directory, so two jobs (or two brokers on one
+/// root) never get the same one: the rename decides, and a name that is gone is skipped. The
+/// first use in a process adopts what an earlier broker left.
+final class WorkRootSpares: Sendable {
+    let root: String
+    /// Emptied job directories kept at most; more are removed.
+    static let directoryLimit = 32
+    /// Files kept at most (one 4 KiB block each for a trivial job: 16 MiB). Each job leaves one
+    /// file more than it takes (bash creates `RESULT`), so a busy broker fills the pool; until
+    /// then no job frees an inode or a block, and the housekeeping trims it back to
+    /// `fileFloor`.
+    static let fileLimit = 4096
+    static let fileFloor = 256
+
+    private struct State {
+        var directories: [String] = []
+        var files: [String] = []
+        var counter = 0
+    }
+
+    private let state: Mutex<State>
+    /// Names made by this process: a random prefix, so that they never meet the names an
+    /// earlier broker left (which are adopted), then a counter.
+    private let prefix = String(UInt64.random(in: 0...UInt64.max), radix: 36)
+
+    var directoriesPath: String { root + "/.spare/dirs" }
+    var filesPath: String { root + "/.spare/files" }
+
+    private init(root: String) {
+        self.root = root
+        var adopted = State()
+        adopted.directories = Self.entries(of: root + "/.spare/dirs")
+        adopted.files = Self.entries(of: root + "/.spare/files")
+        state = Mutex(adopted)
+        // Spares of the layout before this one (`.spare/<uuid>/` with a `.files/` pool inside).
+        for name in Self.entries(of: root + "/.spare") where name != "dirs" && name != "files" {
+            try? FileManager.default.removeItem(atPath: root + "/.spare/" + name)
+        }
+    }
+
+    private static let registry = Mutex<[String: WorkRootSpares]>([:])
+
+    /// The spares of `root`, one instance per root in this process.
+    static func of(root: String) -> WorkRootSpares {
+        registry.withLock { spares in
+            if let existing = spares[root] { return existing }
+            let created = WorkRootSpares(root: root)
+            spares[root] = created
+            return created
+        }
+    }
+
+    /// A spare directory's path, removed from the pool; nil when there is none.
+    func takeDirectory() -> String? {
+        state.withLock { $0.directories.popLast() }.map { directoriesPath + "/" + $0 }
+    }
+
+    /// A spare file's path, removed from the pool; nil when there is none.
+    func takeFile() -> String? {
+        state.withLock { $0.files.popLast() }.map { filesPath + "/" + $0 }
+    }
+
+    /// Moves `directory` (emptied) into the pool; false when the pool is full or the move
+    /// failed, and the caller removes it.
+    func keepDirectory(_ directory: String) -> Bool {
+        keep(directory, limit: Self.directoryLimit, in: directoriesPath, \.directories)
+    }
+
+    /// Moves `file` into the pool; false when the pool is full or the move failed.
+    func keepFile(_ file: String) -> Bool {
+        keep(file, limit: Self.fileLimit, in: filesPath, \.files)
+    }
+
+    private func keep(_ path: String, limit: Int, in pool: String, _ names: WritableKeyPath<State, [String]>) -> Bool {
+        guard let name = state.withLock({ state -> String? in
+            guard state[keyPath: names].count < limit else { return nil }
+            state.counter += 1
+            return "\(prefix)-\(state.counter)"
+        }) else { return false }
+        var moved = rename(path, pool + "/" + name) == 0
+        if !moved && errno == ENOENT {
+            // The first spare of this root (or the pool was removed by hand); an existing
+            // directory is no error here, a missing `path` fails the rename again.
+            mkdir(root + "/.spare", 0o755)
+            mkdir(pool, 0o755)
+            moved = rename(path, pool + "/" + name) == 0
+        }
+        if moved { state.withLock { $0[keyPath: names].append(name) } }
+        return moved
+    }
+
+    /// Removes spare files beyond `keep`, oldest first: the housekeeping's share of the
+    /// deletions the jobs did not make. Returns how many were removed.
+    @discardableResult
+    func trimFiles(keeping keep: Int = fileFloor) -> Int {
+        let excess = state.withLock { state -> [String] in
+            let count = max(0, state.files.count - keep)
+            let removed = Array(state.files.prefix(count))
+            state.files.removeFirst(count)
+            return removed
+        }
+        for name in excess { unlink(filesPath + "/" + name) }
+        return excess.count
+    }
+
+    var counts: (directories: Int, files: Int) {
+        state.withLock { ($0.directories.count, $0.files.count) }
+    }
+
+    private static func entries(of directory: String) -> [String] {
+        (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+    }
+}
