@@ -35,6 +35,19 @@ from transformations import CODE, bash_jobs, sha256, text_buffer  # noqa: E402
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def context_switches(pid: int) -> int:
+    """Context switches of all the process's threads so far (voluntary and not)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            for line in (task / "status").read_text().splitlines():
+                if line.endswith("ctxt_switches:") or "ctxt_switches:" in line:
+                    total += int(line.split()[-1])
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return total
+
+
 def cpu_seconds(pid: int) -> tuple[float, float]:
     """(own utime+stime, reaped children's cutime+cstime) of a process, in seconds."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -82,10 +95,12 @@ async def main() -> int:
             time.sleep(1.0)
         own0, children0 = cpu_seconds(shunter.pid)
         client0 = time.process_time()
+        switches0 = context_switches(shunter.pid)
         result = await closed_loop("Shunter", [Bench.run_request(shunter.url, j) for j in measured],
                                    args.concurrency, deadline, unit="jobs")
         own1, children1 = cpu_seconds(shunter.pid)
         client1 = time.process_time()
+        switches1 = context_switches(shunter.pid)
         if tracer:
             tracer.send_signal(signal.SIGINT)
             tracer.wait(timeout=120)
@@ -98,6 +113,7 @@ async def main() -> int:
               f"processes it reaped {1e3 * (children1 - children0) / n:.2f} ms, "
               f"this HTTP client {1e3 * (client1 - client0) / n:.2f} ms "
               f"(clock ticks of {1e3 / TICKS:.0f} ms: averages over the run)")
+        print(f"context switches of the broker's threads per job: {(switches1 - switches0) / n:.1f}")
         print(f"load average: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
         return 0
     finally:

@@ -2,6 +2,7 @@ import Logging
 import ShunterCore
 import ShunterHandlers
 import Subprocess
+import Synchronization
 import SystemPackage
 
 #if canImport(Glibc)
@@ -77,27 +78,22 @@ public struct LocalBackend: Backend {
         // The process runs in an unstructured task so that cancelling the caller does not
         // trigger swift-subprocess's own teardown (which stops when the leader exits and would
         // miss grandchildren): this backend decides how the group is stopped.
-        let (leaderIDs, leaderIDSink) = AsyncStream.makeStream(of: pid_t.self)
+        let leaderID = LeaderID()
         let process = Task { () throws -> TerminationStatus in
-            defer { leaderIDSink.finish() }
+            defer { leaderID.set(nil) }
             let result = try await Subprocess.run(
                 configuration,
                 input: .none,
                 output: .fileDescriptor(stdout, closeAfterSpawningProcess: true),
                 error: .fileDescriptor(stderr, closeAfterSpawningProcess: true)
             ) { running in
-                leaderIDSink.yield(running.processIdentifier.value)
+                leaderID.set(running.processIdentifier.value)
             }
             return result.terminationStatus
         }
 
-        // Read in an uncancelled task: an AsyncStream ends at once in a cancelled task, and a
-        // job cancelled while it starts must still be found and stopped below.
-        let leaderID = await Task {
-            var iterator = leaderIDs.makeAsyncIterator()
-            return await iterator.next()
-        }.value
-        guard let leader = leaderID else {
+        // Not cancellable: a job cancelled while it starts must still be found and stopped below.
+        guard let leader = await leaderID.value() else {
             // The body never ran: the spawn failed (swift-subprocess closes the descriptors).
             do {
                 _ = try await process.value
@@ -191,6 +187,33 @@ public struct LocalBackend: Backend {
             )
         } catch {
             throw BackendError.launchFailed(command: command, reason: "cannot open \(path) for output: \(error)")
+        }
+    }
+}
+
+/// The pid of a job's first process, handed from the task that runs it to the one that waits
+/// for it (nil when the spawn failed), without a stream or a task of its own.
+private final class LeaderID: Sendable {
+    private let state = Mutex<(value: pid_t??, waiter: CheckedContinuation<pid_t?, Never>?)>((nil, nil))
+
+    /// The first call counts.
+    func set(_ pid: pid_t?) {
+        let waiter = state.withLock { state -> CheckedContinuation<pid_t?, Never>? in
+            guard state.value == nil else { return nil }
+            state.value = .some(pid)
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(returning: pid)
+    }
+
+    func value() async -> pid_t? {
+        await withCheckedContinuation { continuation in
+            let known = state.withLock { state -> pid_t?? in
+                if state.value == nil { state.waiter = continuation }
+                return state.value
+            }
+            if let known { continuation.resume(returning: known) }
         }
     }
 }

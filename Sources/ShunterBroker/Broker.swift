@@ -25,8 +25,8 @@ public actor Broker {
     private var active: [JobID: ActiveJob] = [:]
     /// The job running each transformation: one job per transformation at a time.
     private var jobForTransformation: [Checksum: JobID] = [:]
-    /// Submissions being looked up or journaled; identical ones wait on the same task.
-    private var admitting: [Checksum: Task<Submission, any Error>] = [:]
+    /// Submissions being looked up or journaled, with the identical ones that wait for them.
+    private var admitting: [Checksum: [CheckedContinuation<Submission, any Error>]] = [:]
     /// Queued jobs, oldest first.
     private var queue: [JobID] = []
     private var runningPerHandler: [String: Int] = [:]
@@ -77,11 +77,21 @@ public actor Broker {
         if shuttingDown { throw BrokerError.shuttingDown }
         let tf = transformation.checksum
         if let id = jobForTransformation[tf] { return .job(id) }
-        if let admission = admitting[tf] { return try await admission.value }
-        let admission = Task { try await self.admit(transformation) }
-        admitting[tf] = admission
-        defer { admitting[tf] = nil }
-        return try await admission.value
+        if admitting[tf] != nil {
+            return try await withCheckedThrowingContinuation { admitting[tf]!.append($0) }
+        }
+        // Admitted in the caller's task, not one of its own (a thread wake-up per job saved):
+        // nothing in `admit` stops for the caller's cancellation, so the waiters always get
+        // an answer.
+        admitting[tf] = []
+        let result: Result<Submission, any Error>
+        do {
+            result = .success(try await admit(transformation))
+        } catch {
+            result = .failure(error)
+        }
+        for waiter in admitting.removeValue(forKey: tf) ?? [] { waiter.resume(with: result) }
+        return try result.get()
     }
 
     private func admit(_ transformation: Transformation) async throws -> Submission {
@@ -404,10 +414,16 @@ public actor Broker {
         guard active[id] != nil else { return }
         active[id]!.record.externalID = externalID
         active[id]!.record.updatedAt = Self.now()
-        // A Slurm job id must survive a power loss of the broker's machine (the job runs on);
-        // a local process's identity need not: the power loss ended the process as well.
+        // A Slurm job id must survive a power loss of the broker's machine (the job runs on),
+        // and be committed before the job goes on. A local process's identity need neither: a
+        // power loss ended the process as well, and should the broker die before the commit,
+        // recovery finds the process by its work directory (`LeftoverProcesses`).
         let resumable = handlers.first { $0.name == active[id]!.record.handler }?.backend.canResume ?? true
-        try await journal.update(active[id]!.record, durable: resumable)
+        if resumable {
+            try await journal.update(active[id]!.record, durable: true)
+        } else {
+            await journal.updateEventually(active[id]!.record)
+        }
     }
 
     private func finish(_ id: JobID, _ ending: JobEnding) async {

@@ -173,7 +173,10 @@ public actor JobJournal {
             let switchTo: String? = full == writerIsFull ? nil : (full ? "FULL" : "NORMAL")
             writerIsFull = full
             do {
-                let results = try await pool.writeWithoutTransaction { db in
+                // Synchronous, on this actor's thread: an async GRDB write hops to the writer's
+                // dispatch queue and back, two thread wake-ups per commit that cost more than
+                // the commit itself (issue 7's profile); the fsync blocks this thread alone.
+                let results = try writeNow { db in
                     if let switchTo { try db.execute(sql: "PRAGMA synchronous = \(switchTo)") }
                     var results: [Int64?] = []
                     try db.inTransaction(.immediate) {
@@ -187,7 +190,14 @@ public actor JobJournal {
                 // One bad write must not fail its neighbours: retry them one by one.
                 for write in batch {
                     do {
-                        let result = try await pool.write { db in try write.apply(db) }
+                        let result = try writeNow { db -> Int64? in
+                            var result: Int64?
+                            try db.inTransaction {
+                                result = try write.apply(db)
+                                return .commit
+                            }
+                            return result
+                        }
                         write.continuation?.resume(returning: result)
                     } catch {
                         if let continuation = write.continuation {
@@ -200,6 +210,12 @@ public actor JobJournal {
             }
         }
         flushing = false
+    }
+
+    /// GRDB's synchronous write without a transaction (in an async function the async
+    /// overload would be chosen).
+    private func writeNow<T>(_ body: (Database) throws -> T) throws -> T {
+        try pool.writeWithoutTransaction(body)
     }
 
     // MARK: reads

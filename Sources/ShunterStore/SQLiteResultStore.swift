@@ -60,15 +60,27 @@ public final class SQLiteResultStore: ResultStore, Sendable {
 
     // MARK: - ResultStore
 
+    /// Synchronous GRDB calls here and in `setResult`, which every job makes: an async one
+    /// hops to GRDB's dispatch queue and back (two thread wake-ups), a synchronous one runs on
+    /// the caller's thread for the few microseconds the statement takes.
     public func result(for transformation: Checksum) async throws -> Checksum? {
-        try await pool.read { db in try Self.transformationResult(db, transformation) }
+        try readNow { db in try Self.transformationResult(db, transformation) }
+    }
+
+    /// GRDB's synchronous read (in an async function the async overload would be chosen).
+    private func readNow<T>(_ body: (Database) throws -> T) throws -> T {
+        try pool.read(body)
+    }
+
+    private func writeNow<T>(_ body: (Database) throws -> T) throws -> T {
+        try pool.write(body)
     }
 
     /// Records the result, and the execution record as a Seamless-shaped metadata row
     /// (`schema_version` 1, so that Seamless clients asking for `metadata` can read it).
     public func setResult(_ result: Checksum, for transformation: Checksum, record: ExecutionRecord?) async throws {
         let metadata = record.map { Self.seamlessMetadata(for: $0, transformation: transformation, result: result) }
-        try await pool.write { db in
+        try writeNow { db in
             try Self.upsertTransformation(db, transformation, result: result)
             if let metadata {
                 try db.cachedStatement(sql: "INSERT OR REPLACE INTO meta_data (checksum, result, metadata) VALUES (?, ?, ?)")

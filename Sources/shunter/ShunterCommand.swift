@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import NIOCore
+import NIOPosix
 
 @main
 struct ShunterCommand: AsyncParsableCommand {
@@ -20,6 +22,10 @@ struct ShunterCommand: AsyncParsableCommand {
 
     /// Maps the failures scripts must tell apart to their documented exit codes.
     static func main() async {
+        // Swift tasks run on NIO's event loops: an HTTP handler, the broker and a job's steps
+        // then continue on the thread that read the request instead of waking a thread of the
+        // default pool at every hop (issue 7). Before any task is created, as NIO requires.
+        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {
