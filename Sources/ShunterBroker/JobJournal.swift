@@ -101,12 +101,14 @@ public actor JobJournal {
         let tf = transformation.hex
         let requestData = Data(request)
         let rowID = try await enqueue { db in
-            try db.execute(
+            // Cached statements (here and in updates): compiled once per connection, not for
+            // every job.
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO jobs (tf_checksum, state, language, request, created_at, updated_at)
                     VALUES (?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [tf, JobState.queued.rawValue, language, requestData, time, time])
+                    """
+            ).execute(arguments: [tf, JobState.queued.rawValue, language, requestData, time, time])
             return db.lastInsertedRowID
         }
         return JobID(rowID!)
@@ -123,14 +125,14 @@ public actor JobJournal {
 
     private static func updateStatement(_ record: JobRecord) -> @Sendable (Database) throws -> Int64? {
         { db in
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     UPDATE jobs SET state = ?, handler = ?, updated_at = ?, started_at = ?, finished_at = ?,
                         result_checksum = ?, error = ?, stdout_tail = ?, stderr_tail = ?, external_id = ?,
                         attempts = ?, workdir = ?
                     WHERE id = ?
-                    """,
-                arguments: [
+                    """
+            ).execute(arguments: [
                     record.state.rawValue, record.handler, record.updatedAt, record.startedAt, record.finishedAt,
                     record.result?.hex, record.error, record.stdoutTail, record.stderrTail, record.externalID,
                     record.attempts, record.workDirectory, record.id.rawValue,
@@ -173,10 +175,11 @@ public actor JobJournal {
             let switchTo: String? = full == writerIsFull ? nil : (full ? "FULL" : "NORMAL")
             writerIsFull = full
             do {
-                // Synchronous, on this actor's thread: an async GRDB write hops to the writer's
-                // dispatch queue and back, two thread wake-ups per commit that cost more than
-                // the commit itself (issue 7's profile); the fsync blocks this thread alone.
-                let results = try writeNow { db in
+                // On GRDB's writer queue, not synchronously on this actor's thread: tasks run on
+                // NIO's event loops, and a commit's fsync there would stall a loop's I/O (measured
+                // slower at concurrency 8 despite the two thread wake-ups it saves; the
+                // batching keeps those to one pair per commit, not per job).
+                let results = try await pool.writeWithoutTransaction { db in
                     if let switchTo { try db.execute(sql: "PRAGMA synchronous = \(switchTo)") }
                     var results: [Int64?] = []
                     try db.inTransaction(.immediate) {
@@ -190,14 +193,7 @@ public actor JobJournal {
                 // One bad write must not fail its neighbours: retry them one by one.
                 for write in batch {
                     do {
-                        let result = try writeNow { db -> Int64? in
-                            var result: Int64?
-                            try db.inTransaction {
-                                result = try write.apply(db)
-                                return .commit
-                            }
-                            return result
-                        }
+                        let result = try await pool.write { db in try write.apply(db) }
                         write.continuation?.resume(returning: result)
                     } catch {
                         if let continuation = write.continuation {
@@ -210,12 +206,6 @@ public actor JobJournal {
             }
         }
         flushing = false
-    }
-
-    /// GRDB's synchronous write without a transaction (in an async function the async
-    /// overload would be chosen).
-    private func writeNow<T>(_ body: (Database) throws -> T) throws -> T {
-        try pool.writeWithoutTransaction(body)
     }
 
     // MARK: reads
