@@ -61,12 +61,13 @@ final class Deadlines: Sendable {
             let now = ContinuousClock.now
             let turn: ([Entry], ContinuousClock.Instant?)? = state.withLock { state in
                 guard state.generation == generation else { return nil }
-                let due = state.entries.filter { $0.value.deadline <= now }
-                for id in due.keys { state.entries.removeValue(forKey: id) }
+                // In deadline order, also when a late wake-up finds several due at once.
+                let due = state.entries.filter { $0.value.deadline <= now }.sorted { $0.value.deadline < $1.value.deadline }
+                for (id, _) in due { state.entries.removeValue(forKey: id) }
                 let next = state.entries.values.map(\.deadline).min()
                 state.sleepingUntil = next
                 if next == nil { state.sleeper = nil }
-                return (Array(due.values), next)
+                return (due.map(\.value), next)
             }
             guard let (due, next) = turn else { return }
             for entry in due { entry.action() }
