@@ -16,6 +16,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 
 import pytest
@@ -223,9 +224,22 @@ def test_idle_timeout_and_status_file(workspace):
         assert status.get("status") == "running", read(log)
         assert 20000 <= status["port"] <= 60000 and status["custom"] == [1, "kept"] and status["pid"] == 12345, status
         url = f"http://127.0.0.1:{status['port']}"
-        # A job whose result must land in the Python servers named by the parameters.
-        run_remote = run_cases("remote", workspace, names=["bash_int_in_int_out"],
-                               extra=remote_args(url, servers.hashserver, servers.database))
+        # A job whose result must land in the Python servers named by the parameters. A fresh
+        # client needs seconds to import Seamless on a loaded machine, longer than --timeout:
+        # health checks keep the jobserver alive until its first request (its idle exit is
+        # what the end of this test checks).
+        starting = threading.Event()
+        def keep_alive():
+            while not starting.wait(0.5):
+                http("GET", url + "/healthcheck")
+        keeper = threading.Thread(target=keep_alive, daemon=True)
+        keeper.start()
+        try:
+            run_remote = run_cases("remote", workspace, names=["bash_int_in_int_out"],
+                                   extra=remote_args(url, servers.hashserver, servers.database))
+        finally:
+            starting.set()
+            keeper.join()
         result = run_remote["bash_int_in_int_out"]["result"]
         assert result and http("GET", f"{servers.hashserver}/{result}")[1] == b"41\n", run_remote
         # Requests keep it alive; then it stops on its own about --timeout seconds later.
