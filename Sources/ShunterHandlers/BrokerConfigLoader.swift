@@ -222,12 +222,8 @@ public enum BrokerConfigLoader {
     static func store(
         _ value: ConfigValue, root: String, defaults: StoreConfig, document: ConfigDocument
     ) throws(ConfigError) -> StoreConfig {
-        guard case .map(let entries, _) = value else {
-            throw ConfigParsing.wrongType("store", expected: "a mapping", got: value)
-        }
-        let unknown = ConfigParsing.checkKeys(
+        let entries = try ConfigParsing.mapping(
             value, key: "store", accepted: storeKeys, context: "in 'store'", keyLocation: document.keyLocation(of:))
-        if let first = unknown.first { throw first }
         var store = defaults
         for (key, entry) in entries {
             switch key {
@@ -242,13 +238,9 @@ public enum BrokerConfigLoader {
     static func environments(
         _ value: ConfigValue, root: String, defaults: EnvironmentsConfig, document: ConfigDocument
     ) throws(ConfigError) -> EnvironmentsConfig {
-        guard case .map(let entries, _) = value else {
-            throw ConfigParsing.wrongType("environments", expected: "a mapping", got: value)
-        }
-        let unknown = ConfigParsing.checkKeys(
+        let entries = try ConfigParsing.mapping(
             value, key: "environments", accepted: environmentsKeys, context: "in 'environments'",
             keyLocation: document.keyLocation(of:))
-        if let first = unknown.first { throw first }
         var result = defaults
         for (key, entry) in entries {
             let name = "environments.\(key)"

@@ -55,12 +55,15 @@ public enum ConfigParsing {
 
     /// The entries of a mapping, refusing any key outside `accepted` (the first such key is
     /// thrown; `checkKeys` lists them all). `context` completes the message: "unknown key 'x'
-    /// in handler 'bash-local'".
+    /// in handler 'bash-local'". `keyLocation` as in `checkKeys`.
     public static func mapping(
-        _ value: ConfigValue, key: String, accepted: [String], context: String
+        _ value: ConfigValue, key: String, accepted: [String], context: String,
+        keyLocation: (ConfigValue) -> SourceLocation = { $0.location }
     ) throws(ConfigError) -> [(key: String, value: ConfigValue)] {
         guard case .map(let entries, _) = value else { throw wrongType(key, expected: "a mapping", got: value) }
-        if let first = checkKeys(value, key: key, accepted: accepted, context: context).first { throw first }
+        if let first = checkKeys(value, key: key, accepted: accepted, context: context, keyLocation: keyLocation).first {
+            throw first
+        }
         return entries
     }
 
