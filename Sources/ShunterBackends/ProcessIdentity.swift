@@ -10,7 +10,7 @@ struct ProcessIdentity: Hashable, Sendable {
 
     /// The identity of a live process; nil if it is already gone.
     init?(pid: pid_t) {
-        guard let bootID = Self.currentBootID(), let ticks = Self.startTicks(of: pid) else { return nil }
+        guard let bootID = Self.currentBootID, let ticks = Self.startTicks(of: pid) else { return nil }
         self.bootID = bootID
         self.pid = pid
         self.startTicks = ticks
@@ -31,15 +31,13 @@ struct ProcessIdentity: Hashable, Sendable {
 
     /// Whether the very process this identity names still runs.
     var isAlive: Bool {
-        bootID == Self.currentBootID() && Self.startTicks(of: pid) == startTicks
+        bootID == Self.currentBootID && Self.startTicks(of: pid) == startTicks
     }
 
     /// Read once: it changes only with a reboot, which ends this process too.
-    private static let bootID: String? =
+    private static let currentBootID: String? =
         (try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8))?
         .trimmingCharacters(in: .whitespacesAndNewlines)
-
-    private static func currentBootID() -> String? { bootID }
 
     private static func startTicks(of pid: pid_t) -> UInt64? {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
