@@ -7,27 +7,43 @@ import os
 import subprocess
 import time
 
-from conftest import HERE, PYTHON, read
+from conftest import CLIENT_HANGS, HANG_ATTEMPTS, HERE, PYTHON, http, read
 
 
-def scenario(workspace, name, url, *extra, timeout):
-    out = os.path.join(workspace, f"{name}-{time.monotonic_ns()}.json")
-    log = out + ".log"
-    with open(log, "wb") as stream:
-        try:
-            completed = subprocess.run(
-                [PYTHON, os.path.join(HERE, "client_scenarios.py"), name, url, "--out", out, *extra],
-                stdout=stream, stderr=subprocess.STDOUT, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(f"{name} did not finish within {timeout} s:\n{read(log)}") from None
-    assert completed.returncode == 0 and os.path.exists(out), f"{name} exited with {completed.returncode}:\n{read(log)}"
-    with open(out) as stream:
-        return json.load(stream)
+def scenario(workspace, name, url, *extra, timeout, client_hangs_retried=False):
+    """Runs one scenario in a fresh client process. With `client_hangs_retried`, a client that
+    does not finish while Shunter has nothing queued or running (the 1.4.3 client's own
+    deadlock in buffer_writer.flush, docs/seamless-client.md) is run again in a fresh client,
+    up to HANG_ATTEMPTS times, and named in the summary; if Shunter still has work, it fails."""
+    for attempt in range(1, HANG_ATTEMPTS + 1):
+        out = os.path.join(workspace, f"{name}-{time.monotonic_ns()}.json")
+        log = out + ".log"
+        with open(log, "wb") as stream:
+            try:
+                completed = subprocess.run(
+                    [PYTHON, os.path.join(HERE, "client_scenarios.py"), name, url, "--out", out, *extra],
+                    stdout=stream, stderr=subprocess.STDOUT, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                code, body = http("GET", url + "/status")
+                status = json.loads(body) if code == 200 else {}
+                idle = status.get("queued") == 0 and not any(status.get("running", {"?": 1}).values())
+                if not (client_hangs_retried and idle and attempt < HANG_ATTEMPTS):
+                    raise AssertionError(
+                        f"{name} did not finish within {timeout} s (attempt {attempt}; Shunter: {body!r}):\n{read(log)}"
+                    ) from None
+                CLIENT_HANGS.append(f"scenario {name}, attempt {attempt} (log: {log})")
+                continue
+        assert completed.returncode == 0 and os.path.exists(out), f"{name} exited with {completed.returncode}:\n{read(log)}"
+        with open(out) as stream:
+            return json.load(stream)
 
 
 def test_500_transformations_8_at_a_time(workspace, embedded):
     # The Python jobserver stalls forever here; Shunter must answer all, correctly, in bounded time.
-    outcome = scenario(workspace, "many", embedded.url, "--count", "500", "--nparallel", "8", timeout=240)
+    # A run takes 5-8 s; a client that hangs with Shunter idle runs again (the jobs it had
+    # finished are then cache hits).
+    outcome = scenario(workspace, "many", embedded.url, "--count", "500", "--nparallel", "8", timeout=90,
+                       client_hangs_retried=True)
     assert outcome["wrong"] == [], outcome["wrong"][:5]
     assert outcome["most_in_flight"] == 8, outcome
     print(f"500 transformations, 8 at a time: {outcome['seconds']} s")
