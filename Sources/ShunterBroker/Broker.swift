@@ -409,6 +409,12 @@ public actor Broker {
         }
     }
 
+    /// An earlier attempt found on disk (its work directory) that the broker died before
+    /// journaling: `attempts` says it ran, with the job's next journal write.
+    func countUnjournaledAttempt(_ id: JobID) {
+        active[id]?.record.attempts += 1
+    }
+
     /// Journals a backend's id for the execution as soon as the backend has one.
     func recordExternalID(_ id: JobID, _ externalID: String) async throws {
         guard active[id] != nil else { return }

@@ -64,6 +64,11 @@ struct JobExecution: Sendable {
                 // the very name this attempt uses: it goes too.
                 let unjournaled = context.workRoot + "/"
                     + WorkDirectory.name(transformation: context.transformation.checksum, jobID: context.jobID)
+                if previousWorkDirectory == nil && FileManager.default.fileExists(atPath: unjournaled) {
+                    // An attempt the journal never heard of (`running` is journaled without
+                    // waiting) still happened: it counts.
+                    await broker.countUnjournaledAttempt(id)
+                }
                 for leftover in Set([previousWorkDirectory, unjournaled].compactMap { $0 })
                 where FileManager.default.fileExists(atPath: leftover) {
                     // Processes of the interrupted attempt still working there (the broker may

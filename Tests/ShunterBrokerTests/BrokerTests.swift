@@ -233,6 +233,25 @@ struct BrokerTests {
         #expect(orphan.isRunning || orphan.terminationReason == .uncaughtSignal)
     }
 
+    @Test("an attempt the journal never heard of (only its work directory is left) counts in attempts")
+    func unjournaledAttemptCounts() async throws {
+        let fixture = try BrokerFixture()
+        defer { fixture.remove() }
+        let tf = try await fixture.bash("echo again > RESULT")
+        let journal = try fixture.journal()
+        // Journaled as queued: the broker died before its eventual `running` write committed.
+        let id = try await journal.insert(
+            transformation: tf.checksum, language: "bash", request: JobRequest(transformation: tf).journalBytes(),
+            at: Date().timeIntervalSince1970)
+        let leftoverWork = fixture.root + "/work/" + WorkDirectory.name(transformation: tf.checksum, jobID: id.description) + "/work"
+        try FileManager.default.createDirectory(atPath: leftoverWork, withIntermediateDirectories: true)
+
+        let broker = try await fixture.openBroker()
+        let outcome = try await broker.wait(id)
+        #expect(outcome.status == .succeeded, "\(outcome.error ?? "")")
+        #expect(try await broker.record(id)?.attempts == 2, "the attempt that left the directory ran, then this one")
+    }
+
     @Test("a job whose result was stored before the crash is not run again")
     func restartAfterResultStored() async throws {
         let fixture = try BrokerFixture()
