@@ -53,6 +53,11 @@ public actor PromiseRegistry {
         for waiter in entry.waiters.values { waiter.resume(returning: .arrived) }
     }
 
+    /// How many readers wait for `checksum` now (tests wait for a reader to be registered).
+    func waiterCount(of checksum: Checksum) -> Int {
+        entries[checksum]?.waiters.count ?? 0
+    }
+
     public func isPromised(_ checksum: Checksum) -> Bool {
         guard let entry = entries[checksum] else { return false }
         return entry.expiresAt > ContinuousClock.now

@@ -1,6 +1,6 @@
 import Foundation
 import ShunterCore
-import ShunterStore
+@testable import ShunterStore
 import ShunterTestSupport
 import Testing
 
@@ -116,13 +116,22 @@ import Testing
 
     @Test func brokenPromiseTimesOutAndBlocksOnlyItsReaders() async throws {
         try await withTemporaryDirectory { directory in
-            let store = try FileBufferStore(directory: directory, promiseTimeout: .seconds(2))
+            let store = try FileBufferStore(directory: directory, promiseTimeout: .seconds(5))
             let readerEnded = Moment()
             let promised = HashAlgorithm.sha256.checksum(of: Array("never".utf8))
             try await store.promise(promised)
             let reader = Task { () throws -> [UInt8]? in
                 defer { readerEnded.record() }
                 return try await store.get(promised)
+            }
+            // The reader waits on the promise before anything else happens: on a loaded machine
+            // its task could otherwise start only after the promise was gone.
+            while await store.promises.waiterCount(of: promised) == 0 {
+                if readerEnded.time != nil {
+                    Issue.record("the reader ended before it waited on the promise")
+                    return
+                }
+                try await Task.sleep(for: .milliseconds(5))
             }
             // Meanwhile other buffers are stored and read without waiting for the promise: they
             // finish while the promised read is still waiting (an order, not a timing).
