@@ -60,11 +60,15 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // posix_spawn's GNU extensions (new session, chdir, closefrom) and pidfd/epoll, which
+        // Swift's Glibc module does not expose.
+        .target(name: "CShunterSpawn"),
         .target(
             name: "ShunterBackends",
             dependencies: [
                 "ShunterCore",
                 "ShunterHandlers",
+                "CShunterSpawn",
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -1,5 +1,6 @@
 import Foundation
 import ShunterBackends
+import Synchronization
 import Testing
 
 @Suite("LocalBackend")
@@ -57,6 +58,94 @@ struct LocalBackendTests {
         execution.command = ["/nonexistent/program"]
         await #expect(throws: BackendError.self) {
             _ = try await LocalBackend().run(execution, events: ExecutionEvents())
+        }
+    }
+
+    @Test("a job starts clean: leader of its own session, stdin /dev/null, no inherited descriptor, no signal ignored or blocked")
+    func cleanStart() async throws {
+        let fixture = try Fixture()
+        defer { fixture.directory.cleanUp() }
+        // What a broker typically has that a job must not inherit: an ignored SIGPIPE and a
+        // descriptor opened without close-on-exec.
+        let previous = signal(SIGPIPE, SIG_IGN)
+        defer { signal(SIGPIPE, previous) }
+        let leaked = open("/dev/zero", O_RDONLY)
+        try #require(leaked >= 0)
+        defer { close(leaked) }
+        let script = """
+            read -r pid _ _ _ pgid sid _ < /proc/$$/stat; echo "$pid $pgid $sid" > session
+            readlink /proc/$$/fd/0 > stdin
+            ls /proc/$$/fd > fds
+            yes | head -n 1 > /dev/null; echo "${PIPESTATUS[0]}" > yes-status
+            """
+        let outcome = try await LocalBackend().run(fixture.execution(script), events: ExecutionEvents())
+        #expect(outcome.termination == .exited(0))
+        func read(_ name: String) throws -> String {
+            try String(contentsOfFile: fixture.work + "/" + name, encoding: .utf8)
+        }
+        let ids = try read("session").split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+        #expect(ids.count == 3 && Set(ids).count == 1, "pid, process group and session differ: \(ids)")
+        let stdin = try read("stdin"), yes = try read("yes-status")
+        #expect(stdin == "/dev/null\n")
+        // Without a pipeline: bash holds a pipeline's pipes while it starts its stages.
+        let fds = try read("fds").split(separator: "\n").compactMap { Int($0) }.sorted()
+        #expect(fds == [0, 1, 2], "descriptor \(leaked) or another leaked into the job")
+        // 141 = killed by SIGPIPE, as in a terminal; an inherited SIG_IGN would make `yes` fail with EPIPE (1).
+        #expect(yes == "141\n")
+
+        // Read by the job's first process itself (bash would show what it blocks and ignores).
+        var direct = fixture.execution("")
+        direct.command = ["/bin/grep", "-E", "^Sig(Ign|Blk)", "/proc/self/status"]
+        #expect(try await LocalBackend().run(direct, events: ExecutionEvents()).termination == .exited(0))
+        let signals = try String(contentsOfFile: fixture.directory.path + "/stdout", encoding: .utf8)
+        #expect(signals == "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n")
+    }
+
+    @Test("the identity reported at start names the job's process: boot id, pid and start time from /proc")
+    func startedIdentity() async throws {
+        let fixture = try Fixture()
+        defer { fixture.directory.cleanUp() }
+        let seen = Mutex<(reported: String, stat: String)?>(nil)
+        let events = ExecutionEvents(started: { externalID in
+            let parts = externalID.split(separator: ":")
+            let stat = parts.count == 4 ? (try? String(contentsOfFile: "/proc/\(parts[2])/stat", encoding: .utf8)) : nil
+            seen.withLock { $0 = (externalID, stat ?? "") }
+        })
+        _ = try await LocalBackend().run(fixture.execution("sleep 0.1"), events: events)
+        let (reported, stat) = try #require(seen.withLock { $0 })
+        let parts = reported.split(separator: ":").map(String.init)
+        try #require(parts.count == 4, "\(reported)")
+        let bootID = try String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8)
+        #expect(parts[0] == "local")
+        #expect(parts[1] == bootID.trimmingCharacters(in: .whitespacesAndNewlines))
+        // Field 22 of /proc/PID/stat, counted after the command name in parentheses.
+        let fields = stat[stat.index(after: try #require(stat.lastIndex(of: ")")))...].split(separator: " ")
+        #expect(stat.hasPrefix(parts[2] + " ("), "\(stat)")
+        #expect(fields.count > 19 && String(fields[19]) == parts[3], "\(stat)")
+    }
+
+    @Test("a command name is looked up in the job's own PATH; one found nowhere is a launchFailed error naming PATH")
+    func pathLookup() async throws {
+        let fixture = try Fixture()
+        defer { fixture.directory.cleanUp() }
+        let tools = fixture.directory.path + "/tools"
+        try FileManager.default.createDirectory(atPath: tools, withIntermediateDirectories: true)
+        // A link to env rather than a script written here: a file just written can still be open
+        // for writing in a process that another test is starting (fork/vfork before exec), and
+        // exec'ing it would then fail with "text file busy".
+        try FileManager.default.createSymbolicLink(atPath: tools + "/shunter-test-tool", withDestinationPath: "/usr/bin/env")
+        var execution = fixture.execution("true", environment: ["PATH": "/nonexistent:\(tools):/usr/bin:/bin"])
+        execution.command = ["shunter-test-tool", "/bin/sh", "-c", "echo from-tools > found"]
+        let outcome = try await LocalBackend().run(execution, events: ExecutionEvents())
+        #expect(outcome.termination == .exited(0))
+        #expect(try String(contentsOfFile: fixture.work + "/found", encoding: .utf8) == "from-tools\n")
+
+        execution.environment = ["PATH": "/usr/bin:/bin"]
+        do {
+            _ = try await LocalBackend().run(execution, events: ExecutionEvents())
+            Issue.record("a program outside PATH started")
+        } catch let error as BackendError {
+            #expect("\(error)".contains("/usr/bin:/bin"), "\(error)")
         }
     }
 
