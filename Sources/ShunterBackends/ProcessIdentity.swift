@@ -39,13 +39,22 @@ struct ProcessIdentity: Hashable, Sendable {
         (try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8))?
         .trimmingCharacters(in: .whitespacesAndNewlines)
 
+    /// Read with one `read` into a stack buffer: this runs once per local job, where
+    /// Foundation's `String(contentsOfFile:)` cost a measurable share of the broker's CPU.
     private static func startTicks(of pid: pid_t) -> UInt64? {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let close = stat.lastIndex(of: ")")
-        else { return nil }
-        // Fields after the command name (which may hold spaces) start at field 3.
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        guard fields.count > 19 else { return nil }
-        return UInt64(fields[19])
+        let descriptor = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1024) { buffer -> UInt64? in
+            let count = read(descriptor, buffer.baseAddress, buffer.count)
+            guard count > 0 else { return nil }
+            let stat = UnsafeBufferPointer(rebasing: buffer[..<count])
+            // Fields after the command name (which may hold spaces and parentheses) start at
+            // field 3, after the last ')'.
+            guard let close = stat.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+            let fields = stat[(close + 1)...].split(separator: UInt8(ascii: " "))
+            guard fields.count > 19 else { return nil }
+            return UInt64(String(decoding: fields[19], as: UTF8.self))
+        }
     }
 }

@@ -102,7 +102,7 @@ struct JobExecution: Sendable {
                     jobID: id.description, handler: handler.name, startedAt: started.timeIntervalSince1970,
                     finishedAt: finished.timeIntervalSince1970,
                     wallTimeSeconds: finished.timeIntervalSince(started),
-                    hostname: ProcessInfo.processInfo.hostName))
+                    hostname: Self.hostname))
             return .succeeded(result, tails, workDirectory: ready.workDirectory)
         } catch is CancellationError {
             if let prepared { tails = readTails(of: prepared.execution) }
@@ -139,8 +139,14 @@ struct JobExecution: Sendable {
             stderr: Self.tail(of: execution.stderrPath, bytes: settings.outputTailBytes))
     }
 
+    /// Asked once: Foundation asks the kernel (uname) at every call, and it is in every result's record.
+    private static let hostname = ProcessInfo.processInfo.hostName
+
     /// The last `bytes` bytes of a file as text; nil when the file is absent or empty.
     static func tail(of path: String, bytes: Int) -> String? {
+        // The usual case, an empty file, answered by one stat.
+        var status = stat()
+        guard stat(path, &status) == 0, status.st_size > 0 else { return nil }
         guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
         defer { try? handle.close() }
         guard let size = try? handle.seekToEnd(), size > 0 else { return nil }

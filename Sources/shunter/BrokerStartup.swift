@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Logging
 import ShunterBackends
 import ShunterEnvironments
@@ -11,6 +12,10 @@ import ShunterServer
 enum BrokerStartup {
     static func logger(for config: BrokerConfig) -> Logger {
         let level = Logger.Level(rawValue: config.logLevel.rawValue) ?? .info
+        // The log handler's timestamps call localtime(), which with TZ unset stats
+        // /etc/localtime at every line (glibc re-checks the default zone file); naming that
+        // file keeps the same zone and reads it once.
+        if getenv("TZ") == nil { setenv("TZ", ":/etc/localtime", 0) }
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
