@@ -6,9 +6,12 @@ import Synchronization
 /// never a directory listing.
 ///
 /// ```
-/// <root>/.spare/dirs/<name>/    an emptied job directory: work/ (empty), stdout, stderr
-/// <root>/.spare/files/<name>    a file an earlier job left, its old bytes still in it
+/// <root>/.spare/dirs/<name>/            an emptied job directory: work/ (empty), stdout, stderr
+/// <root>/.spare/files/<shard>/<name>    a file an earlier job left, its old bytes still in it
 /// ```
+/// Files are spread over `fileShards` directories of about 64 entries: a rename into or out of
+/// one directory of 4 096 entries cost 14 µs on ext4 here, 9 µs with 64, and a trivial job
+/// moves five files through the pool.
 /// Both are taken by renaming them into a job's directory, so two jobs (or two brokers on one
 /// root) never get the same one: the rename decides, and a name that is gone is skipped. The
 /// first use in a process adopts what an earlier broker left.
@@ -22,6 +25,7 @@ final class WorkRootSpares: Sendable {
     /// `fileFloor`.
     static let fileLimit = 4096
     static let fileFloor = 256
+    static let fileShards = 64
 
     private struct State {
         var directories: [String] = []
@@ -41,7 +45,13 @@ final class WorkRootSpares: Sendable {
         self.root = root
         var adopted = State()
         adopted.directories = Self.entries(of: root + "/.spare/dirs")
-        adopted.files = Self.entries(of: root + "/.spare/files")
+        // A shard's files, and files directly in the pool (the layout before shards).
+        adopted.files = Self.entries(of: root + "/.spare/files").flatMap { entry in
+            var status = stat()
+            let path = root + "/.spare/files/" + entry
+            guard lstat(path, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR else { return [entry] }
+            return Self.entries(of: path).map { entry + "/" + $0 }
+        }
         state = Mutex(adopted)
         // Spares of the layout before this one (`.spare/<uuid>/` with a `.files/` pool inside).
         for name in Self.entries(of: root + "/.spare") where name != "dirs" && name != "files" {
@@ -74,26 +84,30 @@ final class WorkRootSpares: Sendable {
     /// Moves `directory` (emptied) into the pool; false when the pool is full or the move
     /// failed, and the caller removes it.
     func keepDirectory(_ directory: String) -> Bool {
-        keep(directory, limit: Self.directoryLimit, in: directoriesPath, \.directories)
+        keep(directory, limit: Self.directoryLimit, in: directoriesPath, sharded: false, \.directories)
     }
 
     /// Moves `file` into the pool; false when the pool is full or the move failed.
     func keepFile(_ file: String) -> Bool {
-        keep(file, limit: Self.fileLimit, in: filesPath, \.files)
+        keep(file, limit: Self.fileLimit, in: filesPath, sharded: true, \.files)
     }
 
-    private func keep(_ path: String, limit: Int, in pool: String, _ names: WritableKeyPath<State, [String]>) -> Bool {
+    private func keep(
+        _ path: String, limit: Int, in pool: String, sharded: Bool, _ names: WritableKeyPath<State, [String]>
+    ) -> Bool {
         guard let name = state.withLock({ state -> String? in
             guard state[keyPath: names].count < limit else { return nil }
             state.counter += 1
-            return "\(prefix)-\(state.counter)"
+            let name = "\(prefix)-\(state.counter)"
+            return sharded ? String(state.counter % Self.fileShards, radix: 16) + "/" + name : name
         }) else { return false }
         var moved = rename(path, pool + "/" + name) == 0
         if !moved && errno == ENOENT {
-            // The first spare of this root (or the pool was removed by hand); an existing
-            // directory is no error here, a missing `path` fails the rename again.
+            // The first spare of this root or shard (or the pool was removed by hand); an
+            // existing directory is no error here, a missing `path` fails the rename again.
             mkdir(root + "/.spare", 0o755)
             mkdir(pool, 0o755)
+            if let slash = name.firstIndex(of: "/") { mkdir(pool + "/" + name[..<slash], 0o755) }
             moved = rename(path, pool + "/" + name) == 0
         }
         if moved { state.withLock { $0[keyPath: names].append(name) } }
