@@ -60,12 +60,22 @@ public struct LocalBackend: Backend {
                 reason: "no executable of that name in PATH (\(execution.environment["PATH"] ?? "the broker's own"))")
         }
         let stdout = try Self.openOutputFile(execution.stdoutPath, command: program)
-        defer { try? stdout.close() }
-        let stderr = try Self.openOutputFile(execution.stderrPath, command: program)
-        defer { try? stderr.close() }
+        let stderr: FileDescriptor
+        do {
+            stderr = try Self.openOutputFile(execution.stderrPath, command: program)
+        } catch {
+            try? stdout.close()
+            throw error
+        }
 
         let leader: ChildProcess
         do {
+            // The job has its own copies once it started: the broker keeps no descriptor per
+            // running job (a thousand running local jobs would otherwise hold 2 000).
+            defer {
+                try? stdout.close()
+                try? stderr.close()
+            }
             leader = try ChildProcess.spawnInNewSession(
                 executable: executable, arguments: Array(execution.command.dropFirst()), environment: variables,
                 directory: execution.workDirectory, stdout: stdout.rawValue, stderr: stderr.rawValue)

@@ -124,6 +124,22 @@ struct LocalBackendTests {
         #expect(fields.count > 19 && String(fields[19]) == parts[3], "\(stat)")
     }
 
+    @Test("while a job runs, the broker holds no descriptor of its output files")
+    func outputDescriptorsClosed() async throws {
+        let fixture = try Fixture()
+        defer { fixture.directory.cleanUp() }
+        let outputs = [fixture.directory.path + "/stdout", fixture.directory.path + "/stderr"]
+        let held = Mutex<[String]?>(nil)
+        let events = ExecutionEvents(started: { _ in
+            let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+            let targets = descriptors.compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + $0) }
+            held.withLock { $0 = targets.filter { outputs.contains($0) } }
+        })
+        let outcome = try await LocalBackend().run(fixture.execution("sleep 0.2"), events: events)
+        #expect(outcome.termination == .exited(0))
+        #expect(held.withLock { $0 } == [], "still open in the broker: \(held.withLock { $0 } ?? [])")
+    }
+
     @Test("a command name is looked up in the job's own PATH; one found nowhere is a launchFailed error naming PATH")
     func pathLookup() async throws {
         let fixture = try Fixture()
