@@ -64,13 +64,15 @@ struct JobExecution: Sendable {
                 // the very name this attempt uses: it goes too.
                 let unjournaled = context.workRoot + "/"
                     + WorkDirectory.name(transformation: context.transformation.checksum, jobID: context.jobID)
-                if previousWorkDirectory == nil && FileManager.default.fileExists(atPath: unjournaled) {
+                // Looked up once: on the usual first attempt, one stat of a path that is not there.
+                let leftovers = Set([previousWorkDirectory, unjournaled].compactMap { $0 })
+                    .filter { FileManager.default.fileExists(atPath: $0) }
+                if previousWorkDirectory == nil && leftovers.contains(unjournaled) {
                     // An attempt the journal never heard of (`running` is journaled without
                     // waiting) still happened: it counts.
                     await broker.countUnjournaledAttempt(id)
                 }
-                for leftover in Set([previousWorkDirectory, unjournaled].compactMap { $0 })
-                where FileManager.default.fileExists(atPath: leftover) {
+                for leftover in leftovers {
                     // Processes of the interrupted attempt still working there (the broker may
                     // have died before their identity reached the journal) must not run on
                     // beside this one.
@@ -144,12 +146,12 @@ struct JobExecution: Sendable {
 
     /// The last `bytes` bytes of a file as text; nil when the file is absent or empty.
     static func tail(of path: String, bytes: Int) -> String? {
-        // The usual case, an empty file, answered by one stat.
+        // The usual case, an empty file, answered by one stat; its size places the read.
         var status = stat()
         guard stat(path, &status) == 0, status.st_size > 0 else { return nil }
         guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
         defer { try? handle.close() }
-        guard let size = try? handle.seekToEnd(), size > 0 else { return nil }
+        let size = UInt64(status.st_size)
         try? handle.seek(toOffset: size > UInt64(bytes) ? size - UInt64(bytes) : 0)
         guard let data = try? handle.readToEnd() else { return nil }
         return String(decoding: data, as: UTF8.self)
