@@ -44,17 +44,14 @@ final class WorkRootSpares: Sendable {
     private init(root: String) {
         self.root = root
         var adopted = State()
-        adopted.directories = Self.entries(of: root + "/.spare/dirs")
+        adopted.directories = Self.names(in: root + "/.spare/dirs")
         // A shard's files, and files directly in the pool (the layout before shards).
-        adopted.files = Self.entries(of: root + "/.spare/files").flatMap { entry in
-            var status = stat()
-            let path = root + "/.spare/files/" + entry
-            guard lstat(path, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR else { return [entry] }
-            return Self.entries(of: path).map { entry + "/" + $0 }
+        adopted.files = (WorkDirectory.entries(of: root + "/.spare/files") ?? []).flatMap { entry in
+            entry.isDirectory ? Self.names(in: root + "/.spare/files/" + entry.name).map { entry.name + "/" + $0 } : [entry.name]
         }
         state = Mutex(adopted)
         // Spares of the layout before this one (`.spare/<uuid>/` with a `.files/` pool inside).
-        for name in Self.entries(of: root + "/.spare") where name != "dirs" && name != "files" {
+        for name in Self.names(in: root + "/.spare") where name != "dirs" && name != "files" {
             try? FileManager.default.removeItem(atPath: root + "/.spare/" + name)
         }
     }
@@ -132,7 +129,7 @@ final class WorkRootSpares: Sendable {
         state.withLock { ($0.directories.count, $0.files.count) }
     }
 
-    private static func entries(of directory: String) -> [String] {
-        (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+    private static func names(in directory: String) -> [String] {
+        (WorkDirectory.entries(of: directory) ?? []).map(\.name)
     }
 }
