@@ -6,6 +6,7 @@ import ShunterCore
 import ShunterHandlers
 import ShunterPlugins
 import ShunterStore
+import Testing
 
 /// A broker on real parts in a fresh temporary directory: file buffer store, SQLite result
 /// store and journal, the bash plugin on the local backend.
@@ -48,6 +49,30 @@ struct BrokerFixture {
     }
 
     func journal() throws -> JobJournal { try JobJournal(path: root + "/journal.sqlite") }
+
+    /// Journals `tf` as a submission does, then leaves it as a killed broker would have: in
+    /// `state`, on `handler`, after `attempts`.
+    func journalJob(
+        _ tf: Transformation, in journal: JobJournal, state: JobState = .queued, handler: String? = nil, attempts: Int = 0
+    ) async throws -> JobID {
+        let id = try await journal.insert(
+            transformation: tf.checksum, language: "bash", request: JobRequest(transformation: tf).journalBytes(),
+            at: Date().timeIntervalSince1970)
+        var record = try #require(try await journal.record(id))
+        record.state = state
+        record.handler = handler
+        record.attempts = attempts
+        try await journal.update(record)
+        return id
+    }
+
+    /// Makes the `work/` of the directory job `id` runs `tf` in, as an attempt a broker was
+    /// killed during leaves it; returns its path.
+    func leftoverWork(of tf: Transformation, job id: JobID) throws -> String {
+        let work = root + "/work/" + WorkDirectory.name(transformation: tf.checksum, jobID: id.description) + "/work"
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        return work
+    }
 
     /// A bash transformation as the Seamless client would build it: the code as a `text` pin,
     /// each input as a pin of its celltype, buffers uploaded to the store first.

@@ -175,16 +175,8 @@ struct BrokerTests {
             let broker = try await fixture.openBroker()
             #expect(try await broker.run(done).status == .succeeded)
             let journal = try fixture.journal()
-            for (tf, state) in [(interrupted, JobState.running), (queued, .queued)] {
-                let id = try await journal.insert(
-                    transformation: tf.checksum, language: "bash", request: JobRequest(transformation: tf).journalBytes(),
-                    at: Date().timeIntervalSince1970)
-                var record = try #require(try await journal.record(id))
-                record.state = state
-                record.handler = state == .running ? "bash-local" : nil
-                record.attempts = state == .running ? 1 : 0
-                try await journal.update(record)
-            }
+            _ = try await fixture.journalJob(interrupted, in: journal, state: .running, handler: "bash-local", attempts: 1)
+            _ = try await fixture.journalJob(queued, in: journal)
         }
         let restarted = try await fixture.openBroker()
         let all = try await restarted.list(JobFilter())
@@ -205,18 +197,10 @@ struct BrokerTests {
         defer { fixture.remove() }
         let tf = try await fixture.bash("echo again > RESULT")
         let journal = try fixture.journal()
-        let id = try await journal.insert(
-            transformation: tf.checksum, language: "bash", request: JobRequest(transformation: tf).journalBytes(),
-            at: Date().timeIntervalSince1970)
-        var record = try #require(try await journal.record(id))
-        record.state = .running
-        record.handler = "bash-local"
-        record.attempts = 1
-        try await journal.update(record)
+        let id = try await fixture.journalJob(tf, in: journal, state: .running, handler: "bash-local", attempts: 1)
         // The killed broker's attempt: a process working in the job's directory, whose identity
         // never reached the journal (no external id, no work directory recorded).
-        let leftoverWork = fixture.root + "/work/" + WorkDirectory.name(transformation: tf.checksum, jobID: id.description) + "/work"
-        try FileManager.default.createDirectory(atPath: leftoverWork, withIntermediateDirectories: true)
+        let leftoverWork = try fixture.leftoverWork(of: tf, job: id)
         let orphan = Process()
         orphan.executableURL = URL(fileURLWithPath: "/bin/sleep")
         orphan.arguments = ["300"]
@@ -240,11 +224,8 @@ struct BrokerTests {
         let tf = try await fixture.bash("echo again > RESULT")
         let journal = try fixture.journal()
         // Journaled as queued: the broker died before its eventual `running` write committed.
-        let id = try await journal.insert(
-            transformation: tf.checksum, language: "bash", request: JobRequest(transformation: tf).journalBytes(),
-            at: Date().timeIntervalSince1970)
-        let leftoverWork = fixture.root + "/work/" + WorkDirectory.name(transformation: tf.checksum, jobID: id.description) + "/work"
-        try FileManager.default.createDirectory(atPath: leftoverWork, withIntermediateDirectories: true)
+        let id = try await fixture.journalJob(tf, in: journal)
+        _ = try fixture.leftoverWork(of: tf, job: id)
 
         let broker = try await fixture.openBroker()
         let outcome = try await broker.wait(id)
@@ -261,12 +242,7 @@ struct BrokerTests {
         let result = try await fixture.buffers.put(Array("7\n".utf8), expected: nil)
         try await fixture.results.setResult(result, for: tf.checksum, record: nil)
         let journal = try fixture.journal()
-        let id = try await journal.insert(
-            transformation: tf.checksum, language: "bash", request: JobRequest(transformation: tf).journalBytes(),
-            at: Date().timeIntervalSince1970)
-        var record = try #require(try await journal.record(id))
-        record.state = .collecting
-        try await journal.update(record)
+        let id = try await fixture.journalJob(tf, in: journal, state: .collecting)
 
         let broker = try await fixture.openBroker()
         let recovered = try #require(try await broker.record(id))
