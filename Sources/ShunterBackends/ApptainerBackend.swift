@@ -115,6 +115,9 @@ public struct ApptainerBackend: AvailabilityReporting {
     }
 
     /// The apptainer process runs as a local process group: stop what a crashed broker left.
+    /// Through `LocalBackend`: the `apptainer` process's identity.
+    public var reportsStart: Bool { true }
+
     public func abandon(externalID: String) async {
         await LocalBackend(killGrace: killGrace, logger: logger).abandon(externalID: externalID)
     }

@@ -26,6 +26,12 @@ public protocol Backend: Sendable {
     /// running execution instead of abandoning it and running the job again.
     var canResume: Bool { get }
 
+    /// True when `run` calls `events.started` as soon as the execution exists: the broker then
+    /// journals the job's `running` state together with that id, one write instead of two.
+    /// Leave it false for a backend that reports nothing; its jobs are journaled `running` on
+    /// their own write.
+    var reportsStart: Bool { get }
+
     /// Stops what an execution started before a broker crash left behind, when the broker is
     /// about to run the job anew rather than re-attach: without it, a local job whose broker
     /// was killed would go on running beside its re-run.
@@ -40,6 +46,8 @@ extension Backend {
     public func abandon(externalID: String) async {}
 
     public var canResume: Bool { false }
+
+    public var reportsStart: Bool { false }
 }
 
 /// Callbacks from a running execution to the broker.

@@ -33,6 +33,9 @@ public struct LocalBackend: Backend {
     public var killGrace: Duration
     private let logger: Logger
 
+    /// The process's identity, whenever /proc gives one (Linux).
+    public var reportsStart: Bool { true }
+
     public init(killGrace: Duration = .seconds(5), logger: Logger = Logger(label: "shunter.backend.local")) {
         self.killGrace = killGrace
         self.logger = logger

@@ -109,7 +109,10 @@ public actor Broker {
         enqueue(ActiveJob(
             record: record, transformation: transformation, environment: environment,
             traits: Self.traits(of: transformation, environment: environment)))
-        logger.info("job accepted", metadata: ["job": "\(id)", "tf": "\(tf)", "language": "\(transformation.language)"])
+        // Debug, not info: the end's line ("job succeeded", "job ended") names the job, its
+        // transformation and handler already, and a second line per job costs a formatted
+        // write on the request's thread.
+        logger.debug("job accepted", metadata: ["job": "\(id)", "tf": "\(tf)", "language": "\(transformation.language)"])
         dispatch()
         return .job(id)
     }
@@ -388,7 +391,13 @@ public actor Broker {
     /// crash changes nothing, since recovery queues such a job again (or re-attaches through
     /// its external id, which `recordExternalID` does make durable, after this write in
     /// journal order); `preparing` and `collecting` are not journaled at all.
-    func advance(_ id: JobID, to state: JobState, update: @Sendable (inout JobRecord) -> Void = { _ in }) async throws {
+    ///
+    /// `journaled: false` keeps the state in memory until the job's next journal write: for
+    /// `running` on a backend that reports its execution's id at once, whose write
+    /// (`recordExternalID`) then carries the state too.
+    func advance(
+        _ id: JobID, to state: JobState, journaled: Bool = true, update: @Sendable (inout JobRecord) -> Void = { _ in }
+    ) async throws {
         guard var job = active[id] else { throw BrokerError.unknownJob(id) }
         guard job.record.state.canMove(to: state) else {
             throw IllegalTransition(from: job.record.state, to: state, jobID: id.description)
@@ -397,7 +406,7 @@ public actor Broker {
         job.record.updatedAt = Self.now()
         update(&job.record)
         active[id] = job
-        if state == .preparing || state == .collecting {
+        if state == .preparing || state == .collecting || !journaled {
             // Kept in memory only (`record` and `list` show it): recovery treats a job found
             // `queued` or `running` exactly as one that was preparing or collecting, so these
             // two writes per job would buy nothing.

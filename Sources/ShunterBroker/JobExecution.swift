@@ -87,7 +87,10 @@ struct JobExecution: Sendable {
                 let fresh = try await handler.plugin.prepare(context)
                 ready = fresh
                 prepared = ready
-                try await broker.advance(id, to: .running) { $0.workDirectory = fresh.workDirectory }
+                // With the execution's id when the backend reports one: one journal write, not two.
+                try await broker.advance(id, to: .running, journaled: !handler.backend.reportsStart) {
+                    $0.workDirectory = fresh.workDirectory
+                }
                 outcome = try await handler.backend.run(ready.execution, events: events)
             }
             tails = readTails(of: ready.execution)

@@ -145,13 +145,7 @@ struct BrokerTests {
         let fixture = try BrokerFixture()
         defer { fixture.remove() }
         let broker = try await fixture.openBroker()
-        let marker = fixture.root + "/started"
-        let tf = try await fixture.bash("touch \(marker); sleep 30; echo 1 > RESULT")
-        guard case .job(let id) = try await broker.submit(tf) else {
-            Issue.record("expected a job")
-            return
-        }
-        try await waitUntil { FileManager.default.fileExists(atPath: marker) }
+        let (tf, id) = try await startSleepingJob(on: broker, fixture)
         let clock = ContinuousClock()
         let start = clock.now
         #expect(await broker.cancel(id))
@@ -162,6 +156,30 @@ struct BrokerTests {
         #expect(await broker.activeJob(for: tf.checksum) == nil)
     }
 
+
+    @Test("a running local job is in the journal as running, with its process identity and work directory")
+    func runningJobIsJournaledWithItsIdentity() async throws {
+        let fixture = try BrokerFixture()
+        defer { fixture.remove() }
+        let broker = try await fixture.openBroker()
+        let (tf, id) = try await startSleepingJob(on: broker, fixture)
+        // What a restarted broker would read: the journal file through a second connection.
+        // `running` is written once, with the identity (`Backend.reportsStart`); the write is
+        // not awaited, so look until it is there.
+        let journal = try fixture.journal()
+        var journaled = try #require(try await journal.record(id))
+        let deadline = ContinuousClock.now + .seconds(10)
+        while journaled.externalID == nil && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+            journaled = try #require(try await journal.record(id))
+        }
+        #expect(journaled.state == .running)
+        #expect(journaled.externalID?.hasPrefix("local:") == true, "\(journaled.externalID ?? "nil")")
+        #expect(journaled.workDirectory?.hasSuffix(WorkDirectory.name(transformation: tf.checksum, jobID: id.description)) == true)
+        #expect(journaled.attempts == 1)
+        #expect(await broker.cancel(id))
+        _ = try await broker.wait(id)
+    }
     @Test("a restart runs again the jobs that were queued or running, and keeps finished ones")
     func restartRecoversUnfinishedJobs() async throws {
         let fixture = try BrokerFixture()
@@ -253,6 +271,21 @@ struct BrokerTests {
 }
 
 /// Polls `condition` every 20 ms for at most `timeout`.
+/// Submits a bash job that sleeps 30 s, and returns once its process runs.
+func startSleepingJob(on broker: Broker, _ fixture: BrokerFixture) async throws -> (Transformation, JobID) {
+    let marker = fixture.root + "/started"
+    let tf = try await fixture.bash("touch \(marker); sleep 30; echo 1 > RESULT")
+    let submission = try await broker.submit(tf)
+    guard case .job(let id) = submission else { throw BrokerTestFailure("expected a job, got \(submission)") }
+    try await waitUntil { FileManager.default.fileExists(atPath: marker) }
+    return (tf, id)
+}
+
+struct BrokerTestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
 func waitUntil(timeout: Duration = .seconds(10), _ condition: () -> Bool) async throws {
     let deadline = ContinuousClock.now + timeout
     while !condition() {
