@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -65,10 +66,15 @@ async def main() -> int:
     parser.add_argument("--strace", type=Path, help="strace -f -tt -T the broker during the measured jobs into this file")
     parser.add_argument("--workdir", help="Shunter's work directories here instead of under its own temporary "
                         "directory (e.g. on tmpfs, to see what the file system costs)")
-    parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the temporary directory: nothing is deleted, so a next run's new files do not "
+                        "walk the inodes this one freed (ext4 without a journal skips inodes freed in the last 60 s)")
+    parser.add_argument("--max-jobs", type=int, help="max_jobs of the bash-local handler (default: as in the file)")
     args = parser.parse_args()
 
     handler = (ROOT / "handlers" / "10-bash-local.yaml").read_text()
+    if args.max_jobs:
+        handler = re.sub(r"max_jobs:\s*\d+", f"max_jobs: {args.max_jobs}", handler)
     work = Path(tempfile.mkdtemp(prefix="shunter-profile-"))
     shunter = Shunter(args.shunter.resolve(), work / "shunter", [("10-bash-local.yaml", handler)],
                       workdir=args.workdir or "var/work")
