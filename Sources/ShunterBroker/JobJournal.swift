@@ -26,6 +26,8 @@ public actor JobJournal {
     private var flushing = false
     /// `updateEventually` writes that failed; nobody waited for them, so they are counted.
     public private(set) var lostWrites = 0
+    /// Commits that were fsynced (batches holding a durable write, with `Durability.full`).
+    public private(set) var syncedCommits = 0
 
     private struct PendingWrite {
         let apply: @Sendable (Database) throws -> Int64?
@@ -96,11 +98,14 @@ public actor JobJournal {
 
     // MARK: writes
 
-    /// Journals a new queued job and returns its id. When this returns, the job survives a crash.
-    public func insert(transformation: Checksum, language: String, request: [UInt8], at time: Double) async throws -> JobID {
+    /// Journals a new queued job and returns its id. When this returns, the job survives a crash
+    /// of the broker; with `durable` (and `Durability.full`) also a power loss.
+    public func insert(
+        transformation: Checksum, language: String, request: [UInt8], at time: Double, durable: Bool = true
+    ) async throws -> JobID {
         let tf = transformation.hex
         let requestData = Data(request)
-        let rowID = try await enqueue { db in
+        let rowID = try await enqueue(durable: durable) { db in
             // Cached statements (here and in updates): compiled once per connection, not for
             // every job.
             try db.cachedStatement(
@@ -120,7 +125,7 @@ public actor JobJournal {
     /// it — but a power loss may, because recovery rebuilds it (a job's end: the result cache
     /// says it; a local process's identity: power loss ended the process too).
     public func update(_ record: JobRecord, durable: Bool = true) async throws {
-        _ = try await enqueue(Self.updateStatement(record), durable: durable)
+        _ = try await enqueue(durable: durable, Self.updateStatement(record))
     }
 
     private static func updateStatement(_ record: JobRecord) -> @Sendable (Database) throws -> Int64? {
@@ -157,7 +162,7 @@ public actor JobJournal {
     }
 
     private func enqueue(
-        _ apply: @escaping @Sendable (Database) throws -> Int64?, durable: Bool = true
+        durable: Bool = true, _ apply: @escaping @Sendable (Database) throws -> Int64?
     ) async throws -> Int64? {
         try await withCheckedThrowingContinuation { continuation in
             pending.append(PendingWrite(apply: apply, continuation: continuation, durable: durable))
@@ -188,6 +193,7 @@ public actor JobJournal {
                     }
                     return results
                 }
+                if full { syncedCommits += 1 }
                 for (write, result) in zip(batch, results) { write.continuation?.resume(returning: result) }
             } catch {
                 // One bad write must not fail its neighbours: retry them one by one.

@@ -36,9 +36,10 @@ struct BrokerFixture {
         return logger
     }()
 
-    /// A new broker over the same directory, as a restarted process would open it.
-    func openBroker() async throws -> Broker {
-        let journal = try JobJournal(path: root + "/journal.sqlite")
+    /// A new broker over the same directory, as a restarted process would open it (on
+    /// `journal` when the test watches it).
+    func openBroker(journal: JobJournal? = nil) async throws -> Broker {
+        let journal = try journal ?? JobJournal(path: root + "/journal.sqlite")
         let broker = Broker(
             settings: BrokerSettings(workRoot: root + "/work", keepFailedWorkDirectories: .seconds(3600)),
             buffers: buffers, results: results, journal: journal,

@@ -180,6 +180,34 @@ struct BrokerTests {
         #expect(await broker.cancel(id))
         _ = try await broker.wait(id)
     }
+    @Test("a job run for a waiting caller is journaled without an fsync; a submission that joins it, told its id, makes it durable")
+    func synchronousRunsSkipTheInsertFsync() async throws {
+        let fixture = try BrokerFixture()
+        defer { fixture.remove() }
+        let journal = try fixture.journal()
+        let broker = try await fixture.openBroker(journal: journal)
+        let marker = fixture.root + "/started"
+        let tf = try await fixture.bash("touch \(marker); sleep 30; echo 1 > RESULT")
+        let before = await journal.syncedCommits
+        let run = Task { try await broker.run(tf) }
+        try await waitUntil { FileManager.default.fileExists(atPath: marker) }
+        #expect(await journal.syncedCommits == before, "the insert of a run must not wait for an fsync")
+        let id = try #require(await broker.activeJob(for: tf.checksum)).id
+        // Crash-safe already: committed, in the file a restarted broker reads.
+        #expect(try await fixture.journal().record(id)?.transformation == tf.checksum)
+
+        guard case .job(let joined) = try await broker.submit(tf) else {
+            Issue.record("expected the running job")
+            return
+        }
+        #expect(joined == id)
+        #expect(await journal.syncedCommits == before + 1, "a submission told the job id makes its row durable")
+        _ = try await broker.submit(tf)
+        #expect(await journal.syncedCommits == before + 1, "once durable, joining costs no more fsyncs")
+        #expect(await broker.cancel(id))
+        _ = try await run.value
+    }
+
     @Test("a restart runs again the jobs that were queued or running, and keeps finished ones")
     func restartRecoversUnfinishedJobs() async throws {
         let fixture = try BrokerFixture()
