@@ -62,7 +62,7 @@ async def main() -> int:
     parser.add_argument("--venv", type=Path, default=ROOT / ".venv-seamless")
     parser.add_argument("--out", type=Path, default=ROOT / "bench-out")
     parser.add_argument("--quick", action="store_true", help="smaller counts; about 2 minutes")
-    parser.add_argument("--time-limit", type=float, help="seconds for the whole run (default 540, quick 110)")
+    parser.add_argument("--time-limit", type=float, help="seconds for the whole run (default 900, quick 200)")
     parser.add_argument("--python-workers", type=int, default=2,
                         help="seamless-jobserver --workers (run-seamless-stack.sh uses 2)")
     parser.add_argument("--max-jobs", type=int,
@@ -81,7 +81,7 @@ async def main() -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, asyncio.current_task().cancel)
-    limit = args.time_limit or (110 if args.quick else 540)
+    limit = args.time_limit or (200 if args.quick else 900)
     deadline = started + limit
     counts = Counts.quick() if args.quick else Counts.default()
     only = [s.strip() for s in args.only.split(",") if s.strip()]
@@ -164,6 +164,9 @@ async def main() -> int:
             print(f"bench: kept {work}", file=sys.stderr)
         else:
             remove_tree(work)
+            if args.shunter_workdir:
+                for floor in Path(args.shunter_workdir).glob("floor-*"):
+                    remove_tree(floor)
     print(f"bench: wrote {args.out / 'report.md'} and {args.out / 'report.json'}", file=sys.stderr)
     return 0
 
