@@ -316,6 +316,7 @@ public actor Broker {
         let tasks = active.values.compactMap(\.task)
         for task in tasks { task.cancel() }
         for task in tasks { await task.value }
+        await journal.writeDeferred()
     }
 
     // MARK: - Scheduling
@@ -452,12 +453,14 @@ public actor Broker {
         // A Slurm job id must survive a power loss of the broker's machine (the job runs on),
         // and be committed before the job goes on. A local process's identity need neither: a
         // power loss ended the process as well, and should the broker die before the commit,
-        // recovery finds the process by its work directory (`LeftoverProcesses`).
+        // recovery finds the process by its work directory (`LeftoverProcesses`): so it is held
+        // back, and a job that ends within `JobJournal.deferral` never writes it (nor the
+        // `running` state that comes with it).
         let resumable = handlers.first { $0.name == active[id]!.record.handler }?.backend.canResume ?? true
         if resumable {
             try await journal.update(active[id]!.record, durable: true)
         } else {
-            await journal.updateEventually(active[id]!.record)
+            await journal.updateDeferred(active[id]!.record)
         }
     }
 

@@ -28,6 +28,13 @@ public actor JobJournal {
     public private(set) var lostWrites = 0
     /// Commits that were fsynced (batches holding a durable write, with `Durability.full`).
     public private(set) var syncedCommits = 0
+    /// Rows written, counting each `update` of a job's record and each insert.
+    public private(set) var writtenRows = 0
+    /// Records held back by `updateDeferred`, by job; a later write of the same job drops them.
+    private var deferred: [JobID: JobRecord] = [:]
+    private var deferredWriter: Task<Void, Never>?
+    /// How long `updateDeferred` holds a record back at most.
+    public let deferral: Duration
 
     private struct PendingWrite {
         let apply: @Sendable (Database) throws -> Int64?
@@ -37,8 +44,9 @@ public actor JobJournal {
         let durable: Bool
     }
 
-    public init(path: String, durability: Durability = .full) throws {
+    public init(path: String, durability: Durability = .full, deferral: Duration = .milliseconds(200)) throws {
         self.durability = durability
+        self.deferral = deferral
         writerIsFull = durability == .full
         try FileManager.default.createDirectory(
             atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
@@ -125,6 +133,7 @@ public actor JobJournal {
     /// it — but a power loss may, because recovery rebuilds it (a job's end: the result cache
     /// says it; a local process's identity: power loss ended the process too).
     public func update(_ record: JobRecord, durable: Bool = true) async throws {
+        deferred[record.id] = nil
         _ = try await enqueue(durable: durable, Self.updateStatement(record))
     }
 
@@ -150,7 +159,35 @@ public actor JobJournal {
     /// without harm (a job caught `preparing` or `running` is queued again on recovery either
     /// way). Writes keep their order, so a later awaited write also makes this one durable.
     public func updateEventually(_ record: JobRecord) {
+        deferred[record.id] = nil
         pending.append(PendingWrite(apply: Self.updateStatement(record), continuation: nil, durable: false))
+        startFlushing()
+    }
+
+    /// Journals a job's record within `deferral`, unless a later write of the same job comes
+    /// first: for what a crash may lose because recovery finds it another way (a local
+    /// process's identity: `LeftoverProcesses` finds the process by its work directory, whose
+    /// name the job's id gives). A trivial job ends a few milliseconds after it started, so its
+    /// `running` row is never written: its end's write supersedes it.
+    public func updateDeferred(_ record: JobRecord) {
+        deferred[record.id] = record
+        guard deferredWriter == nil else { return }
+        // One sleeping task for all records held back in the same window, not one per job.
+        deferredWriter = Task { [deferral] in
+            try? await Task.sleep(for: deferral)
+            if !Task.isCancelled { await self.writeDeferred() }
+        }
+    }
+
+    /// Queues the records held back by `updateDeferred` now (at a graceful stop).
+    public func writeDeferred() {
+        deferredWriter?.cancel()
+        deferredWriter = nil
+        guard !deferred.isEmpty else { return }
+        for record in deferred.values.sorted(by: { $0.id.rawValue < $1.id.rawValue }) {
+            pending.append(PendingWrite(apply: Self.updateStatement(record), continuation: nil, durable: false))
+        }
+        deferred = [:]
         startFlushing()
     }
 
@@ -194,6 +231,7 @@ public actor JobJournal {
                     return results
                 }
                 if full { syncedCommits += 1 }
+                writtenRows += batch.count
                 for (write, result) in zip(batch, results) { write.continuation?.resume(returning: result) }
             } catch {
                 // One bad write must not fail its neighbours: retry them one by one.

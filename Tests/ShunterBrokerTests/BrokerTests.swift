@@ -208,6 +208,32 @@ struct BrokerTests {
         _ = try await run.value
     }
 
+    @Test("a local job that ends before its identity's deferred write is journaled twice: its insert and its end")
+    func shortLocalJobWritesTwoRows() async throws {
+        let fixture = try BrokerFixture()
+        defer { fixture.remove() }
+        // A deferral no test machine's trivial job outlasts; the held-back write is then
+        // forced below, so nothing depends on timing.
+        let journal = try JobJournal(path: fixture.root + "/journal.sqlite", deferral: .seconds(600))
+        let broker = try await fixture.openBroker(journal: journal)
+        let tf = try await fixture.bash("echo 1 > RESULT")
+        let before = await journal.writtenRows
+        let outcome = try await broker.run(tf)
+        #expect(outcome.status == .succeeded)
+        // The end's write is not awaited by `run`: the broker's record says when it is committed.
+        let id = try #require(outcome.record).id
+        let deadline = ContinuousClock.now + .seconds(10)
+        while try await journal.record(id)?.state != .succeeded, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        await journal.writeDeferred()
+        // An awaited write after it: every write queued before has been committed when it returns.
+        _ = try await journal.insert(transformation: tf.checksum, language: "bash", request: [], at: 0)
+        #expect(await journal.writtenRows - before == 3, "insert and end of the job, and the probe: no running row")
+        let journaled = try #require(try await journal.record(id))
+        #expect(journaled.externalID?.hasPrefix("local:") == true, "the end's row carries the identity")
+    }
+
     @Test("a restart runs again the jobs that were queued or running, and keeps finished ones")
     func restartRecoversUnfinishedJobs() async throws {
         let fixture = try BrokerFixture()
