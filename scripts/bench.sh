@@ -4,7 +4,7 @@
 # and bench-out/report.json (median, p95 and ratios). Nothing fails on a number.
 #
 # Usage: scripts/bench.sh [--quick] [--only jobs,cache,buffers,hashing,memory,slurm] [--keep] ...
-#   default: about 10 minutes; --quick: under 2 minutes. Other options: bench/run.py --help.
+#   default: 5-10 minutes; --quick: about 3 minutes. Other options: bench/run.py --help.
 #   SHUNTER_BENCH_SCRATCH=<dir>: build and run Shunter from that scratch path (default .build).
 # Builds Shunter in release, sets up .venv-seamless, installs wrk (Debian) when missing; every
 # server it starts listens on a free 127.0.0.1 port with its own temporary directory and is
