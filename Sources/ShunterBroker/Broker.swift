@@ -83,12 +83,20 @@ public actor Broker {
     /// default: the caller is told the job id) even if the machine loses power.
     public func submit(_ transformation: Transformation, durable: Bool = true) async throws -> Submission {
         let submission = try await accept(transformation, durable: durable)
-        if durable, case .job(let id) = submission, let job = active[id], !job.durablyJournaled {
-            // Joined a job that `run` journaled without an fsync: this caller is told its id,
-            // so its row is made durable first (rewritten: a commit without changes would
-            // write nothing to sync).
-            try await journal.update(job.record, durable: true)
-            active[id]?.durablyJournaled = true
+        guard durable, case .job(let id) = submission else { return submission }
+        // Joined a job that `run` journaled without an fsync: this caller is told its id, so
+        // its row is made durable first — rewritten, since a commit without changes writes
+        // nothing to sync, and with its newest state, since the rewrite replaces the row.
+        if let job = active[id] {
+            if !job.durablyJournaled {
+                try await journal.update(job.record, durable: true)
+                active[id]?.durablyJournaled = true
+            }
+        } else if let ended = endedNotJournaled[id] {
+            // Ended while this caller waited for an identical submission's admission.
+            try await journal.update(ended, durable: true)
+        } else if let record = try await journal.record(id) {
+            try await journal.update(record, durable: true)
         }
         return submission
     }
