@@ -19,6 +19,9 @@ import Darwin
 /// `ChildExitWatcher`; nothing runs while the job runs.
 final class ChildProcess: Sendable {
     let pid: pid_t
+    /// Read before the exit watcher can reap the process: a job that ends at once is still a
+    /// zombie with its /proc entry then, never a pid that is gone (or already reused).
+    let identity: ProcessIdentity?
 
     private struct State {
         var termination: ChildTermination?
@@ -30,6 +33,7 @@ final class ChildProcess: Sendable {
 
     private init(pid: pid_t) {
         self.pid = pid
+        identity = ProcessIdentity(pid: pid)
     }
 
     /// Starts `executable` (already resolved: see `ExecutableSearch`) in `directory`, with only

@@ -87,7 +87,7 @@ public struct LocalBackend: Backend {
         }
         let group = ProcessGroup(id: leader.pid)
         logger.debug("started", metadata: ["job": "\(execution.jobID)", "pid": "\(leader.pid)"])
-        if let identity = ProcessIdentity(pid: leader.pid) {
+        if let identity = leader.identity {
             do {
                 try await events.started(identity.externalID)
             } catch {
