@@ -83,21 +83,12 @@ public actor Broker {
     /// default: the caller is told the job id) even if the machine loses power.
     public func submit(_ transformation: Transformation, durable: Bool = true) async throws -> Submission {
         let submission = try await accept(transformation, durable: durable)
-        guard durable, case .job(let id) = submission else { return submission }
-        // Joined a job that `run` journaled without an fsync: this caller is told its id, so
-        // its row is made durable first — rewritten, since a commit without changes writes
-        // nothing to sync, and with its newest state, since the rewrite replaces the row.
-        if let job = active[id] {
-            if !job.durablyJournaled {
-                try await journal.update(job.record, durable: true)
-                active[id]?.durablyJournaled = true
-            }
-        } else if let ended = endedNotJournaled[id] {
-            // Ended while this caller waited for an identical submission's admission.
-            try await journal.update(ended, durable: true)
-        } else if let record = try await journal.record(id) {
-            try await journal.update(record, durable: true)
-        }
+        // Joined a job that `run` journaled without an fsync (or one that ended while this
+        // caller waited for an identical admission): this caller is told its id, so the job's
+        // row is made durable first.
+        guard durable, case .job(let id) = submission, active[id]?.durablyJournaled != true else { return submission }
+        try await journal.makeDurable(id, at: Self.now())
+        active[id]?.durablyJournaled = true
         return submission
     }
 
@@ -438,7 +429,7 @@ public actor Broker {
         if state == .preparing || state == .collecting || !journaled {
             // Kept in memory only (`record` and `list` show it): recovery treats a job found
             // `queued` or `running` exactly as one that was preparing or collecting, so these
-            // two writes per job would buy nothing.
+            // writes would buy nothing; an unjournaled `running` goes with the job's next write.
             return
         } else if state.isActive {
             await journal.updateEventually(job.record)

@@ -137,6 +137,17 @@ public actor JobJournal {
         _ = try await enqueue(durable: durable, Self.updateStatement(record))
     }
 
+    /// Makes job `id`'s row, and every commit before it, survive a power loss (with
+    /// `Durability.full`). Only `updated_at` changes, and it must: SQLite writes nothing for an
+    /// update that leaves a row's bytes as they were (seen: no WAL frame, so nothing to sync).
+    public func makeDurable(_ id: JobID, at time: Double) async throws {
+        _ = try await enqueue(durable: true) { db in
+            try db.cachedStatement(sql: "UPDATE jobs SET updated_at = max(?, updated_at + 0.000001) WHERE id = ?")
+                .execute(arguments: [time, id.rawValue])
+            return nil
+        }
+    }
+
     private static func updateStatement(_ record: JobRecord) -> @Sendable (Database) throws -> Int64? {
         { db in
             try db.cachedStatement(

@@ -194,7 +194,8 @@ struct BrokerTests {
         #expect(await journal.syncedCommits == before, "the insert of a run must not wait for an fsync")
         let id = try #require(await broker.activeJob(for: tf.checksum)).id
         // Crash-safe already: committed, in the file a restarted broker reads.
-        #expect(try await fixture.journal().record(id)?.transformation == tf.checksum)
+        let inserted = try #require(try await fixture.journal().record(id))
+        #expect(inserted.transformation == tf.checksum)
 
         guard case .job(let joined) = try await broker.submit(tf) else {
             Issue.record("expected the running job")
@@ -202,6 +203,8 @@ struct BrokerTests {
         }
         #expect(joined == id)
         #expect(await journal.syncedCommits == before + 1, "a submission told the job id makes its row durable")
+        // SQLite writes (and syncs) nothing for a row left byte for byte as it was.
+        #expect(try #require(try await journal.record(id)).updatedAt > inserted.updatedAt)
         _ = try await broker.submit(tf)
         #expect(await journal.syncedCommits == before + 1, "once durable, joining costs no more fsyncs")
         #expect(await broker.cancel(id))
