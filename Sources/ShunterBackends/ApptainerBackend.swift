@@ -114,10 +114,10 @@ public struct ApptainerBackend: AvailabilityReporting {
         return nil
     }
 
-    /// The apptainer process runs as a local process group: stop what a crashed broker left.
     /// Through `LocalBackend`: the `apptainer` process's identity.
     public var reportsStart: Bool { true }
 
+    /// The apptainer process runs as a local process group: stop what a crashed broker left.
     public func abandon(externalID: String) async {
         await LocalBackend(killGrace: killGrace, logger: logger).abandon(externalID: externalID)
     }

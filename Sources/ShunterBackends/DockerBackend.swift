@@ -131,10 +131,10 @@ public struct DockerBackend: AvailabilityReporting {
         return nil
     }
 
-    /// Removes the container a crashed broker left behind (the external id is its name).
     /// The container's name, once its image is there.
     public var reportsStart: Bool { true }
 
+    /// Removes the container a crashed broker left behind (the external id is its name).
     public func abandon(externalID: String) async {
         guard let tool, externalID.hasPrefix(Self.namePrefix) else { return }
         let removal = await tool.runUncancelled(["rm", "--force", externalID])
