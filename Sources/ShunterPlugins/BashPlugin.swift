@@ -84,8 +84,10 @@ public struct BashPlugin: JobPlugin {
             condaEnvironment = name
         }
 
+        // Every file of the job is written here, so an earlier job's files of the same names
+        // are overwritten in place rather than moved out and back in.
         let directory = try WorkDirectory.create(
-            root: job.workRoot, transformation: transformation.checksum, jobID: job.jobID)
+            root: job.workRoot, transformation: transformation.checksum, jobID: job.jobID, reusingFiles: true)
         do {
             var environment = ready?.activated(inheritedEnvironment) ?? inheritedEnvironment
             for name in transformation.pins.keys.sorted() where name != "code" {
@@ -95,6 +97,7 @@ public struct BashPlugin: JobPlugin {
                 if target == "pins_" || target == "bashcode" { continue }
                 // Seamless looks the format up by the name the pin is written as.
                 if BashDirectoryPin.isDirectory(target, formats: formats) {
+                    try directory.evictLeftover(at: target)
                     environment[target] = try await BashDirectoryPin.materialize(
                         pin, as: target, in: directory, buffers: job.buffers)
                 } else if let value = try await Self.materialize(pin, as: target, in: directory, buffers: job.buffers) {
@@ -107,6 +110,7 @@ public struct BashPlugin: JobPlugin {
                 command: command, environment: environment, inherited: inheritedEnvironment)
             let scriptPath = directory.workPath + "/transform.sh"
             try directory.write(Array(script.utf8), to: scriptPath, mode: 0o755)
+            try directory.evictLeftovers()
 
             let execution = try PreparedExecutionRecord.prepare(
                 job, directory: directory, command: [shell, "-c", command], environment: environment)
@@ -202,6 +206,10 @@ public struct BashPlugin: JobPlugin {
         }
         let celltype = try celltype(of: pin, name: name, default: .mixed)
         let path = directory.workPath + "/" + name
+        if name.contains("/") || celltype == .bytes {
+            // Neither is written in place by `directory.write`.
+            try directory.evictLeftover(at: name)
+        }
         if name.contains("/") {
             let parent = String(path[..<path.lastIndex(of: "/")!])
             try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)

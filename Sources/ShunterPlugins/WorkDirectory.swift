@@ -20,6 +20,8 @@ import ShunterCore
 public struct WorkDirectory: Sendable, Hashable {
     /// The job's directory (removed as a whole).
     public let path: String
+    /// The earlier job's files in `work/`, when this directory was taken with them in place.
+    let leftovers: WorkDirectoryLeftovers?
 
     public var workPath: String { path + "/work" }
     public var stdoutPath: String { path + "/stdout" }
@@ -29,8 +31,17 @@ public struct WorkDirectory: Sendable, Hashable {
     static let keptMarkerName = ".kept"
 
     public init(path: String) {
-        self.path = path
+        self.init(path: path, leftovers: nil)
     }
+
+    init(path: String, leftovers: WorkDirectoryLeftovers?) {
+        self.path = path
+        self.leftovers = leftovers
+    }
+
+    public static func == (lhs: WorkDirectory, rhs: WorkDirectory) -> Bool { lhs.path == rhs.path }
+
+    public func hash(into hasher: inout Hasher) { hasher.combine(path) }
 
     /// The directory name for a job: `<tf checksum prefix 12>-<job id>`, with characters that
     /// do not belong in a file name replaced by `_`.
@@ -41,13 +52,20 @@ public struct WorkDirectory: Sendable, Hashable {
 
     /// Creates `<root>/<name>/work/`. Fails if the job directory already exists: two jobs
     /// must never share one, and a leftover from a crashed broker is not ours to reuse.
-    public static func create(root: String, transformation: Checksum, jobID: String) throws -> WorkDirectory {
+    ///
+    /// `reusingFiles`: the directory may be a spare with the earlier job's files still in
+    /// `work/`; the caller writes its files with `write(_:to:mode:)`, moves any other leftover
+    /// out of a path it materializes otherwise (`evictLeftover(at:)`), and calls
+    /// `evictLeftovers()` before the job runs. Without it `work/` is empty.
+    public static func create(
+        root: String, transformation: Checksum, jobID: String, reusingFiles: Bool = false
+    ) throws -> WorkDirectory {
         let directory = WorkDirectory(path: root + "/" + name(transformation: transformation, jobID: jobID))
         let manager = FileManager.default
         if manager.fileExists(atPath: directory.path) {
             throw JobFailure(.internalError, "cannot create the work directory \(directory.path): it exists already")
         }
-        if takeSpare(root: root, as: directory) { return directory }
+        if let spare = takeSpare(root: root, as: directory, reusingFiles: reusingFiles) { return spare }
         do {
             try manager.createDirectory(atPath: root, withIntermediateDirectories: true)
             try manager.createDirectory(atPath: directory.path, withIntermediateDirectories: false)

@@ -31,6 +31,28 @@ struct BashPluginTests {
         #expect(result == Array("1\n".utf8))
     }
 
+    @Test("a job in a recycled directory sees exactly its own files: the earlier job's other files are gone, its own hold its values")
+    func recycledDirectory() async throws {
+        let harness = try BashJobHarness()
+        defer { harness.cleanUp() }
+        let first = try await harness.job(
+            code: "echo 1 > RESULT",
+            pins: [("a", "int", Array("5\n".utf8)), ("b", "text", Array("earlier\n".utf8)), ("d", "text", Array("x\n".utf8))],
+            output: "int")
+        let (_, firstPrepared) = try await harness.run(first)
+        let firstInode = try FileManager.default.attributesOfItem(atPath: firstPrepared.workDirectory)[.systemFileNumber] as? UInt64
+        WorkDirectory(path: firstPrepared.workDirectory).recycle()
+
+        // `b` is a bytes pin now: copied by the store, so the earlier `b` must be out of its way.
+        let second = try await harness.job(
+            code: "ls > RESULT; echo $a >> RESULT; cat b >> RESULT",
+            pins: [("a", "int", Array("7\n".utf8)), ("b", "bytes", Array("raw\n".utf8))], output: "text")
+        let (result, secondPrepared) = try await harness.run(second)
+        let secondInode = try FileManager.default.attributesOfItem(atPath: secondPrepared.workDirectory)[.systemFileNumber] as? UInt64
+        #expect(secondInode == firstInode, "the second job ran in the first one's directory")
+        #expect(String(decoding: result, as: UTF8.self) == "RESULT\na\nb\ntransform.sh\n7\nraw\n")
+    }
+
     @Test("the job's environment is the passed-through variables plus the pins, nothing else of the broker's")
     func cleanEnvironment() async throws {
         let harness = try BashJobHarness()

@@ -36,7 +36,7 @@ struct WorkDirectoryTests {
         #expect(FileManager.default.fileExists(atPath: running.workPath))
     }
 
-    @Test("a recycled directory is emptied, kept as a spare, and taken by the next job with nothing of the last")
+    @Test("a recycled directory is kept as a spare, and taken by the next job with nothing of the last")
     func recycling() throws {
         /// Files in the pool, whichever shard they are in.
         func spareFiles(_ root: String) -> Int {
@@ -67,10 +67,16 @@ struct WorkDirectoryTests {
 
         first.recycle()
         #expect(!manager.fileExists(atPath: first.path))
-        #expect(try manager.contentsOfDirectory(atPath: root.path + "/.spare/dirs").count == 1)
-        #expect(spareFiles(root.path) == 3)
+        let kept = try manager.contentsOfDirectory(atPath: root.path + "/.spare/dirs")
+        #expect(kept.count == 1)
+        // The job's files stay in place, but RESULT, which bash would truncate, and what is no
+        // regular file.
+        #expect(try manager.contentsOfDirectory(atPath: root.path + "/.spare/dirs/" + kept[0] + "/work").sorted() == ["a", "transform.sh"])
+        #expect(spareFiles(root.path) == 1)
 
+        // Taken without `reusingFiles`: the files left in place go to the pool.
         let second = try WorkDirectory.create(root: root.path, transformation: checksum, jobID: "job-2")
+        #expect(spareFiles(root.path) == 3)
         #expect(try inode(second.path) == directoryInode, "the spare was taken, not a new directory made")
         #expect(try manager.contentsOfDirectory(atPath: second.workPath).isEmpty)
         #expect(try manager.contentsOfDirectory(atPath: second.path).sorted() == ["stdout", "work"])
@@ -94,18 +100,62 @@ struct WorkDirectoryTests {
         try manager.linkItem(atPath: outside, toPath: second.workPath + "/link")
         second.recycle()
         #expect(manager.contents(atPath: outside) == Data("keep me".utf8))
-        #expect(spareFiles(root.path) == 3)
-
-        // A spare that something wrote into after it was emptied is never handed out.
         let spare = root.path + "/.spare/dirs/" + (try #require(try manager.contentsOfDirectory(atPath: root.path + "/.spare/dirs").first))
-        try Data("late".utf8).write(to: URL(fileURLWithPath: spare + "/work/straggler"))
+        #expect(try manager.contentsOfDirectory(atPath: spare + "/work").sorted() == ["a", "transform.sh"])
+        #expect(spareFiles(root.path) == 1)
+
+        // A spare that something made a directory in after it was kept is never handed out:
+        // taken with its files evicted, it would still hold `late`.
+        try manager.createDirectory(atPath: spare + "/work/late", withIntermediateDirectories: false)
         let third = try WorkDirectory.create(root: root.path, transformation: checksum, jobID: "job-3")
         #expect(try manager.contentsOfDirectory(atPath: third.workPath).isEmpty)
         #expect(!manager.fileExists(atPath: spare))
 
         // The housekeeping trims the spare files.
-        #expect(WorkRootSpares.of(root: root.path).trimFiles(keeping: 1) == 2)
-        #expect(spareFiles(root.path) == 1)
+        #expect(WorkRootSpares.of(root: root.path).trimFiles(keeping: 0) == 1)
+        #expect(spareFiles(root.path) == 0)
+    }
+
+    @Test("with reusingFiles the next job overwrites the files of the same names in place, and what it does not write goes before it runs")
+    func reusingFiles() throws {
+        let root = try TemporaryDirectory()
+        defer { root.cleanUp() }
+        let manager = FileManager.default
+        func inode(_ path: String) throws -> UInt64 {
+            try #require((try manager.attributesOfItem(atPath: path))[.systemFileNumber] as? UInt64)
+        }
+        let first = try WorkDirectory.create(root: root.path, transformation: checksum, jobID: "job-1", reusingFiles: true)
+        let long = "a longer text than the next job writes"
+        for name in ["a", "b", "c", "d", "transform.sh", "RESULT"] {
+            try first.write(Array(long.utf8), to: first.workPath + "/" + name, mode: name == "transform.sh" ? 0o755 : 0o644)
+        }
+        let aInode = try inode(first.workPath + "/a")
+        let scriptInode = try inode(first.workPath + "/transform.sh")
+        first.recycle()
+
+        let second = try WorkDirectory.create(root: root.path, transformation: checksum, jobID: "job-2", reusingFiles: true)
+        // Leftovers until the job's own writes, bytes pins and directories are done.
+        #expect(try manager.contentsOfDirectory(atPath: second.workPath).sorted() == ["a", "b", "c", "d", "transform.sh"])
+        try second.write(Array("42\n".utf8), to: second.workPath + "/a", mode: 0o755)
+        try second.write(Array("#!/bin/bash\n".utf8), to: second.workPath + "/transform.sh")
+        // A name the job fills otherwise (a hard link, a directory, a file in one) is cleared.
+        try second.evictLeftover(at: "b")
+        try manager.linkItem(atPath: second.workPath + "/a", toPath: second.workPath + "/b")
+        try second.evictLeftover(at: "c/inner")
+        try manager.createDirectory(atPath: second.workPath + "/c", withIntermediateDirectories: false)
+        try second.evictLeftovers()
+
+        #expect(try manager.contentsOfDirectory(atPath: second.workPath).sorted() == ["a", "b", "c", "transform.sh"])
+        #expect(try inode(second.workPath + "/a") == aInode, "overwritten in place")
+        #expect(try inode(second.workPath + "/transform.sh") == scriptInode)
+        #expect(manager.contents(atPath: second.workPath + "/a") == Data("42\n".utf8))
+        #expect(manager.contents(atPath: second.workPath + "/transform.sh") == Data("#!/bin/bash\n".utf8))
+        let modes = try ["a", "transform.sh"].map { name in
+            try #require((try manager.attributesOfItem(atPath: second.workPath + "/" + name))[.posixPermissions] as? Int)
+        }
+        #expect(modes == [0o755, 0o644], "the mode asked for, not the leftover's")
+        // b and c (in the way) and d (not written) went to the pool, with RESULT.
+        #expect(WorkRootSpares.of(root: root.path).counts.files == 4)
     }
 
     @Test("a broker adopts the spares an earlier one left (files in shards or directly in the pool), and removes those of the older layout")
