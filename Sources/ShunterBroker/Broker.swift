@@ -67,11 +67,10 @@ public actor Broker {
     /// Answers a transformation: from the cache, by joining the job already running it, or by
     /// running a new job. Returns when it is done.
     ///
-    /// The job starts before its insert is committed, and the insert is never fsynced on its
-    /// own (`submit(_:durable:)`): the caller hears of the job only through its result, so a
-    /// crash before the commit, or a power loss before the next fsync, fails it like a dropped
-    /// connection and loses nothing it was told. The fsync was a third of a trivial job's
-    /// latency; waiting for the commit, another 0.1 ms at concurrency 1.
+    /// The job's insert is not fsynced before it starts (`submit(_:durable:)`): the caller
+    /// hears of the job only through its result, so a power loss before the next fsync loses
+    /// nothing it was told, and a crash of the broker alone loses nothing at all (the commit
+    /// is in the operating system's hands). That fsync was a third of a trivial job's latency.
     public func run(_ transformation: Transformation) async throws -> JobOutcome {
         switch try await submit(transformation, durable: false) {
         case .cached(let result): return .cached(result)
@@ -79,10 +78,9 @@ public actor Broker {
         }
     }
 
-    /// Accepts a transformation without waiting for it. With `durable` (the default: the
-    /// caller is told the job id), when this returns `.job` the job is in the journal and will
-    /// run even if the broker crashes or the machine loses power right after. Without, the
-    /// journal has it soon after (`JobJournal.insert(durable:)`).
+    /// Accepts a transformation without waiting for it. When this returns `.job`, the job is in
+    /// the journal and will run even if the broker crashes right after; with `durable` (the
+    /// default: the caller is told the job id) even if the machine loses power.
     public func submit(_ transformation: Transformation, durable: Bool = true) async throws -> Submission {
         let submission = try await accept(transformation, durable: durable)
         // Joined a job that `run` journaled without an fsync (or one that ended while this

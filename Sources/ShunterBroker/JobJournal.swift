@@ -1,6 +1,5 @@
 import Foundation
 import GRDB
-import Logging
 import ShunterCore
 
 /// The broker's memory across crashes: every job, written before the client hears of it.
@@ -20,7 +19,6 @@ public actor JobJournal {
     }
 
     private let pool: DatabasePool
-    private let logger = Logger(label: "shunter.journal")
     private let durability: Durability
     /// What the writer's `PRAGMA synchronous` is now (it is switched per batch).
     private var writerIsFull: Bool
@@ -37,14 +35,6 @@ public actor JobJournal {
     private var deferredWriter: Task<Void, Never>?
     /// How long `updateDeferred` holds a record back at most.
     public let deferral: Duration
-    /// The id the next job gets. Ids are handed out here rather than by SQLite, so that a job
-    /// can start before its insert is committed (`insert(durable: false)`).
-    private var nextID: Int64
-    /// Ids up to this one are reserved in the journal (`sqlite_sequence`), so a broker that
-    /// crashes before committing a job's insert never hands its id out again.
-    private var reservedThrough: Int64
-    /// How many ids one reservation write covers.
-    static let idBlock: Int64 = 1024
 
     private struct PendingWrite {
         let apply: @Sendable (Database) throws -> Int64?
@@ -52,8 +42,6 @@ public actor JobJournal {
         let continuation: CheckedContinuation<Int64?, any Error>?
         /// Must survive power loss once its caller returns (with `Durability.full`).
         let durable: Bool
-        /// A job's row, counted in `writtenRows` (an id reservation is not).
-        var isJobRow = true
     }
 
     public init(path: String, durability: Durability = .full, deferral: Duration = .milliseconds(200)) throws {
@@ -75,15 +63,6 @@ public actor JobJournal {
                 try db.execute(sql: "PRAGMA synchronous = \(durability == .full ? "FULL" : "NORMAL")")
             }
             try JobJournal.migrator.migrate(pool)
-            // AUTOINCREMENT keeps the highest id ever used (or reserved) in sqlite_sequence,
-            // and it is never below the highest row's.
-            let highest = try pool.read { db in
-                try Int64.fetchOne(
-                    db, sql: "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'jobs'), 0), coalesce((SELECT max(id) FROM jobs), 0))"
-                ) ?? 0
-            }
-            nextID = highest + 1
-            reservedThrough = highest
         } catch {
             throw JournalError(path: path, reason: "\(error)")
         }
@@ -127,57 +106,25 @@ public actor JobJournal {
 
     // MARK: writes
 
-    /// Journals a new queued job and returns its id.
-    ///
-    /// `durable`: returns once the insert is committed and fsynced (with `Durability.full`), so
-    /// that the job survives a crash of the broker and a power loss: for a job whose id the
-    /// caller is told. Otherwise returns at once with the id, the insert queued in order with
-    /// every later write of the job: for a job whose caller waits for its result and is told
-    /// nothing else, whom a crash before the commit fails like any dropped connection. Such a
-    /// job starts a commit's latency earlier (a third of a trivial job's, measured).
+    /// Journals a new queued job and returns its id. When this returns, the job survives a crash
+    /// of the broker; with `durable` (and `Durability.full`) also a power loss.
     public func insert(
         transformation: Checksum, language: String, request: [UInt8], at time: Double, durable: Bool = true
     ) async throws -> JobID {
-        let id = allocateID()
         let tf = transformation.hex
         let requestData = Data(request)
-        let write: @Sendable (Database) throws -> Int64? = { db in
+        let rowID = try await enqueue(durable: durable) { db in
             // Cached statements (here and in updates): compiled once per connection, not for
             // every job.
             try db.cachedStatement(
                 sql: """
-                    INSERT INTO jobs (id, tf_checksum, state, language, request, created_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO jobs (tf_checksum, state, language, request, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?)
                     """
-            ).execute(arguments: [id, tf, JobState.queued.rawValue, language, requestData, time, time])
-            return nil
+            ).execute(arguments: [tf, JobState.queued.rawValue, language, requestData, time, time])
+            return db.lastInsertedRowID
         }
-        if durable {
-            _ = try await enqueue(durable: true, write)
-        } else {
-            pending.append(PendingWrite(apply: write, continuation: nil, durable: false))
-            startFlushing()
-        }
-        return JobID(id)
-    }
-
-    /// The next job id; when it is past the reserved ones, queues the next block's reservation
-    /// ahead of any write that uses it.
-    private func allocateID() -> Int64 {
-        let id = nextID
-        nextID += 1
-        if id > reservedThrough {
-            reservedThrough = id + Self.idBlock - 1
-            let through = reservedThrough
-            pending.append(PendingWrite(apply: { db in
-                try db.execute(sql: "UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'jobs'", arguments: [through])
-                if db.changesCount == 0 {
-                    try db.execute(sql: "INSERT INTO sqlite_sequence (name, seq) VALUES ('jobs', ?)", arguments: [through])
-                }
-                return nil
-            }, continuation: nil, durable: false, isJobRow: false))
-        }
-        return id
+        return JobID(rowID!)
     }
 
     /// Journals a job's new state and whatever else changed with it, and returns once it is
@@ -295,7 +242,7 @@ public actor JobJournal {
                     return results
                 }
                 if full { syncedCommits += 1 }
-                writtenRows += batch.count { $0.isJobRow }
+                writtenRows += batch.count
                 for (write, result) in zip(batch, results) { write.continuation?.resume(returning: result) }
             } catch {
                 // One bad write must not fail its neighbours: retry them one by one.
@@ -308,7 +255,6 @@ public actor JobJournal {
                             continuation.resume(throwing: error)
                         } else {
                             lostWrites += 1
-                            logger.error("a journal write nobody waited for failed", metadata: ["error": "\(error)"])
                         }
                     }
                 }

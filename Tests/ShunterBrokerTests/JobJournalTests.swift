@@ -69,26 +69,6 @@ struct JobJournalTests {
         #expect(try await journal.list(JobFilter(states: [.failed])).isEmpty)
     }
 
-    @Test("a job's insert need not be committed before it has its id; ids are reserved in blocks, so a later journal never hands one out again")
-    func idsBeforeCommit() async throws {
-        let path = NSTemporaryDirectory() + "journal-\(UUID().uuidString).sqlite"
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        let journal = try JobJournal(path: path)
-        let tf = HashAlgorithm.sha256.checksum(of: Array("tf".utf8))
-        let first = try await journal.insert(transformation: tf, language: "bash", request: [1], at: 1, durable: false)
-        // Writes keep their order: once this one is committed, so is the first.
-        let second = try await journal.insert(transformation: tf, language: "bash", request: [2], at: 2)
-        #expect(first.rawValue == 1)
-        #expect(second.rawValue == 2)
-        #expect(try await journal.record(first)?.state == .queued)
-        #expect(await journal.writtenRows == 2, "the reservation of ids is no job row")
-        // A broker that stopped after handing out ids 1 and 2 had reserved up to 1024.
-        let later = try JobJournal(path: path)
-        let third = try await later.insert(transformation: tf, language: "bash", request: [3], at: 3)
-        #expect(third.rawValue == 1025)
-        #expect(try await later.unfinished().map(\.record.id) == [first, second, third])
-    }
-
     @Test("a journal path that cannot be created is an error that names it")
     func unwritablePath() {
         #expect {
