@@ -407,16 +407,19 @@ public actor Broker {
     /// Moves a running job to its next state and journals it. Throws if the move is illegal,
     /// which would be a bug in the execution pipeline.
     ///
-    /// Only `queued` (a re-attach that gives up) waits for the commit: losing `running` in a
-    /// crash changes nothing, since recovery queues such a job again (or re-attaches through
-    /// its external id, which `recordExternalID` does make durable, after this write in
-    /// journal order); `preparing` and `collecting` are not journaled at all.
+    /// Only `queued` (a re-attach that gives up) and a `committed` move wait for the commit:
+    /// losing a local job's `running` in a crash changes nothing, since recovery queues such a
+    /// job again and finds its processes by its work directory; `preparing` and `collecting`
+    /// are not journaled at all.
     ///
     /// `journaled: false` keeps the state in memory until the job's next journal write: for
     /// `running` on a backend that reports its execution's id at once, whose write
-    /// (`recordExternalID`) then carries the state too.
+    /// (`recordExternalID`) then carries the state too. `committed: true` waits for the commit
+    /// (and its fsync): for `running` of an execution that outlives the broker, which a crash
+    /// during its submission must not leave `queued` (recovery would submit it again).
     func advance(
-        _ id: JobID, to state: JobState, journaled: Bool = true, update: @Sendable (inout JobRecord) -> Void = { _ in }
+        _ id: JobID, to state: JobState, journaled: Bool = true, committed: Bool = false,
+        update: @Sendable (inout JobRecord) -> Void = { _ in }
     ) async throws {
         guard var job = active[id] else { throw BrokerError.unknownJob(id) }
         guard job.record.state.canMove(to: state) else {
@@ -431,7 +434,7 @@ public actor Broker {
             // `queued` or `running` exactly as one that was preparing or collecting, so these
             // writes would buy nothing; an unjournaled `running` goes with the job's next write.
             return
-        } else if state.isActive {
+        } else if state.isActive && !committed {
             await journal.updateEventually(job.record)
         } else {
             try await journal.update(job.record)

@@ -87,8 +87,15 @@ struct JobExecution: Sendable {
                 let fresh = try await handler.plugin.prepare(context)
                 ready = fresh
                 prepared = ready
-                // With the execution's id when the backend reports one: one journal write, not two.
-                try await broker.advance(id, to: .running, journaled: !handler.backend.reportsStart) {
+                // An execution that outlives the broker (a Slurm job) is committed as `running`
+                // before it is submitted: recovery then looks for it by name rather than
+                // submitting it again. Otherwise `running` goes with the execution's id when the
+                // backend reports one: one journal write, not two.
+                let outlivesBroker = handler.backend.canResume
+                try await broker.advance(
+                    id, to: .running, journaled: outlivesBroker || !handler.backend.reportsStart,
+                    committed: outlivesBroker
+                ) {
                     $0.workDirectory = fresh.workDirectory
                 }
                 outcome = try await handler.backend.run(ready.execution, events: events)
