@@ -29,7 +29,8 @@ public protocol Backend: Sendable {
     /// True when `run` calls `events.started` as soon as the execution exists: the broker then
     /// journals the job's `running` state together with that id, one write instead of two.
     /// Leave it false for a backend that reports nothing; its jobs are journaled `running` on
-    /// their own write.
+    /// their own write. Not asked when `canResume`: such a job's `running` is committed before
+    /// `run`, so that a crash during the submission leaves it to `resume`, not to a second run.
     var reportsStart: Bool { get }
 
     /// Stops what an execution started before a broker crash left behind, when the broker is

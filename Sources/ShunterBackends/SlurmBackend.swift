@@ -38,7 +38,6 @@ public struct SlurmBackend: Backend {
     private let logger: Logger
 
     public var canResume: Bool { true }
-    public var reportsStart: Bool { true }
 
     public init(options: SlurmOptions, killGrace: Duration = .seconds(5), logger: Logger = Logger(label: "shunter.backend.slurm")) {
         self.options = options
