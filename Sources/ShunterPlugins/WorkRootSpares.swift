@@ -6,7 +6,7 @@ import Synchronization
 /// never a directory listing.
 ///
 /// ```
-/// <root>/.spare/dirs/<name>/            an emptied job directory: work/ (empty), stdout, stderr
+/// <root>/.spare/dirs/<name>/            a job directory: work/ (its regular files but RESULT), stdout, stderr (empty)
 /// <root>/.spare/files/<shard>/<name>    a file an earlier job left, its old bytes still in it
 /// ```
 /// Files are spread over `fileShards` directories of about 64 entries: a rename into or out of
@@ -78,8 +78,8 @@ final class WorkRootSpares: Sendable {
         state.withLock { $0.files.popLast() }.map { filesPath + "/" + $0 }
     }
 
-    /// Moves `directory` (emptied) into the pool; false when the pool is full or the move
-    /// failed, and the caller removes it.
+    /// Moves `directory` (cleared by `WorkDirectory.recycle`) into the pool; false when the
+    /// pool is full or the move failed, and the caller removes it.
     func keepDirectory(_ directory: String) -> Bool {
         keep(directory, limit: Self.directoryLimit, in: directoriesPath, sharded: false, \.directories)
     }
