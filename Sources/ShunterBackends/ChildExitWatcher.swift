@@ -2,28 +2,16 @@ import CShunterSpawn
 import Foundation
 import Synchronization
 
-/// How a child process ended.
-enum ChildTermination: Sendable, Hashable {
-    case exited(Int32)
-    case signaled(Int32)
-
-    /// Decodes a `waitpid` status (the `WIFEXITED`/`WTERMSIG` macros, which Swift cannot import).
-    init(waitStatus status: Int32) {
-        let signal = status & 0x7f
-        self = signal == 0 ? .exited((status >> 8) & 0xff) : .signaled(signal)
-    }
-}
-
-/// Tells when children of this process exit, and reaps them.
+/// Tells when children of this process exit.
 ///
 /// One thread waits on the pidfds of all running children at once (epoll), so a running job
 /// holds no thread, no task and no timer, and its exit costs one wake-up of this thread. Where
 /// the kernel has no pidfd, each child gets a thread blocked in `waitpid` instead (correct,
 /// only slower).
 ///
-/// Only children started by `ChildProcess` may be watched: the watcher reaps them, and nothing
-/// else in the broker waits for them (`ProcessGroup.reapAdoptedMembers` waits by group only
-/// once the leader has been reaped here).
+/// The watcher does not reap: a child it reports is still a zombie, so its pid cannot have been
+/// reused yet, and `ChildProcess` reaps it. Nothing else in the broker waits for these children
+/// (`ProcessGroup.reapAdoptedMembers` waits by group only once the leader has been reaped).
 final class ChildExitWatcher: Sendable {
     static let shared = ChildExitWatcher()
 
@@ -40,23 +28,26 @@ final class ChildExitWatcher: Sendable {
         thread.start()
     }
 
-    /// Calls `onExit` once `pid` has exited and has been reaped. `onExit` runs on the watcher's
-    /// thread, so it must be short (resume a continuation).
-    func watch(_ pid: pid_t, onExit: @escaping @Sendable (ChildTermination) -> Void) {
+    /// Calls `onExit` once `pid` has exited, before anything has reaped it. `onExit` runs on the
+    /// watcher's thread, so it must be short (reap, resume a continuation).
+    func watch(_ pid: pid_t, onExit: @escaping @Sendable () -> Void) {
         let pidfd = watchFD >= 0 ? shunter_pidfd_open(pid) : -1
         if pidfd >= 0 {
             // Listed before it is added: the exit may be reported at once.
             pending.withLock {
                 $0[pidfd] = {
                     close(pidfd)
-                    onExit(Self.reap(pid))
+                    onExit()
                 }
             }
             if shunter_exit_watch_add(watchFD, pidfd) == 0 { return }
             pending.withLock { _ = $0.removeValue(forKey: pidfd) }
             close(pidfd)
         }
-        let thread = Thread { onExit(Self.reap(pid)) }
+        let thread = Thread {
+            Self.waitWithoutReaping(pid)
+            onExit()
+        }
         thread.name = "shunter-child-\(pid)"
         thread.start()
     }
@@ -76,14 +67,12 @@ final class ChildExitWatcher: Sendable {
         }
     }
 
-    /// Waits for `pid` and returns how it ended.
-    private static func reap(_ pid: pid_t) -> ChildTermination {
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 {
-            // Only ECHILD remains: something else in this process reaped the child (a
-            // `waitpid(-1)`), which the broker never does; its status is lost.
-            guard errno == EINTR else { return .exited(-1) }
+    /// Blocks until `pid` has exited, leaving it a zombie.
+    private static func waitWithoutReaping(_ pid: pid_t) {
+        var info = siginfo_t()
+        while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) < 0 {
+            // ECHILD: it is gone already (see ChildProcess.reap); there is nothing to wait for.
+            guard errno == EINTR else { return }
         }
-        return ChildTermination(waitStatus: status)
     }
 }

@@ -15,8 +15,9 @@ import Darwin
 /// tables and making every page the broker writes next fault once), resets each signal in the
 /// child with its own call, and runs a task group with a sleeping task and a stream to wait for
 /// the exit. That was a measurable share of a trivial job's cost (issue 7's profile). Here the
-/// spawn is one `posix_spawn` (a vfork-style clone) and the wait one entry in
-/// `ChildExitWatcher`; nothing runs while the job runs.
+/// spawn is one clone sharing the broker's memory, which returns before the child's exec (see
+/// spawn_linux.c), and the wait one entry in `ChildExitWatcher`; nothing runs while the job
+/// runs.
 final class ChildProcess: Sendable {
     let pid: pid_t
     /// Read before the exit watcher can reap the process: a job that ends at once is still a
@@ -25,14 +26,24 @@ final class ChildProcess: Sendable {
 
     private struct State {
         var termination: ChildTermination?
+        /// Set before the reap: from then on the pid may be reused, and `signal` leaves it alone.
+        var reaping = false
+        /// What the child reads until its exec; freed once it has been reaped.
+        var record: SpawnRecord?
         var waiters: [Int: CheckedContinuation<ChildTermination?, Never>] = [:]
         var nextWaiter = 0
     }
 
-    private let state = Mutex(State())
+    private let state: Mutex<State>
 
-    private init(pid: pid_t) {
+    /// The C spawn record. Only touched under `state`'s lock, and released there once.
+    private struct SpawnRecord: @unchecked Sendable {
+        let pointer: OpaquePointer
+    }
+
+    private init(pid: pid_t, record: OpaquePointer) {
         self.pid = pid
+        state = Mutex(State(record: SpawnRecord(pointer: record)))
         identity = ProcessIdentity(pid: pid)
     }
 
@@ -40,26 +51,43 @@ final class ChildProcess: Sendable {
     /// `environment`, standard input from /dev/null and output to the given descriptors (which
     /// the caller still owns and closes), in a new session whose process group it leads.
     ///
-    /// Throws the `errno` of a failed start (ENOENT, EACCES, ENOEXEC from the exec included).
+    /// Throws the `errno` of a child that could not be created. One created that then fails
+    /// before or at its exec (ENOENT, EACCES, ENOEXEC, a bad directory) ends as
+    /// `.failedToStart`: where the spawn returns before the exec, that is only known later.
     static func spawnInNewSession(
         executable: String, arguments: [String], environment: [String], directory: String,
         stdout: Int32, stderr: Int32
     ) throws(SpawnError) -> ChildProcess {
         var pid: pid_t = 0
+        var record: OpaquePointer?
         let rc = withCStringArray([executable] + arguments) { argv in
             withCStringArray(environment) { envp in
-                shunter_spawn_session(&pid, executable, argv, envp, directory, stdout, stderr)
+                shunter_spawn_session(&pid, &record, executable, argv, envp, directory, stdout, stderr)
             }
         }
-        guard rc == 0 else { throw SpawnError(code: rc) }
-        let child = ChildProcess(pid: pid)
-        ChildExitWatcher.shared.watch(pid) { [child] termination in child.ended(termination) }
+        guard rc == 0, let record else { throw SpawnError(code: rc) }
+        let child = ChildProcess(pid: pid, record: record)
+        ChildExitWatcher.shared.watch(pid) { [child] in child.exited() }
         return child
     }
 
     struct SpawnError: Error, CustomStringConvertible {
         var code: Int32
         var description: String { String(cString: strerror(code)) }
+    }
+
+    /// Sends `signal` to the process itself, unless it has been reaped (its pid could then be
+    /// another process's). Returns whether it was sent.
+    ///
+    /// For the moment between the spawn and the child's `setsid`, when its process group does
+    /// not exist yet: the child blocks every signal until just before its exec, so one sent
+    /// then is not lost, and a TERM or KILL ends it before it runs anything.
+    @discardableResult
+    func signal(_ signal: Int32) -> Bool {
+        state.withLock { state in
+            guard !state.reaping else { return false }
+            return kill(pid, signal) == 0
+        }
     }
 
     /// How the process ended, once it has (and has been reaped).
@@ -94,13 +122,34 @@ final class ChildProcess: Sendable {
         }
     }
 
-    private func ended(_ termination: ChildTermination) {
+    /// Called by the exit watcher once the process has exited (a zombie, not yet reaped).
+    private func exited() {
+        state.withLock { $0.reaping = true }
+        var termination = Self.reap(pid)
         let waiters = state.withLock { state in
+            if let record = state.record {
+                // Reaped: the child can no longer be reading the record.
+                let startError = shunter_child_start_error(record.pointer)
+                if startError != 0 { termination = .failedToStart(errno: startError) }
+                shunter_child_release(record.pointer)
+                state.record = nil
+            }
             state.termination = termination
             defer { state.waiters = [:] }
             return state.waiters.values
         }
         for waiter in waiters { waiter.resume(returning: termination) }
+    }
+
+    /// Waits for `pid` and returns how it ended.
+    private static func reap(_ pid: pid_t) -> ChildTermination {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 {
+            // Only ECHILD remains: something else in this process reaped the child (a
+            // `waitpid(-1)`), which the broker never does; its status is lost.
+            guard errno == EINTR else { return .exited(-1) }
+        }
+        return ChildTermination(waitStatus: status)
     }
 }
 

@@ -14,7 +14,7 @@ import Darwin
 /// Runs an execution as a process on the broker's own machine.
 ///
 /// The command starts in a new session (`setsid`), so it and everything it starts form one
-/// process group that can be stopped as a whole. `ChildProcess` spawns it (posix_spawn) and
+/// process group that can be stopped as a whole. `ChildProcess` spawns it and
 /// `ChildExitWatcher` waits for it through a pidfd, so no Swift concurrency thread ever blocks.
 ///
 /// A timeout or a cancelled task stops the group: SIGTERM to every member, `killGrace` to exit,
@@ -119,6 +119,9 @@ public struct LocalBackend: Backend {
                 return ExecutionOutcome(termination: .exited(code), wallTime: wallTime)
             case .signaled(let signal):
                 return ExecutionOutcome(termination: .signaled(signal), wallTime: wallTime)
+            case .failedToStart(let code):
+                throw BackendError.launchFailed(
+                    command: program, reason: "\(ChildProcess.SpawnError(code: code)) (starting \(executable))")
             }
         }
     }
@@ -128,11 +131,13 @@ public struct LocalBackend: Backend {
     /// uncancelled: it waits for processes to go.
     private static func stop(_ group: ProcessGroup, leader: ChildProcess, grace: Duration) async {
         let deadline = ContinuousClock.now.advanced(by: grace)
-        group.send(SIGTERM)
+        // Right after the spawn the group may not exist yet (the child's setsid is still to
+        // come): then the leader alone is all there is to stop.
+        if !group.send(SIGTERM) { leader.signal(SIGTERM) }
         let leaderExited = await leader.termination(before: deadline) != nil
         if !leaderExited {
             // The leader ignored TERM.
-            group.send(SIGKILL)
+            if !group.send(SIGKILL) { leader.signal(SIGKILL) }
             _ = await leader.termination()
         } else {
             let remaining = ContinuousClock.now < deadline ? deadline - ContinuousClock.now : .zero

@@ -61,6 +61,69 @@ struct LocalBackendTests {
         }
     }
 
+    /// Where the spawn returns before the child's exec (Linux), these failures are found only
+    /// once the child has exited; they must still be launch errors, not exit status 127.
+    @Test("a program the kernel cannot execute is a launchFailed error with the exec's reason")
+    func execFailure() async throws {
+        let fixture = try Fixture()
+        defer { fixture.directory.cleanUp() }
+        let program = fixture.directory.path + "/not-a-program"
+        // Executable, but neither ELF nor `#!`: execve fails with ENOEXEC.
+        try #require(FileManager.default.createFile(
+            atPath: program, contents: Data([0x00, 0x01, 0x02, 0x03]), attributes: [.posixPermissions: 0o755]))
+        var execution = fixture.execution("true")
+        execution.command = [program]
+        let error = await #expect(throws: BackendError.self) {
+            _ = try await LocalBackend().run(execution, events: ExecutionEvents())
+        }
+        #expect("\(error.map { "\($0)" } ?? "")".contains(String(cString: strerror(ENOEXEC))))
+    }
+
+    @Test("a work directory that does not exist is a launchFailed error, not a job that ran elsewhere")
+    func missingWorkDirectory() async throws {
+        let fixture = try Fixture()
+        defer { fixture.directory.cleanUp() }
+        var execution = fixture.execution("touch ran-here")
+        execution.workDirectory = fixture.directory.path + "/no-such-directory"
+        let error = await #expect(throws: BackendError.self) {
+            _ = try await LocalBackend().run(execution, events: ExecutionEvents())
+        }
+        #expect("\(error.map { "\($0)" } ?? "")".contains(String(cString: strerror(ENOENT))))
+        #expect(!FileManager.default.fileExists(atPath: fixture.directory.path + "/ran-here"))
+        #expect(!FileManager.default.fileExists(atPath: fixture.work + "/ran-here"))
+    }
+
+    /// A failing `started` makes the backend stop the job at once, before the child may have
+    /// reached its `setsid`: its process group may not exist yet, and the TERM must reach the
+    /// child anyway. With every thread of the test process on one CPU the child (which inherits
+    /// that) cannot run before the spawning thread sends the TERM, so the window is hit every
+    /// time. A TERM that went nowhere would leave each job to the KILL after the 20 s grace,
+    /// which runs the test past its time limit.
+    @Test("a job stopped right after its spawn gets the TERM even before it leads its own group", .timeLimit(.minutes(1)))
+    func stoppedRightAfterSpawn() async throws {
+        struct Refused: Error {}
+        let fixture = try Fixture()
+        defer { fixture.directory.cleanUp() }
+        let restore = try OneCPU.pinEveryThread()
+        defer { restore() }
+        let backend = LocalBackend(killGrace: .seconds(20))
+        let pids = Mutex<[pid_t]>([])
+        for _ in 0..<20 {
+            let events = ExecutionEvents(started: { externalID in
+                if let pid = externalID.split(separator: ":").dropFirst(2).first.flatMap({ pid_t($0) }) {
+                    pids.withLock { $0.append(pid) }
+                }
+                throw Refused()
+            })
+            await #expect(throws: Refused.self) {
+                _ = try await backend.run(fixture.execution("sleep 1000"), events: events)
+            }
+        }
+        let stopped = pids.withLock { $0 }
+        #expect(stopped.count == 20)
+        for pid in stopped { #expect(Self.isGone(pid), "job \(pid) survived its stop") }
+    }
+
     @Test("a job starts clean: leader of its own session, stdin /dev/null, no inherited descriptor, no signal ignored or blocked")
     func cleanStart() async throws {
         let fixture = try Fixture()
@@ -274,5 +337,33 @@ struct LocalBackendTests {
         let concurrent = (ContinuousClock.now - started) / count
         print("LocalBackend per trivial job: sequential \(sequential), 8 concurrent \(concurrent)")
         #expect(FileManager.default.fileExists(atPath: fixture.directory.path + "/j0/RESULT"))
+    }
+}
+
+/// Puts every thread of this process on one CPU (util-linux's `taskset -a`; Glibc's module does
+/// not export sched_setaffinity), and gives back a closure that restores the previous mask.
+enum OneCPU {
+    static func pinEveryThread() throws -> () -> Void {
+        let pid = "\(getpid())"
+        // "pid 123's current affinity mask: 3"
+        let shown = try taskset(["-p", pid])
+        let mask = try #require(shown.split(separator: " ").last.map(String.init), "taskset printed \(shown)")
+        let cpu = try #require(try taskset(["-c", "-p", pid]).split(separator: " ").last?.split(separator: ",").first?
+            .split(separator: "-").first.map(String.init))
+        _ = try taskset(["-a", "-c", "-p", cpu, pid])
+        return { _ = try? taskset(["-a", "-p", mask, pid]) }
+    }
+
+    private static func taskset(_ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/taskset")
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        try #require(process.terminationStatus == 0, "taskset \(arguments) failed")
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

@@ -3,19 +3,33 @@
 
 #include <sys/types.h>
 
+/// A started child's spawn record: what the child reads until it has exec'd (or failed to),
+/// and where it leaves the reason of a failed start. Owned by the caller, who releases it
+/// only once the child has been reaped: until then the child may still be reading it.
+typedef struct shunter_child shunter_child;
+
 /// Starts `path` (an absolute or work-directory-relative path, never looked up in PATH) as the
 /// leader of a new session, with standard input from /dev/null, standard output and error on
 /// `stdout_fd`/`stderr_fd`, working directory `directory`, every signal at its default
 /// disposition and none blocked, and no other descriptor of this process open.
 ///
-/// posix_spawn rather than fork+exec: glibc starts the child with CLONE_VM|CLONE_VFORK, so the
-/// broker's page tables are neither copied nor write-protected (a fork makes every page the
-/// broker writes next fault once), and exec failures come back as the return value.
+/// Returns 0 and sets `*pid` and `*child`, or an errno value when no child could be created.
+/// The caller may free `argv`, `envp` and close the descriptors as soon as this returns.
 ///
-/// Returns 0 and sets `*pid`, or an errno value.
+/// Whether the child then got as far as exec is known once it has been reaped:
+/// `shunter_child_start_error`. On Linux (x86-64, AArch64) this returns as soon as the child
+/// exists, before its exec (see spawn_linux.c for why); elsewhere it is posix_spawn, which
+/// already reports a failed exec here, and `shunter_child_start_error` is always 0.
 int shunter_spawn_session(
-    pid_t *pid, const char *path, char *const argv[], char *const envp[],
+    pid_t *pid, shunter_child **child, const char *path, char *const argv[], char *const envp[],
     const char *directory, int stdout_fd, int stderr_fd);
+
+/// After the child has been reaped: 0 if it reached exec, or the errno of the step that failed
+/// (setsid, opening /dev/null, chdir, the exec itself...). Such a child exited with status 127.
+int shunter_child_start_error(const shunter_child *child);
+
+/// Frees the spawn record. Only after the child has been reaped.
+void shunter_child_release(shunter_child *child);
 
 /// A descriptor that becomes readable when process `pid` (a child of ours) exits; -1 and errno
 /// when the kernel has no pidfd (Linux before 5.3, other systems).

@@ -1,28 +1,41 @@
+// The spawn of a local job where spawn_linux.c does not apply (other systems, other Linux
+// architectures): posix_spawn, which reports a failed exec at once.
+
 #define _GNU_SOURCE
 #include "shunter_spawn.h"
+
+#if !(defined(__linux__) && (defined(__x86_64__) || defined(__aarch64__)))
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdlib.h>
 #include <unistd.h>
 
-#if defined(__linux__)
-#include <sys/epoll.h>
-#include <sys/syscall.h>
-#endif
+/// Nothing for the child to read afterwards: posix_spawn returns once it has exec'd.
+struct shunter_child {
+    int start_error;
+};
 
 int shunter_spawn_session(
-    pid_t *pid, const char *path, char *const argv[], char *const envp[],
+    pid_t *pid, shunter_child **started, const char *path, char *const argv[], char *const envp[],
     const char *directory, int stdout_fd, int stderr_fd)
 {
+    shunter_child *child = calloc(1, sizeof(shunter_child));
+    if (child == NULL) return ENOMEM;
+
     posix_spawnattr_t attributes;
     posix_spawn_file_actions_t actions;
     int rc = posix_spawnattr_init(&attributes);
-    if (rc != 0) return rc;
+    if (rc != 0) {
+        free(child);
+        return rc;
+    }
     rc = posix_spawn_file_actions_init(&actions);
     if (rc != 0) {
         posix_spawnattr_destroy(&attributes);
+        free(child);
         return rc;
     }
 
@@ -60,49 +73,17 @@ int shunter_spawn_session(
 
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attributes);
-    return rc;
+    if (rc != 0) {
+        free(child);
+        return rc;
+    }
+    *started = child;
+    return 0;
 }
 
-#if defined(__linux__)
+int shunter_child_start_error(const shunter_child *child) { return child->start_error; }
 
-int shunter_pidfd_open(pid_t pid)
-{
-#ifdef SYS_pidfd_open
-    return (int)syscall(SYS_pidfd_open, pid, 0);
-#else
-    errno = ENOSYS;
-    return -1;
-#endif
-}
-
-int shunter_exit_watch_create(void)
-{
-    return epoll_create1(EPOLL_CLOEXEC);
-}
-
-int shunter_exit_watch_add(int watch_fd, int pidfd)
-{
-    struct epoll_event event = { .events = EPOLLIN | EPOLLONESHOT, .data = { .fd = pidfd } };
-    return epoll_ctl(watch_fd, EPOLL_CTL_ADD, pidfd, &event);
-}
-
-int shunter_exit_watch_wait(int watch_fd, int *ready, int capacity)
-{
-    struct epoll_event events[64];
-    if (capacity > 64) capacity = 64;
-    int count;
-    do {
-        count = epoll_wait(watch_fd, events, capacity, -1);
-    } while (count < 0 && errno == EINTR);
-    for (int i = 0; i < count; i++) ready[i] = events[i].data.fd;
-    return count;
-}
-
-#else
-
-int shunter_pidfd_open(pid_t pid) { (void)pid; errno = ENOSYS; return -1; }
-int shunter_exit_watch_create(void) { errno = ENOSYS; return -1; }
-int shunter_exit_watch_add(int watch_fd, int pidfd) { (void)watch_fd; (void)pidfd; errno = ENOSYS; return -1; }
-int shunter_exit_watch_wait(int watch_fd, int *ready, int capacity) { (void)watch_fd; (void)ready; (void)capacity; errno = ENOSYS; return -1; }
+void shunter_child_release(shunter_child *child) { free(child); }
 
 #endif
+
