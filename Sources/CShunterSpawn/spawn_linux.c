@@ -103,8 +103,9 @@ static int child_main(void *argument)
     struct shunter_child *child = argument;
     long rc;
 
-    // The kernel's struct sigaction with SIG_DFL, no flags, an empty mask: all zero.
-    const unsigned long default_action[4] = {0, 0, 0, 0};
+    // The kernel's struct sigaction with SIG_DFL, no flags, an empty mask: all zero. Static,
+    // so that no compiler (at -O0) initialises it with a call to memset.
+    static const unsigned long default_action[4] = {0, 0, 0, 0};
     for (long sig = 1; sig <= LAST_SIGNAL; sig++) {
         // SIGKILL and SIGSTOP refuse (EINVAL) and are at their defaults anyway. The signals
         // glibc reserves (32, 33) are reset too, as after fork and exec.
@@ -127,7 +128,7 @@ static int child_main(void *argument)
         for (long fd = STDERR_FILENO + 1; fd < child->descriptor_limit; fd++) raw_syscall(SYS_close, fd, 0, 0, 0);
     }
 
-    const unsigned long no_signals = 0;
+    static const unsigned long no_signals = 0;
     raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, (long)&no_signals, 0, KERNEL_SIGSET_SIZE);
     rc = raw_syscall(SYS_execve, (long)child->path, (long)child->argv, (long)child->envp, 0);
 
