@@ -60,8 +60,8 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // posix_spawn's GNU extensions (new session, chdir, closefrom) and pidfd/epoll, which
-        // Swift's Glibc module does not expose.
+        // The local jobs' spawn (a clone that does not wait for the exec on Linux, posix_spawn
+        // elsewhere) and pidfd/epoll, which Swift's Glibc module does not expose.
         .target(name: "CShunterSpawn"),
         .target(
             name: "ShunterBackends",
