@@ -1,4 +1,5 @@
-"""HTTP load: a closed-loop asyncio client (aiohttp) for bounded request lists, and wrk for
+"""HTTP load: closed-loop clients for bounded request lists (aiohttp, and bench/loadgen.c where a
+Python client's own CPU would be a share of the machine the server runs on), and wrk for
 fixed-duration runs of small requests, where a Python client would be slower than the server."""
 
 from __future__ import annotations
@@ -76,6 +77,73 @@ async def closed_loop(system: str, requests: list[Request], concurrency: int, de
         start = time.perf_counter()
         await asyncio.gather(*(worker(http) for _ in range(concurrency)))
         wall = time.perf_counter() - start
+    m = Measurement(system, len(latencies), concurrency, wall, latencies, len(errors),
+                    errors[0] if errors else None, unit=unit, units_per_op=units_per_op)
+    if len(latencies) < len(requests):
+        m.note = f"cut by the time limit after {len(latencies)} of {len(requests)}"
+    return m
+
+
+# ----------------------------------------------------------------------------- bench/loadgen.c
+
+LOADGEN_SOURCE = Path(__file__).resolve().parent / "loadgen.c"
+
+
+def loadgen_binary(workdir: Path) -> Path:
+    """bench/loadgen.c, compiled once per work directory."""
+    binary = workdir / "loadgen"
+    if not binary.exists():
+        compiler = shutil.which("cc") or shutil.which("clang") or shutil.which("gcc")
+        if compiler is None:
+            raise RuntimeError("bench/loadgen.c needs a C compiler (cc, clang or gcc); none is in PATH")
+        subprocess.run([compiler, "-O2", "-Wall", "-o", str(binary), str(LOADGEN_SOURCE)], check=True)
+    return binary
+
+
+async def closed_loop_native(system: str, requests: list[Request], concurrency: int, deadline: float,
+                             workdir: Path, unit: str = "requests", units_per_op: float = 1.0) -> Measurement:
+    """As `closed_loop`, with bench/loadgen.c as the client: `concurrency` keep-alive
+    connections, each sending the next request as soon as its previous one is answered. Every
+    answer is checked with its request's `check`, as in `closed_loop`. All requests must go to
+    one host and port (an IPv4 address)."""
+    from urllib.parse import urlsplit
+    first = urlsplit(requests[0].url)
+    lines = []
+    for request in requests:
+        url = urlsplit(request.url)
+        if (url.hostname, url.port) != (first.hostname, first.port):
+            raise ValueError(f"loadgen sends to one server only: {request.url} after {requests[0].url}")
+        target = (url.path or "/") + (f"?{url.query}" if url.query else "")
+        body = request.body or b""
+        content_type = (request.headers or {}).get("Content-Type", "-")
+        lines.append(f"{request.method} {target} {len(body)} {content_type}\n".encode() + body)
+    requests_file = workdir / "loadgen-requests"
+    results_file = workdir / "loadgen-results"
+    requests_file.write_bytes(b"".join(lines))
+    seconds = max(1.0, deadline - time.monotonic())
+    process = await asyncio.create_subprocess_exec(
+        str(loadgen_binary(workdir)), first.hostname, str(first.port), str(concurrency), str(requests_file),
+        str(results_file), f"{seconds:.1f}", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"loadgen failed ({process.returncode}): {err.decode(errors='replace')[-500:]}")
+    wall = int(out.split()[1]) / 1e9
+    data = results_file.read_bytes()
+    latencies: list[float] = []
+    errors: list[str] = []
+    at = 0
+    for request in requests:
+        if at >= len(data):
+            break
+        end = data.index(b"\n", at)
+        status, latency_ns, length = (int(x) for x in data[at:end].split())
+        body = data[end + 1:end + 1 + length]
+        at = end + 1 + length
+        latencies.append(latency_ns / 1e9)
+        check = request.check or expect_status(200)
+        error = f"no answer: {body.decode(errors='replace')}" if status == 0 else check(status, body)
+        if error:
+            errors.append(error)
     m = Measurement(system, len(latencies), concurrency, wall, latencies, len(errors),
                     errors[0] if errors else None, unit=unit, units_per_op=units_per_op)
     if len(latencies) < len(requests):

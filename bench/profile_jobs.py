@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import os
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -56,6 +57,13 @@ def cpu_seconds(pid: int) -> tuple[float, float]:
     return (utime + stime) / TICKS, (cutime + cstime) / TICKS
 
 
+def client_children_seconds() -> float:
+    """CPU of this process's reaped children: the load generator once it has exited (Shunter,
+    also a child, is reaped only at the end)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shunter", type=Path, default=ROOT / ".build/release/shunter")
@@ -70,6 +78,8 @@ async def main() -> int:
                         help="keep the temporary directory: nothing is deleted, so a next run's new files do not "
                         "walk the inodes this one freed (ext4 without a journal skips inodes freed in the last 60 s)")
     parser.add_argument("--max-jobs", type=int, help="max_jobs of the bash-local handler (default: as in the file)")
+    parser.add_argument("--client", choices=["aiohttp", "loadgen"], default="aiohttp",
+                        help="the measured jobs' HTTP client: this process's aiohttp, or bench/loadgen.c")
     args = parser.parse_args()
 
     handler = (ROOT / "handlers" / "10-bash-local.yaml").read_text()
@@ -100,12 +110,18 @@ async def main() -> int:
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(1.0)
         own0, children0 = cpu_seconds(shunter.pid)
-        client0 = time.process_time()
+        measured_requests = [Bench.run_request(shunter.url, j) for j in measured]
+        if args.client == "loadgen":
+            httpload.loadgen_binary(work)  # compiled before the clock starts
+        client0 = time.process_time() + client_children_seconds()
         switches0 = context_switches(shunter.pid)
-        result = await closed_loop("Shunter", [Bench.run_request(shunter.url, j) for j in measured],
-                                   args.concurrency, deadline, unit="jobs")
+        if args.client == "loadgen":
+            result = await httpload.closed_loop_native("Shunter", measured_requests, args.concurrency, deadline,
+                                                       work, unit="jobs")
+        else:
+            result = await closed_loop("Shunter", measured_requests, args.concurrency, deadline, unit="jobs")
         own1, children1 = cpu_seconds(shunter.pid)
-        client1 = time.process_time()
+        client1 = time.process_time() + client_children_seconds()
         switches1 = context_switches(shunter.pid)
         if tracer:
             tracer.send_signal(signal.SIGINT)
@@ -117,7 +133,7 @@ async def main() -> int:
               + (f" ({result.first_error})" if result.errors else ""))
         print(f"CPU per job: broker {1e3 * (own1 - own0) / n:.2f} ms, "
               f"processes it reaped {1e3 * (children1 - children0) / n:.2f} ms, "
-              f"this HTTP client {1e3 * (client1 - client0) / n:.2f} ms "
+              f"the HTTP client ({args.client}) {1e3 * (client1 - client0) / n:.2f} ms "
               f"(clock ticks of {1e3 / TICKS:.0f} ms: averages over the run)")
         print(f"context switches of the broker's threads per job: {(switches1 - switches0) / n:.1f}")
         print(f"load average: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")

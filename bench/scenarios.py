@@ -16,7 +16,7 @@ from pathlib import Path
 import aiohttp
 
 import httpload
-from httpload import JSON_HEADERS, Request, closed_loop, expect_status
+from httpload import JSON_HEADERS, Request, closed_loop, closed_loop_native, expect_status
 from servers import SeamlessStack, Shunter
 from stats import Measurement, percentile
 from transformations import CODE, BashJob, bash_job, bash_jobs, database_get_body, sha256, text_buffer
@@ -37,6 +37,11 @@ class Scenario:
         return {"name": self.name, "note": self.note, "skipped": self.skipped,
                 "rows": [r.as_json() for r in self.rows],
                 "figures": [{"what": w, "value": v, "unit": u} for w, v, u in self.figures]}
+
+
+JOB_CLIENT_NOTE = ("Shunter and the Python jobserver driven by bench/loadgen.c (C, one thread, keep-alive "
+                   "connections, every answer's result checksum checked), so that the client's own CPU is not a "
+                   "share of the two cores the server and its jobs run on; the floor's driver is its bash loop.")
 
 
 @dataclass
@@ -130,28 +135,42 @@ class Bench:
             await self.upload(self.shunter.url, inputs)
             await self.upload(self.stack.hashserver_url, inputs)
             concurrent.append((Scenario(f"trivial bash jobs, concurrency {concurrency} (inputs uploaded first), "
-                                        f"n={count}"), concurrency, jobs))
+                                        f"n={count}", note=JOB_CLIENT_NOTE), concurrency, jobs))
+        # The same scenario at c8 driven by the aiohttp client, as in the runs before loadgen:
+        # what a Python client's own CPU costs a job when it shares the machine.
+        python_client_jobs = self.fresh_jobs(self.counts.jobs.get(8, 0))
+        if python_client_jobs:
+            await self.upload(self.shunter.url, [j.input_buffer for j in python_client_jobs])
         await self.settle()
         # The floor and Shunter, scenario by scenario; the Python jobserver after them all (see `settle`).
         scenario, jobs = sequential
         floors = [self.floor(n, 1)]
         scenario.rows.append(await self.full_cycle("Shunter", self.shunter.url, self.shunter.url, jobs))
+        python_client_row = None
         for scenario, concurrency, jobs in concurrent:
             floors.append(self.floor(len(jobs), concurrency))
-            scenario.rows.append(await closed_loop("Shunter", [self.run_request(self.shunter.url, j) for j in jobs],
-                                                   concurrency, self.deadline, unit="jobs"))
+            scenario.rows.append(await closed_loop_native(
+                "Shunter", [self.run_request(self.shunter.url, j) for j in jobs], concurrency, self.deadline,
+                self.work, unit="jobs"))
             if concurrency == 1:
                 self.cached_jobs = jobs
+            if concurrency == 8 and python_client_jobs:
+                python_client_row = await closed_loop(
+                    "Shunter, aiohttp client", [self.run_request(self.shunter.url, j) for j in python_client_jobs],
+                    concurrency, self.deadline, unit="jobs")
         scenario, jobs = sequential
         scenario.rows.append(await self.full_cycle("Python jobserver", self.stack.jobserver_url,
                                                    self.stack.hashserver_url, jobs))
         for scenario, concurrency, jobs in concurrent:
-            scenario.rows.append(await closed_loop("Python jobserver",
-                                                   [self.run_request(self.stack.jobserver_url, j) for j in jobs],
-                                                   concurrency, self.deadline, unit="jobs"))
+            scenario.rows.append(await closed_loop_native(
+                "Python jobserver", [self.run_request(self.stack.jobserver_url, j) for j in jobs], concurrency,
+                self.deadline, self.work, unit="jobs"))
         out = [sequential[0]] + [c[0] for c in concurrent]
         for scenario, floor in zip(out, floors):
             scenario.rows.append(floor)
+        for scenario, concurrency, _ in concurrent:
+            if concurrency == 8 and python_client_row:
+                scenario.rows.append(python_client_row)
         return out
 
     async def full_cycle(self, system: str, run_url: str, buffer_url: str, jobs: list[BashJob]) -> Measurement:
