@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import ShunterCore
+import ShunterStore
 
 /// The broker's memory across crashes: every job, written before the client hears of it.
 ///
@@ -19,6 +20,8 @@ public actor JobJournal {
     }
 
     private let pool: DatabasePool
+    /// Checkpoints off the committing threads (the journal commits on an event loop).
+    private let checkpointer: WALCheckpointer
     private let durability: Durability
     /// What the writer's `PRAGMA synchronous` is now (it is switched per batch).
     private var writerIsFull: Bool
@@ -63,9 +66,18 @@ public actor JobJournal {
                 try db.execute(sql: "PRAGMA synchronous = \(durability == .full ? "FULL" : "NORMAL")")
             }
             try JobJournal.migrator.migrate(pool)
+            try pool.barrierWriteWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA wal_autocheckpoint = \(WALCheckpointer.writerBackstopPages)")
+            }
+            checkpointer = try WALCheckpointer(path: path, label: "shunter.journal")
         } catch {
             throw JournalError(path: path, reason: "\(error)")
         }
+    }
+
+    /// The writer's `wal_autocheckpoint` (the checkpointer's backstop; SQLite's default is 1 000).
+    public func writerAutocheckpointPages() throws -> Int {
+        try pool.barrierWriteWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA wal_autocheckpoint") ?? -1 }
     }
 
     /// The writer's `PRAGMA synchronous`: 2 for FULL, 1 for NORMAL (what commits really do).
@@ -250,6 +262,7 @@ public actor JobJournal {
                     return results
                 }
                 let results = full ? try await pool.writeWithoutTransaction(commit) : try writeNow(commit)
+                checkpointer.noteCommit()
                 if full { syncedCommits += 1 }
                 writtenRows += batch.count
                 for (write, result) in zip(batch, results) { write.continuation?.resume(returning: result) }
@@ -258,6 +271,7 @@ public actor JobJournal {
                 for write in batch {
                     do {
                         let result = try await pool.write { db in try write.apply(db) }
+                        checkpointer.noteCommit()
                         write.continuation?.resume(returning: result)
                     } catch {
                         if let continuation = write.continuation {

@@ -10,6 +10,8 @@ import ShunterCore
 public final class SQLiteResultStore: ResultStore, Sendable {
     public let path: String
     private let pool: DatabasePool
+    /// Checkpoints off the committing threads (the event loops); nil when read-only.
+    private let checkpointer: WALCheckpointer?
 
     /// Kinds of bucket that seamless-database accepts in `bucket_probe` requests.
     public static let bucketKinds: Set<String> = ["node", "environment", "node_env", "queue", "queue_node"]
@@ -30,8 +32,14 @@ public final class SQLiteResultStore: ResultStore, Sendable {
         }
         self.path = path
         self.pool = try DatabasePool(path: path, configuration: configuration)
-        if !readOnly {
+        if readOnly {
+            checkpointer = nil
+        } else {
             try pool.write { db in try Self.createTables(db) }
+            try pool.barrierWriteWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA wal_autocheckpoint = \(WALCheckpointer.writerBackstopPages)")
+            }
+            checkpointer = try WALCheckpointer(path: path, label: "shunter.results")
         }
     }
 
@@ -72,8 +80,23 @@ public final class SQLiteResultStore: ResultStore, Sendable {
         try pool.read(body)
     }
 
+    /// The writer's `wal_autocheckpoint` (the checkpointer's backstop; SQLite's default is 1 000).
+    public func writerAutocheckpointPages() throws -> Int {
+        try pool.barrierWriteWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA wal_autocheckpoint") ?? -1 }
+    }
+
+    /// Every write of the cache goes through this or `write`, so that the checkpointer counts
+    /// its commits.
     private func writeNow<T>(_ body: (Database) throws -> T) throws -> T {
-        try pool.write(body)
+        let result = try pool.write(body)
+        checkpointer?.noteCommit()
+        return result
+    }
+
+    private func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        let result = try await pool.write(body)
+        checkpointer?.noteCommit()
+        return result
     }
 
     /// Records the result, and the execution record as a Seamless-shaped metadata row
@@ -126,7 +149,7 @@ public final class SQLiteResultStore: ResultStore, Sendable {
 
     /// `PUT {"type": "transformation"}`: sets (or replaces) the result.
     public func setTransformationResult(_ result: Checksum, for transformation: Checksum) async throws {
-        try await pool.write { db in try Self.upsertTransformation(db, transformation, result: result) }
+        try await write { db in try Self.upsertTransformation(db, transformation, result: result) }
     }
 
     /// `GET {"type": "rev_transformations"}`: the transformations known to give `result`.
@@ -191,7 +214,7 @@ public final class SQLiteResultStore: ResultStore, Sendable {
                   list.allSatisfy({ ($0.stringValue?.isEmpty == false) })
             else { throw SeamlessDatabaseError.malformed("Malformed PUT metadata request") }
         }
-        try await pool.write { db in
+        try await write { db in
             if try Self.irreproducibleExists(db, transformation) {
                 throw SeamlessDatabaseError.conflict("Transformation already has irreproducible records")
             }
@@ -255,7 +278,7 @@ public final class SQLiteResultStore: ResultStore, Sendable {
     /// `PUT {"type": "irreproducible"}`: contests a result. The cached result and its
     /// execution record are moved aside, so the transformation runs again.
     public func markIrreproducible(_ transformation: Checksum, result: Checksum) async throws {
-        try await pool.write { db in
+        try await write { db in
             let known = try Self.transformationResult(db, transformation)
             if let known, known != result {
                 throw SeamlessDatabaseError.notFound("Transformation does not have the irreproducible result")
@@ -300,7 +323,7 @@ public final class SQLiteResultStore: ResultStore, Sendable {
                 throw SeamlessDatabaseError.malformed("Malformed PUT buffer info request")
             }
         }
-        try await pool.write { db in
+        try await write { db in
             var merged: [String: JSONValue] = [:]
             if let text = try String.fetchOne(
                 db, sql: "SELECT buffer_info FROM buffer_info WHERE checksum = ?", arguments: [checksum.hex]),
@@ -342,7 +365,7 @@ public final class SQLiteResultStore: ResultStore, Sendable {
     public func addSemanticToSyntactic(
         semantic: Checksum, celltype: String, subcelltype: String, syntactic: [Checksum]
     ) async throws {
-        try await pool.write { db in
+        try await write { db in
             for checksum in syntactic {
                 try db.execute(
                     sql: "INSERT OR IGNORE INTO syntactic_to_semantic (syntactic, celltype, subcelltype, semantic) VALUES (?, ?, ?, ?)",
@@ -388,7 +411,7 @@ public final class SQLiteResultStore: ResultStore, Sendable {
         guard pathText.count <= 100, key.celltype.count <= 20, key.targetCelltype.count <= 20,
               !hasPath || ["mixed", "plain", "binary"].contains(key.celltype)
         else { throw SeamlessDatabaseError.malformed("Malformed expression request (constraint violation)") }
-        try await pool.write { db in
+        try await write { db in
             try db.execute(
                 sql: """
                     INSERT INTO expression (input_checksum, path, celltype, target_celltype, result) VALUES (?, ?, ?, ?, ?)
@@ -452,7 +475,7 @@ public final class SQLiteResultStore: ResultStore, Sendable {
         guard Self.bucketKinds.contains(probe.bucketKind), !probe.label.isEmpty, !probe.capturedAt.isEmpty else {
             throw SeamlessDatabaseError.malformed("Malformed PUT bucket_probe request")
         }
-        try await pool.write { db in
+        try await write { db in
             try db.execute(
                 sql: """
                     INSERT OR REPLACE INTO bucket_probe (bucket_kind, label, bucket_checksum, captured_at, freshness_tokens)

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import ShunterBroker
 import ShunterCore
+import ShunterStore
 
 @Suite("Job journal")
 struct JobJournalTests {
@@ -44,6 +45,14 @@ struct JobJournalTests {
         #expect(try await journal.writerSynchronous() == 2)
         #expect(try await journal.record(id)?.state == .running)
         #expect(try await JobJournal(path: path, durability: .normal).writerSynchronous() == 1)
+    }
+
+    @Test("the writer checkpoints only as a backstop: its commits run on an event loop, the checkpoints beside it")
+    func writerLeavesCheckpoints() async throws {
+        let path = NSTemporaryDirectory() + "journal-\(UUID().uuidString).sqlite"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let journal = try JobJournal(path: path)
+        #expect(try await journal.writerAutocheckpointPages() == WALCheckpointer.writerBackstopPages)
     }
 
     @Test("updates are read back whole, and finished jobs are not 'unfinished'")

@@ -1,0 +1,66 @@
+import Dispatch
+import GRDB
+import Synchronization
+
+/// Copies a WAL-mode SQLite file's log back into the database from a connection and a queue of
+/// its own, so that commits on the broker's event loops never wait for a checkpoint's fsyncs.
+///
+/// SQLite's automatic checkpoint runs inside the commit that takes the log past 1 000 pages,
+/// on the committing thread. The result cache and the journal commit on the event loops, and a
+/// checkpoint there holds the loop in `fdatasync` for milliseconds while the requests queued on
+/// it wait: at eight concurrent trivial jobs that was 60% of the time a core sat idle (issue 7's
+/// scheduler trace). Here the writer's own automatic checkpoint only backs this one up (at
+/// `writerBackstopPages`), and a PASSIVE checkpoint, which waits for neither the writer nor
+/// the readers, runs after every `commitsPerCheckpoint` commits.
+///
+/// Why the backstop: a log restarts from its beginning only when a write begins with every
+/// frame copied back, which a checkpoint running beside a busy writer rarely leaves; the
+/// writer's own checkpoint, rare now and with most frames already copied, lets it restart.
+public final class WALCheckpointer: Sendable {
+    /// The writer's `wal_autocheckpoint` once a checkpointer runs beside it.
+    public static let writerBackstopPages = 10_000
+
+    private let connection: DatabaseQueue
+    private let queue: DispatchQueue
+    private let commitsPerCheckpoint: Int
+    private let commits = Atomic<Int>(0)
+    private let completed = Atomic<Int>(0)
+
+    /// Checkpoints that ran to the end (for tests and diagnostics).
+    public var checkpointsRun: Int { completed.load(ordering: .relaxed) }
+
+    /// Opens a connection of its own to the database at `path`, which must exist in WAL mode.
+    public init(path: String, label: String, commitsPerCheckpoint: Int = 100) throws {
+        var configuration = Configuration()
+        configuration.label = "\(label).checkpointer"
+        // For opening only: a PASSIVE checkpoint never calls the busy handler.
+        configuration.busyMode = .timeout(10)
+        connection = try DatabaseQueue(path: path, configuration: configuration)
+        queue = DispatchQueue(label: "\(label).checkpointer", qos: .utility)
+        self.commitsPerCheckpoint = commitsPerCheckpoint
+    }
+
+    /// Counts a commit; every `commitsPerCheckpoint`th one schedules a checkpoint. Cheap (one
+    /// atomic add) on the committing thread.
+    public func noteCommit() {
+        let count = commits.add(1, ordering: .relaxed).newValue
+        guard count % commitsPerCheckpoint == 0 else { return }
+        queue.async { [self] in checkpoint() }
+    }
+
+    /// Runs a PASSIVE checkpoint now, on the calling thread; returns the log's frame count and
+    /// how many of them are in the database now (nil when the database was busy).
+    @discardableResult
+    public func checkpoint() -> (walFrameCount: Int, checkpointedFrameCount: Int)? {
+        guard let frames = try? connection.writeWithoutTransaction({ db in try db.checkpoint(.passive) }) else {
+            return nil
+        }
+        completed.add(1, ordering: .relaxed)
+        return frames
+    }
+
+    /// Returns once the checkpoints scheduled so far have run.
+    public func waitForScheduledCheckpoints() {
+        queue.sync {}
+    }
+}
