@@ -66,10 +66,7 @@ public actor JobJournal {
                 try db.execute(sql: "PRAGMA synchronous = \(durability == .full ? "FULL" : "NORMAL")")
             }
             try JobJournal.migrator.migrate(pool)
-            try pool.barrierWriteWithoutTransaction { db in
-                try db.execute(sql: "PRAGMA wal_autocheckpoint = \(WALCheckpointer.writerBackstopPages)")
-            }
-            checkpointer = try WALCheckpointer(path: path, label: "shunter.journal")
+            checkpointer = try WALCheckpointer.attach(to: pool, label: "shunter.journal")
         } catch {
             throw JournalError(path: path, reason: "\(error)")
         }
@@ -77,7 +74,7 @@ public actor JobJournal {
 
     /// The writer's `wal_autocheckpoint` (the checkpointer's backstop; SQLite's default is 1 000).
     public func writerAutocheckpointPages() throws -> Int {
-        try pool.barrierWriteWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA wal_autocheckpoint") ?? -1 }
+        try WALCheckpointer.writerAutocheckpointPages(of: pool)
     }
 
     /// The writer's `PRAGMA synchronous`: 2 for FULL, 1 for NORMAL (what commits really do).

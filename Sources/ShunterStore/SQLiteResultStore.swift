@@ -36,10 +36,7 @@ public final class SQLiteResultStore: ResultStore, Sendable {
             checkpointer = nil
         } else {
             try pool.write { db in try Self.createTables(db) }
-            try pool.barrierWriteWithoutTransaction { db in
-                try db.execute(sql: "PRAGMA wal_autocheckpoint = \(WALCheckpointer.writerBackstopPages)")
-            }
-            checkpointer = try WALCheckpointer(path: path, label: "shunter.results")
+            checkpointer = try WALCheckpointer.attach(to: pool, label: "shunter.results")
         }
     }
 
@@ -82,7 +79,7 @@ public final class SQLiteResultStore: ResultStore, Sendable {
 
     /// The writer's `wal_autocheckpoint` (the checkpointer's backstop; SQLite's default is 1 000).
     public func writerAutocheckpointPages() throws -> Int {
-        try pool.barrierWriteWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA wal_autocheckpoint") ?? -1 }
+        try WALCheckpointer.writerAutocheckpointPages(of: pool)
     }
 
     /// Every write of the cache goes through this or `write`, so that the checkpointer counts

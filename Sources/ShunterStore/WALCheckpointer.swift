@@ -29,6 +29,20 @@ public final class WALCheckpointer: Sendable {
     /// Checkpoints that ran to the end (for tests and diagnostics).
     public var checkpointsRun: Int { completed.load(ordering: .relaxed) }
 
+    /// A checkpointer for `pool`'s database, whose writer from now on checkpoints only at
+    /// `writerBackstopPages`.
+    public static func attach(to pool: DatabasePool, label: String) throws -> WALCheckpointer {
+        try pool.barrierWriteWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = \(writerBackstopPages)")
+        }
+        return try WALCheckpointer(path: pool.path, label: label)
+    }
+
+    /// `pool`'s writer's `wal_autocheckpoint` (SQLite's default is 1 000 pages).
+    public static func writerAutocheckpointPages(of pool: DatabasePool) throws -> Int {
+        try pool.barrierWriteWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA wal_autocheckpoint") ?? -1 }
+    }
+
     /// Opens a connection of its own to the database at `path`, which must exist in WAL mode.
     public init(path: String, label: String, commitsPerCheckpoint: Int = 100) throws {
         var configuration = Configuration()
@@ -49,7 +63,8 @@ public final class WALCheckpointer: Sendable {
     }
 
     /// Runs a PASSIVE checkpoint now, on the calling thread; returns the log's frame count and
-    /// how many of them are in the database now (nil when the database was busy).
+    /// how many of them are in the database now (nil when it could not run: another checkpoint
+    /// held the database, or an I/O error).
     @discardableResult
     public func checkpoint() -> (walFrameCount: Int, checkpointedFrameCount: Int)? {
         guard let frames = try? connection.writeWithoutTransaction({ db in try db.checkpoint(.passive) }) else {
