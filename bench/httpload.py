@@ -77,6 +77,13 @@ async def closed_loop(system: str, requests: list[Request], concurrency: int, de
         start = time.perf_counter()
         await asyncio.gather(*(worker(http) for _ in range(concurrency)))
         wall = time.perf_counter() - start
+    return closed_loop_measurement(system, requests, concurrency, wall, latencies, errors, unit, units_per_op)
+
+
+def closed_loop_measurement(system: str, requests: list[Request], concurrency: int, wall: float,
+                            latencies: list[float], errors: list[str], unit: str,
+                            units_per_op: float) -> Measurement:
+    """What a closed-loop run measured, noting when the time limit cut the request list."""
     m = Measurement(system, len(latencies), concurrency, wall, latencies, len(errors),
                     errors[0] if errors else None, unit=unit, units_per_op=units_per_op)
     if len(latencies) < len(requests):
@@ -144,11 +151,7 @@ async def closed_loop_native(system: str, requests: list[Request], concurrency: 
         error = f"no answer: {body.decode(errors='replace')}" if status == 0 else check(status, body)
         if error:
             errors.append(error)
-    m = Measurement(system, len(latencies), concurrency, wall, latencies, len(errors),
-                    errors[0] if errors else None, unit=unit, units_per_op=units_per_op)
-    if len(latencies) < len(requests):
-        m.note = f"cut by the time limit after {len(latencies)} of {len(requests)}"
-    return m
+    return closed_loop_measurement(system, requests, concurrency, wall, latencies, errors, unit, units_per_op)
 
 
 # ---------------------------------------------------------------------------------------- wrk
