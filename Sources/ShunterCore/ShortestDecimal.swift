@@ -94,7 +94,7 @@ extension Double {
     }
 
     /// Python's `repr(float)`: fixed notation for decimal exponents -4…15, else `1e-05` / `1e+16`.
-    func appendPythonRepr(to out: inout [UInt8]) {
+    public func appendPythonRepr(to out: inout [UInt8]) {
         if isNaN {
             out.append(contentsOf: "nan".utf8)
         } else if isInfinite {

@@ -6,18 +6,21 @@ import ShunterCore
 /// the text, so only the order differs from the Python server's answer.
 enum PythonJSON {
     static func dumps(_ value: JSONValue, indent: Int? = nil) -> String {
-        var out = ""
+        // Bytes, not String appends: a metadata row is written for every job, and appending
+        // to a String scalar by scalar was half the cost of storing its result.
+        var out: [UInt8] = []
+        out.reserveCapacity(512)
         write(value, indent: indent, level: 0, into: &out)
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 
-    private static func write(_ value: JSONValue, indent: Int?, level: Int, into out: inout String) {
+    private static func write(_ value: JSONValue, indent: Int?, level: Int, into out: inout [UInt8]) {
         switch value {
-        case .null: out += "null"
-        case .bool(let flag): out += flag ? "true" : "false"
-        case .int(let number): out += String(number)
-        case .bigInt(let text): out += text
-        case .double(let number): out += pythonRepr(number)
+        case .null: out.append(contentsOf: "null".utf8)
+        case .bool(let flag): out.append(contentsOf: (flag ? "true" : "false").utf8)
+        case .int(let number): out.append(contentsOf: String(number).utf8)
+        case .bigInt(let text): out.append(contentsOf: text.utf8)
+        case .double(let number): appendFloat(number, into: &out)
         case .string(let text): appendString(text, into: &out)
         case .array(let items):
             writeContainer(items.map { (nil, $0) }, open: "[", close: "]", indent: indent, level: level, into: &out)
@@ -28,89 +31,79 @@ enum PythonJSON {
     }
 
     private static func writeContainer(
-        _ items: [(String?, JSONValue)], open: String, close: String, indent: Int?, level: Int, into out: inout String
+        _ items: [(String?, JSONValue)], open: Unicode.Scalar, close: Unicode.Scalar, indent: Int?, level: Int,
+        into out: inout [UInt8]
     ) {
-        out += open
+        out.append(UInt8(ascii: open))
         if items.isEmpty {
-            out += close
+            out.append(UInt8(ascii: close))
             return
         }
         for (index, (key, item)) in items.enumerated() {
             if let indent {
-                out += index == 0 ? "\n" : ",\n"
-                out += String(repeating: " ", count: indent * (level + 1))
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                out.append(UInt8(ascii: "\n"))
+                out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: indent * (level + 1)))
             } else if index > 0 {
-                out += ", "
+                out.append(contentsOf: ", ".utf8)
             }
             if let key {
                 appendString(key, into: &out)
-                out += ": "
+                out.append(contentsOf: ": ".utf8)
             }
             write(item, indent: indent, level: level + 1, into: &out)
         }
-        if let indent { out += "\n" + String(repeating: " ", count: indent * level) }
-        out += close
+        if let indent {
+            out.append(UInt8(ascii: "\n"))
+            out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: indent * level))
+        }
+        out.append(UInt8(ascii: close))
     }
 
-    private static func appendString(_ text: String, into out: inout String) {
-        out += "\""
-        for unit in text.utf16 {
-            switch unit {
-            case 0x22: out += "\\\""
-            case 0x5C: out += "\\\\"
-            case 0x0A: out += "\\n"
-            case 0x0D: out += "\\r"
-            case 0x09: out += "\\t"
-            case 0x08: out += "\\b"
-            case 0x0C: out += "\\f"
-            case 0x20..<0x7F: out.unicodeScalars.append(Unicode.Scalar(UInt8(unit)))
-            default:
-                let hex = String(unit, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+    /// `ensure_ascii`: everything outside printable ASCII as `\uXXXX` of its UTF-16 units.
+    private static func appendString(_ text: String, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        // Checksums, names, host names: nothing to escape, copied whole.
+        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != 0x22 && $0 != 0x5C }) {
+            out.append(contentsOf: text.utf8)
+        } else {
+            for unit in text.utf16 {
+                switch unit {
+                case 0x22: out.append(contentsOf: "\\\"".utf8)
+                case 0x5C: out.append(contentsOf: "\\\\".utf8)
+                case 0x0A: out.append(contentsOf: "\\n".utf8)
+                case 0x0D: out.append(contentsOf: "\\r".utf8)
+                case 0x09: out.append(contentsOf: "\\t".utf8)
+                case 0x08: out.append(contentsOf: "\\b".utf8)
+                case 0x0C: out.append(contentsOf: "\\f".utf8)
+                case 0x20..<0x7F: out.append(UInt8(unit))
+                default:
+                    let hex = String(unit, radix: 16)
+                    out.append(contentsOf: "\\u".utf8)
+                    out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: 4 - hex.count))
+                    out.append(contentsOf: hex.utf8)
+                }
             }
         }
-        out += "\""
+        out.append(UInt8(ascii: "\""))
     }
 
-    /// Python's `repr(float)`: shortest round-trip digits, positional for decimal exponents
-    /// -4…15, scientific (`1e-05`, `1.5e+16`) otherwise.
+    /// `json.dumps` writes non-finite floats as `NaN` and `Infinity` (not `repr`'s `nan`, `inf`).
+    private static func appendFloat(_ number: Double, into out: inout [UInt8]) {
+        if number.isNaN {
+            out.append(contentsOf: "NaN".utf8)
+        } else if number.isInfinite {
+            out.append(contentsOf: (number < 0 ? "-Infinity" : "Infinity").utf8)
+        } else {
+            number.appendPythonRepr(to: &out)
+        }
+    }
+
+    /// A float as `json.dumps` writes it: Python's `repr(float)` (shortest round-trip digits,
+    /// positional for decimal exponents -4…15, `1e-05` / `1.5e+16` otherwise).
     static func pythonRepr(_ number: Double) -> String {
-        if number.isNaN { return "NaN" }
-        if number.isInfinite { return number < 0 ? "-Infinity" : "Infinity" }
-        if number == 0 { return number.sign == .minus ? "-0.0" : "0.0" }
-        // Swift's description also gives the shortest round-trip digits; only the
-        // notation differs, so take its digits and exponent and lay them out again.
-        var text = Swift.abs(number).description
-        var exponent = 0
-        if let e = text.firstIndex(where: { $0 == "e" || $0 == "E" }) {
-            exponent = Int(text[text.index(after: e)...])!
-            text = String(text[..<e])
-        }
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        let integerPart = String(parts[0])
-        let fractionPart = parts.count > 1 ? String(parts[1]) : ""
-        var digits = integerPart + fractionPart
-        var pointPosition = integerPart.count + exponent  // digits before the decimal point
-        let leadingZeros = digits.prefix { $0 == "0" }.count
-        digits.removeFirst(leadingZeros)
-        pointPosition -= leadingZeros
-        while digits.count > 1 && digits.hasSuffix("0") { digits.removeLast() }
-        let decimalExponent = pointPosition - 1
-        let sign = number < 0 ? "-" : ""
-        if decimalExponent < -4 || decimalExponent >= 16 {
-            var mantissa = String(digits.first!)
-            if digits.count > 1 { mantissa += "." + digits.dropFirst() }
-            let exponentText = String(Swift.abs(decimalExponent))
-            return sign + mantissa + "e" + (decimalExponent < 0 ? "-" : "+")
-                + (exponentText.count < 2 ? "0" : "") + exponentText
-        }
-        if pointPosition <= 0 {
-            return sign + "0." + String(repeating: "0", count: -pointPosition) + digits
-        }
-        if pointPosition >= digits.count {
-            return sign + digits + String(repeating: "0", count: pointPosition - digits.count) + ".0"
-        }
-        let split = digits.index(digits.startIndex, offsetBy: pointPosition)
-        return sign + digits[..<split] + "." + digits[split...]
+        var out: [UInt8] = []
+        appendFloat(number, into: &out)
+        return String(decoding: out, as: UTF8.self)
     }
 }
