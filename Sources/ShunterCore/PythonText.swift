@@ -1,7 +1,7 @@
 /// Python's text conversions of a value, where Seamless's buffers are made of them:
 /// `str(value)` (text celltypes, bash pin files and variables) and `json.dumps(value, ...)`
 /// (the `mixed` celltype and bash pin files of dicts and lists).
-enum PythonText {
+public enum PythonText {
     struct Unsupported: Error {
         let reason: String
     }
@@ -210,8 +210,17 @@ enum PythonText {
         for _ in 0..<indent { out.append(UInt8(ascii: " ")) }
     }
 
-    static func appendASCIIJSONString(_ text: String, to out: inout [UInt8]) {
+    /// A string as `json.dumps` writes it (`ensure_ascii`): outside printable ASCII as
+    /// `\uXXXX`, a character beyond the BMP as its two UTF-16 units.
+    public static func appendASCIIJSONString(_ text: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
+        // Checksums, names, host names: nothing to escape, copied whole (a result-cache
+        // metadata row is written for every job).
+        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != 0x22 && $0 != 0x5C }) {
+            out.append(contentsOf: text.utf8)
+            out.append(UInt8(ascii: "\""))
+            return
+        }
         for scalar in text.unicodeScalars {
             let value = scalar.value
             switch value {

@@ -21,7 +21,7 @@ enum PythonJSON {
         case .int(let number): out.append(contentsOf: String(number).utf8)
         case .bigInt(let text): out.append(contentsOf: text.utf8)
         case .double(let number): appendFloat(number, into: &out)
-        case .string(let text): appendString(text, into: &out)
+        case .string(let text): PythonText.appendASCIIJSONString(text, to: &out)
         case .array(let items):
             writeContainer(items.map { (nil, $0) }, open: "[", close: "]", indent: indent, level: level, into: &out)
         case .object(let object):
@@ -48,7 +48,7 @@ enum PythonJSON {
                 out.append(contentsOf: ", ".utf8)
             }
             if let key {
-                appendString(key, into: &out)
+                PythonText.appendASCIIJSONString(key, to: &out)
                 out.append(contentsOf: ": ".utf8)
             }
             write(item, indent: indent, level: level + 1, into: &out)
@@ -58,34 +58,6 @@ enum PythonJSON {
             out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: indent * level))
         }
         out.append(UInt8(ascii: close))
-    }
-
-    /// `ensure_ascii`: everything outside printable ASCII as `\uXXXX` of its UTF-16 units.
-    private static func appendString(_ text: String, into out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\""))
-        // Checksums, names, host names: nothing to escape, copied whole.
-        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != 0x22 && $0 != 0x5C }) {
-            out.append(contentsOf: text.utf8)
-        } else {
-            for unit in text.utf16 {
-                switch unit {
-                case 0x22: out.append(contentsOf: "\\\"".utf8)
-                case 0x5C: out.append(contentsOf: "\\\\".utf8)
-                case 0x0A: out.append(contentsOf: "\\n".utf8)
-                case 0x0D: out.append(contentsOf: "\\r".utf8)
-                case 0x09: out.append(contentsOf: "\\t".utf8)
-                case 0x08: out.append(contentsOf: "\\b".utf8)
-                case 0x0C: out.append(contentsOf: "\\f".utf8)
-                case 0x20..<0x7F: out.append(UInt8(unit))
-                default:
-                    let hex = String(unit, radix: 16)
-                    out.append(contentsOf: "\\u".utf8)
-                    out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: 4 - hex.count))
-                    out.append(contentsOf: hex.utf8)
-                }
-            }
-        }
-        out.append(UInt8(ascii: "\""))
     }
 
     /// `json.dumps` writes non-finite floats as `NaN` and `Infinity` (not `repr`'s `nan`, `inf`).
