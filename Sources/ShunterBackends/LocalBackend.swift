@@ -157,14 +157,25 @@ public struct LocalBackend: Backend {
         }
     }
 
+    /// Opened empty. Not with `O_TRUNC`: the file is usually there and empty already (a
+    /// recycled work directory's), and `O_TRUNC` truncates even an empty file, a file-system
+    /// operation per job where an `fstat` answers.
     private static func openOutputFile(_ path: String, command: String) throws -> FileDescriptor {
+        let descriptor: FileDescriptor
         do {
-            return try FileDescriptor.open(
-                FilePath(path), .writeOnly, options: [.create, .truncate, .closeOnExec],
+            descriptor = try FileDescriptor.open(
+                FilePath(path), .writeOnly, options: [.create, .closeOnExec],
                 permissions: [.ownerReadWrite, .groupRead, .otherRead]
             )
         } catch {
             throw BackendError.launchFailed(command: command, reason: "cannot open \(path) for output: \(error)")
         }
+        var status = stat()
+        guard fstat(descriptor.rawValue, &status) == 0, status.st_size == 0 || ftruncate(descriptor.rawValue, 0) == 0 else {
+            let reason = String(cString: strerror(errno))
+            try? descriptor.close()
+            throw BackendError.launchFailed(command: command, reason: "cannot empty \(path) for output: \(reason)")
+        }
+        return descriptor
     }
 }

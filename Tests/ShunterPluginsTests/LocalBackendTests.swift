@@ -50,6 +50,19 @@ struct LocalBackendTests {
         #expect(killed.termination == .signaled(9))
     }
 
+    @Test("output files an earlier run left are emptied first: the job's output replaces theirs, never follows it")
+    func outputFilesStartEmpty() async throws {
+        let fixture = try Fixture()
+        defer { fixture.directory.cleanUp() }
+        let earlier = String(repeating: "earlier output\n", count: 1000)
+        try earlier.write(toFile: fixture.directory.path + "/stdout", atomically: false, encoding: .utf8)
+        try earlier.write(toFile: fixture.directory.path + "/stderr", atomically: false, encoding: .utf8)
+        let outcome = try await LocalBackend().run(fixture.execution("echo out; echo err >&2"), events: ExecutionEvents())
+        #expect(outcome.termination == .exited(0))
+        #expect(try String(contentsOfFile: fixture.directory.path + "/stdout", encoding: .utf8) == "out\n")
+        #expect(try String(contentsOfFile: fixture.directory.path + "/stderr", encoding: .utf8) == "err\n")
+    }
+
     @Test("a command that cannot start is a launchFailed error")
     func launchFailure() async throws {
         let fixture = try Fixture()
