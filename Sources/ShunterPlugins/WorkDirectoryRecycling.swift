@@ -55,10 +55,18 @@ extension WorkDirectory {
     }
 
     /// Overwritten, then cut to length: shortening within the first block keeps the block,
-    /// where O_TRUNC would free it and the write allocate it again.
+    /// where O_TRUNC would free it and the write allocate it again. The cut and the mode
+    /// change only when needed (a job's pins usually have the earlier job's size and mode):
+    /// each is an inode change, the `fstat` that tells is not.
     private static func overwrite(_ descriptor: Int32, with bytes: [UInt8], mode: mode_t, path: String) throws {
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else {
+            throw JobFailure(.internalError, "cannot write \(path): \(String(cString: strerror(errno)))")
+        }
         try writeAll(bytes, to: descriptor, path: path)
-        guard ftruncate(descriptor, off_t(bytes.count)) == 0, fchmod(descriptor, mode) == 0 else {
+        guard status.st_size <= off_t(bytes.count) || ftruncate(descriptor, off_t(bytes.count)) == 0,
+              status.st_mode & 0o7777 == mode || fchmod(descriptor, mode) == 0
+        else {
             throw JobFailure(.internalError, "cannot write \(path): \(String(cString: strerror(errno)))")
         }
     }

@@ -156,6 +156,16 @@ struct WorkDirectoryTests {
         #expect(modes == [0o755, 0o644], "the mode asked for, not the leftover's")
         // b and c (in the way) and d (not written) went to the pool, with RESULT.
         #expect(WorkRootSpares.of(root: root.path).counts.files == 4)
+
+        // Longer than the leftover, and its mode already: written over it, nothing left of it.
+        try manager.removeItem(atPath: second.workPath + "/b")
+        try manager.removeItem(atPath: second.workPath + "/c")
+        second.recycle()
+        let third = try WorkDirectory.create(root: root.path, transformation: checksum, jobID: "job-3", reusingFiles: true)
+        try third.write(Array(long.utf8), to: third.workPath + "/a", mode: 0o755)
+        #expect(try inode(third.workPath + "/a") == aInode)
+        #expect(manager.contents(atPath: third.workPath + "/a") == Data(long.utf8))
+        #expect((try manager.attributesOfItem(atPath: third.workPath + "/a"))[.posixPermissions] as? Int == 0o755)
     }
 
     @Test("a broker adopts the spares an earlier one left (files in shards or directly in the pool), and removes those of the older layout")
