@@ -173,14 +173,14 @@ public final class SQLiteResultStore: ResultStore, Sendable {
         try ensureReverse(db, transformation, result: result)
     }
 
+    /// One statement, not a lookup and then an insert: it runs for every stored result.
     static func ensureReverse(_ db: Database, _ transformation: Checksum, result: Checksum) throws {
-        let exists = try Bool.fetchOne(
-            db.cachedStatement(sql: "SELECT EXISTS(SELECT 1 FROM rev_transformation WHERE checksum = ? AND result = ?)"),
-            arguments: [transformation.hex, result.hex]) ?? false
-        if !exists {
-            try db.cachedStatement(sql: "INSERT INTO rev_transformation (result, checksum) VALUES (?, ?)")
-                .execute(arguments: [result.hex, transformation.hex])
-        }
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO rev_transformation (result, checksum) SELECT ?1, ?2
+                WHERE NOT EXISTS (SELECT 1 FROM rev_transformation WHERE result = ?1 AND checksum = ?2)
+                """
+        ).execute(arguments: [result.hex, transformation.hex])
     }
 
     // MARK: - metadata (execution records)
