@@ -18,7 +18,7 @@ import aiohttp
 import httpload
 from httpload import JSON_HEADERS, Request, closed_loop, closed_loop_native, expect_status
 from servers import SeamlessStack, Shunter
-from stats import Measurement, percentile
+from stats import Measurement, merge_turns, percentile
 from transformations import CODE, BashJob, bash_job, bash_jobs, database_get_body, sha256, text_buffer
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -53,6 +53,9 @@ class Counts:
     cache_requests: int       # without wrk
     buffers: dict[str, int]   # size label -> number of distinct buffers
     queued: int
+    # Concurrent trivial-job scenarios: the floor and Shunter take turns this many times, each
+    # turn `jobs[c]` runs (see `trivial_jobs`); the Python jobserver runs one turn.
+    job_rounds: int = 3
 
     @staticmethod
     def default() -> "Counts":
@@ -62,7 +65,7 @@ class Counts:
     @staticmethod
     def quick() -> "Counts":
         return Counts(sequential=30, jobs={1: 60, 8: 120, 32: 120}, wrk_seconds=2, cache_requests=500,
-                      buffers={"1 KiB": 200, "1 MiB": 20, "256 MiB": 1}, queued=20_000)
+                      buffers={"1 KiB": 200, "1 MiB": 20, "256 MiB": 1}, queued=20_000, job_rounds=1)
 
 
 class Bench:
@@ -128,14 +131,19 @@ class Bench:
         n = self.counts.sequential
         sequential = (Scenario(f"trivial bash jobs, sequential (upload input + run + fetch result), n={n}"),
                       self.fresh_jobs(n))
+        rounds = self.counts.job_rounds
         concurrent = []
         for concurrency, count in self.counts.jobs.items():
-            jobs = self.fresh_jobs(count)
-            inputs = [j.input_buffer for j in jobs]
+            turns = [self.fresh_jobs(count) for _ in range(rounds)]
+            python_jobs = self.fresh_jobs(count)
+            # Both stores get every input: the cache-hit scenarios ask both stacks for the c1 jobs.
+            inputs = [j.input_buffer for jobs in turns + [python_jobs] for j in jobs]
             await self.upload(self.shunter.url, inputs)
             await self.upload(self.stack.hashserver_url, inputs)
+            per_round = f", {rounds} turns each for Shunter and the floor" if rounds > 1 else ""
             concurrent.append((Scenario(f"trivial bash jobs, concurrency {concurrency} (inputs uploaded first), "
-                                        f"n={count}", note=JOB_CLIENT_NOTE), concurrency, jobs))
+                                        f"n={count}{per_round}", note=JOB_CLIENT_NOTE), concurrency, turns,
+                               python_jobs))
         # The same scenario at c8 driven by the aiohttp client, as in the runs before loadgen:
         # what a Python client's own CPU costs a job when it shares the machine.
         python_client_jobs = self.fresh_jobs(self.counts.jobs.get(8, 0))
@@ -147,17 +155,31 @@ class Bench:
         floors = [self.floor(n, 1)]
         scenario.rows.append(await self.full_cycle("Shunter", self.shunter.url, self.shunter.url, jobs))
         python_client_row = None
-        # Each measured run starts after a sync: the kernel writes back a run's new files and
-        # directories in the seconds after it, on the CPU the next run is measured on (the
-        # floor's 1 000 directories right before Shunter's run, say).
-        for scenario, concurrency, jobs in concurrent:
-            floors.append(self.floor(len(jobs), concurrency))
-            os.sync()
-            scenario.rows.append(await closed_loop_native(
-                "Shunter", [self.run_request(self.shunter.url, j) for j in jobs], concurrency, self.deadline,
-                self.work, unit="jobs"))
+        # The floor and Shunter take turns: a run of a thousand jobs lasts about a second, and on
+        # this machine kind the floor alone moved by 10% between two such runs back to back, so
+        # one run of each would put that noise into their ratio. Each measured run starts after
+        # a sync: the kernel writes back a run's new files and directories in the seconds after
+        # it, on the CPU the next run is measured on (the floor's 1 000 directories right before
+        # Shunter's run, say).
+        for scenario, concurrency, turns, _ in concurrent:
+            floor_turns, shunter_turns = [], []
+            for jobs in turns:
+                floor_turns.append(self.floor(len(jobs), concurrency))
+                os.sync()
+                shunter_turns.append(await closed_loop_native(
+                    "Shunter", [self.run_request(self.shunter.url, j) for j in jobs], concurrency, self.deadline,
+                    self.work, unit="jobs"))
+            scenario.rows.append(merge_turns(shunter_turns))
+            floors.append(merge_turns(floor_turns))
+            if len(turns) > 1:
+                ratios = ", ".join(f"{(s.throughput or 0) / (f.throughput or 1):.2f}"
+                                   for s, f in zip(shunter_turns, floor_turns))
+                scenario.note = (scenario.note or "") + (
+                    f" Shunter and the floor ran {len(turns)} turns of {len(turns[0])} jobs in alternation; their "
+                    f"rows pool the turns (throughput: all jobs over the turns' summed wall time). Shunter's "
+                    f"throughput over the floor's, turn by turn: {ratios}.")
             if concurrency == 1:
-                self.cached_jobs = jobs
+                self.cached_jobs = turns[0]
             if concurrency == 8 and python_client_jobs:
                 os.sync()
                 python_client_row = await closed_loop(
@@ -166,15 +188,15 @@ class Bench:
         scenario, jobs = sequential
         scenario.rows.append(await self.full_cycle("Python jobserver", self.stack.jobserver_url,
                                                    self.stack.hashserver_url, jobs))
-        for scenario, concurrency, jobs in concurrent:
+        for scenario, concurrency, _, python_jobs in concurrent:
             os.sync()
             scenario.rows.append(await closed_loop_native(
-                "Python jobserver", [self.run_request(self.stack.jobserver_url, j) for j in jobs], concurrency,
+                "Python jobserver", [self.run_request(self.stack.jobserver_url, j) for j in python_jobs], concurrency,
                 self.deadline, self.work, unit="jobs"))
         out = [sequential[0]] + [c[0] for c in concurrent]
         for scenario, floor in zip(out, floors):
             scenario.rows.append(floor)
-        for scenario, concurrency, _ in concurrent:
+        for scenario, concurrency, _, _ in concurrent:
             if concurrency == 8 and python_client_row:
                 scenario.rows.append(python_client_row)
         return out

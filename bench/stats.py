@@ -63,3 +63,16 @@ class Measurement:
             "p95_ms": None if self.p95 is None else round(self.p95 * 1e3, 4),
             "note": self.note,
         }
+
+
+def merge_turns(turns: list[Measurement]) -> Measurement:
+    """One row for several runs of the same system and scenario: every latency, the jobs and
+    errors summed, and the runs' wall times summed (so throughput is all jobs over the time
+    spent running them, not counting what ran between the turns)."""
+    first = turns[0]
+    errors = sum(t.errors for t in turns)
+    return Measurement(
+        first.system, sum(t.n for t in turns), first.concurrency, sum(t.wall for t in turns),
+        [latency for t in turns for latency in t.latencies], errors,
+        next((t.first_error for t in turns if t.first_error), None), unit=first.unit,
+        units_per_op=first.units_per_op, note=first.note)
