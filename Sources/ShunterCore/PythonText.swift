@@ -151,14 +151,7 @@ public enum PythonText {
         case .bool(let flag): out.append(contentsOf: (flag ? "true" : "false").utf8)
         case .int(let number): CanonicalJSON.appendInteger(number, to: &out)
         case .bigInt(let text): out.append(contentsOf: text.utf8)
-        case .float(let number):
-            if number.isNaN {
-                out.append(contentsOf: "NaN".utf8)
-            } else if number.isInfinite {
-                out.append(contentsOf: (number < 0 ? "-Infinity" : "Infinity").utf8)
-            } else {
-                number.appendPythonRepr(to: &out)
-            }
+        case .float(let number): number.appendPythonJSON(to: &out)
         case .str(let text): appendASCIIJSONString(text, to: &out)
         case .list(let items):
             if items.isEmpty {

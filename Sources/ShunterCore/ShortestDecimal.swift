@@ -104,6 +104,18 @@ extension Double {
         }
     }
 
+    /// A float as Python's `json.dumps` writes it: `repr` for finite values, `NaN`,
+    /// `Infinity` and `-Infinity` (not `repr`'s `nan`, `inf`) otherwise.
+    public func appendPythonJSON(to out: inout [UInt8]) {
+        if isNaN {
+            out.append(contentsOf: "NaN".utf8)
+        } else if isInfinite {
+            out.append(contentsOf: (self < 0 ? "-Infinity" : "Infinity").utf8)
+        } else {
+            appendPythonRepr(to: &out)
+        }
+    }
+
     var pythonRepr: String {
         var out: [UInt8] = []
         appendPythonRepr(to: &out)

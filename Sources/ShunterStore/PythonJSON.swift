@@ -20,7 +20,7 @@ enum PythonJSON {
         case .bool(let flag): out.append(contentsOf: (flag ? "true" : "false").utf8)
         case .int(let number): out.append(contentsOf: String(number).utf8)
         case .bigInt(let text): out.append(contentsOf: text.utf8)
-        case .double(let number): appendFloat(number, into: &out)
+        case .double(let number): number.appendPythonJSON(to: &out)
         case .string(let text): PythonText.appendASCIIJSONString(text, to: &out)
         case .array(let items):
             writeContainer(items.map { (nil, $0) }, open: "[", close: "]", indent: indent, level: level, into: &out)
@@ -60,22 +60,11 @@ enum PythonJSON {
         out.append(UInt8(ascii: close))
     }
 
-    /// `json.dumps` writes non-finite floats as `NaN` and `Infinity` (not `repr`'s `nan`, `inf`).
-    private static func appendFloat(_ number: Double, into out: inout [UInt8]) {
-        if number.isNaN {
-            out.append(contentsOf: "NaN".utf8)
-        } else if number.isInfinite {
-            out.append(contentsOf: (number < 0 ? "-Infinity" : "Infinity").utf8)
-        } else {
-            number.appendPythonRepr(to: &out)
-        }
-    }
-
     /// A float as `json.dumps` writes it: Python's `repr(float)` (shortest round-trip digits,
     /// positional for decimal exponents -4…15, `1e-05` / `1.5e+16` otherwise).
     static func pythonRepr(_ number: Double) -> String {
         var out: [UInt8] = []
-        appendFloat(number, into: &out)
+        number.appendPythonJSON(to: &out)
         return String(decoding: out, as: UTF8.self)
     }
 }
