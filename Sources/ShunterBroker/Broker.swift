@@ -316,6 +316,11 @@ public actor Broker {
         for task in tasks { task.cancel() }
         for task in tasks { await task.value }
         await journal.writeDeferred()
+        do {
+            try await results.commitPending()
+        } catch {
+            logger.error("could not commit the last stored results; their transformations will run again", metadata: ["error": "\(error)"])
+        }
     }
 
     // MARK: - Scheduling

@@ -53,7 +53,7 @@ public struct ShunterServices: Sendable {
         case .path(let path):
             try FileManager.default.createDirectory(
                 atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            let embedded = try SQLiteResultStore(path: path)
+            let embedded = try SQLiteResultStore(path: path, logger: logger)
             (results, database) = (embedded, embedded)
         case .url(let url):
             (results, database) = (RemoteResultStore(url: url), nil)

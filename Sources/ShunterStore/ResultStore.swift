@@ -11,6 +11,14 @@ public protocol ResultStore: Sendable {
     /// Records a result. `record` is the execution record (handler, timings, host) that a
     /// user can later ask for; stores that cannot keep it drop it.
     func setResult(_ result: Checksum, for transformation: Checksum, record: ExecutionRecord?) async throws
+
+    /// Writes what `setResult` may have held back for a later commit (at a graceful stop).
+    func commitPending() async throws
+}
+
+extension ResultStore {
+    /// For stores whose `setResult` has written everything by the time it returns.
+    public func commitPending() async throws {}
 }
 
 /// What is known about one execution, kept beside the cached result.

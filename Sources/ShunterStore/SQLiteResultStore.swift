@@ -1,5 +1,7 @@
+import Dispatch
 import Foundation
 import GRDB
+import Logging
 import ShunterCore
 
 /// The embedded result cache, in an SQLite file with seamless-database's own schema.
@@ -7,17 +9,33 @@ import ShunterCore
 /// The tables are exactly those that seamless-database (peewee) creates, so the Python server
 /// can serve a file Shunter wrote and the other way round. The file is in WAL mode: readers
 /// never wait for the writer, and GRDB's pool serialises the writes.
+///
+/// Results that jobs store (`setResult`) are committed in batches, at most `commitDelay`
+/// after they arrive; until then this store answers for them from memory, so its own readers
+/// never miss one. Another process reading the file sees them that much later, and a crash in
+/// that window loses them from the cache only (the job's end is in the broker's journal, the
+/// buffer in the buffer store): the transformation then runs again when next asked for.
 public final class SQLiteResultStore: ResultStore, Sendable {
     public let path: String
     private let pool: DatabasePool
     /// Checkpoints off the committing threads (the event loops); nil when read-only.
     private let checkpointer: WALCheckpointer?
+    private let readOnly: Bool
+    private let pending = PendingResults()
+    /// How long a stored result may wait for the commit it shares with the next ones.
+    public let commitDelay: Duration
+    /// Where the batched commits run: off the event loops, like the checkpoints.
+    private let commitQueue: DispatchQueue
+    private let logger: Logger?
 
     /// Kinds of bucket that seamless-database accepts in `bucket_probe` requests.
     public static let bucketKinds: Set<String> = ["node", "environment", "node_env", "queue", "queue_node"]
 
-    /// Opens (creating when writable) the database file at `path`.
-    public init(path: String, readOnly: Bool = false) throws {
+    /// Opens (creating when writable) the database file at `path`. `logger` hears of batched
+    /// commits that failed (they are tried again a second later).
+    public init(
+        path: String, readOnly: Bool = false, commitDelay: Duration = .milliseconds(10), logger: Logger? = nil
+    ) throws {
         var configuration = Configuration()
         configuration.readonly = readOnly
         configuration.busyMode = .timeout(10)
@@ -31,6 +49,10 @@ public final class SQLiteResultStore: ResultStore, Sendable {
             throw SeamlessDatabaseError.malformed("database file '\(path)' must exist when opened read-only")
         }
         self.path = path
+        self.readOnly = readOnly
+        self.commitDelay = commitDelay
+        self.logger = logger
+        commitQueue = DispatchQueue(label: "shunter.results.commit")
         self.pool = try DatabasePool(path: path, configuration: configuration)
         if readOnly {
             checkpointer = nil
@@ -69,7 +91,8 @@ public final class SQLiteResultStore: ResultStore, Sendable {
     /// hops to GRDB's dispatch queue and back (two thread wake-ups), a synchronous one runs on
     /// the caller's thread for the few microseconds the statement takes.
     public func result(for transformation: Checksum) async throws -> Checksum? {
-        try readNow { db in try Self.transformationResult(db, transformation) }
+        if let row = pending.row(for: transformation) { return row.result }
+        return try readNow { db in try Self.transformationResult(db, transformation) }
     }
 
     /// GRDB's synchronous read (in an async function the async overload would be chosen).
@@ -83,28 +106,73 @@ public final class SQLiteResultStore: ResultStore, Sendable {
     }
 
     /// Every write of the cache goes through this or `write`, so that the checkpointer counts
-    /// its commits.
+    /// its commits, and so that the pending results go first, in the same transaction: a
+    /// write never overtakes a result stored before it.
     private func writeNow<T>(_ body: (Database) throws -> T) throws -> T {
-        let result = try pool.write(body)
+        var written: [PendingResults.Row] = []
+        let result = try pool.write { db in
+            written = pending.snapshot()
+            try Self.insert(written, db)
+            return try body(db)
+        }
+        pending.committed(written)
         checkpointer?.noteCommit()
         return result
     }
 
     private func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        let result = try await pool.write(body)
+        let (written, result) = try await pool.write { [pending] db in
+            let rows = pending.snapshot()
+            try Self.insert(rows, db)
+            return (rows, try body(db))
+        }
+        pending.committed(written)
         checkpointer?.noteCommit()
         return result
     }
 
     /// Records the result, and the execution record as a Seamless-shaped metadata row
     /// (`schema_version` 1, so that Seamless clients asking for `metadata` can read it).
+    /// Returns before the commit: see the type's comment.
     public func setResult(_ result: Checksum, for transformation: Checksum, record: ExecutionRecord?) async throws {
+        if readOnly { throw SeamlessDatabaseError.readOnly }
         let metadata = record.map { Self.seamlessMetadata(for: $0, transformation: transformation, result: result) }
-        try writeNow { db in
-            try Self.upsertTransformation(db, transformation, result: result)
-            if let metadata {
+        if pending.add(result, for: transformation, metadata: metadata) {
+            scheduleCommit(after: commitDelay)
+        }
+    }
+
+    /// Commits the results stored so far now (at a graceful stop).
+    public func commitPending() async throws {
+        try commitPendingNow()
+    }
+
+    private func commitPendingNow() throws {
+        guard !pending.isEmpty else { return }
+        try writeNow { _ in }
+    }
+
+    private func scheduleCommit(after delay: Duration) {
+        let (seconds, attoseconds) = delay.components
+        let nanoseconds = Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
+        commitQueue.asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) { [self] in
+            pending.startScheduledCommit()
+            do {
+                try commitPendingNow()
+            } catch {
+                // The rows stay pending, and visible to this store's readers.
+                logger?.error("could not commit stored results; trying again in a second", metadata: ["error": "\(error)"])
+                if pending.claimCommitSchedule() { scheduleCommit(after: .seconds(1)) }
+            }
+        }
+    }
+
+    static func insert(_ rows: [PendingResults.Row], _ db: Database) throws {
+        for row in rows {
+            try upsertTransformation(db, row.transformation, result: row.result)
+            if let metadata = row.metadata {
                 try db.cachedStatement(sql: "INSERT OR REPLACE INTO meta_data (checksum, result, metadata) VALUES (?, ?, ?)")
-                    .execute(arguments: [transformation.hex, result.hex, PythonJSON.dumps(metadata)])
+                    .execute(arguments: [row.transformation.hex, row.result.hex, PythonJSON.dumps(metadata)])
             }
         }
     }
@@ -151,7 +219,9 @@ public final class SQLiteResultStore: ResultStore, Sendable {
 
     /// `GET {"type": "rev_transformations"}`: the transformations known to give `result`.
     public func transformations(producing result: Checksum) async throws -> [Checksum] {
-        try await pool.read { db in
+        // The reverse rows' order is their insertion order: pending results get theirs first.
+        try commitPendingNow()
+        return try await pool.read { db in
             try String.fetchAll(db, sql: "SELECT checksum FROM rev_transformation WHERE result = ? ORDER BY id", arguments: [result.hex])
                 .compactMap { try? Checksum(hex: $0) }
         }
@@ -187,7 +257,8 @@ public final class SQLiteResultStore: ResultStore, Sendable {
 
     /// `GET {"type": "metadata"}`: the execution record, as stored.
     public func metadata(for transformation: Checksum) async throws -> JSONValue? {
-        try await pool.read { db in try Self.metadataRow(db, transformation)?.metadata }
+        if let metadata = pending.row(for: transformation)?.metadata { return metadata }
+        return try await pool.read { db in try Self.metadataRow(db, transformation)?.metadata }
     }
 
     static func metadataRow(_ db: Database, _ transformation: Checksum) throws -> (result: String, metadata: JSONValue)? {

@@ -16,11 +16,11 @@ struct BrokerFixture {
     let results: SQLiteResultStore
     let handlers: [HandlerConfig]
 
-    init(handlers: [HandlerConfig] = [BrokerFixture.bashHandler()]) throws {
+    init(handlers: [HandlerConfig] = [BrokerFixture.bashHandler()], resultCommitDelay: Duration = .milliseconds(10)) throws {
         root = NSTemporaryDirectory() + "shunter-broker-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         buffers = try FileBufferStore(directory: root + "/buffers")
-        results = try SQLiteResultStore(path: root + "/results.sqlite")
+        results = try SQLiteResultStore(path: root + "/results.sqlite", commitDelay: resultCommitDelay)
         self.handlers = handlers
     }
 

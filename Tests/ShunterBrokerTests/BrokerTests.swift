@@ -28,6 +28,21 @@ struct BrokerTests {
         #expect(jobs.count == 1, "a cache hit must not create a job")
     }
 
+    @Test("a graceful stop commits the results the store still held back for a batch")
+    func shutdownCommitsHeldBackResults() async throws {
+        let fixture = try BrokerFixture(resultCommitDelay: .seconds(3600))
+        defer { fixture.remove() }
+        let broker = try await fixture.openBroker()
+        let tf = try await fixture.bash("echo kept > RESULT")
+        let outcome = try await broker.run(tf)
+        #expect(outcome.status == .succeeded, "\(outcome.error ?? "")")
+        // Another connection to the file sees only what is committed.
+        let other = try SQLiteResultStore(path: fixture.root + "/results.sqlite", readOnly: true)
+        #expect(try await other.result(for: tf.checksum) == nil, "committed before the batch's time")
+        await broker.shutdown()
+        #expect(try await other.result(for: tf.checksum) == outcome.result)
+    }
+
     @Test("50 identical submissions at once run the transformation once and all get its result")
     func identicalSubmissionsRunOnce() async throws {
         let fixture = try BrokerFixture()
