@@ -107,7 +107,7 @@ async def main() -> int:
                    f"work directories {args.shunter_workdir or 'under the temporary directory'}",
         "python": f"seamless-suite from {args.venv}, seamless-jobserver --workers {args.python_workers}, "
                   "hashserver and seamless-database on their own ports",
-        "load": "bench/loadgen.c (jobs at concurrency 1, 8, 32), wrk (cache hits, small GETs) and an aiohttp closed-loop client (sequential jobs, buffers, one c8 comparison row)",
+        "load": "bench/loadgen.c (jobs at concurrency 1, 8, 32), wrk (cache hits, small GETs) and an aiohttp closed-loop client (sequential jobs, buffers)",
     }
     print(f"bench: work directory {work}; time limit {limit:.0f} s", file=sys.stderr, flush=True)
     try:
