@@ -33,6 +33,8 @@ public actor FileBufferStore: FileBackedBufferStore {
     /// `StoredBufferFile`).
     public nonisolated let verifiesReads: Bool
     private nonisolated let logger: Logger
+    /// Small buffers read or written lately, answered without the file.
+    nonisolated let recent = SmallBufferCache()
 
     /// Checksums being written right now, with the readers waiting for the write to finish.
     private var uploadsInFlight: [Checksum: [CheckedContinuation<Void, Never>]] = [:]
@@ -119,7 +121,11 @@ public actor FileBufferStore: FileBackedBufferStore {
     // MARK: - BufferStore
 
     public nonisolated func get(_ checksum: Checksum) async throws -> [UInt8]? {
-        try await open(checksum)?.bytes()
+        if let buffer = recent.buffer(for: checksum) { return buffer }
+        guard let buffer = try await open(checksum)?.bytes() else { return nil }
+        // Verified as it was read when `verifiesReads`; otherwise the file is trusted anyway.
+        recent.keep(buffer, for: checksum)
+        return buffer
     }
 
     /// The buffer's file opened for reading in chunks (`StoredBufferFile`), or nil when the
@@ -158,6 +164,7 @@ public actor FileBufferStore: FileBackedBufferStore {
             }
             return checksum
         }
+        recent.keep(buffer, for: checksum)
         return checksum
     }
 
