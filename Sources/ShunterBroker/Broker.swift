@@ -399,11 +399,11 @@ public actor Broker {
         active[id] = job
     }
 
+    /// One assignment of the handler's metadata, not one per key: swift-log's stream handler
+    /// re-renders its whole metadata text at every assignment, for every job.
     private func jobLogger(_ id: JobID, _ tf: Checksum, handler: String) -> Logger {
         var logger = self.logger
-        logger[metadataKey: "job"] = "\(id)"
-        logger[metadataKey: "tf"] = "\(tf)"
-        logger[metadataKey: "handler"] = "\(handler)"
+        logger.handler.metadata.merge(["job": "\(id)", "tf": "\(tf)", "handler": "\(handler)"]) { $1 }
         return logger
     }
 
