@@ -95,9 +95,12 @@ public final class SQLiteResultStore: ResultStore, Sendable {
         return try readNow { db in try Self.transformationResult(db, transformation) }
     }
 
-    /// GRDB's synchronous read (in an async function the async overload would be chosen).
+    /// GRDB's synchronous read (in an async function the async overload would be chosen),
+    /// outside a transaction: the lookup is one SELECT, which SQLite runs on one snapshot
+    /// anyway, and `read` would wrap it in a BEGIN and a COMMIT, two more statements for every
+    /// request and every cache hit.
     private func readNow<T>(_ body: (Database) throws -> T) throws -> T {
-        try pool.read(body)
+        try pool.unsafeRead(body)
     }
 
     /// The writer's `wal_autocheckpoint` (the checkpointer's backstop; SQLite's default is 1 000).
