@@ -46,7 +46,17 @@ public struct WorkDirectory: Sendable, Hashable {
     /// The directory name for a job: `<tf checksum prefix 12>-<job id>`, with characters that
     /// do not belong in a file name replaced by `_`.
     public static func name(transformation: Checksum, jobID: String) -> String {
-        let safeID = String(jobID.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." ? $0 : "_" })
+        // Byte by byte: Character's Unicode properties cost more than the rest of the name
+        // (every job asks). A non-ASCII letter becomes `_` too, one per UTF-8 byte.
+        let safeID = String(decoding: jobID.utf8.map { byte -> UInt8 in
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."):
+                byte
+            default:
+                UInt8(ascii: "_")
+            }
+        }, as: UTF8.self)
         return transformation.prefix(12) + "-" + safeID
     }
 

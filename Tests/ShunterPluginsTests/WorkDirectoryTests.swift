@@ -21,6 +21,14 @@ struct WorkDirectoryTests {
         try directory.remove()
     }
 
+    @Test("a job id's characters outside letters, digits, '-', '_' and '.' become '_' in the directory name")
+    func nameKeepsOnlySafeCharacters() {
+        #expect(WorkDirectory.name(transformation: checksum, jobID: "42") == "abababababab-42")
+        #expect(WorkDirectory.name(transformation: checksum, jobID: "a-Z_9.x") == "abababababab-a-Z_9.x")
+        #expect(WorkDirectory.name(transformation: checksum, jobID: "../x y") == "abababababab-.._x_y")
+        #expect(WorkDirectory.name(transformation: checksum, jobID: "é") == "abababababab-__")
+    }
+
     @Test("the janitor removes kept directories older than the age, and nothing else")
     func janitor() async throws {
         let root = try TemporaryDirectory()
