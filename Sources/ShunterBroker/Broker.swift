@@ -120,9 +120,15 @@ public actor Broker {
             return .cached(cached)
         }
         let environment = try await resolveEnvironment(of: transformation)
-        let id = try await journal.insert(
-            transformation: tf, language: transformation.language,
-            request: JobRequest(transformation: transformation).journalBytes(), at: Self.now(), durable: durable)
+        let request = JobRequest(transformation: transformation).journalBytes()
+        // A caller told the id waits for the insert's commit (with its fsync); a caller waiting
+        // for the result does not: the insert goes with the next batch, and a crash before it
+        // is a failed request (recovery removes what the job had started: `recover`).
+        let id = durable
+            ? try await journal.insert(
+                transformation: tf, language: transformation.language, request: request, at: Self.now())
+            : try await journal.insertBatched(
+                transformation: tf, language: transformation.language, request: request, at: Self.now())
         let record = JobRecord(
             id: id, transformation: tf, state: .queued, language: transformation.language, createdAt: Self.now())
         enqueue(ActiveJob(
@@ -234,6 +240,7 @@ public actor Broker {
     /// ended is queued again (or answered from the cache if its result was stored before the
     /// crash). Call once before serving.
     public func recover() async throws {
+        removeWorkOfLostJobs()
         let unfinished = try await journal.unfinished()
         guard !unfinished.isEmpty else { return }
         logger.notice("recovering unfinished jobs", metadata: ["count": "\(unfinished.count)"])
@@ -299,6 +306,27 @@ public actor Broker {
         dispatch()
     }
 
+    /// Jobs whose batched insert the last broker process never committed (it died within the
+    /// batch window) are unknown to the journal, but may have started: their ids are the ones
+    /// it had reserved past its last row (`JobJournal.unjournaledIDs`), and their directories
+    /// carry those ids. What runs there is stopped and the directories go; nobody was told of
+    /// these jobs but the callers whose requests failed with the broker.
+    private func removeWorkOfLostJobs() {
+        guard let lost = journal.unjournaledIDs,
+              let names = try? FileManager.default.contentsOfDirectory(atPath: settings.workRoot)
+        else { return }
+        for name in names {
+            guard let id = WorkDirectory.jobID(inName: name).flatMap({ JobID($0) })?.rawValue, lost.contains(id)
+            else { continue }
+            let path = settings.workRoot + "/" + name
+            let killed = LeftoverProcesses.kill(workingUnder: path)
+            logger.notice(
+                "removing the work directory of a job whose journal entry a crash lost",
+                metadata: ["job": "\(id)", "path": "\(path)", "stopped_pids": "\(killed)"])
+            JobExecution.removeWorkDirectory(path, logger: logger)
+        }
+    }
+
     private func endRecovered(_ record: JobRecord, _ state: JobState, error: String? = nil) async throws {
         var record = record
         record.state = state
@@ -316,6 +344,11 @@ public actor Broker {
         for task in tasks { task.cancel() }
         for task in tasks { await task.value }
         await journal.writeDeferred()
+        do {
+            try await journal.commitPending()
+        } catch {
+            logger.error("could not journal the last jobs' states", metadata: ["error": "\(error)"])
+        }
         do {
             try await results.commitPending()
         } catch {
@@ -517,7 +550,7 @@ public actor Broker {
         do {
             // Not fsynced on its own: after a power loss, recovery finds the result in the
             // cache (or runs the job again), as for a crash before this commit.
-            try await journal.update(job.record, durable: false)
+            try await journal.update(job.record, durable: false, urgent: false)
         } catch {
             logger.error("could not journal the end of a job", metadata: ["job": "\(id)", "error": "\(error)"])
         }

@@ -9,6 +9,14 @@ import ShunterStore
 /// progress are gathered into the next transaction, so a burst of submissions costs one fsync
 /// per batch rather than one per job, and each caller still returns only once its own write is
 /// durable.
+///
+/// Writes nobody needs committed at once (a job run for a waiting caller, its end, states a
+/// crash may lose) wait up to `batchWindow` for company, so that at a few hundred jobs a
+/// second one commit carries a dozen jobs instead of one. Job ids are therefore handed out in
+/// memory, from blocks reserved in the journal ahead of their use (`sqlite_sequence`): an id
+/// is never given twice, even when a crash lost the row of the job that had it, and the ids a
+/// crashed process had reserved but not committed (`unjournaledIDs`) tell recovery which
+/// work directories belong to jobs the journal never heard of.
 public actor JobJournal {
     /// How hard a commit is made durable.
     public enum Durability: String, Sendable {
@@ -27,6 +35,19 @@ public actor JobJournal {
     private var writerIsFull: Bool
     private var pending: [PendingWrite] = []
     private var flushing = false
+    /// How long a write that nobody waits on at once may wait for the next commit.
+    public let batchWindow: Duration
+    /// The sleeping task that commits the pending writes at the end of the window.
+    private var windowFlush: Task<Void, Never>?
+    /// The next job id to hand out, and the last one the journal has reserved durably.
+    private var nextID: Int64
+    private var reservedThrough: Int64
+    /// Ids are reserved this many at a time: one synced write per block.
+    static let idBlock: Int64 = 1024
+    /// Ids the previous broker process reserved and never committed a job row under: unused
+    /// ones, and those of jobs whose batched insert was still waiting when it died. Recovery
+    /// removes the work directories of such ids and stops what runs there. nil when none.
+    public nonisolated let unjournaledIDs: ClosedRange<Int64>?
     /// `updateEventually` writes that failed; nobody waited for them, so they are counted.
     public private(set) var lostWrites = 0
     /// Commits that were fsynced (batches holding a durable write, with `Durability.full`).
@@ -45,11 +66,17 @@ public actor JobJournal {
         let continuation: CheckedContinuation<Int64?, any Error>?
         /// Must survive power loss once its caller returns (with `Durability.full`).
         let durable: Bool
+        /// Committed at once, rather than at the end of the batch window.
+        let urgent: Bool
     }
 
-    public init(path: String, durability: Durability = .full, deferral: Duration = .milliseconds(200)) throws {
+    public init(
+        path: String, durability: Durability = .full, deferral: Duration = .milliseconds(200),
+        batchWindow: Duration = .milliseconds(10)
+    ) throws {
         self.durability = durability
         self.deferral = deferral
+        self.batchWindow = batchWindow
         writerIsFull = durability == .full
         try FileManager.default.createDirectory(
             atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
@@ -67,6 +94,13 @@ public actor JobJournal {
             }
             try JobJournal.migrator.migrate(pool)
             checkpointer = try WALCheckpointer.attach(to: pool, label: "shunter.journal")
+            let (committed, reserved) = try pool.read { db in
+                (try Int64.fetchOne(db, sql: "SELECT max(id) FROM jobs") ?? 0,
+                 try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'jobs'") ?? 0)
+            }
+            unjournaledIDs = reserved > committed ? (committed + 1)...reserved : nil
+            nextID = max(committed, reserved) + 1
+            reservedThrough = max(committed, reserved)
         } catch {
             throw JournalError(path: path, reason: "\(error)")
         }
@@ -120,20 +154,71 @@ public actor JobJournal {
     public func insert(
         transformation: Checksum, language: String, request: [UInt8], at time: Double, durable: Bool = true
     ) async throws -> JobID {
+        let id = try takeID()
+        _ = try await enqueue(
+            durable: durable, Self.insertStatement(id, transformation: transformation, language: language, request: request, at: time))
+        return id
+    }
+
+    /// Journals a new queued job with the next commit, within `batchWindow`, and returns its id
+    /// at once: for a job run for a waiting caller, who hears of it only through its result. A
+    /// crash before that commit loses the row (the caller's request fails with the broker);
+    /// the id stays in `unjournaledIDs`, so recovery finds the job's work directory.
+    public func insertBatched(
+        transformation: Checksum, language: String, request: [UInt8], at time: Double
+    ) throws -> JobID {
+        let id = try takeID()
+        pending.append(PendingWrite(
+            apply: Self.insertStatement(id, transformation: transformation, language: language, request: request, at: time),
+            continuation: nil, durable: false, urgent: false))
+        startFlushing(urgent: false)
+        return id
+    }
+
+    private static func insertStatement(
+        _ id: JobID, transformation: Checksum, language: String, request: [UInt8], at time: Double
+    ) -> @Sendable (Database) throws -> Int64? {
         let tf = transformation.hex
         let requestData = Data(request)
-        let rowID = try await enqueue(durable: durable) { db in
+        return { db in
             // Cached statements (here and in updates): compiled once per connection, not for
             // every job.
             try db.cachedStatement(
                 sql: """
-                    INSERT INTO jobs (tf_checksum, state, language, request, created_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?)
+                    INSERT INTO jobs (id, tf_checksum, state, language, request, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
                     """
-            ).execute(arguments: [tf, JobState.queued.rawValue, language, requestData, time, time])
-            return db.lastInsertedRowID
+            ).execute(arguments: [id.rawValue, tf, JobState.queued.rawValue, language, requestData, time, time])
+            return nil
         }
-        return JobID(rowID!)
+    }
+
+    /// The next job id. Past the reserved ones, the next block is reserved first, with a synced
+    /// commit of its own made right here (once per `idBlock` jobs): no suspension between
+    /// handing out an id and knowing it can never be handed out again.
+    private func takeID() throws -> JobID {
+        if nextID > reservedThrough {
+            let through = nextID + Self.idBlock - 1
+            let sync = durability == .full
+            try writeNow { db in
+                if sync != writerIsFull { try db.execute(sql: "PRAGMA synchronous = \(sync ? "FULL" : "NORMAL")") }
+                try db.inTransaction(.immediate) {
+                    // The row exists once a job was inserted; before that it is made here.
+                    try db.execute(
+                        sql: """
+                            INSERT INTO sqlite_sequence (name, seq) SELECT 'jobs', 0
+                            WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'jobs')
+                            """)
+                    try db.execute(sql: "UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'jobs'", arguments: [through])
+                    return .commit
+                }
+            }
+            writerIsFull = sync
+            checkpointer.noteCommit()
+            reservedThrough = through
+        }
+        defer { nextID += 1 }
+        return JobID(nextID)
     }
 
     /// Journals a job's new state and whatever else changed with it, and returns once it is
@@ -141,9 +226,18 @@ public actor JobJournal {
     /// commit carries it to disk): for what a broker crash must not lose — the OS still has
     /// it — but a power loss may, because recovery rebuilds it (a job's end: the result cache
     /// says it; a local process's identity: power loss ended the process too).
-    public func update(_ record: JobRecord, durable: Bool = true) async throws {
+    ///
+    /// `urgent: false` lets the write wait up to `batchWindow` for the next commit (the caller
+    /// still returns only after it): for a job's end, which nobody waits for but the broker's
+    /// own bookkeeping.
+    public func update(_ record: JobRecord, durable: Bool = true, urgent: Bool = true) async throws {
         deferred[record.id] = nil
-        _ = try await enqueue(durable: durable, Self.updateStatement(record))
+        _ = try await enqueue(durable: durable, urgent: urgent, Self.updateStatement(record))
+    }
+
+    /// Returns once every write queued before it is committed (at a graceful stop).
+    public func commitPending() async throws {
+        _ = try await enqueue(durable: false) { _ in nil }
     }
 
     /// Makes job `id`'s row, and every commit before it, survive a power loss (with
@@ -180,8 +274,8 @@ public actor JobJournal {
     /// way). Writes keep their order, so a later awaited write also makes this one durable.
     public func updateEventually(_ record: JobRecord) {
         deferred[record.id] = nil
-        pending.append(PendingWrite(apply: Self.updateStatement(record), continuation: nil, durable: false))
-        startFlushing()
+        pending.append(PendingWrite(apply: Self.updateStatement(record), continuation: nil, durable: false, urgent: false))
+        startFlushing(urgent: false)
     }
 
     /// Journals a job's record within `deferral`, unless a later write of the same job comes
@@ -205,25 +299,43 @@ public actor JobJournal {
         deferredWriter = nil
         guard !deferred.isEmpty else { return }
         for record in deferred.values.sorted(by: { $0.id.rawValue < $1.id.rawValue }) {
-            pending.append(PendingWrite(apply: Self.updateStatement(record), continuation: nil, durable: false))
+            pending.append(PendingWrite(apply: Self.updateStatement(record), continuation: nil, durable: false, urgent: false))
         }
         deferred = [:]
-        startFlushing()
+        startFlushing(urgent: false)
     }
 
-    private func startFlushing() {
-        if !flushing {
+    /// An urgent write starts a commit now (which takes every pending write along); otherwise
+    /// a commit comes at the end of the batch window. A running commit takes whatever is
+    /// pending when it is done, urgent or not.
+    private func startFlushing(urgent: Bool) {
+        guard !flushing else { return }
+        if urgent {
+            windowFlush?.cancel()
+            windowFlush = nil
             flushing = true
             Task { await self.flush() }
+        } else if windowFlush == nil {
+            windowFlush = Task { [batchWindow] in
+                try? await Task.sleep(for: batchWindow)
+                if !Task.isCancelled { await self.flushAtWindowEnd() }
+            }
         }
+    }
+
+    private func flushAtWindowEnd() async {
+        windowFlush = nil
+        guard !flushing, !pending.isEmpty else { return }
+        flushing = true
+        await flush()
     }
 
     private func enqueue(
-        durable: Bool = true, _ apply: @escaping @Sendable (Database) throws -> Int64?
+        durable: Bool = true, urgent: Bool = true, _ apply: @escaping @Sendable (Database) throws -> Int64?
     ) async throws -> Int64? {
         try await withCheckedThrowingContinuation { continuation in
-            pending.append(PendingWrite(apply: apply, continuation: continuation, durable: durable))
-            startFlushing()
+            pending.append(PendingWrite(apply: apply, continuation: continuation, durable: durable, urgent: urgent))
+            startFlushing(urgent: urgent)
         }
     }
 

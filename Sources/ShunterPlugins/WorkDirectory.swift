@@ -60,6 +60,16 @@ public struct WorkDirectory: Sendable, Hashable {
         return transformation.prefix(12) + "-" + safeID
     }
 
+    /// The job id a directory's name carries (what `name(transformation:jobID:)` made it
+    /// from), or nil for a name that is not a job directory's.
+    public static func jobID(inName name: String) -> String? {
+        let utf8 = Array(name.utf8)
+        guard utf8.count > 13, utf8[12] == UInt8(ascii: "-"),
+              utf8[..<12].allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0) })
+        else { return nil }
+        return String(decoding: utf8[13...], as: UTF8.self)
+    }
+
     /// Creates `<root>/<name>/work/`. Fails if the job directory already exists: two jobs
     /// must never share one, and a leftover from a crashed broker is not ours to reuse.
     ///

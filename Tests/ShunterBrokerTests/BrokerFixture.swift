@@ -75,6 +75,18 @@ struct BrokerFixture {
         return work
     }
 
+    /// A `sleep 300` working in `directory`, as a killed broker's job leaves it; returns once
+    /// /proc shows where it works.
+    func startSleeper(in directory: String) async throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        process.arguments = ["300"]
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        try process.run()
+        try await waitUntil { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(process.processIdentifier)/cwd")) != nil }
+        return process
+    }
+
     /// A bash transformation as the Seamless client would build it: the code as a `text` pin,
     /// each input as a pin of its celltype, buffers uploaded to the store first.
     func bash(_ code: String, inputs: [String: (Celltype, JSONValue)] = [:]) async throws -> Transformation {

@@ -291,12 +291,7 @@ struct BrokerTests {
         // The killed broker's attempt: a process working in the job's directory, whose identity
         // never reached the journal (no external id, no work directory recorded).
         let leftoverWork = try fixture.leftoverWork(of: tf, job: id)
-        let orphan = Process()
-        orphan.executableURL = URL(fileURLWithPath: "/bin/sleep")
-        orphan.arguments = ["300"]
-        orphan.currentDirectoryURL = URL(fileURLWithPath: leftoverWork)
-        try orphan.run()
-        try await waitUntil { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(orphan.processIdentifier)/cwd")) != nil }
+        let orphan = try await fixture.startSleeper(in: leftoverWork)
 
         let broker = try await fixture.openBroker()
         let outcome = try await broker.wait(id)
@@ -305,6 +300,34 @@ struct BrokerTests {
         try await waitUntil { !orphan.isRunning }
         #expect(!orphan.isRunning, "the leftover process must have been killed")
         #expect(orphan.isRunning || orphan.terminationReason == .uncaughtSignal)
+    }
+
+    @Test("a job whose batched insert a crash lost: its processes are stopped and its directory removed on restart")
+    func restartRemovesWorkOfLostJobs() async throws {
+        let fixture = try BrokerFixture()
+        defer { fixture.remove() }
+        let tf = try await fixture.bash("sleep 300; echo late > RESULT")
+        // The killed broker: it had admitted the job for a waiting caller and started it, but
+        // the insert was still waiting for its batch.
+        let crashed = try JobJournal(path: fixture.root + "/journal.sqlite", batchWindow: .seconds(3600))
+        // A directory of a job the journal knows is not touched.
+        let known = try await fixture.bash("echo known > RESULT")
+        let knownID = try await fixture.journalJob(known, in: crashed, state: .succeeded, handler: "bash-local")
+        let knownWork = try fixture.leftoverWork(of: known, job: knownID)
+        let lost = try await crashed.insertBatched(transformation: tf.checksum, language: "bash", request: [], at: 1)
+        let leftoverWork = try fixture.leftoverWork(of: tf, job: lost)
+        let orphan = try await fixture.startSleeper(in: leftoverWork)
+        defer { if orphan.isRunning { orphan.terminate() } }
+
+        let broker = try await fixture.openBroker()
+        try await waitUntil { !orphan.isRunning }
+        #expect(!orphan.isRunning, "the lost job's process must have been stopped")
+        #expect(!FileManager.default.fileExists(atPath: (leftoverWork as NSString).deletingLastPathComponent))
+        #expect(FileManager.default.fileExists(atPath: knownWork))
+        #expect(try await broker.record(lost) == nil)
+        let next = try await broker.run(try await fixture.bash("echo next > RESULT"))
+        #expect(next.status == .succeeded)
+        #expect(try #require(next.record).id.rawValue > lost.rawValue)
     }
 
     @Test("an attempt the journal never heard of (only its work directory is left) counts in attempts")

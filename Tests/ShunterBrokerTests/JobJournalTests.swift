@@ -47,6 +47,86 @@ struct JobJournalTests {
         #expect(try await JobJournal(path: path, durability: .normal).writerSynchronous() == 1)
     }
 
+    @Test("a batched insert waits for the next commit, which an urgent write brings at once")
+    func batchedInsertGoesWithTheNextCommit() async throws {
+        let path = NSTemporaryDirectory() + "journal-\(UUID().uuidString).sqlite"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        // A window no test run reaches: only an urgent write commits here.
+        let journal = try JobJournal(path: path, batchWindow: .seconds(3600))
+        let tf = HashAlgorithm.sha256.checksum(of: Array("batched".utf8))
+        let batched = try await journal.insertBatched(transformation: tf, language: "bash", request: [7], at: 1)
+        #expect(try await journal.record(batched) == nil, "committed before its batch")
+        var ended = JobRecord(id: batched, transformation: tf, state: .succeeded, language: "bash", createdAt: 1)
+        ended.finishedAt = 2
+        // A job's end waits for the batch too: it returns once an urgent write has committed it.
+        async let end: Void = journal.update(ended, durable: false, urgent: false)
+        let urgent = try await journal.insert(transformation: tf, language: "bash", request: [8], at: 3)
+        try await end
+        #expect(try await journal.record(batched)?.state == .succeeded)
+        #expect(try await journal.record(urgent)?.state == .queued)
+        #expect(urgent.rawValue > batched.rawValue)
+    }
+
+    @Test("without an urgent write, the batch is committed when its window ends")
+    func windowEndCommits() async throws {
+        let path = NSTemporaryDirectory() + "journal-\(UUID().uuidString).sqlite"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let journal = try JobJournal(path: path, batchWindow: .milliseconds(20))
+        let tf = HashAlgorithm.sha256.checksum(of: Array("window".utf8))
+        let ids = try await (0..<5).asyncMap { index in
+            try await journal.insertBatched(transformation: tf, language: "bash", request: [UInt8(index)], at: 1)
+        }
+        // Polled, not timed.
+        var committed = 0
+        for _ in 0..<500 where committed < ids.count {
+            try await Task.sleep(for: .milliseconds(10))
+            committed = try await journal.unfinished().count
+        }
+        #expect(committed == ids.count, "the window's commit never came")
+    }
+
+    @Test("ids are never handed out twice, even when a crash lost the batched insert that had one")
+    func idsSurviveALostBatch() async throws {
+        let path = NSTemporaryDirectory() + "journal-\(UUID().uuidString).sqlite"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let tf = HashAlgorithm.sha256.checksum(of: Array("lost".utf8))
+        let kept: JobID
+        let lost: JobID
+        do {
+            let crashed = try JobJournal(path: path, batchWindow: .seconds(3600))
+            kept = try await crashed.insert(transformation: tf, language: "bash", request: [1], at: 1)
+            lost = try await crashed.insertBatched(transformation: tf, language: "bash", request: [2], at: 2)
+            // Never committed: the process "dies" with the insert pending (the journal is
+            // abandoned, as a kill -9 would leave it).
+        }
+        let restarted = try JobJournal(path: path)
+        #expect(try await restarted.record(lost) == nil)
+        let unjournaled = try #require(restarted.unjournaledIDs)
+        #expect(unjournaled.contains(lost.rawValue))
+        #expect(!unjournaled.contains(kept.rawValue))
+        let next = try await restarted.insert(transformation: tf, language: "bash", request: [3], at: 3)
+        #expect(next.rawValue > lost.rawValue)
+        #expect(!unjournaled.contains(next.rawValue), "a new id must come after the ones reserved before")
+    }
+
+    @Test("ids past a reserved block reserve the next one; the rows keep the ids they were given")
+    func idsCrossReservedBlocks() async throws {
+        let path = NSTemporaryDirectory() + "journal-\(UUID().uuidString).sqlite"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let journal = try JobJournal(path: path, batchWindow: .seconds(3600))
+        let tf = HashAlgorithm.sha256.checksum(of: Array("blocks".utf8))
+        var ids: [JobID] = []
+        for _ in 0..<1100 {
+            ids.append(try await journal.insertBatched(transformation: tf, language: "bash", request: [], at: 1))
+        }
+        try await journal.commitPending()
+        #expect(ids.map(\.rawValue) == Array(1...1100))
+        #expect(try await journal.unfinished().map(\.record.id) == ids)
+        let reopened = try JobJournal(path: path)
+        #expect(reopened.unjournaledIDs == 1101...2048, "the rest of the second block, reserved and never used")
+        #expect(try await reopened.insert(transformation: tf, language: "bash", request: [], at: 2).rawValue == 2049)
+    }
+
     @Test("the writer checkpoints only as a backstop: its commits run on an event loop, the checkpoints beside it")
     func writerLeavesCheckpoints() async throws {
         let path = NSTemporaryDirectory() + "journal-\(UUID().uuidString).sqlite"
