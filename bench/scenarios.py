@@ -328,10 +328,14 @@ class Bench:
             put = Scenario(f"buffer PUT {label}, concurrency 1, n={count}")
             get = Scenario(f"buffer GET {label}, concurrency 1, n={count}")
             for system, url in (("Shunter", self.shunter.url), ("hashserver", self.stack.hashserver_url)):
+                # Synced before each row (see `trivial_jobs`): a GET right after 768 MiB of PUTs
+                # otherwise read while the kernel wrote them back (one 256 MiB GET took 1.6 s).
+                os.sync()
                 put.rows.append(await closed_loop(
                     system, [Request("PUT", f"{url}/{c}", b, check=expect_status(200, 201))
                              for c, b in zip(checksums, buffers)], 1, self.deadline, timeout=300,
                     unit="MiB", units_per_op=mib))
+                os.sync()
                 get.rows.append(await closed_loop(
                     system, [Request("GET", f"{url}/{c}", check=lambda s, b, n=size: None if s == 200 and len(b) == n
                                      else f"HTTP {s}, {len(b)} bytes") for c in checksums], 1, self.deadline,
