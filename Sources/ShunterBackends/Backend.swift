@@ -33,6 +33,14 @@ public protocol Backend: Sendable {
     /// `run`, so that a crash during the submission leaves it to `resume`, not to a second run.
     var reportsStart: Bool { get }
 
+    /// True when everything the execution starts is a process on this machine working in the
+    /// job's work directory, so that recovery finds it there (`LeftoverProcesses`) even when
+    /// the broker died before journaling the id `events.started` reported: the broker then
+    /// holds that write back, and a job that ends within 200 ms never makes it. False (the
+    /// default) makes `events.started` return only once the id is committed: for what only
+    /// its id finds again (a container, whose processes work in its own mount namespace).
+    var processesWorkInWorkDirectory: Bool { get }
+
     /// Stops what an execution started before a broker crash left behind, when the broker is
     /// about to run the job anew rather than re-attach: without it, a local job whose broker
     /// was killed would go on running beside its re-run.
@@ -49,13 +57,15 @@ extension Backend {
     public var canResume: Bool { false }
 
     public var reportsStart: Bool { false }
+
+    public var processesWorkInWorkDirectory: Bool { false }
 }
 
 /// Callbacks from a running execution to the broker.
 public struct ExecutionEvents: Sendable {
     /// Called once the execution has an identity outside this process (a Slurm job id, a
     /// container id). The broker journals it before the backend goes on, so a crash right
-    /// after never loses track of it.
+    /// after never loses track of it (unless `Backend.processesWorkInWorkDirectory`).
     public var started: @Sendable (_ externalID: String) async throws -> Void
     /// True while the broker shuts down: a cancelled execution that outlives the broker (a
     /// batch job) is then left running for the next start to re-attach, not stopped.

@@ -36,6 +36,10 @@ public struct LocalBackend: Backend {
     /// The process's identity, whenever /proc gives one (Linux).
     public var reportsStart: Bool { true }
 
+    /// The job's processes run in its work directory (and any they start stay there unless
+    /// they `cd` away, which a job's own clean-up is for).
+    public var processesWorkInWorkDirectory: Bool { true }
+
     public init(killGrace: Duration = .seconds(5), logger: Logger = Logger(label: "shunter.backend.local")) {
         self.killGrace = killGrace
         self.logger = logger

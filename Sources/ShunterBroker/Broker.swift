@@ -491,16 +491,19 @@ public actor Broker {
         active[id]!.record.externalID = externalID
         active[id]!.record.updatedAt = Self.now()
         // A Slurm job id must survive a power loss of the broker's machine (the job runs on),
-        // and be committed before the job goes on. A local process's identity need neither: a
-        // power loss ended the process as well, and should the broker die before the commit,
-        // recovery finds the process by its work directory (`LeftoverProcesses`): so it is held
-        // back, and a job that ends within `JobJournal.deferral` never writes it (nor the
-        // `running` state that comes with it).
-        let resumable = handlers.first { $0.name == active[id]!.record.handler }?.backend.canResume ?? true
-        if resumable {
+        // and be committed before the job goes on. A container's name need not survive a power
+        // loss (the container does not either), but must be committed before the container
+        // exists: recovery finds it by nothing else. A local process's identity need neither:
+        // should the broker die before the commit, recovery finds the process by its work
+        // directory (`LeftoverProcesses`): so it is held back, and a job that ends within
+        // `JobJournal.deferral` never writes it (nor the `running` state that comes with it).
+        let backend = handlers.first { $0.name == active[id]!.record.handler }?.backend
+        if backend?.canResume ?? true {
             try await journal.update(active[id]!.record, durable: true)
-        } else {
+        } else if backend?.processesWorkInWorkDirectory == true {
             await journal.updateDeferred(active[id]!.record)
+        } else {
+            try await journal.update(active[id]!.record, durable: false)
         }
     }
 

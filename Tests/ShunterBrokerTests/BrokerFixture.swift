@@ -38,12 +38,12 @@ struct BrokerFixture {
 
     /// A new broker over the same directory, as a restarted process would open it (on
     /// `journal` when the test watches it).
-    func openBroker(journal: JobJournal? = nil) async throws -> Broker {
+    func openBroker(journal: JobJournal? = nil, runtimes: [HandlerRuntime]? = nil) async throws -> Broker {
         let journal = try journal ?? JobJournal(path: root + "/journal.sqlite")
         let broker = Broker(
             settings: BrokerSettings(workRoot: root + "/work", keepFailedWorkDirectories: .seconds(3600)),
             buffers: buffers, results: results, journal: journal,
-            handlers: try HandlerRuntime.build(handlers, context: BackendContext(killGrace: .milliseconds(500))),
+            handlers: try runtimes ?? HandlerRuntime.build(handlers, context: BackendContext(killGrace: .milliseconds(500))),
             logger: BrokerFixture.quietLogger)
         try await broker.recover()
         return broker

@@ -1,4 +1,6 @@
 import Foundation
+import ShunterBackends
+import Synchronization
 import Testing
 import ShunterBroker
 import ShunterCore
@@ -346,6 +348,24 @@ struct BrokerTests {
         #expect(try await broker.record(id)?.attempts == 2, "the attempt that left the directory ran, then this one")
     }
 
+    @Test("an execution id that only finds its execution again (a container's) is committed before `started` returns")
+    func externalIDOfAContainerIsCommittedAtOnce() async throws {
+        let fixture = try BrokerFixture()
+        defer { fixture.remove() }
+        let journal = try fixture.journal()
+        let backend = NamingBackend(journal: journal)
+        let handler = BrokerFixture.bashHandler()
+        let broker = try await fixture.openBroker(
+            journal: journal,
+            runtimes: [HandlerRuntime(config: handler, plugin: try BashPlugin(handler: handler), backend: backend)])
+        // Run for a waiting caller: the job's insert waits for a batch, and `started` must bring
+        // it along.
+        let outcome = try await broker.run(try await fixture.bash("echo named > RESULT"))
+        #expect(outcome.status == .succeeded, "\(outcome.error ?? "")")
+        let id = try #require(outcome.record?.id)
+        #expect(backend.seen.withLock { $0 } == ["named-\(id)"], "the name was not in the journal when `started` returned")
+    }
+
     @Test("a job whose result was stored before the crash is not run again")
     func restartAfterResultStored() async throws {
         let fixture = try BrokerFixture()
@@ -397,5 +417,22 @@ extension Sequence {
         var out: [T] = []
         for element in self { out.append(try await transform(element)) }
         return out
+    }
+}
+
+/// A backend for the broker's side of `events.started`: like a container engine it names its
+/// execution and keeps `processesWorkInWorkDirectory` false, then runs the command as the
+/// local backend does. It records the external id the journal holds once `started` returned.
+final class NamingBackend: Backend {
+    let journal: JobJournal
+    let seen = Mutex<[String?]>([])
+
+    init(journal: JobJournal) { self.journal = journal }
+
+    func run(_ execution: Execution, events: ExecutionEvents) async throws -> ExecutionOutcome {
+        try await events.started("named-\(execution.jobID)")
+        let record = try await journal.record(try #require(JobID(execution.jobID)))
+        seen.withLock { $0.append(record?.externalID) }
+        return try await LocalBackend(killGrace: .milliseconds(500)).run(execution, events: ExecutionEvents())
     }
 }
