@@ -289,7 +289,7 @@ public actor JobJournal {
         // One sleeping task for all records held back in the same window, not one per job.
         deferredWriter = Task { [deferral] in
             try? await Task.sleep(for: deferral)
-            if !Task.isCancelled { await self.writeDeferred() }
+            if !Task.isCancelled { self.writeDeferred() }
         }
     }
 

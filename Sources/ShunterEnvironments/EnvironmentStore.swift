@@ -160,7 +160,8 @@ public actor EnvironmentStore {
         let log = "\(config.root)/logs/\(id).log"
         try FileManager.default.createDirectory(atPath: workspace, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: workspace) }
-        FileManager.default.createFile(atPath: log, contents: nil)
+        // The build goes on without its log if the file cannot be made; `note` tries again.
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         let step = ManagerCommand(workspace: workspace, logPath: log, environment: toolEnvironment, timeout: config.buildTimeout)
         step.note("# environment '\(spec.label)' (\(spec.origin)), identity \(spec.identity)")
         step.note("# manager: \(manager.name); prefix: \(prefix)")

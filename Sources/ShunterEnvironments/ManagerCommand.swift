@@ -75,7 +75,8 @@ public struct ManagerCommand: Sendable {
             handle.write(Data(text.utf8))
             try? handle.close()
         } else {
-            FileManager.default.createFile(atPath: logPath, contents: Data(text.utf8))
+            // A log that cannot be written loses this note only; the build is unaffected.
+            _ = FileManager.default.createFile(atPath: logPath, contents: Data(text.utf8))
         }
     }
 }

@@ -34,7 +34,7 @@ struct PythonPluginTests {
         defer { root.cleanUp() }
         let venvBin = root.path + "/.venv-seamless/bin"
         try FileManager.default.createDirectory(atPath: venvBin, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: venvBin + "/python", contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o755])
+        #expect(FileManager.default.createFile(atPath: venvBin + "/python", contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o755]))
         let handlerFile = root.path + "/handlers/sub/20-python.yaml"
         func handler(_ options: [String: ConfigValue] = [:]) -> HandlerConfig {
             HandlerConfig(
@@ -185,7 +185,7 @@ struct PythonPluginTests {
     static func interpreterWithoutSitePackages(in directory: String) throws -> String {
         let path = directory + "/python-without-seamless"
         let script = "#!/bin/sh\nexec \(try seamlessPython()) -S \"$@\"\n"
-        FileManager.default.createFile(atPath: path, contents: Data(script.utf8), attributes: [.posixPermissions: 0o755])
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(script.utf8), attributes: [.posixPermissions: 0o755]))
         return path
     }
 }

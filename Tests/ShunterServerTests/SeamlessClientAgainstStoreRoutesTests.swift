@@ -58,8 +58,8 @@ import Testing
     static func runClient(url: String, directory: String) async throws -> JSONValue {
         let output = directory + "/client.out"
         let errors = directory + "/client.err"
-        FileManager.default.createFile(atPath: output, contents: nil)
-        FileManager.default.createFile(atPath: errors, contents: nil)
+        #expect(FileManager.default.createFile(atPath: output, contents: nil))
+        #expect(FileManager.default.createFile(atPath: errors, contents: nil))
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try venvPython())
         process.arguments = ["-c", script, url]

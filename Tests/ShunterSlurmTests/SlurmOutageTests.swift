@@ -35,7 +35,7 @@ extension SlurmClusterTests {
                         return try await group.reduce(into: []) { $0.append($1) }
                     }
                 }
-                try await Self.waitUntil { await !SlurmController.isRunning }
+                try await Self.waitUntil { !SlurmController.isRunning }
                 let callsBefore = await backend.poller.callCounts().squeue
                 try await Task.sleep(for: .seconds(10))
                 let callsDuringOutage = await backend.poller.callCounts().squeue - callsBefore

@@ -48,7 +48,7 @@ public final class ServeProcess: @unchecked Sendable {
         process.arguments = ["serve", "--config", root + "/shunter.yaml"]
         process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         let logPath = root + "/serve.log"
-        if !FileManager.default.fileExists(atPath: logPath) { FileManager.default.createFile(atPath: logPath, contents: nil) }
+        if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         try handle.seekToEnd()
         process.standardError = handle
