@@ -150,13 +150,12 @@ public actor JobJournal {
     // MARK: writes
 
     /// Journals a new queued job and returns its id. When this returns, the job survives a crash
-    /// of the broker; with `durable` (and `Durability.full`) also a power loss.
-    public func insert(
-        transformation: Checksum, language: String, request: [UInt8], at time: Double, durable: Bool = true
-    ) async throws -> JobID {
+    /// of the broker, and with `Durability.full` a power loss too: for a job whose id the
+    /// caller is told (`insertBatched` is for the others).
+    public func insert(transformation: Checksum, language: String, request: [UInt8], at time: Double) async throws -> JobID {
         let id = try takeID()
         _ = try await enqueue(
-            durable: durable, Self.insertStatement(id, transformation: transformation, language: language, request: request, at: time))
+            durable: true, Self.insertStatement(id, transformation: transformation, language: language, request: request, at: time))
         return id
     }
 

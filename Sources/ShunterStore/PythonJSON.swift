@@ -59,12 +59,4 @@ enum PythonJSON {
         }
         out.append(UInt8(ascii: close))
     }
-
-    /// A float as `json.dumps` writes it: Python's `repr(float)` (shortest round-trip digits,
-    /// positional for decimal exponents -4…15, `1e-05` / `1.5e+16` otherwise).
-    static func pythonRepr(_ number: Double) -> String {
-        var out: [UInt8] = []
-        number.appendPythonJSON(to: &out)
-        return String(decoding: out, as: UTF8.self)
-    }
 }
