@@ -129,7 +129,7 @@ class Shunter:
 
 class SeamlessStack:
     """hashserver + seamless-database + seamless-jobserver from the Seamless venv, started the
-    way ../shared/scripts/run-seamless-stack.sh does, but on free ports."""
+    way scripts/seamless-services.sh does, but on free ports."""
 
     def __init__(self, venv: Path, base: Path, workers: int):
         self.venv = venv

@@ -1,6 +1,6 @@
 """Slurm: trivial bash jobs through Shunter's bash-slurm handler against a plain `sbatch` loop on
 the same cluster, both polling the controller once a second. Runs only where a Slurm
-controller answers (../shared/scripts/start-slurm.sh starts a local one-node cluster)."""
+controller answers (scripts/start-slurm.sh starts a local one-node cluster, as root)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ POLL = "1s"
 def unavailable() -> str | None:
     missing = [t for t in ("sbatch", "squeue", "sinfo", "scancel") if shutil.which(t) is None]
     if missing:
-        return f"no Slurm ({', '.join(missing)} not on PATH); ../shared/scripts/start-slurm.sh starts a local cluster"
+        return f"no Slurm ({', '.join(missing)} not on PATH); scripts/start-slurm.sh (as root) starts a local cluster"
     try:
         out = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=10)
     except subprocess.TimeoutExpired:

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Sets up the container engines and the test images the container tests need:
-#   - a Docker daemon (../shared/scripts/start-docker.sh: no bridge, no iptables; containers
+#   - a Docker engine (scripts/start-docker.sh: no bridge, no iptables; containers
 #     run with --network=none or host);
-#   - Apptainer (../shared/scripts/install-apptainer.sh);
+#   - Apptainer (scripts/install-apptainer.sh);
 #   - the test images, built from Debian's busybox-static with no registry:
 #       docker image  shunter-test/busybox:1      (docker import of the root filesystem)
 #       SIF file      IMAGES/shunter-test_busybox_1.sif   (apptainer build from the directory)
@@ -13,16 +13,14 @@
 # Idempotent. Needs root (the engines are system services).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-shared="$(cd "$root/.." && pwd)/shared/scripts"
 images="${SHUNTER_CONTAINER_IMAGES:-$root/.build/container-images}"
 tag="shunter-test/busybox:1"
 mapped="shunter-test_busybox_1"
 
 [ "$(id -u)" = 0 ] || { echo "setup-containers.sh: must run as root (it starts dockerd and installs apptainer)" >&2; exit 1; }
-[ -x "$shared/start-docker.sh" ] || { echo "setup-containers.sh: $shared/start-docker.sh not found (../shared beside the clone)" >&2; exit 1; }
 
-"$shared/start-docker.sh" >/dev/null
-command -v apptainer >/dev/null && apptainer --version >/dev/null 2>&1 || "$shared/install-apptainer.sh" >/dev/null
+"$root/scripts/start-docker.sh" >/dev/null
+"$root/scripts/install-apptainer.sh" >/dev/null
 
 mkdir -p "$images"
 rootfs="$images/busybox-rootfs"
@@ -51,7 +49,7 @@ if ! [ -s "$images/$mapped.tar" ]; then
   mv "$images/$mapped.tar.partial" "$images/$mapped.tar"
 fi
 if ! [ -s "$images/$mapped.sif" ]; then
-  # The apptainer wrapper of install-apptainer.sh sees only a few host folders; name ours.
+  # The apptainer wrapper of scripts/install-apptainer.sh sees only a few host folders; name ours.
   APPTAINER_HOST_BINDS="$images" apptainer -s build --force "$images/$mapped.sif.partial" "$rootfs" >/dev/null
   mv "$images/$mapped.sif.partial" "$images/$mapped.sif"
 fi

@@ -49,7 +49,7 @@ public struct ApptainerBackend: AvailabilityReporting {
     }
 
     /// Broker variables the apptainer client itself reads (`APPTAINER_HOST_BINDS` is read by
-    /// the wrapper that ../shared/scripts/install-apptainer.sh installs).
+    /// the wrapper that scripts/install-apptainer.sh installs on Debian 12).
     static let clientVariables = [
         "PATH", "HOME", "XDG_RUNTIME_DIR", "APPTAINER_CACHEDIR", "APPTAINER_TMPDIR", "APPTAINER_CONFIGDIR",
         "APPTAINER_HOST_BINDS",
@@ -99,7 +99,7 @@ public struct ApptainerBackend: AvailabilityReporting {
 
     public func availabilityProblem() async -> String? {
         guard let tool else {
-            return "neither '\(settings.executable)' nor singularity is on PATH (install Apptainer, e.g. with ../shared/scripts/install-apptainer.sh)"
+            return "neither '\(settings.executable)' nor singularity is on PATH: install Apptainer (https://apptainer.org/docs/admin/main/installation.html), or on Debian run scripts/install-apptainer.sh of Shunter's repository as root"
         }
         do {
             let version = try await tool.run(["--version"])
@@ -173,7 +173,7 @@ public struct ApptainerBackend: AvailabilityReporting {
     }
 
     /// The client's environment; `binding` is added to `APPTAINER_HOST_BINDS`, which only the
-    /// wrapper of install-apptainer.sh reads (it otherwise shows the sid root few host folders).
+    /// wrapper of scripts/install-apptainer.sh reads (it otherwise shows the sid root few host folders).
     func toolEnvironment(binding folders: [String]) -> [String: String] {
         var variables = clientEnvironment
         variables["APPTAINER_HOST_BINDS"] = ([clientEnvironment["APPTAINER_HOST_BINDS"]].compactMap { $0 } + folders)

@@ -117,11 +117,13 @@ public struct DockerBackend: AvailabilityReporting {
 
     public func availabilityProblem() async -> String? {
         guard let tool else {
-            return "the docker client '\(settings.executable)' is not on PATH (install Docker, or run ../shared/scripts/start-docker.sh here)"
+            return "the docker client '\(settings.executable)' is not on PATH: install Docker (https://docs.docker.com/engine/install/), or on Debian run scripts/start-docker.sh of Shunter's repository as root (no bridge network, no iptables)"
         }
         do {
             let version = try await tool.run(["version", "--format", "{{.Server.Version}}"])
-            if !version.succeeded { return "the Docker engine does not answer: \(version.message)" }
+            if !version.succeeded {
+                return "the Docker engine does not answer (start it, e.g. with scripts/start-docker.sh of Shunter's repository as root): \(version.message)"
+            }
         } catch {
             return "cannot run \(tool.path): \(error)"
         }
