@@ -27,7 +27,8 @@ int shunter_spawn_session(
 /// Who a job runs as: `uid`/`gid` -1 keep the broker's (no change at all); otherwise the child
 /// sets its supplementary groups to `gid` alone, then its real, effective and saved group and
 /// user ids, after its chdir and before its exec (a failure is a start error, as for chdir).
-/// `umask` -1 keeps the broker's; otherwise the child's file creation mask.
+/// `umask` -1 keeps the broker's; otherwise the child's file creation mask (Linux; elsewhere the
+/// child keeps the broker's, and a user other than -1 fails with ENOTSUP).
 typedef struct shunter_spawn_identity {
     long uid;
     long gid;
