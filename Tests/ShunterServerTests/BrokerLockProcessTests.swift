@@ -24,7 +24,7 @@ struct BrokerLockProcessTests {
         let config = try String(contentsOfFile: broker.root + "/shunter.yaml", encoding: .utf8)
             .replacingOccurrences(of: "listen: 127.0.0.1:\(broker.port)", with: "listen: 127.0.0.1:0")
         try config.write(toFile: broker.root + "/second.yaml", atomically: true, encoding: .utf8)
-        let second = try BrokerProcess.runCLI(["serve", "--config", broker.root + "/second.yaml"], in: broker.root)
+        let second = try await Self.runExpectingExit(["serve", "--config", broker.root + "/second.yaml"], in: broker.root)
         #expect(second.status == 5, "\(second.output)")
         #expect(second.output.contains("pid \(firstPID)"), "the message names the holder: \(second.output)")
         #expect(second.output.contains("journal"), "\(second.output)")
@@ -51,5 +51,32 @@ struct BrokerLockProcessTests {
         #expect(BrokerLock.holder(guarding: journal)?.pid == secondPID)
         #expect(BrokerLock.holder(guarding: broker.root + "/var/work")?.pid == secondPID)
         #expect(BrokerLock.holder(guarding: broker.root + "/var/buffers")?.pid == secondPID)
+    }
+
+    /// Runs `shunter ARGS`, which should exit by itself; one still running after a minute (a
+    /// second broker that was let in) is killed and the test fails instead of hanging.
+    static func runExpectingExit(_ arguments: [String], in directory: String) async throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try BrokerProcess.executable)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        let log = directory + "/second.log"
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        let deadline = ContinuousClock.now + .seconds(60)
+        while process.isRunning {
+            guard ContinuousClock.now < deadline else {
+                process.terminate()
+                process.waitUntilExit()
+                throw TestFailure("shunter \(arguments.joined(separator: " ")) was still running after a minute: "
+                    + ((try? String(contentsOfFile: log, encoding: .utf8)) ?? ""))
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        try handle.close()
+        return (process.terminationStatus, (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
     }
 }
