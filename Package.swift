@@ -212,6 +212,7 @@ let package = Package(
             dependencies: [
                 "ShunterBroker", "ShunterCore", "ShunterHandlers", "ShunterPlugins", "ShunterStore", "ShunterBackends",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strictSettings
         ),

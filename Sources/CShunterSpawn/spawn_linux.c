@@ -61,6 +61,12 @@ struct shunter_child {
     int stderr_fd;
     /// Where close_range is missing (Linux before 5.9): descriptors below this are closed one by one.
     int descriptor_limit;
+    /// -1: unchanged.
+    long uid;
+    long gid;
+    long umask;
+    /// The one supplementary group setgroups reads (in the record: the child has no memory of its own).
+    gid_t group;
     const char *path;
     const char *directory;
     char **argv;
@@ -120,6 +126,12 @@ static int child_main(void *argument)
     if ((rc = place_descriptor(child->stdout_fd, STDOUT_FILENO)) < 0) goto failed;
     if ((rc = place_descriptor(child->stderr_fd, STDERR_FILENO)) < 0) goto failed;
     if (child->directory != NULL && (rc = raw_syscall(SYS_chdir, (long)child->directory, 0, 0, 0)) < 0) goto failed;
+    if (child->gid >= 0) {
+        if ((rc = raw_syscall(SYS_setgroups, 1, (long)&child->group, 0, 0)) < 0) goto failed;
+        if ((rc = raw_syscall(SYS_setresgid, child->gid, child->gid, child->gid, 0)) < 0) goto failed;
+    }
+    if (child->uid >= 0 && (rc = raw_syscall(SYS_setresuid, child->uid, child->uid, child->uid, 0)) < 0) goto failed;
+    if (child->umask >= 0) raw_syscall(SYS_umask, child->umask, 0, 0, 0);
 
     // Descriptors a library opened without O_CLOEXEC must not leak into jobs. (This is the
     // child's own copy of the descriptor table: no CLONE_FILES.)
@@ -183,6 +195,14 @@ int shunter_spawn_session(
     pid_t *pid, shunter_child **started, const char *path, char *const argv[], char *const envp[],
     const char *directory, int stdout_fd, int stderr_fd)
 {
+    shunter_spawn_identity unchanged = {-1, -1, -1};
+    return shunter_spawn_session_as(pid, started, path, argv, envp, directory, stdout_fd, stderr_fd, unchanged);
+}
+
+int shunter_spawn_session_as(
+    pid_t *pid, shunter_child **started, const char *path, char *const argv[], char *const envp[],
+    const char *directory, int stdout_fd, int stderr_fd, shunter_spawn_identity identity)
+{
     size_t string_bytes = strlen(path) + 1 + (directory != NULL ? strlen(directory) + 1 : 0);
     size_t argc = count_strings(argv, &string_bytes);
     size_t envc = count_strings(envp, &string_bytes);
@@ -197,6 +217,10 @@ int shunter_spawn_session(
     child->stdout_fd = stdout_fd;
     child->stderr_fd = stderr_fd;
     child->descriptor_limit = descriptor_limit();
+    child->uid = identity.uid;
+    child->gid = identity.gid;
+    child->umask = identity.umask;
+    child->group = identity.gid >= 0 ? (gid_t)identity.gid : 0;
     child->argv = (char **)(block + header);
     child->envp = child->argv + argc + 1;
     char *cursor = block + header + arrays;

@@ -54,15 +54,21 @@ final class ChildProcess: Sendable {
     /// Throws the `errno` of a child that could not be created. One created that then fails
     /// before or at its exec (ENOENT, EACCES, ENOEXEC, a bad directory) ends as
     /// `.failedToStart`: where the spawn returns before the exec, that is only known later.
+    ///
+    /// `user`: the job runs as that user and group (set in the child after its chdir, before
+    /// its exec; the broker must be root). The file creation mask is `jobFileCreationMask`.
     static func spawnInNewSession(
         executable: String, arguments: [String], environment: [String], directory: String,
-        stdout: Int32, stderr: Int32
+        stdout: Int32, stderr: Int32, user: JobUser? = nil
     ) throws(SpawnError) -> ChildProcess {
         var pid: pid_t = 0
         var record: OpaquePointer?
+        let identity = shunter_spawn_identity(
+            uid: user.map { Int($0.uid) } ?? -1, gid: user.map { Int($0.gid) } ?? -1,
+            umask: jobFileCreationMask.load(ordering: .relaxed))
         let rc = withCStringArray([executable] + arguments) { argv in
             withCStringArray(environment) { envp in
-                shunter_spawn_session(&pid, &record, executable, argv, envp, directory, stdout, stderr)
+                shunter_spawn_session_as(&pid, &record, executable, argv, envp, directory, stdout, stderr, identity)
             }
         }
         guard rc == 0, let record else { throw SpawnError(code: rc) }
@@ -70,6 +76,11 @@ final class ChildProcess: Sendable {
         ChildExitWatcher.shared.watch(pid) { [child] in child.exited() }
         return child
     }
+
+    /// The umask jobs start with; -1 leaves them the broker's. The broker makes its own
+    /// owner-only at start and gives its jobs the one it was started with
+    /// (`LocalBackend.keepJobFileCreationMask`), so that what a job writes is as before.
+    static let jobFileCreationMask = Atomic<Int>(-1)
 
     struct SpawnError: Error, CustomStringConvertible {
         var code: Int32

@@ -1,6 +1,8 @@
+import Foundation
 import Logging
 import ShunterCore
 import ShunterHandlers
+import Synchronization
 import SystemPackage
 
 #if canImport(Glibc)
@@ -25,12 +27,19 @@ public struct LocalBackend: Backend {
         component: ComponentCatalog.Component(
             name: "local",
             summary: "runs the job as a process on the broker's machine, in its own session; "
-                + "a timeout or a cancel stops its whole process group"
+                + "a timeout or a cancel stops its whole process group",
+            optionSection: "local",
+            optionKeys: [
+                "run_as": "user name (or uid) the jobs run as, with that user's primary group as their only group; "
+                    + "the broker must run as root (default: the broker's own user)"
+            ]
         ),
-        make: { _, context in LocalBackend(killGrace: context.killGrace) }
+        make: { handler, context in try LocalBackend(handler: handler, killGrace: context.killGrace) }
     )
 
     public var killGrace: Duration
+    /// Who the jobs run as; nil: the broker's user.
+    public var user: JobUser?
     private let logger: Logger
 
     /// The process's identity, whenever /proc gives one (Linux).
@@ -40,10 +49,41 @@ public struct LocalBackend: Backend {
     /// they `cd` away, which a job's own clean-up is for).
     public var processesWorkInWorkDirectory: Bool { true }
 
-    public init(killGrace: Duration = .seconds(5), logger: Logger = Logger(label: "shunter.backend.local")) {
+    public init(killGrace: Duration = .seconds(5), user: JobUser? = nil, logger: Logger = Logger(label: "shunter.backend.local")) {
         self.killGrace = killGrace
+        self.user = user
         self.logger = logger
         _ = OrphanReaper.adopt
+    }
+
+    /// Reads the handler's `local:` section: `run_as` must name a user of this machine, and
+    /// a broker that is not root can only run jobs as itself.
+    public init(handler: HandlerConfig, killGrace: Duration) throws {
+        let options = try BackendOptions(section: "local", in: handler)
+        var user: JobUser?
+        if let name = try options.string("run_as") {
+            let location = handler.options["local"]?["run_as"]?.location ?? handler.source
+            guard let found = JobUser.lookUp(name) else {
+                throw ConfigError(
+                    "'local.run_as' names user '\(name)', which this machine does not have (see /etc/passwd or `getent passwd`)",
+                    at: location)
+            }
+            if found.uid != geteuid() && geteuid() != 0 {
+                throw ConfigError(
+                    "'local.run_as: \(name)' needs the broker to run as root (it runs as uid \(geteuid())); "
+                        + "remove run_as, or start the broker as root",
+                    at: location)
+            }
+            // Running as itself changes nothing: no setuid, no chown.
+            user = found.uid == geteuid() && found.gid == getegid() ? nil : found
+        }
+        self.init(killGrace: killGrace, user: user)
+    }
+
+    /// The umask jobs start with: the one the broker was started with, before it made its own
+    /// owner-only (what a job writes stays as it was).
+    public static func keepJobFileCreationMask(_ mask: mode_t) {
+        ChildProcess.jobFileCreationMask.store(Int(mask), ordering: .relaxed)
     }
 
     /// Kills the process group of a job whose broker was killed, if that very process still
@@ -75,6 +115,9 @@ public struct LocalBackend: Backend {
             throw error
         }
 
+        if let user {
+            try Self.handOver(execution, to: user, command: program)
+        }
         let leader: ChildProcess
         do {
             // The job has its own copies once it started: the broker keeps no descriptor per
@@ -85,7 +128,7 @@ public struct LocalBackend: Backend {
             }
             leader = try ChildProcess.spawnInNewSession(
                 executable: executable, arguments: Array(execution.command.dropFirst()), environment: variables,
-                directory: execution.workDirectory, stdout: stdout.rawValue, stderr: stderr.rawValue)
+                directory: execution.workDirectory, stdout: stdout.rawValue, stderr: stderr.rawValue, user: user)
         } catch {
             throw BackendError.launchFailed(command: program, reason: "\(error)")
         }
@@ -149,6 +192,24 @@ public struct LocalBackend: Backend {
             group.send(SIGKILL)
         }
         _ = await group.waitUntilEmpty(for: .seconds(2))
+    }
+
+    /// Gives a job that runs as `user` its directory: the job directory (where its command
+    /// records its exit status) and everything in `work/` become the user's (links themselves,
+    /// never what they point to). Standard output and error stay the broker's files: the job
+    /// writes them through the descriptors it inherits. (The broker makes the work root
+    /// passable for such users at start: `BrokerStartup`.)
+    private static func handOver(_ execution: Execution, to user: JobUser, command: String) throws {
+        let work = execution.workDirectory
+        let jobDirectory = work.hasSuffix("/work") ? String(work.dropLast("/work".count)) : work
+        var paths = [jobDirectory, work]
+        if let walker = FileManager.default.enumerator(atPath: work) {
+            while let relative = walker.nextObject() as? String { paths.append(work + "/" + relative) }
+        }
+        for path in paths where lchown(path, user.uid, user.gid) != 0 {
+            throw BackendError.launchFailed(
+                command: command, reason: "cannot hand \(path) to \(user): \(String(cString: strerror(errno)))")
+        }
     }
 
     /// `NAME=value` strings, checked: a name with `=` or a NUL anywhere would corrupt the block.

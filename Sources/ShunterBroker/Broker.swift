@@ -243,74 +243,132 @@ public actor Broker {
 
     // MARK: - Lifecycle
 
+    /// How many broker starts in a row may find a job unfinished before recovery fails it
+    /// instead of running it again: a job that brings the broker down, however it does, must
+    /// not keep it down. Not lower: a broker killed a few times in a row for other reasons
+    /// (an admin, the OOM killer) must not fail the jobs that were merely in flight.
+    public static let recoveryLimit = 5
+
     /// Picks up where the last broker process stopped: every job the journal holds that had not
     /// ended is queued again (or answered from the cache if its result was stored before the
     /// crash). Call once before serving.
+    ///
+    /// No job can keep the broker from starting: one whose row cannot be read, whose request
+    /// cannot be parsed or does not match its transformation, or whose recovery fails in any
+    /// other way ends as failed with the reason, and the others are recovered; one that was in
+    /// flight at `recoveryLimit` crashes in a row fails without running (the poison-job guard).
     public func recover() async throws {
         removeWorkOfLostJobs()
-        let unfinished = try await journal.unfinished()
-        guard !unfinished.isEmpty else { return }
-        logger.notice("recovering unfinished jobs", metadata: ["count": "\(unfinished.count)"])
-        for (stored, request) in unfinished {
-            var record = stored
-            let transformation: Transformation
-            let environment: TransformationEnvironment?
-            do {
-                transformation = try JobRequest.fromJournal(request, hash: settings.hash).transformation
-                environment = try await resolveEnvironment(of: transformation)
-            } catch {
-                try await endRecovered(record, .failed, error: "cannot be run again after a restart: \(error)")
-                continue
-            }
-            if let result = try await cachedResult(for: record.transformation) {
-                // The crash came after the result was stored but before the job's end was journaled.
-                record.result = result
-                try await endRecovered(record, .succeeded)
-                continue
-            }
-            if jobForTransformation[record.transformation] != nil {
-                // Only a journal written before per-transformation dedup existed can hold two.
-                try await endRecovered(record, .cancelled, error: "duplicate of a recovered job for the same transformation")
-                continue
-            }
-            // A backend whose executions outlive the broker (Slurm) is followed, not re-run: the
-            // job resumes from its work directory and journaled external id (empty when the
-            // crash came between submission and journal: the backend then finds it by name).
-            if let handler = handlers.first(where: { $0.name == record.handler }), handler.backend.canResume,
-                record.state == .running || record.state == .collecting, let workDirectory = record.workDirectory
-            {
-                if record.state == .collecting {
-                    // Collecting starts over; the backend says again how the execution ended.
-                    record.state = .running
-                    record.updatedAt = Self.now()
-                    try await journal.update(record)
+        let candidates = try await journal.beginRecovery()
+        guard !candidates.isEmpty else { return }
+        logger.notice("recovering unfinished jobs", metadata: ["count": "\(candidates.count)"])
+        for candidate in candidates {
+            switch candidate {
+            case .unreadable(let id, let reason):
+                logger.error("a journaled job cannot be read back; it fails", metadata: ["job": "\(id)", "error": "\(reason)"])
+                await stopLeftovers(of: id, externalID: nil, handler: nil)
+                do {
+                    try await journal.fail(
+                        id, error: "cannot be run again after a restart: its journal entry cannot be read (\(reason))",
+                        at: Self.now())
+                } catch {
+                    logger.error("could not journal the failure of an unreadable job", metadata: ["job": "\(id)", "error": "\(error)"])
                 }
-                let job = ActiveJob(
-                    record: record, transformation: transformation, environment: environment,
-                    traits: Self.traits(of: transformation, environment: environment))
-                active[record.id] = job
-                jobForTransformation[record.transformation] = record.id
-                logger.notice("re-attaching to a job that outlived the broker", metadata: ["job": "\(record.id)", "external": "\(record.externalID ?? "-")"])
-                start(record.id, on: handler, resuming: JobExecution.ResumePoint(externalID: record.externalID ?? "", workDirectory: workDirectory))
-                continue
+            case .readable(let record, let request, let recoveries):
+                do {
+                    try await recoverJob(record, request: request, recoveries: recoveries)
+                } catch {
+                    logger.error("a journaled job cannot be recovered; it fails", metadata: ["job": "\(record.id)", "error": "\(error)"])
+                    active[record.id] = nil
+                    queue.removeAll { $0 == record.id }
+                    if jobForTransformation[record.transformation] == record.id { jobForTransformation[record.transformation] = nil }
+                    await stopLeftovers(of: record.id, externalID: record.externalID, handler: record.handler)
+                    do {
+                        try await journal.fail(record.id, error: "cannot be run again after a restart: \(error)", at: Self.now())
+                    } catch {
+                        logger.error("could not journal the failure of a job", metadata: ["job": "\(record.id)", "error": "\(error)"])
+                    }
+                }
             }
-            if let externalID = record.externalID, let handler = handlers.first(where: { $0.name == record.handler }) {
-                await handler.backend.abandon(externalID: externalID)
-                record.externalID = nil
+        }
+        dispatch()
+    }
+
+    private func recoverJob(_ stored: JobRecord, request: [UInt8], recoveries: Int) async throws {
+        var record = stored
+        guard recoveries <= Self.recoveryLimit else {
+            logger.error(
+                "a job was in flight at every one of the last broker crashes; it fails instead of running again",
+                metadata: ["job": "\(record.id)", "tf": "\(record.transformation)", "crashes": "\(recoveries)"])
+            await stopLeftovers(of: record.id, externalID: record.externalID, handler: record.handler)
+            try await endRecovered(
+                record, .failed,
+                error: "the broker stopped without a graceful shutdown \(recoveries) times in a row while this job was "
+                    + "queued or running; it is not run again, so that it cannot keep the broker down. Submit it again "
+                    + "to retry, and look for the cause in the broker's log.")
+            return
+        }
+        let transformation: Transformation
+        let environment: TransformationEnvironment?
+        do {
+            transformation = try JobRequest.fromJournal(request, hash: settings.hash).transformation
+            guard transformation.checksum == record.transformation else {
+                throw BrokerError.journalMismatch(
+                    "its request is transformation \(transformation.checksum), its journal row says \(record.transformation)")
             }
-            if record.state != .queued {
-                logger.info(
-                    "job was interrupted; it runs again",
-                    metadata: ["job": "\(record.id)", "state": "\(record.state.rawValue)"])
-                record.state = .queued
+            environment = try await resolveEnvironment(of: transformation)
+        } catch {
+            await stopLeftovers(of: record.id, externalID: record.externalID, handler: record.handler)
+            try await endRecovered(record, .failed, error: "cannot be run again after a restart: \(error)")
+            return
+        }
+        if let result = try await cachedResult(for: record.transformation) {
+            // The crash came after the result was stored but before the job's end was journaled.
+            record.result = result
+            try await endRecovered(record, .succeeded)
+            return
+        }
+        if jobForTransformation[record.transformation] != nil {
+            // Only a journal written before per-transformation dedup existed can hold two.
+            try await endRecovered(record, .cancelled, error: "duplicate of a recovered job for the same transformation")
+            return
+        }
+        // A backend whose executions outlive the broker (Slurm) is followed, not re-run: the
+        // job resumes from its work directory and journaled external id (empty when the
+        // crash came between submission and journal: the backend then finds it by name).
+        if let handler = handlers.first(where: { $0.name == record.handler }), handler.backend.canResume,
+            record.state == .running || record.state == .collecting, let workDirectory = record.workDirectory
+        {
+            if record.state == .collecting {
+                // Collecting starts over; the backend says again how the execution ended.
+                record.state = .running
                 record.updatedAt = Self.now()
                 try await journal.update(record)
             }
-            enqueue(ActiveJob(
+            let job = ActiveJob(
                 record: record, transformation: transformation, environment: environment,
-                traits: Self.traits(of: transformation, environment: environment)))
+                traits: Self.traits(of: transformation, environment: environment))
+            active[record.id] = job
+            jobForTransformation[record.transformation] = record.id
+            logger.notice("re-attaching to a job that outlived the broker", metadata: ["job": "\(record.id)", "external": "\(record.externalID ?? "-")"])
+            start(record.id, on: handler, resuming: JobExecution.ResumePoint(externalID: record.externalID ?? "", workDirectory: workDirectory))
+            return
         }
-        dispatch()
+        if let externalID = record.externalID, let handler = handlers.first(where: { $0.name == record.handler }) {
+            await handler.backend.abandon(externalID: externalID)
+            record.externalID = nil
+        }
+        if record.state != .queued {
+            logger.info(
+                "job was interrupted; it runs again",
+                metadata: ["job": "\(record.id)", "state": "\(record.state.rawValue)"])
+            record.state = .queued
+            record.updatedAt = Self.now()
+            try await journal.update(record)
+        }
+        enqueue(ActiveJob(
+            record: record, transformation: transformation, environment: environment,
+            traits: Self.traits(of: transformation, environment: environment)))
     }
 
     /// Jobs whose batched insert the last broker process never committed (it died within the
@@ -334,6 +392,25 @@ public actor Broker {
         }
     }
 
+    /// Stops what an interrupted attempt of a job that recovery fails left running: the
+    /// processes working in its directories (found by the job id in their names, since the
+    /// journal may not have the directory) and its journaled execution. The directories stay
+    /// for inspection; the janitor's sweep takes them like any failed job's.
+    private func stopLeftovers(of id: JobID, externalID: String?, handler: String?) async {
+        if let externalID, let backend = handlers.first(where: { $0.name == handler })?.backend {
+            await backend.abandon(externalID: externalID)
+        }
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: settings.workRoot) else { return }
+        for name in names where WorkDirectory.jobID(inName: name) == id.description {
+            let path = settings.workRoot + "/" + name
+            let killed = LeftoverProcesses.kill(workingUnder: path)
+            if !killed.isEmpty {
+                logger.notice("stopped processes a failed job's interrupted attempt left running", metadata: ["job": "\(id)", "pids": "\(killed)"])
+            }
+            try? WorkDirectory(path: path).markKept(reason: "recovery failed this job")
+        }
+    }
+
     private func endRecovered(_ record: JobRecord, _ state: JobState, error: String? = nil) async throws {
         var record = record
         record.state = state
@@ -353,6 +430,9 @@ public actor Broker {
         await journal.writeDeferred()
         do {
             try await journal.commitPending()
+            // The jobs left unfinished were stopped by this stop, not by a crash: they do not
+            // count towards the poison-job guard (`recoveryLimit`).
+            try await journal.forgetRecoveries()
         } catch {
             logger.error("could not journal the last jobs' states", metadata: ["error": "\(error)"])
         }
@@ -421,6 +501,9 @@ public actor Broker {
             handler: handler.config, buffers: buffers, workRoot: settings.workRoot, environments: settings.environments,
             logger: jobLogger(id, job.record.transformation, handler: handler.name))
         context.recordsExecution = handler.backend.canResume
+        // A local job's processes outlive a kill -9 of the broker and may finish meanwhile:
+        // its exit status, left in its directory, lets recovery collect it (`JobExecution`).
+        context.recordsExitStatus = handler.backend.processesWorkInWorkDirectory
         // A job run again after a crash starts from a clean slate: its previous attempt's work
         // directory (same name) goes first.
         let previousWorkDirectory = job.record.workDirectory
@@ -490,6 +573,11 @@ public actor Broker {
     /// journaling: `attempts` says it ran, with the job's next journal write.
     func countUnjournaledAttempt(_ id: JobID) {
         active[id]?.record.attempts += 1
+    }
+
+    /// The attempt `start` counted did not run: an earlier one that had finished was collected.
+    func countCollectedAttempt(_ id: JobID) {
+        if let attempts = active[id]?.record.attempts, attempts > 0 { active[id]?.record.attempts = attempts - 1 }
     }
 
     /// Journals a backend's id for the execution as soon as the backend has one.

@@ -5,6 +5,8 @@ public enum BrokerError: Error, Sendable, CustomStringConvertible {
     case unknownJob(JobID)
     case environmentUnavailable(Checksum, reason: String)
     case shuttingDown
+    /// A journaled job whose parts disagree (a corrupt or hand-edited journal).
+    case journalMismatch(String)
 
     public var description: String {
         switch self {
@@ -16,6 +18,8 @@ public enum BrokerError: Error, Sendable, CustomStringConvertible {
             "the transformation's environment (__env__ \(checksum)) cannot be read: \(reason)"
         case .shuttingDown:
             "the broker is shutting down and takes no new jobs"
+        case .journalMismatch(let detail):
+            "its journal entry is inconsistent: \(detail)"
         }
     }
 }

@@ -72,33 +72,57 @@ struct JobExecution: Sendable {
                     // waiting) still happened: it counts.
                     await broker.countUnjournaledAttempt(id)
                 }
-                for leftover in leftovers {
-                    // Processes of the interrupted attempt still working there (the broker may
-                    // have died before their identity reached the journal) must not run on
-                    // beside this one.
-                    let killed = LeftoverProcesses.kill(workingUnder: leftover)
-                    if !killed.isEmpty {
-                        context.logger.notice(
-                            "stopped processes an interrupted attempt left running", metadata: ["pids": "\(killed)"])
+                if case let (directory, code)? = finishedAttempt(among: leftovers) {
+                    // The interrupted attempt ran to its end while the broker was down (or
+                    // the broker died before journaling its end): collected, not run again.
+                    let killed = LeftoverProcesses.kill(workingUnder: directory)
+                    context.logger.notice(
+                        "collecting an attempt that finished while the broker was down",
+                        metadata: ["exit": "\(code)", "stopped_pids": "\(killed)"])
+                    for other in leftovers where other != directory {
+                        LeftoverProcesses.kill(workingUnder: other)
+                        Self.removeWorkDirectory(other, logger: context.logger)
                     }
-                    Self.removeWorkDirectory(leftover, logger: context.logger)
+                    let finished = WorkDirectory(path: directory)
+                    ready = PreparedJob(
+                        execution: Execution(
+                            jobID: context.jobID, handler: handler.name, workDirectory: finished.workPath, command: [],
+                            environment: [:], stdoutPath: finished.stdoutPath, stderrPath: finished.stderrPath),
+                        workDirectory: directory)
+                    prepared = ready
+                    await broker.countCollectedAttempt(id)
+                    try await broker.advance(id, to: .preparing)
+                    try await broker.advance(id, to: .running, journaled: false) { $0.workDirectory = directory }
+                    outcome = ExecutionOutcome(termination: .exited(code), wallTime: .zero)
+                } else {
+                    for leftover in leftovers {
+                        // Processes of the interrupted attempt still working there (the broker may
+                        // have died before their identity reached the journal) must not run on
+                        // beside this one.
+                        let killed = LeftoverProcesses.kill(workingUnder: leftover)
+                        if !killed.isEmpty {
+                            context.logger.notice(
+                                "stopped processes an interrupted attempt left running", metadata: ["pids": "\(killed)"])
+                        }
+                        Self.removeWorkDirectory(leftover, logger: context.logger)
+                    }
+                    try await broker.advance(id, to: .preparing)
+                    let fresh = try await handler.plugin.prepare(context)
+                    ready = fresh
+                    prepared = ready
+                    // An execution that outlives the broker (a Slurm job) is committed as `running`
+                    // before it is submitted: recovery then looks for it by name rather than
+                    // submitting it again. Otherwise `running` goes with the execution's id when the
+                    // backend reports one: one journal write, not two.
+                    let outlivesBroker = handler.backend.canResume
+                    try await broker.advance(
+                        id, to: .running, journaled: outlivesBroker || !handler.backend.reportsStart,
+                        committed: outlivesBroker
+                    ) {
+                        $0.workDirectory = fresh.workDirectory
+                    }
+                    outcome = try await handler.backend.run(ready.execution, events: events)
                 }
-                try await broker.advance(id, to: .preparing)
-                let fresh = try await handler.plugin.prepare(context)
-                ready = fresh
-                prepared = ready
-                // An execution that outlives the broker (a Slurm job) is committed as `running`
-                // before it is submitted: recovery then looks for it by name rather than
-                // submitting it again. Otherwise `running` goes with the execution's id when the
-                // backend reports one: one journal write, not two.
-                let outlivesBroker = handler.backend.canResume
-                try await broker.advance(
-                    id, to: .running, journaled: outlivesBroker || !handler.backend.reportsStart,
-                    committed: outlivesBroker
-                ) {
-                    $0.workDirectory = fresh.workDirectory
-                }
-                outcome = try await handler.backend.run(ready.execution, events: events)
             }
             tails = readTails(of: ready.execution)
             try await broker.advance(id, to: .collecting) { [tails] in
@@ -131,6 +155,16 @@ struct JobExecution: Sendable {
             if let prepared { keepWorkDirectory(prepared.workDirectory, reason: "\(error)") }
             return .failed("\(error)", tails)
         }
+    }
+
+    /// A leftover directory of this job whose command recorded its exit status, and that
+    /// status: the attempt ended by itself.
+    private func finishedAttempt(among leftovers: Set<String>) -> (String, Int32)? {
+        guard context.recordsExitStatus else { return nil }
+        for directory in leftovers.sorted() {
+            if let code = WorkDirectory(path: directory).recordedExitStatus(jobID: context.jobID) { return (directory, code) }
+        }
+        return nil
     }
 
     /// The prepared job to re-attach to, or nil when the plugin cannot rebuild it: the

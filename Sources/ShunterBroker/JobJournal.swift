@@ -144,6 +144,11 @@ public actor JobJournal {
                     CREATE INDEX jobs_tf ON jobs(tf_checksum);
                     """)
         }
+        // How many broker starts in a row found the job unfinished (the poison-job guard:
+        // `beginRecovery`); a graceful stop sets it back to 0.
+        migrator.registerMigration("v2-recoveries") { db in
+            try db.execute(sql: "ALTER TABLE jobs ADD COLUMN recoveries INTEGER NOT NULL DEFAULT 0")
+        }
         return migrator
     }
 
@@ -398,7 +403,7 @@ public actor JobJournal {
 
     public func record(_ id: JobID) async throws -> JobRecord? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id.rawValue]).map(JobJournal.decode)
+            try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id.rawValue]).map { try JobJournal.decode($0) }
         }
     }
 
@@ -422,21 +427,74 @@ public actor JobJournal {
         let sql = "SELECT * FROM jobs \(whereSQL) ORDER BY id DESC LIMIT ?"
         let finalArguments = arguments
         return try await pool.read { db in
-            try Row.fetchAll(db, sql: sql, arguments: finalArguments).map(JobJournal.decode)
+            try Row.fetchAll(db, sql: sql, arguments: finalArguments).map { try JobJournal.decode($0) }
         }
     }
 
     /// Jobs that had not ended when the broker last stopped, oldest first, with what was
     /// submitted for each.
     public func unfinished() async throws -> [(record: JobRecord, request: [UInt8])] {
-        let states = JobState.allCases.filter { !$0.isTerminal }.map { "'\($0.rawValue)'" }.joined(separator: ",")
-        return try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM jobs WHERE state IN (\(states)) ORDER BY id").map { row in
-                let request: Data = row["request"]
-                return (JobJournal.decode(row), [UInt8](request))
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM jobs WHERE state IN (\(Self.unfinishedStates)) ORDER BY id").map { row in
+                (try JobJournal.decode(row), [UInt8](try row.decode(Data.self, forColumn: "request")))
             }
         }
     }
+
+    /// One unfinished job as recovery finds it.
+    public enum RecoveryCandidate: Sendable {
+        /// `recoveries`: how many starts in a row found it unfinished, this one included.
+        case readable(JobRecord, request: [UInt8], recoveries: Int)
+        /// A row that cannot be read back (a corrupt or hand-edited journal): it can only fail.
+        case unreadable(JobID, reason: String)
+    }
+
+    /// The jobs that had not ended when the broker last stopped, oldest first, each with its
+    /// count of recoveries, incremented and committed before this returns: should the job
+    /// then bring the broker down (a crash nobody foresaw, while preparing or running it),
+    /// the next start knows it was one of those in flight. A graceful stop resets the counts
+    /// (`forgetRecoveries`).
+    public func beginRecovery() async throws -> [RecoveryCandidate] {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE jobs SET recoveries = recoveries + 1 WHERE state IN (\(Self.unfinishedStates))")
+            return try Row.fetchAll(db, sql: "SELECT * FROM jobs WHERE state IN (\(Self.unfinishedStates)) ORDER BY id").map { row -> RecoveryCandidate in
+                let id = JobID(row["id"] as Int64)
+                do {
+                    let record = try JobJournal.decode(row)
+                    let request = [UInt8](try row.decode(Data.self, forColumn: "request"))
+                    return .readable(record, request: request, recoveries: try row.decode(Int.self, forColumn: "recoveries"))
+                } catch {
+                    return .unreadable(id, reason: "\(error)")
+                }
+            }
+        }
+    }
+
+    /// At a graceful stop: the jobs left unfinished were stopped by it, not by a crash.
+    public func forgetRecoveries() async throws {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE jobs SET recoveries = 0 WHERE recoveries > 0 AND state IN (\(Self.unfinishedStates))")
+        }
+    }
+
+    /// Ends a job whose row cannot be read back as failed with `error`, touching nothing else.
+    public func fail(_ id: JobID, error: String, at time: Double) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: "UPDATE jobs SET state = ?, error = ?, finished_at = ?, updated_at = ? WHERE id = ?",
+                arguments: [JobState.failed.rawValue, error, time, time, id.rawValue])
+        }
+    }
+
+    /// The recoveries count of a job (tests, diagnostics).
+    public func recoveries(of id: JobID) async throws -> Int? {
+        try await pool.read { db in
+            try Int.fetchOne(db, sql: "SELECT recoveries FROM jobs WHERE id = ?", arguments: [id.rawValue])
+        }
+    }
+
+    private static let unfinishedStates = JobState.allCases.filter { !$0.isTerminal }.map { "'\($0.rawValue)'" }
+        .joined(separator: ",")
 
     /// Counts of jobs per state, for health and metrics.
     public func stateCounts() async throws -> [JobState: Int] {
@@ -449,24 +507,44 @@ public actor JobJournal {
         }
     }
 
-    private static func decode(_ row: Row) -> JobRecord {
-        let tf = (try? Checksum(hex: row["tf_checksum"] as String)) ?? Checksum(digest: [UInt8](repeating: 0, count: 32))
+    /// A row as a record; throws (never traps) on a value of the wrong type, which only a
+    /// corrupt or hand-edited journal holds.
+    private static func decode(_ row: Row) throws -> JobRecord {
+        let tfText = try row.decode(String.self, forColumn: "tf_checksum")
+        let tf: Checksum
+        do {
+            tf = try Checksum(hex: tfText)
+        } catch {
+            throw JournalRowError(column: "tf_checksum", reason: "'\(tfText.prefix(80))' is not a checksum")
+        }
+        let stateText = try row.decode(String.self, forColumn: "state")
+        guard let state = JobState(rawValue: stateText) else {
+            throw JournalRowError(column: "state", reason: "'\(stateText.prefix(40))' is not a job state")
+        }
         var record = JobRecord(
-            id: JobID(row["id"]), transformation: tf, state: JobState(rawValue: row["state"]) ?? .failed,
-            language: row["language"], createdAt: row["created_at"])
-        record.handler = row["handler"]
-        record.updatedAt = row["updated_at"]
-        record.startedAt = row["started_at"]
-        record.finishedAt = row["finished_at"]
-        record.result = (row["result_checksum"] as String?).flatMap { try? Checksum(hex: $0) }
-        record.error = row["error"]
-        record.stdoutTail = row["stdout_tail"]
-        record.stderrTail = row["stderr_tail"]
-        record.externalID = row["external_id"]
-        record.attempts = row["attempts"]
-        record.workDirectory = row["workdir"]
+            id: JobID(try row.decode(Int64.self, forColumn: "id")), transformation: tf, state: state,
+            language: try row.decode(String.self, forColumn: "language"),
+            createdAt: try row.decode(Double.self, forColumn: "created_at"))
+        record.handler = try row.decode(String?.self, forColumn: "handler")
+        record.updatedAt = try row.decode(Double.self, forColumn: "updated_at")
+        record.startedAt = try row.decode(Double?.self, forColumn: "started_at")
+        record.finishedAt = try row.decode(Double?.self, forColumn: "finished_at")
+        record.result = try row.decode(String?.self, forColumn: "result_checksum").flatMap { try? Checksum(hex: $0) }
+        record.error = try row.decode(String?.self, forColumn: "error")
+        record.stdoutTail = try row.decode(String?.self, forColumn: "stdout_tail")
+        record.stderrTail = try row.decode(String?.self, forColumn: "stderr_tail")
+        record.externalID = try row.decode(String?.self, forColumn: "external_id")
+        record.attempts = try row.decode(Int.self, forColumn: "attempts")
+        record.workDirectory = try row.decode(String?.self, forColumn: "workdir")
         return record
     }
+}
+
+/// A journal row that cannot be read back.
+struct JournalRowError: Error, CustomStringConvertible {
+    let column: String
+    let reason: String
+    var description: String { "column \(column): \(reason)" }
 }
 
 public struct JournalError: Error, Sendable, CustomStringConvertible {

@@ -29,6 +29,28 @@ enum BashJobScript {
         return text + code
     }
 
+    /// `command` with line 1 (`set -u -e`) extended by traps that write `<jobID> <exit code>`
+    /// to `path` when the shell ends by itself (its last command, `exit`, or `set -e`), and
+    /// nothing when a signal ends it: bash runs an EXIT trap on TERM, HUP and INT too, with
+    /// the `$?` of the last command, so those traps clear it and die by their signal as
+    /// before. Builtins only: no process more per job. The code still starts on line 3.
+    static func withExitStatusMarker(_ command: String, path: String, jobID: String) -> String {
+        let firstLine = "set -u -e\n"
+        guard command.hasPrefix(firstLine) else { return command }
+        // Inside double quotes in the trap's text: \ " $ ` would be special there.
+        var quotedPath = ""
+        for character in path {
+            if "\\\"$`".contains(character) { quotedPath.append("\\") }
+            quotedPath.append(character)
+        }
+        let record = "printf '%s %s\\n' \(CelltypeCodec.shellQuote(jobID)) \"$?\" 2>/dev/null > \"\(quotedPath)\""
+        var line = "set -u -e; trap \(CelltypeCodec.shellQuote(record)) EXIT"
+        for signal in ["TERM", "HUP", "INT"] {
+            line += "; trap 'trap - EXIT \(signal); kill -s \(signal) $$' \(signal)"
+        }
+        return line + "\n" + command.dropFirst(firstLine.count)
+    }
+
     /// `transform.sh`, written into the work directory for a human to re-run the job by hand:
     /// `#!/bin/bash`, an `export` line for each variable the job gets beyond the inherited
     /// environment (sorted by name, valid shell names only, values `shlex.quote`d), then the

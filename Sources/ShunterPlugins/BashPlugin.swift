@@ -112,8 +112,11 @@ public struct BashPlugin: JobPlugin {
             try directory.write(Array(script.utf8), to: scriptPath, mode: 0o755)
             try directory.evictLeftovers()
 
+            // transform.sh keeps Seamless's text; only the command run records its exit status.
+            let executed = job.recordsExitStatus
+                ? BashJobScript.withExitStatusMarker(command, path: directory.exitStatusPath, jobID: job.jobID) : command
             let execution = try PreparedExecutionRecord.prepare(
-                job, directory: directory, command: [shell, "-c", command], environment: environment)
+                job, directory: directory, command: [shell, "-c", executed], environment: environment)
             return PreparedJob(execution: execution, workDirectory: directory.path, environment: ready)
         } catch {
             // The broker never hears of a directory whose job could not be prepared.

@@ -45,6 +45,12 @@ public struct JobContext: Sendable {
     /// only then does `prepare` record the execution for `reattach` (a file per job saved
     /// for every local job).
     public var recordsExecution: Bool = true
+    /// Whether the job's command should leave its exit status in the job directory
+    /// (`WorkDirectory.exitStatusPath`) when it ends: for a backend whose processes outlive a
+    /// killed broker (the local one), so that recovery collects a job that finished while the
+    /// broker was down instead of running it a second time. A plugin that cannot have its
+    /// command write it ignores this; its jobs then run again after a crash.
+    public var recordsExitStatus: Bool = false
     public var logger: Logger
 
     public init(

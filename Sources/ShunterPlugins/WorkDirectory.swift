@@ -10,6 +10,7 @@ import ShunterCore
 ///     stdout          the command's standard output
 ///     stderr          the command's standard error
 ///     .kept           present once the broker decided to keep the directory after a failure
+///     exit-status     "<job id> <exit code>", written by the job's command as it ends (local jobs)
 /// ```
 /// Output goes beside `work/`, not into it, so that the job sees exactly the files Seamless
 /// would give it (a `ls > RESULT` gives the same answer).
@@ -27,6 +28,27 @@ public struct WorkDirectory: Sendable, Hashable {
     public var stdoutPath: String { path + "/stdout" }
     public var stderrPath: String { path + "/stderr" }
     var keptMarkerPath: String { path + "/" + WorkDirectory.keptMarkerName }
+    /// Where the command of a job that records its exit status leaves it (`JobContext.recordsExitStatus`).
+    public var exitStatusPath: String { path + "/exit-status" }
+
+    /// The exit code that job `jobID`'s command recorded as it ended; nil when it did not end
+    /// (or was killed by a signal, or the line is not whole, or is another job's: a recycled
+    /// directory keeps the marker of the job before).
+    public func recordedExitStatus(jobID: String) -> Int32? {
+        // The job could have replaced the file (it is beside its `work/`): never follow a
+        // link, read a regular file only, and a few bytes at most.
+        let descriptor = open(exitStatusPath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else { return nil }
+        var buffer = [UInt8](repeating: 0, count: 128)
+        let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+        guard count > 0, count < buffer.count, buffer[count - 1] == UInt8(ascii: "\n") else { return nil }
+        let fields = String(decoding: buffer[..<(count - 1)], as: UTF8.self).split(separator: " ", omittingEmptySubsequences: false)
+        guard fields.count == 2, fields[0] == jobID, let code = Int32(fields[1]), (0...255).contains(code) else { return nil }
+        return code
+    }
 
     static let keptMarkerName = ".kept"
 

@@ -21,12 +21,16 @@ public enum ShunterApplication {
         return router
     }
 
-    public static func make(services: ShunterServices, logger: Logger) -> some ApplicationProtocol {
+    /// `onServerRunning` runs once the listening socket exists.
+    public static func make(
+        services: ShunterServices, logger: Logger, onServerRunning: @escaping @Sendable () async -> Void = {}
+    ) -> some ApplicationProtocol {
         Application(
             router: router(services: services),
             configuration: .init(
                 address: .hostname(services.config.listen.host, port: services.config.listen.port),
                 serverName: "Shunter/\(ShunterVersion.current)"),
+            onServerRunning: { _ in await onServerRunning() },
             logger: logger)
     }
 }

@@ -305,6 +305,55 @@ public actor FileBufferStore: FileBackedBufferStore {
     }
 
     /// Waits while another task writes the same checksum, then claims it.
+    // MARK: - Interrupted writes
+
+    /// Removes the temporary files of stores that never finished (`<checksum>-XXXXXX` beside
+    /// where the buffer would go: a killed process leaves them, and each may be as large as
+    /// the buffer) and returns how many files and bytes went. Only files no store of this
+    /// process is writing: the caller makes sure no other process writes here (the broker
+    /// holds the store's lock, `BrokerLock`). At start that is every such file; later, a file
+    /// whose checksum is being stored right now is left alone, decided on the actor, where
+    /// no store can begin between the check and the removal.
+    @discardableResult
+    public nonisolated func removeInterruptedWrites() async -> (files: Int, bytes: Int64) {
+        // Listed outside the actor: a large store's listing must not hold up its stores.
+        var directories = [directory]
+        if let entries = try? FileManager.default.contentsOfDirectory(atPath: directory) {
+            for entry in entries where entry.utf8.count == 2 && FileSystem.isDirectory(directory + "/" + entry) {
+                directories.append(directory + "/" + entry)
+            }
+        }
+        var candidates: [String] = []
+        for parent in directories {
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? []
+            where FileSystem.isTemporaryBufferName(name) {
+                candidates.append(parent + "/" + name)
+            }
+        }
+        guard !candidates.isEmpty else { return (0, 0) }
+        let (removed, bytes) = await removeUnlessInFlight(candidates)
+        if removed > 0 {
+            logger.notice(
+                "removed the temporary files of interrupted buffer writes",
+                metadata: ["files": "\(removed)", "bytes": "\(bytes)", "directory": "\(directory)"])
+        }
+        return (removed, bytes)
+    }
+
+    private func removeUnlessInFlight(_ paths: [String]) -> (Int, Int64) {
+        var removed = 0
+        var bytes: Int64 = 0
+        for path in paths {
+            let name = path.split(separator: "/").last.map(String.init) ?? ""
+            if let checksum = try? Checksum(hex: String(name.prefix(64))), uploadsInFlight[checksum] != nil { continue }
+            var status = stat()
+            guard lstat(path, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG, unlink(path) == 0 else { continue }
+            removed += 1
+            bytes += Int64(status.st_size)
+        }
+        return (removed, bytes)
+    }
+
     private func beginUpload(of checksum: Checksum) async {
         while uploadsInFlight[checksum] != nil {
             await withCheckedContinuation { uploadsInFlight[checksum]!.append($0) }

@@ -1,3 +1,5 @@
+import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -42,6 +44,27 @@ enum FileSystem {
         return parent.isEmpty ? "/" : parent
     }
 
+    /// The process's umask, read once (from /proc, which reads it without changing it: the
+    /// umask(2) round trip would leave it 0 for a moment to every other thread).
+    static let creationMask: mode_t = {
+        if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Umask:") }),
+            let mask = mode_t(line.dropFirst("Umask:".count).trimmingCharacters(in: .whitespaces), radix: 8)
+        {
+            return mask
+        }
+        let mask = umask(0o022)
+        umask(mask)
+        return mask
+    }()
+
+    /// Whether `name` is a temporary file of an interrupted store: `<64 hex>-XXXXXX`.
+    static func isTemporaryBufferName(_ name: String) -> Bool {
+        let utf8 = Array(name.utf8)
+        guard utf8.count == 64 + 7, utf8[64] == UInt8(ascii: "-") else { return false }
+        return utf8[..<64].allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0) }
+    }
+
     /// Opens a fresh temporary file next to `path` (same directory, so rename is atomic).
     static func makeTemporaryFile(besides path: String) throws -> (fd: Int32, path: String) {
         var template = Array((path + "-XXXXXX").utf8CString)
@@ -79,7 +102,9 @@ enum FileSystem {
     /// nobody needs after a crash (a job's work directory is made anew when the job re-runs).
     static func commitTemporaryFile(fd: Int32, tempPath: String, to path: String, mode: mode_t, durable: Bool = true) throws {
         if durable { guard fsync(fd) == 0 else { throw failure(tempPath, "fsync") } }
-        _ = fchmod(fd, mode)
+        // An explicit mode is not masked by the kernel: the process's umask is applied here,
+        // so a broker made owner-only (it sets umask 077) writes owner-only buffers.
+        _ = fchmod(fd, mode & ~creationMask)
         guard rename(tempPath, path) == 0 else { throw failure(path, "rename into") }
         if durable { syncDirectory(parentDirectory(of: path)) }
     }

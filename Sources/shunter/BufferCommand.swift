@@ -7,6 +7,9 @@ struct BufferCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "buffer",
         abstract: "Put buffers into and get them out of the broker's checksum store.",
+        discussion: """
+            Goes through the running broker's HTTP API (--url), never to the store's files: it is safe beside a running broker, and needs one.
+            """,
         subcommands: [Put.self, Get.self]
     )
 

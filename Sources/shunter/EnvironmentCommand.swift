@@ -17,6 +17,8 @@ struct EnvironmentCommand: AsyncParsableCommand {
               shunter env build numpy-pip      # build now, so the first job does not wait
               shunter env build --file my.yml  # a spec file that is not in conda-envs/
               shunter env prune --unused-for 0 # remove every environment no job uses now
+
+            Safe beside a running broker on the same config: builds wait for the broker's builds of the same environment and the other way round, and prune never removes an environment a job has leased. It does not touch the journal, the work root or the buffer store.
             """,
         subcommands: [List.self, Build.self, Prune.self]
     )

@@ -18,6 +18,8 @@ struct ServeCommand: AsyncParsableCommand {
             Reads --config (default: config/shunter.yaml under the current directory if it exists, else built-in defaults: store under ./var, handlers from ./handlers). Jobs that were queued or running when the broker last stopped are run again.
 
             SIGTERM or SIGINT stops it gracefully; running jobs are stopped and run again on the next start.
+
+            One broker per journal, work root and buffer store: each is locked (JOURNAL.lock, WORKDIR.lock, BUFFERS.lock beside it, naming the holder's pid, host and start time) and a second broker on any of them is refused with exit code 5. A lock whose holder is gone is taken over. Beside a running broker, `shunter env` may list, build and prune environments (it shares the broker's environment locks), and `shunter buffer`, `run` and `jobs` talk to the broker over HTTP.
             """
     )
 
@@ -49,7 +51,11 @@ struct ServeCommand: AsyncParsableCommand {
 
         let housekeeping = BrokerStartup.startHousekeeping(services)
         defer { housekeeping.cancel() }
-        try await ShunterApplication.make(services: services, logger: logger).runService()
+        try await ShunterApplication.make(services: services, logger: logger) {
+            // The listening socket and the event loops' epoll sets are NIO's, opened without
+            // close-on-exec: marked now, before any job or crash reporter can start.
+            BrokerProcessGuards.closeDescriptorsOnExec()
+        }.runService()
         logger.notice("stopping: running jobs are stopped and will run again on the next start")
         await services.broker.shutdown()
     }

@@ -13,6 +13,12 @@ public final class ServeProcess: @unchecked Sendable {
     private var process: Process?
 
     public var url: String { "http://127.0.0.1:\(port)" }
+    /// The running broker's pid; nil before the first start.
+    public var pid: Int32? { process?.processIdentifier }
+    /// A command the broker is started through, which execs it (`setpriv --reuid=...`).
+    public var launcher: [String] = []
+    /// Variables added to the broker's environment.
+    public var extraEnvironment: [String: String] = [:]
     /// Everything the broker logged, all starts included.
     public var log: String { (try? String(contentsOfFile: root + "/serve.log", encoding: .utf8)) ?? "" }
 
@@ -44,8 +50,12 @@ public final class ServeProcess: @unchecked Sendable {
     /// Starts the broker and returns once `/healthcheck` answers.
     public func start() async throws {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: try Self.executable)
-        process.arguments = ["serve", "--config", root + "/shunter.yaml"]
+        let command = launcher + [try Self.executable, "serve", "--config", root + "/shunter.yaml"]
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
+        if !extraEnvironment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(extraEnvironment) { $1 }
+        }
         process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         let logPath = root + "/serve.log"
         if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }

@@ -24,6 +24,22 @@ int shunter_spawn_session(
     pid_t *pid, shunter_child **child, const char *path, char *const argv[], char *const envp[],
     const char *directory, int stdout_fd, int stderr_fd);
 
+/// Who a job runs as: `uid`/`gid` -1 keep the broker's (no change at all); otherwise the child
+/// sets its supplementary groups to `gid` alone, then its real, effective and saved group and
+/// user ids, after its chdir and before its exec (a failure is a start error, as for chdir).
+/// `umask` -1 keeps the broker's; otherwise the child's file creation mask (Linux; elsewhere the
+/// child keeps the broker's, and a user other than -1 fails with ENOTSUP).
+typedef struct shunter_spawn_identity {
+    long uid;
+    long gid;
+    long umask;
+} shunter_spawn_identity;
+
+/// `shunter_spawn_session` with the identity and file creation mask of the child.
+int shunter_spawn_session_as(
+    pid_t *pid, shunter_child **child, const char *path, char *const argv[], char *const envp[],
+    const char *directory, int stdout_fd, int stderr_fd, shunter_spawn_identity identity);
+
 /// After the child has been reaped: 0 if it reached exec, or the errno of the step that failed
 /// (setsid, opening /dev/null, chdir, the exec itself...). Such a child exited with status 127.
 int shunter_child_start_error(const shunter_child *child);
@@ -44,5 +60,24 @@ int shunter_exit_watch_add(int watch_fd, int pidfd);
 /// Waits until at least one pidfd in the set is readable and writes up to `capacity` of them to
 /// `ready`. Returns their count, or -1 and errno (EINTR is retried here).
 int shunter_exit_watch_wait(int watch_fd, int *ready, int capacity);
+
+/// Sets close-on-exec on every descriptor from 3 up (close_range's CLOSE_RANGE_CLOEXEC, or
+/// one fcntl each where it is missing). Async-signal-safe. Returns 0, or -1 and errno.
+int shunter_cloexec_all(void);
+
+/// Installs handlers for the crash signals (SEGV, BUS, ILL, TRAP, ABRT, FPE) that mark every
+/// descriptor close-on-exec and then hand the signal to the handler installed before
+/// (the Swift runtime's, which may start a crash reporter as a child process): libraries that
+/// open descriptors without O_CLOEXEC (the listening socket among them) must not pass them to
+/// it. Call once, after the runtime has installed its own. Returns 0, or -1 and errno.
+int shunter_install_crash_descriptor_guard(void);
+
+/// prctl(PR_SET_DUMPABLE, 0): no process of the same user can read this one's memory,
+/// environment (/proc/PID/environ) or descriptors, nor ptrace it. Returns 0, or -1 and errno
+/// (and ENOSYS off Linux).
+int shunter_make_undumpable(void);
+
+/// prctl(PR_GET_DUMPABLE): 1 or 0, or -1 off Linux.
+int shunter_is_dumpable(void);
 
 #endif
