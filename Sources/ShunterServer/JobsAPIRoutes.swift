@@ -8,6 +8,7 @@ import ShunterCore
 ///
 /// ```
 /// POST /jobs                      submit (same body as /run-transformation) → 202 job | 200 cached
+///                                 | 400 a mistake in the request | 422 nothing here can run it
 /// GET  /jobs?state=&handler=&tf=&limit=
 /// GET  /jobs/{id}                 one job's record
 /// GET  /jobs/{id}/wait?timeout=S  the outcome once it ends (408 if still running after S)
@@ -18,7 +19,14 @@ public func addJobsAPIRoutes<Context: RequestContext>(to router: Router<Context>
     router.post("/jobs") { request, _ -> Response in
         let payload = try await request.collectJSON()
         let transformation = try JobserverPayload.transformation(from: payload, hash: hash)
-        switch try await broker.submit(transformation) {
+        let submission: Submission
+        do {
+            submission = try await broker.submit(transformation)
+        } catch {
+            guard let status = JobserverPayload.refusalStatus(error) else { throw error }
+            throw BadRequest("\(error)", status: status)
+        }
+        switch submission {
         case .cached(let result):
             return PlainResponse.json(
                 .object([
