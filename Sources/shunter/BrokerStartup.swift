@@ -29,9 +29,6 @@ enum BrokerStartup {
         do {
             let services = try await ShunterServices.open(config: config, logger: logger)
             for warning in await BackendAvailability.warnings(for: services.handlers) { logger.warning("\(warning)") }
-            for error in services.environments.catalog.validate() {
-                logger.warning("jobs asking for this conda environment will fail: \(error)")
-            }
             return services
         } catch let errors as ConfigErrors {
             for error in errors.errors { printError("\(error)") }
