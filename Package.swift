@@ -220,6 +220,8 @@ let package = Package(
             name: "ShunterServerTests",
             dependencies: [
                 "ShunterCore", "ShunterStore", "ShunterHandlers", "ShunterPlugins", "ShunterServer", "ShunterTestSupport",
+                "ShunterBroker", "ShunterBackends",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -78,56 +78,87 @@ extension ResourceRequest {
 
     static func memory(_ value: JSONValue) throws(ResourceRequestError) -> Int64 {
         let mebibyte: Int64 = 1 << 20
+        let expected = "a size such as 4G or 500M (a plain number is MiB)"
+        let reading: ConfigParsing.Reading<Int64>
         switch value {
-        case .int(let n) where n > 0: return n * mebibyte
-        case .double(let d) where d > 0: return Int64(d * Double(mebibyte))
+        case .int(let n) where n > 0:
+            reading = .init(inRange: CheckedQuantity.byteCount(n, unit: mebibyte))
+        case .bigInt(let text) where !text.hasPrefix("-"):
+            reading = .outOfRange
+        case .double(let d) where d > 0:
+            reading = .init(inRange: CheckedQuantity.byteCount(d, unit: Double(mebibyte)))
         case .string(let text):
             let trimmed = text.trimmingCharacters(in: .whitespaces)
-            if let n = Double(trimmed), n > 0 { return Int64(n * Double(mebibyte)) }
-            if let bytes = ConfigParsing.byteSize(parsing: trimmed), bytes > 0 { return bytes }
-        default: break
+            if let n = Double(trimmed), n > 0 {
+                reading = .init(inRange: CheckedQuantity.byteCount(n, unit: Double(mebibyte)))
+            } else {
+                reading = ConfigParsing.readByteSize(trimmed)
+            }
+        default: reading = .invalid
         }
-        throw ResourceRequestError(key: "memory", value: value, expected: "a size such as 4G or 500M (a plain number is MiB)")
+        switch reading {
+        case .value(let bytes) where bytes > 0: return bytes
+        case .outOfRange:
+            throw ResourceRequestError(key: "memory", value: value, expected: expected + ", at most " + CheckedQuantity.maximumByteCountText)
+        default:
+            throw ResourceRequestError(key: "memory", value: value, expected: expected)
+        }
     }
 
     static func walltime(_ value: JSONValue) throws(ResourceRequestError) -> Duration {
+        let expected = "a duration such as 1h30m, 01:30:00 or 2-00:00:00 (a plain number is seconds)"
+        let reading: ConfigParsing.Reading<Duration>
         switch value {
-        case .int(let n) where n > 0: return .seconds(n)
-        case .double(let d) where d > 0: return .milliseconds(Int64(d * 1000))
+        case .int(let n) where n > 0: reading = .init(inRange: CheckedQuantity.duration(seconds: n))
+        case .bigInt(let text) where !text.hasPrefix("-"): reading = .outOfRange
+        case .double(let d) where d > 0: reading = .init(inRange: CheckedQuantity.duration(seconds: d))
         case .string(let text):
-            if let duration = slurmTime(text) ?? ConfigParsing.duration(parsing: text), duration > .zero {
-                return duration
-            }
-        default: break
+            let slurm = slurmTime(text)
+            if case .invalid = slurm { reading = ConfigParsing.readDuration(text) } else { reading = slurm }
+        default: reading = .invalid
         }
-        throw ResourceRequestError(
-            key: "walltime", value: value,
-            expected: "a duration such as 1h30m, 01:30:00 or 2-00:00:00 (a plain number is seconds)")
+        switch reading {
+        case .value(let duration) where duration > .zero: return duration
+        case .outOfRange:
+            throw ResourceRequestError(key: "walltime", value: value, expected: expected + ", at most " + CheckedQuantity.maximumDurationText)
+        default:
+            throw ResourceRequestError(key: "walltime", value: value, expected: expected)
+        }
     }
 
     /// Slurm's own time formats with colons: `mm:ss`, `hh:mm:ss`, `d-hh`, `d-hh:mm`, `d-hh:mm:ss`.
-    static func slurmTime(_ text: String) -> Duration? {
+    /// `.invalid` for text in none of them.
+    static func slurmTime(_ text: String) -> ConfigParsing.Reading<Duration> {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
-        guard trimmed.contains(":") || trimmed.contains("-") else { return nil }
-        var days = 0
+        guard trimmed.contains(":") || trimmed.contains("-") else { return .invalid }
+        // Each field is read as a Double (exact for any whole number below 2^53, and no
+        // overflow above it); the sum is checked against the bound once.
+        func field(_ text: Substring) -> Double? {
+            guard !text.isEmpty, text.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+            return Double(text)
+        }
+        var days: Double = 0
         var clock = Substring(trimmed)
+        let hasDays = trimmed.contains("-")
         if let dash = trimmed.firstIndex(of: "-") {
-            guard let d = Int(trimmed[..<dash]), d >= 0 else { return nil }
+            guard let d = field(trimmed[..<dash]) else { return .invalid }
             days = d
             clock = trimmed[trimmed.index(after: dash)...]
         }
-        let parts = clock.split(separator: ":", omittingEmptySubsequences: false).map { Int($0) }
-        guard !parts.isEmpty, parts.allSatisfy({ $0 != nil && $0! >= 0 }) else { return nil }
-        let numbers = parts.map { $0! }
-        let seconds: Int
-        switch (days > 0 || trimmed.contains("-"), numbers.count) {
+        var numbers: [Double] = []
+        for part in clock.split(separator: ":", omittingEmptySubsequences: false) {
+            guard let number = field(part) else { return .invalid }
+            numbers.append(number)
+        }
+        let seconds: Double
+        switch (hasDays, numbers.count) {
         case (false, 2): seconds = numbers[0] * 60 + numbers[1]
         case (false, 3), (true, 3): seconds = numbers[0] * 3600 + numbers[1] * 60 + numbers[2]
         case (true, 1): seconds = numbers[0] * 3600
         case (true, 2): seconds = numbers[0] * 3600 + numbers[1] * 60
-        default: return nil
+        default: return .invalid
         }
-        return .seconds(days * 86_400 + seconds)
+        return .init(inRange: CheckedQuantity.duration(seconds: days * 86_400 + seconds))
     }
 }
 

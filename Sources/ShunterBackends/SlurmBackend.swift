@@ -149,7 +149,9 @@ public struct SlurmBackend: Backend {
         guard let written = (try? FileManager.default.attributesOfItem(atPath: files.scriptPath))?[.modificationDate] as? Date
         else { return nil }
         let settle = options.commandTimeout + .seconds(2)
-        let age = Duration.milliseconds(Int64(Date().timeIntervalSince(written) * 1000))
+        // The job could have set the script's time to anything: a time in the future counts
+        // as just written, one too far in the past as old, with no conversion that can trap.
+        let age = CheckedQuantity.duration(seconds: max(0, Date().timeIntervalSince(written))) ?? CheckedQuantity.maximumDuration
         guard age < settle else { return nil }
         logger.info("waiting for a submission the previous broker may have left in flight", metadata: ["name": "\(files.jobName)"])
         try await Task.sleep(for: settle - age)

@@ -123,6 +123,9 @@ public actor Broker {
             return .cached(cached)
         }
         let environment = try await resolveEnvironment(of: transformation)
+        let traits = Self.traits(of: transformation, environment: environment)
+        // A job journaled runs again after every restart: refuse what can only fail first.
+        try await JobAdmission.check(transformation, traits: traits, matcher: matcher, buffers: buffers)
         let request = JobRequest(transformation: transformation).journalBytes()
         // A caller told the id waits for the insert's commit (with its fsync); a caller waiting
         // for the result does not: the insert goes with the next batch, and a crash before it
@@ -136,7 +139,7 @@ public actor Broker {
             id: id, transformation: tf, state: .queued, language: transformation.language, createdAt: Self.now())
         enqueue(ActiveJob(
             record: record, transformation: transformation, environment: environment,
-            traits: Self.traits(of: transformation, environment: environment), durablyJournaled: durable))
+            traits: traits, durablyJournaled: durable))
         // Debug, not info: the end's line ("job succeeded", "job ended") names the job, its
         // transformation and handler already, and a second line per job costs a formatted
         // write on the request's thread.
@@ -469,7 +472,7 @@ public actor Broker {
                     await self.finish(
                         id,
                         .failed(
-                            "no job handler accepts this job (\(job.traits)):\n" + reasons.joined(separator: "\n"),
+                            "no job handler accepts this job (\(job.traits.summary)):\n" + reasons.joined(separator: "\n"),
                             .none))
                 }
                 continue

@@ -20,6 +20,8 @@ public struct BrokerConfig: Sendable, Hashable {
     public var logLevel: BrokerLogLevel
     /// The file this came from; nil for the built-in default.
     public var file: String?
+    /// Where each setting was written in `file`.
+    public var locations = SettingLocations()
 
     public init(
         listen: ListenAddress = ListenAddress(host: "127.0.0.1", port: 5533), hash: HashAlgorithm = .sha256,

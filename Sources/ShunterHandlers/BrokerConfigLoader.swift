@@ -116,6 +116,12 @@ public enum BrokerConfigLoader {
         var config = BrokerConfig.defaults(root: root)
         config.file = file
         for (key, value) in entries {
+            config.locations[key] = value.location
+            if case .map(let inner, _) = value {
+                for (innerKey, innerValue) in inner { config.locations["\(key).\(innerKey)"] = innerValue.location }
+            }
+        }
+        for (key, value) in entries {
             attempt { () throws(ConfigError) in
                 switch key {
                 case "listen": config.listen = try listen(value)

@@ -1,4 +1,5 @@
 import Foundation
+import ShunterCore
 
 /// Typed reading of `ConfigValue`s with errors that name the key and the place.
 ///
@@ -89,52 +90,81 @@ public enum ConfigParsing {
 
     // MARK: Durations
 
-    /// `30s`, `5m`, `1h`, `1h30m`, `1d`, `250ms`, or a bare number of seconds (`90`, `1.5`).
+    /// What reading a duration or a size found: a value, no value at all, or one beyond the
+    /// bounds of `CheckedQuantity` (which gets an error of its own, naming the bound).
+    public enum Reading<Value: Sendable>: Sendable {
+        case value(Value)
+        case invalid
+        case outOfRange
+
+        /// `.value` when there is one, else `.outOfRange`: what a `CheckedQuantity` conversion's nil means.
+        public init(inRange value: Value?) {
+            if let value { self = .value(value) } else { self = .outOfRange }
+        }
+    }
+
+    /// `30s`, `5m`, `1h`, `1h30m`, `1d`, `250ms`, or a bare number of seconds (`90`, `1.5`);
+    /// at most `CheckedQuantity.maximumDuration`.
     public static func duration(_ value: ConfigValue, key: String) throws(ConfigError) -> Duration {
-        let parsed: Duration?
+        let reading: Reading<Duration>
         switch value {
-        case .int(let seconds, _): parsed = seconds >= 0 ? .seconds(seconds) : nil
-        case .double(let seconds, _): parsed = seconds >= 0 ? .milliseconds(Int64((seconds * 1000).rounded())) : nil
-        case .string(let text, _): parsed = duration(parsing: text)
+        case .int(let seconds, _):
+            reading = seconds < 0 ? .invalid : .init(inRange: CheckedQuantity.duration(seconds: Int64(seconds)))
+        case .double(let seconds, _):
+            reading = !(seconds >= 0) ? .invalid : .init(inRange: CheckedQuantity.duration(seconds: seconds))
+        case .string(let text, _): reading = readDuration(text)
         default: throw wrongType(key, expected: "a duration such as 30s, 5m, 1h30m or 1d", got: value)
         }
-        guard let parsed else {
+        switch reading {
+        case .value(let duration): return duration
+        case .outOfRange:
+            throw ConfigError(
+                "'\(key)' is too long: \(kindName(value)); the longest duration accepted is \(CheckedQuantity.maximumDurationText)",
+                at: value.location)
+        case .invalid:
             throw ConfigError(
                 "'\(key)' is not a duration: \(kindName(value)); write a number with units d, h, m, s or ms"
                     + " (30s, 5m, 1h30m, 1d) or a plain number of seconds",
                 at: value.location)
         }
-        return parsed
     }
 
     public static func duration(parsing text: String) -> Duration? {
+        if case .value(let duration) = readDuration(text) { return duration }
+        return nil
+    }
+
+    /// Reads a duration written as text; `.outOfRange` beyond `CheckedQuantity.maximumDuration`.
+    public static func readDuration(_ text: String) -> Reading<Duration> {
         let text = text.trimmingCharacters(in: .whitespaces)
-        if let seconds = Double(text), seconds >= 0, seconds.isFinite {
-            return .milliseconds(Int64((seconds * 1000).rounded()))
+        if let seconds = Double(text) {
+            guard seconds >= 0, !seconds.isNaN else { return .invalid }
+            return .init(inRange: CheckedQuantity.duration(seconds: seconds))
         }
         // Largest first: units must appear in this order (1h30m, not 30m1h), each at most once.
-        let units: [(suffix: String, milliseconds: Int64)] = [
+        let units: [(suffix: String, milliseconds: Double)] = [
             ("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1),
         ]
-        var total: Int64 = 0
+        // Summed as a Double: exact for every duration in range, and no overflow beyond it.
+        var total: Double = 0
         var rest = Substring(text)
         var previousUnit = -1
-        guard !rest.isEmpty else { return nil }
+        guard !rest.isEmpty else { return .invalid }
         while !rest.isEmpty {
             let digits = rest.prefix { $0.isASCII && ($0.isNumber || $0 == ".") }
-            guard !digits.isEmpty, let amount = Double(digits) else { return nil }
+            guard !digits.isEmpty, let amount = Double(digits) else { return .invalid }
             rest = rest.dropFirst(digits.count)
             // Longest suffix wins, so "ms" is not read as "m" followed by garbage.
             guard
                 let unit = units.indices.filter({ rest.hasPrefix(units[$0].suffix) })
                     .max(by: { units[$0].suffix.count < units[$1].suffix.count }),
                 unit > previousUnit
-            else { return nil }
+            else { return .invalid }
             previousUnit = unit
-            total += Int64((amount * Double(units[unit].milliseconds)).rounded())
+            total += (amount * units[unit].milliseconds).rounded()
             rest = rest.dropFirst(units[unit].suffix.count)
         }
-        return .milliseconds(total)
+        return .init(inRange: CheckedQuantity.duration(seconds: total / 1000))
     }
 
     /// How a duration is written back in reports: `1h30m`, `45s`, `250ms`.
@@ -155,24 +185,36 @@ public enum ConfigParsing {
     // MARK: Sizes
 
     /// `512M`, `2G`, `1.5G`, `64K`, or a bare number of bytes. K, M, G, T are powers of 1024
-    /// (as Slurm and Docker read them); `KB`, `KiB` and lower case mean the same.
+    /// (as Slurm and Docker read them); `KB`, `KiB` and lower case mean the same. At most
+    /// `CheckedQuantity.maximumByteCount`.
     public static func byteSize(_ value: ConfigValue, key: String) throws(ConfigError) -> Int64 {
-        let parsed: Int64?
+        let reading: Reading<Int64>
         switch value {
-        case .int(let bytes, _): parsed = bytes >= 0 ? Int64(bytes) : nil
-        case .string(let text, _): parsed = byteSize(parsing: text)
+        case .int(let bytes, _): reading = bytes < 0 ? .invalid : .init(inRange: CheckedQuantity.byteCount(Int64(bytes)))
+        case .string(let text, _): reading = readByteSize(text)
         default: throw wrongType(key, expected: "a size such as 512M or 2G", got: value)
         }
-        guard let parsed else {
+        switch reading {
+        case .value(let bytes): return bytes
+        case .outOfRange:
+            throw ConfigError(
+                "'\(key)' is too large: \(kindName(value)); the largest size accepted is \(CheckedQuantity.maximumByteCountText)",
+                at: value.location)
+        case .invalid:
             throw ConfigError(
                 "'\(key)' is not a size: \(kindName(value)); write a number with unit K, M, G or T"
                     + " (512M, 2G) or a plain number of bytes",
                 at: value.location)
         }
-        return parsed
     }
 
     public static func byteSize(parsing text: String) -> Int64? {
+        if case .value(let bytes) = readByteSize(text) { return bytes }
+        return nil
+    }
+
+    /// Reads a size written as text; `.outOfRange` beyond `CheckedQuantity.maximumByteCount`.
+    public static func readByteSize(_ text: String) -> Reading<Int64> {
         var body = text.trimmingCharacters(in: .whitespaces).uppercased()
         for suffix in ["IB", "B"] where body.hasSuffix(suffix) && body.count > suffix.count {
             body.removeLast(suffix.count)
@@ -184,10 +226,10 @@ public enum ConfigParsing {
             multiplier = unit
             body.removeLast()
         }
-        guard let amount = Double(body.trimmingCharacters(in: .whitespaces)), amount >= 0, amount.isFinite,
+        guard let amount = Double(body.trimmingCharacters(in: .whitespaces)), amount >= 0,
             body.first?.isNumber == true
-        else { return nil }
-        return Int64(amount * multiplier)
+        else { return .invalid }
+        return .init(inRange: CheckedQuantity.byteCount(amount, unit: multiplier))
     }
 
     /// How a size is written back in reports: `2G`, `512M`, `1000`.

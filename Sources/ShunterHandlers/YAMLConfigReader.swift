@@ -20,6 +20,13 @@ public enum YAMLConfigReader {
 
     /// Parses one YAML document, keeping where each mapping key was written too.
     public static func document(yaml: String, file: String) throws(ConfigError) -> ConfigDocument {
+        if let found = YAMLAliasScan.first(in: yaml) {
+            throw ConfigError(
+                "YAML \(found.isAlias ? "alias '*" : "anchor '&")\(found.name)': anchors and aliases are not accepted "
+                    + "in Shunter's configuration files (an alias can stand for billions of values); "
+                    + "write the value out in full where it is used",
+                at: SourceLocation(file: file, line: found.line, column: found.column))
+        }
         let root: Node?
         do {
             // The basic resolver tags every scalar as a string; `scalarValue` types them.
@@ -86,7 +93,7 @@ public enum YAMLConfigReader {
             }
             return .map(entries, at)
         case .alias(let alias):
-            // Yams resolves aliases while composing; one surviving here has no target.
+            // Refused before composing (`YAMLAliasScan`); one surviving here has no target.
             throw ConfigError("unresolved YAML alias '\(alias.anchor)'", at: at)
         }
     }

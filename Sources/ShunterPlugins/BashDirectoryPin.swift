@@ -23,6 +23,7 @@ enum BashDirectoryPin {
     static func materialize(
         _ pin: Transformation.Pin, as name: String, in directory: WorkDirectory, buffers: any BufferStore
     ) async throws -> String {
+        try BashPlugin.checkPathName(name, pin: name)
         if name.hasSuffix(".gz") || name.hasSuffix(".zst") {
             throw JobFailure(.badInput, "pin '\(name)': compressed directory pins (.gz, .zst) are not supported by the bash plugin")
         }
@@ -41,10 +42,10 @@ enum BashDirectoryPin {
         let root = directory.workPath + "/" + name
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         for member in files.keys.sorted() {
-            let parts = member.split(separator: "/", omittingEmptySubsequences: false)
-            if member.hasPrefix("/") || member.isEmpty || parts.contains("..") {
-                throw JobFailure(.badInput, "pin '\(name)': file '\(member)' would be written outside the pin's directory")
+            if let problem = WorkPathName.problem(with: member) {
+                throw JobFailure(.badInput, "pin '\(name)': file '\(member)' cannot be written in the pin's directory: \(problem)")
             }
+            let parts = member.split(separator: "/", omittingEmptySubsequences: false)
             guard let text = files[member]?.stringValue, let checksum = try? Checksum(hex: text) else {
                 throw JobFailure(.badInput, "pin '\(name)': file '\(member)' must map to a checksum (64 hex characters), got \(files[member]!.kindName)")
             }

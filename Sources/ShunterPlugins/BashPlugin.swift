@@ -95,6 +95,8 @@ public struct BashPlugin: JobPlugin {
                 if pin.celltype == "plain" && pin.subcelltype == "module" { continue }
                 let target = renames[name]?.stringValue ?? name
                 if target == "pins_" || target == "bashcode" { continue }
+                // Before either way of writing it: a directory pin is written by another function.
+                try Self.checkPathName(target, pin: name)
                 // Seamless looks the format up by the name the pin is written as.
                 if BashDirectoryPin.isDirectory(target, formats: formats) {
                     try directory.evictLeftover(at: target)
@@ -200,11 +202,8 @@ public struct BashPlugin: JobPlugin {
 
     /// Writes one pin into the work directory; returns its environment variable, if any.
     static func materialize(_ pin: Transformation.Pin, as name: String, in directory: WorkDirectory, buffers: any BufferStore) async throws -> String? {
-        if name.hasPrefix("/") { throw JobFailure(.badInput, "Pin \(name): Absolute path is not allowed") }
-        if name.split(separator: "/", omittingEmptySubsequences: false).contains("..") {
-            throw JobFailure(.badInput, "Pin \(name): .. is not allowed")
-        }
-        if name.isEmpty || name.contains("=") || name.contains("\0") {
+        try checkPathName(name, pin: name)
+        if name.contains("=") {
             throw JobFailure(.badInput, "Pin '\(name)': illegal environment variable name")
         }
         let celltype = try celltype(of: pin, name: name, default: .mixed)
@@ -237,6 +236,20 @@ public struct BashPlugin: JobPlugin {
         }
         try directory.write(materialization.fileContents, to: path)
         return materialization.environmentValue
+    }
+
+    /// Refuses a name that cannot be a file in the work directory (`WorkPathName`); `pin` is
+    /// the pin's own name when `__as__` renamed it.
+    static func checkPathName(_ name: String, pin: String) throws {
+        guard let problem = WorkPathName.problem(with: name) else { return }
+        switch problem {
+        // Seamless's own texts for the two it refuses (`execute_bash.write_bash_job`).
+        case .absolute: throw JobFailure(.badInput, "Pin \(name): Absolute path is not allowed")
+        case .parentDirectory: throw JobFailure(.badInput, "Pin \(name): .. is not allowed")
+        default:
+            let what = name == pin ? "pin '\(pin)'" : "pin '\(pin)' (written as '\(name)' by __as__)"
+            throw JobFailure(.badInput, "\(what) cannot be a file in the job's directory: \(problem)")
+        }
     }
 
     static func celltype(of pin: Transformation.Pin, name: String, default fallback: Celltype) throws -> Celltype {

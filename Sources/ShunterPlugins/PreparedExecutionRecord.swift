@@ -109,5 +109,9 @@ public enum PreparedExecutionRecord {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
-    private static func duration(_ seconds: Double) -> Duration { .milliseconds(Int64((seconds * 1000).rounded())) }
+    /// The file sits in the job's directory, where the job could have rewritten it: a value
+    /// out of range reads as the longest duration instead of trapping.
+    private static func duration(_ seconds: Double) -> Duration {
+        CheckedQuantity.duration(seconds: seconds) ?? CheckedQuantity.maximumDuration
+    }
 }

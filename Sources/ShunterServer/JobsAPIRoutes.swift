@@ -8,6 +8,7 @@ import ShunterCore
 ///
 /// ```
 /// POST /jobs                      submit (same body as /run-transformation) → 202 job | 200 cached
+///                                 | 400 a mistake in the request | 422 nothing here can run it
 /// GET  /jobs?state=&handler=&tf=&limit=
 /// GET  /jobs/{id}                 one job's record
 /// GET  /jobs/{id}/wait?timeout=S  the outcome once it ends (408 if still running after S)
@@ -18,7 +19,14 @@ public func addJobsAPIRoutes<Context: RequestContext>(to router: Router<Context>
     router.post("/jobs") { request, _ -> Response in
         let payload = try await request.collectJSON()
         let transformation = try JobserverPayload.transformation(from: payload, hash: hash)
-        switch try await broker.submit(transformation) {
+        let submission: Submission
+        do {
+            submission = try await broker.submit(transformation)
+        } catch {
+            guard let status = JobserverPayload.refusalStatus(error) else { throw error }
+            throw BadRequest("\(error)", status: status)
+        }
+        switch submission {
         case .cached(let result):
             return PlainResponse.json(
                 .object([
@@ -65,19 +73,16 @@ public func addJobsAPIRoutes<Context: RequestContext>(to router: Router<Context>
 
     router.get("/jobs/:id/wait") { request, context -> Response in
         let id = try context.jobIDParameter()
-        var timeout: Double = 3600
+        var timeout: Duration = .seconds(3600)
         if let text = request.uri.queryParameters.get("timeout") {
-            guard let value = Double(text), value >= 0 else {
-                throw BadRequest("timeout must be a number of seconds, got '\(text)'")
-            }
-            timeout = value
+            timeout = try JobsAPIQuery.waitTimeout(text)
         }
         guard try await broker.record(id) != nil else { throw BadRequest("no job \(id)", status: .notFound) }
         let deadline = timeout
         let outcome = try await withThrowingTaskGroup(of: JobOutcome?.self) { group in
             group.addTask { try await broker.wait(id) }
             group.addTask {
-                try await Task.sleep(for: .seconds(deadline))
+                try await Task.sleep(for: deadline)
                 return nil
             }
             let first = try await group.next()!
@@ -106,6 +111,19 @@ public func addJobsAPIRoutes<Context: RequestContext>(to router: Router<Context>
                 "service": .string("shunter"), "version": .string(ShunterVersion.current), "hash": .string(hash.rawValue),
                 "queued": .int(Int64(load.queued)), "running": .object(running),
             ]))
+    }
+}
+
+/// Reading the `/jobs` API's query parameters.
+enum JobsAPIQuery {
+    /// `timeout` of `/jobs/{id}/wait`: seconds, from 0 to `CheckedQuantity.maximumDuration`.
+    static func waitTimeout(_ text: String) throws -> Duration {
+        guard let seconds = Double(text), let timeout = CheckedQuantity.duration(seconds: seconds) else {
+            throw BadRequest(
+                "timeout must be a number of seconds from 0 to \(CheckedQuantity.maximumDurationSeconds) "
+                    + "(\(CheckedQuantity.maximumDurationText)), got '\(text)'")
+        }
+        return timeout
     }
 }
 

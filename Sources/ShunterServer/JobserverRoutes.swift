@@ -19,6 +19,7 @@ public func addJobserverRoutes<Context: RequestContext>(to router: Router<Contex
         do {
             outcome = try await broker.run(transformation)
         } catch {
+            if let status = JobserverPayload.refusalStatus(error) { return PlainResponse.text(status, "\(error)") }
             return PlainResponse.text(.internalServerError, "\(error)")
         }
         switch outcome.status {
@@ -89,6 +90,23 @@ enum JobserverPayload {
             return try Transformation.parse(dict: dict, dunder: dunder, hash: hash, claimedChecksum: claimed)
         } catch {
             throw BadRequest("Invalid payload: \(error)")
+        }
+    }
+
+    /// The status answering a refused submission: 400 for a mistake in the request, 422 for a
+    /// request this broker cannot run (no handler takes it, a buffer or the environment is
+    /// missing); nil for any other error, which is the server's (500). The text is the
+    /// refusal's sentence. (The Seamless client raises on every 4xx and 5xx alike, with the
+    /// text, and retries; a refusal costs it no job run.)
+    static func refusalStatus(_ error: any Error) -> HTTPResponse.Status? {
+        switch error {
+        case let refusal as AdmissionRefusal:
+            switch refusal.kind {
+            case .invalid: return .badRequest
+            case .unrunnable: return .unprocessableContent
+            }
+        case BrokerError.environmentUnavailable: return .unprocessableContent
+        default: return nil
         }
     }
 

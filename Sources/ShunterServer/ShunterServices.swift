@@ -33,7 +33,10 @@ public struct ShunterServices: Sendable {
     ) async throws -> ShunterServices {
         let catalog = JobPluginRegistry.catalog(plugins: plugins, backends: backends)
         let loaded = HandlerLoader(catalog: catalog).load(config.handlers)
-        guard loaded.errors.isEmpty else { throw ConfigErrors(loaded.errors) }
+        // Every error at once, and exactly those `shunter check` reports.
+        let errors = loaded.errors
+            + StartupValidation.errors(config: config, handlers: loaded.handlers, plugins: plugins, backends: backends)
+        guard errors.isEmpty else { throw ConfigErrors(errors) }
         guard !loaded.handlers.isEmpty else {
             throw ServiceError("no job handlers are configured (\(config.handlers)); the broker could run nothing")
         }

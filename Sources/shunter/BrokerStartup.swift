@@ -116,9 +116,6 @@ enum BrokerStartup {
                 makeWorkRootPassable(config: config, logger: logger)
             }
             for warning in await BackendAvailability.warnings(for: services.handlers) { logger.warning("\(warning)") }
-            for error in services.environments.catalog.validate() {
-                logger.warning("jobs asking for this conda environment will fail: \(error)")
-            }
             return services
         } catch let error as BrokerLockError {
             printError("\(command): cannot start: \(error)")

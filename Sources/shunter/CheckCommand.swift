@@ -3,6 +3,7 @@ import Foundation
 import ShunterEnvironments
 import ShunterHandlers
 import ShunterPlugins
+import ShunterServer
 
 /// `shunter check`: validates the config and handler files and shows which handler takes what.
 struct CheckCommand: ParsableCommand {
@@ -35,10 +36,13 @@ struct CheckCommand: ParsableCommand {
             report = CheckReport(
                 config: brokerConfig, handlers: handlers, errors: loaded.errors + handlers.errors, catalog: catalog)
         }
-        // The conda environment definitions are checked too: a job naming a broken one would fail.
+        // What `serve` checks when it builds the handlers' parts, opens its stores and reads
+        // the conda environment definitions: `check` accepts exactly what `serve` accepts.
+        if let config = report.config {
+            report.errors += StartupValidation.errors(config: config, handlers: report.handlers.handlers)
+        }
         if let environments = report.config?.environments {
             let catalog = EnvironmentCatalog(directory: environments.definitions)
-            report.errors += catalog.validate()
             let names = catalog.names()
             print("Conda environments (\(environments.definitions)): \(names.isEmpty ? "none defined" : names.joined(separator: ", "))")
             print("  built under \(environments.root) by the first of: \(environments.managers.joined(separator: ", "))\n")

@@ -54,6 +54,14 @@ struct JobsCommand: AsyncParsableCommand {
         @Option(help: "Give up after this many seconds.") var timeout: Double = 3600
         @Argument(help: "The job id.") var id: String
 
+        func validate() throws {
+            guard CheckedQuantity.duration(seconds: timeout) != nil else {
+                throw ValidationError(
+                    "--timeout must be a number of seconds from 0 to \(CheckedQuantity.maximumDurationSeconds) "
+                        + "(\(CheckedQuantity.maximumDurationText)), got \(timeout)")
+            }
+        }
+
         func run() async throws {
             let reply = try await BrokerClient.connect(broker.resolved).request(.GET, "/jobs/\(id)/wait?timeout=\(timeout)")
             try exitUnlessOK(reply)

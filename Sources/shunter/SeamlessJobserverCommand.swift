@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Logging
 import ShunterBroker
+import ShunterCore
 import ShunterHandlers
 import ShunterServer
 
@@ -51,7 +52,11 @@ struct SeamlessJobserverCommand: AsyncParsableCommand {
             }
             guard portRange[0] <= portRange[1] else { throw ValidationError("--port-range START must be less than or equal to END") }
         }
-        if let timeout, timeout <= 0 { throw ValidationError("--timeout must be a positive number") }
+        if let timeout, !(timeout > 0) || CheckedQuantity.duration(seconds: timeout) == nil {
+            throw ValidationError(
+                "--timeout must be a positive number of seconds, at most \(CheckedQuantity.maximumDurationSeconds) "
+                    + "(\(CheckedQuantity.maximumDurationText)), got \(timeout)")
+        }
         if workers <= 0 { throw ValidationError("--workers must be a positive integer") }
     }
 
@@ -124,7 +129,9 @@ struct SeamlessJobserverCommand: AsyncParsableCommand {
 
         let idleWatch = Task {
             guard let timeout else { return }
-            try await activity.waitUntilIdle(for: .milliseconds(Int64(timeout * 1000)))
+            // Checked in `validate`.
+            guard let limit = CheckedQuantity.duration(seconds: timeout) else { return }
+            try await activity.waitUntilIdle(for: limit)
             logger.notice("no request for \(timeout) s: stopping (--timeout)")
             // The same graceful stop as the launcher's SIGTERM.
             kill(getpid(), SIGTERM)

@@ -96,7 +96,7 @@ struct BrokerTests {
         #expect(peak == 2, "the limit should be used fully, peak was \(peak)")
     }
 
-    @Test("a job no handler accepts fails with each handler's reason")
+    @Test("a job no handler accepts is refused before it is journaled, naming the languages the handlers run")
     func noHandlerAccepts() async throws {
         let fixture = try BrokerFixture()
         defer { fixture.remove() }
@@ -109,12 +109,10 @@ struct BrokerTests {
             .string("python"), .null,
             .string(try await fixture.buffers.put(Array("result = 1\n".utf8), expected: nil).hex),
         ])
-        let outcome = try await broker.run(try Transformation.parse(dict: dict))
-        #expect(outcome.status == .failed)
-        let error = try #require(outcome.error)
-        #expect(error.contains("no job handler accepts"))
-        #expect(error.contains("bash-local"))
-        #expect(error.contains("python"))
+        let refusal = await #expect(throws: AdmissionRefusal.self) { try await broker.run(try Transformation.parse(dict: dict)) }
+        #expect(refusal?.kind == .unrunnable)
+        #expect(refusal?.message == "no job handler of this broker runs __language__ 'python'; its handlers run: bash")
+        #expect(try await fixture.journal().list(JobFilter()).isEmpty)
     }
 
     @Test("a successful job is listed as ended at once, and its work directory is recycled after the answer")

@@ -28,6 +28,31 @@ import Testing
         }
     }
 
+    @Test(arguments: ["1e300", "99999999999999d", "9.3e15", "inf", "106752d", "9999999999999999999999h"])
+    func durationsOutOfRange(text: String) {
+        #expect(ConfigParsing.duration(parsing: text) == nil)
+        let error = #expect(throws: ConfigError.self) { try ConfigParsing.duration(.string(text, here), key: "timeout") }
+        #expect(error?.description == "x.yaml:2:5: 'timeout' is too long: the text '\(text)'; the longest duration accepted is 36500d (100 years)")
+    }
+
+    @Test func durationNumbersOutOfRange() {
+        #expect(throws: ConfigError.self) { try ConfigParsing.duration(.double(1e300, here), key: "timeout") }
+        #expect(throws: ConfigError.self) { try ConfigParsing.duration(.double(9.3e15, here), key: "timeout") }
+        #expect(throws: ConfigError.self) { try ConfigParsing.duration(.int(Int.max, here), key: "timeout") }
+        #expect(throws: ConfigError.self) { try ConfigParsing.duration(.double(.nan, here), key: "timeout") }
+        #expect((try? ConfigParsing.duration(.string("36500d", here), key: "t")) == .seconds(36_500 * 86_400))
+    }
+
+    @Test func sizesOutOfRange() {
+        #expect(ConfigParsing.byteSize(parsing: "inf") == nil, "a word, not a size")
+        for text in ["99999999999T", "1e300", "10000000000000000000"] {
+            #expect(ConfigParsing.byteSize(parsing: text) == nil, "\(text)")
+            let error = #expect(throws: ConfigError.self) { try ConfigParsing.byteSize(.string(text, here), key: "docker.memory") }
+            #expect(error?.description.contains("the largest size accepted is 1048576T") == true)
+        }
+        #expect(throws: ConfigError.self) { try ConfigParsing.byteSize(.int(Int.max, here), key: "docker.memory") }
+    }
+
     @Test(arguments: [
         ("512M", Int64(536_870_912)), ("2G", 2_147_483_648), ("2g", 2_147_483_648), ("64K", 65_536),
         ("1.5G", 1_610_612_736), ("2GB", 2_147_483_648), ("2GiB", 2_147_483_648), ("1000", 1000), ("1T", 1_099_511_627_776),

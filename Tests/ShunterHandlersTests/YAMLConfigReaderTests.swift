@@ -111,4 +111,44 @@ import Testing
             (error as? ConfigError)?.description == "/nonexistent/shunter/x.yaml: cannot read file: no such file"
         }
     }
+
+    /// Nine levels of nine aliases stand for 9^9 values in 300-odd bytes; read into a tree,
+    /// they took seconds and gigabytes, deeper ones without end. Refused at the first anchor,
+    /// before anything is expanded. (Six levels here, with the last as a mapping key, which
+    /// the YAML library hashes in full: before the refusal this read half a million values
+    /// and returned them.)
+    @Test func aliasBombIsRefusedAtItsFirstAnchor() {
+        var yaml = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+        let names = ["a", "b", "c", "d", "e", "f"]
+        for (previous, name) in zip(names, names.dropFirst()) {
+            yaml += "\(name): &\(name) [" + Array(repeating: "*\(previous)", count: 9).joined(separator: ", ") + "]\n"
+        }
+        yaml += "? *f\n: key\n"
+        let error = #expect(throws: ConfigError.self) { try YAMLConfigReader.document(yaml: yaml, file: "bomb.yaml") }
+        #expect(error?.location == SourceLocation(file: "bomb.yaml", line: 1, column: 4))
+        #expect(error?.message.hasPrefix("YAML anchor '&a': anchors and aliases are not accepted") == true, "\(error?.message ?? "")")
+    }
+
+    @Test func anAliasIsRefusedWhereItIsWritten() {
+        // An alias of no anchor: found at its place all the same.
+        let yaml = "x: [1, 2]\ny: *x\n"
+        let error = #expect(throws: ConfigError.self) { try YAMLConfigReader.document(yaml: yaml, file: "f.yaml") }
+        #expect(error?.description.hasPrefix("f.yaml:2:4: YAML alias '*x'") == true, "\(error?.description ?? "")")
+    }
+
+    @Test func starsAndAmpersandsInsideValuesAreNoAliases() throws {
+        let yaml = """
+            image: "*:latest"
+            command: echo a && echo *b
+            patterns: ['*', "rpbs/*"]
+            text: |
+              * a list item
+              &not an anchor
+            """ + "\n"
+        let root = try #require(try YAMLConfigReader.document(yaml: yaml, file: "f.yaml").root)
+        let here = SourceLocation(file: "f.yaml", line: 1, column: 1)
+        #expect(root["command"] == .string("echo a && echo *b", here))
+        #expect(root["image"] == .string("*:latest", here))
+        #expect(root["text"] == .string("* a list item\n&not an anchor\n", here))
+    }
 }
