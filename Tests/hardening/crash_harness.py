@@ -10,8 +10,8 @@ Each job appends a `start` and an `end` line (its token, a run id of its own, th
 side-effect file outside every directory of the broker, whose path it gets through a pin, and
 writes its token to RESULT. From those lines and the broker's records:
 - lost: a job the broker acknowledged (POST /jobs answered with its id, or its result from
-  the cache) that did not end `succeeded` with its token as result, or no run of it ever
-  reached its end;
+  the cache) that did not end `succeeded` with its token as result, whose result buffer
+  cannot be read back, or no run of which ever reached its end;
 - ended twice: a job whose code ran to its end more than once. Allowed: a crash after the
   process ended and before the end was journaled makes recovery run it again (the promise is
   at least once, never side by side);
@@ -204,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
                 lost.append(f"{token} ({acknowledged['job']}): result {record.get('result')} is not its token's")
             elif not ended_runs:
                 lost.append(f"{token} ({acknowledged['job']}): succeeded, but no run of its code reached its end")
+            elif (buffer := broker.request("GET", "/" + record["result"])).body != token.encode():
+                lost.append(f"{token} ({acknowledged['job']}): its result buffer is not in the store ({buffer})")
             if len(ended_runs) > 1:
                 ended_twice.append(token)
             ordered = sorted((run for run in token_runs.values() if run["start"] is not None), key=lambda run: run["start"])

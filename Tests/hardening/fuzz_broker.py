@@ -18,8 +18,7 @@ argument to replay it.
 
 The coverage that guides atheris is this harness's own (which builder and branch an input
 took), not the Swift code's: the broker is a separate process. That makes this a
-structure-aware random search over the inputs the corpus names; the coverage-guided search
-inside the Swift parsers is the libFuzzer target in Fuzz/ (docs/reliability.md).
+structure-aware random search over the kinds of input the corpus names (docs/reliability.md).
 """
 
 from __future__ import annotations
