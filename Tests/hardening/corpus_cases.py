@@ -17,8 +17,10 @@ Placeholders, replaced before sending (inside `json`, `text`, `headers`):
     {"$buffer": "text"}          uploaded as a buffer; replaced by its checksum
     {"$checksum_of": "text"}     the checksum of that text, not uploaded (a missing buffer)
     {"$plain": value}            value as a Seamless `plain` buffer, uploaded; its checksum
-    {"$bash": {"code": ..., "pins": {name: [celltype, text]}, "output": [...], "extra": {...}}}
-                                 a bash transformation dict, its buffers uploaded
+    {"$bash": {"code": ..., "pins": {name: [celltype, text]}, "output": [...], "extra": {...},
+               "drop": [key, ...], "nonce": true}}
+                                 a bash transformation dict, its buffers uploaded, with a
+                                 `nonce` pin holding {escape} unless "nonce" is false
     {"$float": "nan" | "inf" | "-inf"}  the float (sent as NaN / Infinity, which JSON lacks)
     {"$string": [text, n]}       text repeated n times
     {"$concat": [text, ...]}     the texts (or placeholders giving text) joined
@@ -100,6 +102,10 @@ class CaseContext:
             "__output__": spec.get("output", ["result", "bytes", None]),
             "code": ["text", None, self.broker.upload(spec.get("code", "printf ok > RESULT\n").encode())],
         }
+        if spec.get("nonce", True):
+            # The case's own token, so that no two cases share a transformation (and a cached
+            # result): `__meta__` and `__env__` are not part of its identity.
+            tf["nonce"] = ["text", None, self.broker.upload((self.tokens.get("escape", "") + "\n").encode())]
         for name, (celltype, text) in spec.get("pins", {}).items():
             tf[name] = [celltype, None, self.broker.upload(text.encode())]
         tf.update(spec.get("extra", {}))

@@ -6,6 +6,7 @@ Standard library only, so that the crash harness runs with any python3.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import http.client
 import json
@@ -15,11 +16,20 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
+
+
+def die_with_parent():
+    """In the child before exec: SIGKILL when the harness that started it dies, so that a
+    harness stopped by a finding or a timeout leaves no broker behind (its jobs run in
+    sessions of their own, and the broker's recovery is what ends those)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 class HarnessError(Exception):
@@ -207,9 +217,11 @@ class Broker:
         self.starts += 1
         with open(self.log, "ab") as stream:
             stream.write(f"\n==== start {self.starts} ====\n".encode())
-        self.process = subprocess.Popen(
-            [shunter_binary(), "serve", "--config", self.config],
-            stdout=open(self.log, "ab"), stderr=subprocess.STDOUT, cwd=self.root, start_new_session=True)
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                [shunter_binary(), "serve", "--config", self.config],
+                stdout=log, stderr=subprocess.STDOUT, cwd=self.root, start_new_session=True,
+                preexec_fn=die_with_parent)
         self.wait_healthy(seconds)
         return self
 

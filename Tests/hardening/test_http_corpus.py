@@ -118,6 +118,8 @@ def test_http_case(case, broker: Broker, secret):
             problems += clear_message(f"the {status} answer", text, mentions)
         elif status in kinds:
             accepted = True
+            if status >= 400:
+                problems += clear_message(f"the {status} answer", text, mentions)
         elif "no-5xx" in kinds and status < 500:
             accepted = True
             if status >= 400:
