@@ -8,7 +8,7 @@ A corpus file is `{"cases": [case, ...]}`; a case:
                  "json": <value> | "text": <string> | "base64": <string> | "raw": <string>,
                  "headers": {"Name": <string>}},
      "expect": {"status": "4xx" | "4xx-or-failed" | "no-5xx" | [<kind or code>, ...],
-                "mentions": [<substring>, ...]},
+                "mentions": [<substring>, ...], "sentence": true},
      "after": {"restart": true, "no_escape": true}}
 
 `raw` is the whole HTTP message (request line, headers, body) sent as is on one connection.
@@ -38,6 +38,7 @@ Expectations:
     no-5xx         any answer but a 5xx, no Swift dump (inputs that may well be valid)
     an integer     that status exactly
 `mentions`: at least one of the substrings (case-insensitive) is in the message.
+`"sentence": false`: a refusal by the HTTP parser itself (status line only) is enough.
 """
 
 from __future__ import annotations

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
-import http.client
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -86,30 +86,34 @@ class Response:
 
 def request(port: int, method: str, path: str, body: bytes | None = None,
             headers: dict[str, str] | None = None, timeout: float = 120) -> Response:
-    """One request on a fresh connection. `path` is sent as given (no quoting), so a corpus
-    case controls every byte of the target."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        connection.putrequest(method, path, skip_accept_encoding=True)
-        for name, value in (headers or {}).items():
-            connection.putheader(name, value)
-        if body is not None:
-            connection.putheader("Content-Length", str(len(body)))
-        connection.endheaders(body)
-        answer = connection.getresponse()
-        return Response(answer.status, answer.read(), dict(answer.getheaders()))
-    finally:
-        connection.close()
+    """One request on a fresh connection (`Connection: close`). `path` and the headers are
+    sent as given (no quoting), so a corpus case controls every byte of the target. Raises
+    OSError when no HTTP answer comes back."""
+    head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n"
+    for name, value in (headers or {}).items():
+        head += f"{name}: {value}\r\n"
+    if body is not None:
+        head += f"Content-Length: {len(body)}\r\n"
+    data = (head + "\r\n").encode("utf-8", errors="surrogatepass") + (body or b"")
+    answer = parse_response(exchange(port, data, timeout))
+    if answer is None:
+        raise ConnectionError(f"{method} {path[:200]}: the connection closed without an HTTP answer")
+    return answer
 
 
-def raw_exchange(port: int, data: bytes, timeout: float = 60) -> bytes:
-    """Sends `data` as is and returns whatever comes back until the server closes or goes
-    quiet for `timeout` seconds after the first bytes."""
+def exchange(port: int, data: bytes, timeout: float = 120) -> bytes:
+    """Sends `data` and returns what comes back until the server closes, a whole answer has
+    arrived, or nothing came for `timeout` seconds. Sending stops as soon as the server
+    answers or closes, so an early refusal (413, 431) of a large request is read rather than
+    lost in a broken pipe."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-        try:
-            sock.sendall(data)
-        except OSError:
-            pass  # the server may answer and close before reading everything
+        for offset in range(0, max(len(data), 1), 65536):
+            if select.select([sock], [], [], 0)[0]:
+                break
+            try:
+                sock.sendall(data[offset:offset + 65536])
+            except OSError:
+                break
         received = b""
         while True:
             try:
@@ -119,12 +123,55 @@ def raw_exchange(port: int, data: bytes, timeout: float = 60) -> bytes:
             if not chunk:
                 break
             received += chunk
-            if b"\r\n\r\n" in received:
-                head, _, rest = received.partition(b"\r\n\r\n")
-                match = re.search(rb"content-length:\s*(\d+)", head, re.IGNORECASE)
-                if match and len(rest) >= int(match.group(1)):
-                    break
+            if complete(received):
+                break
         return received
+
+
+def complete(data: bytes) -> bool:
+    """Whether `data` holds a whole answer whose length its head gives."""
+    head, separator, body = data.partition(b"\r\n\r\n")
+    if not separator:
+        return False
+    match = re.search(rb"\r\ncontent-length:\s*(\d+)", head, re.IGNORECASE)
+    if match:
+        return len(body) >= int(match.group(1))
+    if re.search(rb"\r\ntransfer-encoding:\s*chunked", head, re.IGNORECASE):
+        return body.endswith(b"0\r\n\r\n")
+    return False
+
+
+def parse_response(data: bytes) -> Response | None:
+    match = re.match(rb"HTTP/\d\.\d (\d{3})", data)
+    if not match:
+        return None
+    head, _, body = data.partition(b"\r\n\r\n")
+    headers = {}
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        headers[name.decode("latin-1").strip().lower()] = value.decode("latin-1").strip()
+    if headers.get("transfer-encoding", "").lower() == "chunked":
+        decoded = b""
+        rest = body
+        while rest:
+            size_line, _, rest = rest.partition(b"\r\n")
+            try:
+                size = int(size_line.split(b";")[0], 16)
+            except ValueError:
+                break
+            if size == 0:
+                break
+            decoded += rest[:size]
+            rest = rest[size + 2:]
+        body = decoded
+    elif "content-length" in headers and headers["content-length"].isdigit():
+        body = body[:int(headers["content-length"])]
+    return Response(int(match.group(1)), body, headers)
+
+
+def raw_exchange(port: int, data: bytes, timeout: float = 60) -> bytes:
+    """Sends `data` as is (a whole HTTP message of a corpus case)."""
+    return exchange(port, data, timeout)
 
 
 # Text that only a Swift value printed with `\(error)` or a trap would show to a user.
