@@ -35,7 +35,7 @@ import atheris
 
 with atheris.instrument_imports():
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from shunter_harness import Broker, HarnessError, request, shunter_binary, swift_dump
+    from shunter_harness import Broker, HarnessError, shunter_binary, swift_dump
 
 TRICKY_NUMBERS = [
     0, -1, 1, 2**31, 2**50, 2**53 + 1, 2**63 - 1, 2**63, 2**64, 10**20, 10**30, -(2**63),

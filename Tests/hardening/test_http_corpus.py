@@ -4,7 +4,6 @@ answers `/healthcheck` afterwards (and comes back after a kill -9 when the case 
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import secrets
