@@ -67,6 +67,23 @@ def read_tail(path: str, limit: int = 6000) -> str:
         return ""
 
 
+def log_excerpt(path: str, limit: int = 3000) -> str:
+    """What a failure report needs from a broker's log: the crash message and the first frames
+    of its backtrace when there is one (the rest of a Swift backtrace is registers and
+    images), else the tail."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as stream:
+            text = stream.read()
+    except OSError:
+        return ""
+    for marker in ("Fatal error", "💣", "Program crashed", "Crash at"):
+        position = text.rfind(marker)
+        if position >= 0:
+            start = text.rfind("\n", 0, max(0, position - 400)) + 1
+            return text[start:start + limit]
+    return text[-limit:]
+
+
 class Response:
     def __init__(self, status: int, body: bytes, headers: dict[str, str] | None = None):
         self.status = status

@@ -12,7 +12,7 @@ import shutil
 import pytest
 
 from corpus_cases import CaseContext, load_cases
-from shunter_harness import Broker, HarnessError, human_text, is_sentence, parse_response, raw_exchange, read_tail, swift_dump
+from shunter_harness import Broker, HarnessError, human_text, is_sentence, log_excerpt, parse_response, raw_exchange, swift_dump
 
 CASES = load_cases("http")
 JOB_WAIT_SECONDS = 600
@@ -168,4 +168,4 @@ def test_http_case(case, broker: Broker, secret):
         if outside:
             problems.append(f"written outside the job's work directory: {outside}")
 
-    assert not problems, "\n".join(problems) + "\n--- broker log (tail) ---\n" + read_tail(broker.log, 3000)
+    assert not problems, "\n".join(problems) + "\n--- broker log ---\n" + log_excerpt(broker.log)
