@@ -68,14 +68,17 @@ def read_tail(path: str, limit: int = 6000) -> str:
 
 
 def log_excerpt(path: str, limit: int = 3000) -> str:
-    """What a failure report needs from a broker's log: the crash message and the first frames
-    of its backtrace when there is one (the rest of a Swift backtrace is registers and
-    images), else the tail."""
+    """What a failure report needs from a broker's log: see `excerpt`."""
     try:
         with open(path, encoding="utf-8", errors="replace") as stream:
-            text = stream.read()
+            return excerpt(stream.read(), limit)
     except OSError:
         return ""
+
+
+def excerpt(text: str, limit: int = 3000) -> str:
+    """The crash message and the first frames of its backtrace when `text` holds one (the
+    rest of a Swift backtrace is registers and images), else the tail."""
     for marker in ("Fatal error", "💣", "Program crashed", "Crash at"):
         position = text.rfind(marker)
         if position >= 0:

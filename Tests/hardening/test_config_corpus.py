@@ -22,7 +22,7 @@ import time
 
 import pytest
 
-from shunter_harness import free_port, is_sentence, request, shunter_binary, swift_dump
+from shunter_harness import excerpt, free_port, is_sentence, request, shunter_binary, swift_dump
 
 CORPUS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "config")
 CASES = sorted(name for name in os.listdir(CORPUS) if os.path.isfile(os.path.join(CORPUS, name, "expect.json")))
@@ -147,7 +147,7 @@ def judge(command: str, status: int | None, output: str, root: str, expect: dict
     if mentions and not any(word.lower() in output.lower() for word in mentions):
         problems.append(f"`shunter {command}` mentions none of {mentions}")
     if problems:
-        problems.append(f"--- {command} output (tail) ---\n{output[-2500:]}")
+        problems.append(f"--- {command} output ---\n{excerpt(output, 2500)}")
     return problems
 
 

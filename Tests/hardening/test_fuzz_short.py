@@ -6,20 +6,30 @@ from __future__ import annotations
 
 import glob
 import os
+import random
 import secrets
 import subprocess
 import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+SEED_INPUTS = 200
 
 
 def test_fuzz_parsers_short_run(binary):
     runs = os.environ.get("SHUNTER_FUZZ_RUNS", "1500")
     seed = os.environ.get("SHUNTER_FUZZ_SEED") or str(secrets.randbelow(2**31))
     with tempfile.TemporaryDirectory(prefix="shunter-fuzz-") as directory:
+        # Random seed inputs of a few hundred bytes: libFuzzer's own start (empty and one-byte
+        # inputs) would spend a short run on the harness's defaults.
+        corpus = os.path.join(directory, "corpus")
+        os.makedirs(corpus)
+        chance = random.Random(int(seed))
+        for index in range(SEED_INPUTS):
+            with open(os.path.join(corpus, f"seed-{index}"), "wb") as stream:
+                stream.write(bytes(chance.getrandbits(8) for _ in range(chance.randint(16, 600))))
         completed = subprocess.run(
-            [sys.executable, os.path.join(HERE, "fuzz_broker.py"), f"-runs={runs}", f"-seed={seed}"],
+            [sys.executable, os.path.join(HERE, "fuzz_broker.py"), f"-runs={runs}", f"-seed={seed}", corpus],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=directory, timeout=3600,
             env={**os.environ, "SHUNTER_BIN": binary})
         output = completed.stdout.decode("utf-8", errors="replace")
