@@ -34,7 +34,7 @@ import atheris
 
 with atheris.instrument_imports():
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from shunter_harness import Broker, HarnessError, excerpt, shunter_binary, swift_dump
+    from shunter_harness import Broker, HarnessError, excerpt, shunter_binary, shunter_environment, swift_dump
 
 TRICKY_NUMBERS = [
     0, -1, 1, 2**31, 2**50, 2**53 + 1, 2**63 - 1, 2**63, 2**64, 10**20, 10**30, -(2**63),
@@ -197,7 +197,8 @@ def fuzz_handler_yaml(fdp, target: Target):
         stream.write(text)
     completed = subprocess.run(
         [shunter_binary(), "check", "--config", os.path.join(target.check_directory, "shunter.yaml")],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120, cwd=target.check_directory)
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120, cwd=target.check_directory,
+        env=shunter_environment())
     output = completed.stdout.decode("utf-8", errors="replace")
     if completed.returncode not in (0, 2):
         raise AssertionError(f"shunter check exited {completed.returncode} on {text[:1500]!r}:\n{excerpt(output)}")

@@ -24,6 +24,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 
 
+def shunter_environment() -> dict[str, str]:
+    """The environment of every shunter process the tests start. Swift's crash backtracer
+    takes tens of seconds per crash on a loaded machine, and a case that makes the broker
+    crash on every restart would spend minutes in it; the `Fatal error` line with its source
+    location is printed without it. SWIFT_BACKTRACE set by the caller wins."""
+    return {**os.environ, "SWIFT_BACKTRACE": os.environ.get("SWIFT_BACKTRACE", "enable=no")}
+
+
 def die_with_parent():
     """In the child before exec: SIGKILL when the harness that started it dies, so that a
     harness stopped by a finding or a timeout leaves no broker behind (its jobs run in
@@ -288,7 +296,7 @@ class Broker:
             self.process = subprocess.Popen(
                 [shunter_binary(), "serve", "--config", self.config],
                 stdout=log, stderr=subprocess.STDOUT, cwd=self.root, start_new_session=True,
-                preexec_fn=die_with_parent)
+                preexec_fn=die_with_parent, env=shunter_environment())
         self.wait_healthy(seconds)
         return self
 

@@ -22,7 +22,7 @@ import time
 
 import pytest
 
-from shunter_harness import excerpt, free_port, is_sentence, request, shunter_binary, swift_dump
+from shunter_harness import excerpt, free_port, is_sentence, request, shunter_binary, shunter_environment, swift_dump
 
 CORPUS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "config")
 CASES = sorted(name for name in os.listdir(CORPUS) if os.path.isfile(os.path.join(CORPUS, name, "expect.json")))
@@ -87,7 +87,7 @@ def run_check(root: str) -> tuple[int | None, str]:
         completed = subprocess.run(
             [shunter_binary(), "check", "--config", os.path.join(root, "shunter.yaml")],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=root, timeout=COMMAND_SECONDS,
-            preexec_fn=limit_memory)
+            preexec_fn=limit_memory, env=shunter_environment())
     except subprocess.TimeoutExpired as expired:
         return None, (expired.output or b"").decode("utf-8", errors="replace")
     return completed.returncode, completed.stdout.decode("utf-8", errors="replace")
@@ -99,7 +99,8 @@ def run_serve(root: str, port: int) -> tuple[int | None, str, bool]:
     with open(log, "wb") as stream:
         process = subprocess.Popen(
             [shunter_binary(), "serve", "--config", os.path.join(root, "shunter.yaml")],
-            stdout=stream, stderr=subprocess.STDOUT, cwd=root, start_new_session=True, preexec_fn=limit_memory)
+            stdout=stream, stderr=subprocess.STDOUT, cwd=root, start_new_session=True, preexec_fn=limit_memory,
+            env=shunter_environment())
     listening = False
     deadline = time.monotonic() + COMMAND_SECONDS
     while process.poll() is None and time.monotonic() < deadline:

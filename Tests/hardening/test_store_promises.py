@@ -10,7 +10,7 @@ import subprocess
 import threading
 import time
 
-from shunter_harness import Broker, HarnessError, free_port, read_tail, request, sha256, shunter_binary
+from shunter_harness import Broker, HarnessError, free_port, read_tail, request, sha256, shunter_binary, shunter_environment
 
 UPLOADS = int(os.environ.get("SHUNTER_BUFFER_UPLOADS", "300"))
 
@@ -80,7 +80,8 @@ def test_second_broker_on_the_same_store_is_refused(binary):
         with open(second_log, "wb") as stream:
             second = subprocess.Popen(
                 [shunter_binary(), "serve", "--config", first.config, "--listen", f"127.0.0.1:{port}"],
-                stdout=stream, stderr=subprocess.STDOUT, cwd=first.root, start_new_session=True)
+                stdout=stream, stderr=subprocess.STDOUT, cwd=first.root, start_new_session=True,
+                env=shunter_environment())
         listening = False
         deadline = time.monotonic() + 120
         while second.poll() is None and time.monotonic() < deadline:
