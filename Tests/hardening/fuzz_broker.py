@@ -26,6 +26,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -75,6 +76,7 @@ class Target:
             "__language__": "bash", "__output__": ["result", "bytes", None], "code": ["text", None, self.code]}})
         self.job = self.broker.wait_job(answer.json()["id"])["id"]
         self.check_directory = tempfile.mkdtemp(prefix="shunter-fuzz-check-")
+        atexit.register(shutil.rmtree, self.check_directory, True)
         with open(os.path.join(self.check_directory, "shunter.yaml"), "w") as stream:
             stream.write(f"root: {self.check_directory}\nlisten: 127.0.0.1:1\nhandlers: handlers\n"
                          "environments: {definitions: conda-envs, root: envs, managers: [venv]}\n")

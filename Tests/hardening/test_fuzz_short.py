@@ -31,7 +31,9 @@ def test_fuzz_parsers_short_run(binary):
         completed = subprocess.run(
             [sys.executable, os.path.join(HERE, "fuzz_broker.py"), f"-runs={runs}", f"-seed={seed}", corpus],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=directory, timeout=3600,
-            env={**os.environ, "SHUNTER_BIN": binary})
+            # The fuzzer's broker root and check directory go in here too: a finding ends the
+            # fuzzer without its clean-up.
+            env={**os.environ, "SHUNTER_BIN": binary, "TMPDIR": directory})
         output = completed.stdout.decode("utf-8", errors="replace")
         crashes = glob.glob(os.path.join(directory, "crash-*"))
         found = ""
