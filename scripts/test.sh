@@ -13,3 +13,6 @@ swift build --build-tests
 swift test --skip-build "$@"
 # The real Seamless client against the built shunter (.build/debug/shunter): Tests/conformance.
 SHUNTER_BIN="$root/.build/debug/shunter" .venv-seamless/bin/python -m pytest Tests/conformance
+# The bad-input corpus, the crash harness (3 kill -9s during 60 jobs) and a short fuzz run
+# against the same binary: Tests/hardening (docs/reliability.md).
+SHUNTER_BIN="$root/.build/debug/shunter" .venv-seamless/bin/python -m pytest Tests/hardening
