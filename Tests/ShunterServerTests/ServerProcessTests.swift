@@ -94,8 +94,11 @@ struct ServerProcessTests {
         }
         let all = try await broker.get("/jobs?limit=100")
         #expect(try all.json.arrayValue?.count == 12, "no job lost, none duplicated")
-        let rerun = try all.json.arrayValue!.filter { ($0["attempts"].flatMap { if case .int(let n) = $0 { n } else { nil } } ?? 0) > 1 }
-        #expect(!rerun.isEmpty, "some jobs were running at the kill and must have run again")
+        // A job running at the kill is either collected on recovery (it finished while the broker
+        // was down: one attempt) or stopped and run again (two); which depends on how long the
+        // restart takes, so both are right and nothing may run a third time.
+        let attempts = try all.json.arrayValue!.map { $0["attempts"].flatMap { if case .int(let n) = $0 { n } else { nil } } ?? 0 }
+        #expect(attempts.allSatisfy { (1...2).contains($0) }, "attempts per job: \(attempts)")
     }
 
     @Test("after kill -9, the restarted broker stops the job processes the dead one left running")
