@@ -149,21 +149,23 @@ public struct BashPlugin: JobPlugin {
             throw try await failure(.timedOut, "Timeout: the job ran longer than \(limit) (the handler's limits.timeout) and was stopped", withStderr: true)
         }
 
-        let resultPath = directory.workPath + "/RESULT"
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: resultPath, isDirectory: &isDirectory) else {
+        // What the job wrote is read only inside its work directory: a container job's
+        // `RESULT` could otherwise be a link to any file of the host (`ContainedPath`).
+        let contained = try ContainedPath(root: directory.workPath)
+        // Seamless's `os.path.exists`: a link to nothing is no result either.
+        guard let result = try contained.resolve("RESULT", shownAs: "RESULT") else {
             throw try await failure(.missingResult, "Result file/folder RESULT does not exist", withStderr: false)
         }
         let celltype = job.transformation.output.celltype
         do {
-            if isDirectory.boolValue {
-                let files = try BashResult.files(inDirectory: resultPath)
+            if result.isDirectory {
+                let files = try BashResult.files(inDirectory: result, within: contained)
                 if files.isEmpty {
                     throw try await failure(.missingResult, "Result folder RESULT is empty", withStderr: false)
                 }
                 return try BashResult.buffer(fromDirectoryFiles: files, celltype: celltype)
             }
-            return try BashResult.buffer(fromFile: resultPath, celltype: celltype)
+            return try BashResult.buffer(fromFile: result, celltype: celltype)
         } catch let error as JobFailure {
             throw error
         } catch {

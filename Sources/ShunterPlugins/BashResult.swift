@@ -3,34 +3,68 @@ import ShunterCore
 
 /// Reads what a bash job left in `RESULT` into a buffer of the output celltype.
 enum BashResult {
-    static func buffer(fromFile path: String, celltype: Celltype) throws -> [UInt8] {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw JobFailure(.badResult, "cannot read \(path)")
+    /// Reads a file `ContainedPath` resolved, through a descriptor that refuses symbolic links.
+    static func bytes(of file: ContainedPath.Resolved, shownAs: String) throws -> [UInt8] {
+        let (fd, size) = try ContainedPath.openRegularFile(file, shownAs: shownAs)
+        defer { close(fd) }
+        var out = [UInt8](repeating: 0, count: size)
+        var count = 0
+        while true {
+            if count == out.count { out.append(contentsOf: repeatElement(0, count: max(4096, out.count))) }
+            let got = out.withUnsafeMutableBytes { read(fd, $0.baseAddress! + count, $0.count - count) }
+            if got < 0 {
+                if errno == EINTR { continue }
+                throw JobFailure(.badResult, "cannot read \(shownAs): \(String(cString: strerror(errno)))")
+            }
+            if got == 0 { break }
+            count += got
         }
-        return try CelltypeCodec.resultBuffer(fromFileBytes: [UInt8](data), celltype: celltype)
+        out.removeSubrange(count...)
+        return out
+    }
+
+    static func buffer(fromFile file: ContainedPath.Resolved, celltype: Celltype) throws -> [UInt8] {
+        try CelltypeCodec.resultBuffer(fromFileBytes: bytes(of: file, shownAs: "RESULT"), celltype: celltype)
     }
 
     /// The files of a `RESULT` directory as `os.walk` yields them: every non-directory entry,
     /// recursively, named by its path relative to `RESULT`. Like `os.walk` (followlinks=False)
-    /// it does not descend into symlinked directories but does read symlinked files.
-    static func files(inDirectory root: String) throws -> [(member: String, path: String)] {
-        var out: [(member: String, path: String)] = []
-        func walk(_ relative: String) throws {
-            let directory = relative.isEmpty ? root : root + "/" + relative
-            for name in try FileManager.default.contentsOfDirectory(atPath: directory).sorted() {
+    /// it does not descend into symlinked directories but does read symlinked files; unlike
+    /// it, only links that stay inside the job's work directory are followed (`ContainedPath`).
+    static func files(
+        inDirectory directory: ContainedPath.Resolved, within contained: ContainedPath
+    ) throws -> [(member: String, file: ContainedPath.Resolved)] {
+        var out: [(member: String, file: ContainedPath.Resolved)] = []
+        func walk(_ relative: String, at path: String) throws {
+            guard let entries = WorkDirectory.entries(of: path) else {
+                throw JobFailure(.badResult, "cannot list RESULT\(relative.isEmpty ? "" : "/" + relative)")
+            }
+            for name in entries.map(\.name).sorted() {
                 let member = relative.isEmpty ? name : relative + "/" + name
-                let path = root + "/" + member
-                var isDirectory: ObjCBool = false
-                _ = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
-                if isDirectory.boolValue {
-                    let attributes = try FileManager.default.attributesOfItem(atPath: path)
-                    if attributes[.type] as? FileAttributeType != .typeSymbolicLink { try walk(member) }
-                } else {
-                    out.append((member, path))
+                let entryPath = path + "/" + name
+                var status = stat()
+                guard lstat(entryPath, &status) == 0 else {
+                    throw JobFailure(.badResult, "cannot read RESULT/\(member): \(String(cString: strerror(errno)))")
+                }
+                switch status.st_mode & S_IFMT {
+                case S_IFDIR:
+                    try walk(member, at: entryPath)
+                case S_IFLNK:
+                    guard let target = try contained.resolve(
+                        String(entryPath.dropFirst(contained.root.count + 1)), shownAs: "RESULT/" + member)
+                    else {
+                        // `read_data` of a link to nothing fails in Seamless too.
+                        throw JobFailure(.badResult, "cannot read RESULT/\(member): it is a symbolic link to nothing")
+                    }
+                    if !target.isDirectory { out.append((member, target)) }
+                case S_IFREG:
+                    out.append((member, ContainedPath.Resolved(path: entryPath, isDirectory: false)))
+                default:
+                    throw JobFailure(.badResult, "RESULT/\(member) is neither a regular file nor a directory (a FIFO, socket or device node), which is never read")
                 }
             }
         }
-        try walk("")
+        try walk("", at: directory.path)
         return out
     }
 
@@ -42,18 +76,17 @@ enum BashResult {
     /// order the file system lists the files in. Other celltypes get Python's `repr` of the
     /// dict in `os.walk` order, and a file that reads as a Numpy array (binary, or `.npy`)
     /// makes a binary mixed buffer; both are refused with a message that says so.
-    static func buffer(fromDirectoryFiles files: [(member: String, path: String)], celltype: Celltype) throws -> [UInt8] {
+    static func buffer(
+        fromDirectoryFiles files: [(member: String, file: ContainedPath.Resolved)], celltype: Celltype
+    ) throws -> [UInt8] {
         guard celltype == .plain || celltype == .mixed else {
             throw JobFailure(.badResult, "RESULT is a directory, which becomes a result only for the output celltypes "
                 + "plain and mixed (Seamless would write Python's repr of the dict, whose key order depends on the file system), "
                 + "not for '\(celltype.rawValue)'")
         }
         var members: [String: JSONValue] = [:]
-        for (member, path) in files {
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw JobFailure(.badResult, "cannot read RESULT/\(member)")
-            }
-            members[member] = try value(ofMember: member, bytes: [UInt8](data))
+        for (member, file) in files {
+            members[member] = try value(ofMember: member, bytes: bytes(of: file, shownAs: "RESULT/" + member))
         }
         return try CelltypeCodec.serialize(.object(members), as: celltype)
     }
