@@ -421,6 +421,7 @@ public actor Broker {
             handler: handler.config, buffers: buffers, workRoot: settings.workRoot, environments: settings.environments,
             logger: jobLogger(id, job.record.transformation, handler: handler.name))
         context.recordsExecution = handler.backend.canResume
+        context.maxResultBytes = settings.maxResultBytes
         // A job run again after a crash starts from a clean slate: its previous attempt's work
         // directory (same name) goes first.
         let previousWorkDirectory = job.record.workDirectory

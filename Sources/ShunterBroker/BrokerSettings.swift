@@ -12,6 +12,8 @@ public struct BrokerSettings: Sendable {
     public var outputTailBytes: Int
     /// Where jobs' conda environments are built; nil: jobs that ask for one fail.
     public var environments: EnvironmentStore?
+    /// The largest result a job may store, in bytes.
+    public var maxResultBytes: Int = 1 << 30
 
     public init(
         hash: HashAlgorithm = .sha256, workRoot: String, keepFailedWorkDirectories: Duration = .seconds(86_400),

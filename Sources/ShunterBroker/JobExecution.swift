@@ -105,8 +105,7 @@ struct JobExecution: Sendable {
                 $0.stdoutTail = tails.stdout
                 $0.stderrTail = tails.stderr
             }
-            let buffer = try await handler.plugin.collect(context, prepared: ready, outcome: outcome)
-            let result = try await buffers.put(buffer, expected: nil)
+            let result = try await handler.plugin.storeResult(context, prepared: ready, outcome: outcome)
             let finished = Date()
             try await results.setResult(
                 result, for: context.transformation.checksum,

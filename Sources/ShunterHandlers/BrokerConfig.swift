@@ -14,6 +14,8 @@ public struct BrokerConfig: Sendable, Hashable {
     public var workdir: String
     /// How long the work directory of a failed job is kept for inspection; zero deletes it at once.
     public var keepFailedWorkdirs: Duration
+    /// The largest result a job may produce (`max_result_size`); a larger one fails the job.
+    public var maxResultSize: Int64 = 1 << 30
     public var handlers: HandlerSource
     /// Conda environments: definitions, where they are built, with which tools.
     public var environments: EnvironmentsConfig

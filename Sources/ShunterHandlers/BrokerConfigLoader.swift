@@ -28,6 +28,7 @@ public enum BrokerConfigLoader {
 
     public static let keys = [
         "listen", "hash", "root", "store", "journal", "workdir", "keep_failed_workdirs", "handlers", "environments", "log_level",
+        "max_result_size",
     ]
     public static let storeKeys = ["buffers", "results", "promise_timeout"]
     public static let environmentsKeys = [
@@ -128,6 +129,11 @@ public enum BrokerConfigLoader {
                 case "environments":
                     config.environments = try environments(value, root: root, defaults: config.environments, document: document)
                 case "log_level": config.logLevel = try logLevel(value)
+                case "max_result_size":
+                    config.maxResultSize = try ConfigParsing.byteSize(value, key: key)
+                    guard config.maxResultSize > 0 else {
+                        throw ConfigError("'max_result_size' must be more than 0 bytes", at: value.location)
+                    }
                 default: break
                 }
             }

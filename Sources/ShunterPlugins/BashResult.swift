@@ -4,9 +4,11 @@ import ShunterCore
 /// Reads what a bash job left in `RESULT` into a buffer of the output celltype.
 enum BashResult {
     /// Reads a file `ContainedPath` resolved, through a descriptor that refuses symbolic links.
-    static func bytes(of file: ContainedPath.Resolved, shownAs: String) throws -> [UInt8] {
+    /// Refuses a file larger than `limit` before reading any of it, and one that grows past it.
+    static func bytes(of file: ContainedPath.Resolved, shownAs: String, limit: Int) throws -> [UInt8] {
         let (fd, size) = try ContainedPath.openRegularFile(file, shownAs: shownAs)
         defer { close(fd) }
+        guard size <= limit else { throw tooLarge(shownAs, size: size, limit: limit) }
         var out = [UInt8](repeating: 0, count: size)
         var count = 0
         while true {
@@ -18,13 +20,22 @@ enum BashResult {
             }
             if got == 0 { break }
             count += got
+            guard count <= limit else { throw tooLarge(shownAs, size: nil, limit: limit) }
         }
         out.removeSubrange(count...)
         return out
     }
 
-    static func buffer(fromFile file: ContainedPath.Resolved, celltype: Celltype) throws -> [UInt8] {
-        try CelltypeCodec.resultBuffer(fromFileBytes: bytes(of: file, shownAs: "RESULT"), celltype: celltype)
+    static func buffer(fromFile file: ContainedPath.Resolved, celltype: Celltype, limit: Int) throws -> [UInt8] {
+        try CelltypeCodec.resultBuffer(fromFileBytes: bytes(of: file, shownAs: "RESULT", limit: limit), celltype: celltype)
+    }
+
+    /// The failure of a result larger than the broker's `max_result_size`.
+    static func tooLarge(_ shownAs: String, size: Int?, limit: Int) -> JobFailure {
+        let actual = size.map { "\($0) bytes" } ?? "grew past the limit while it was read"
+        return JobFailure(.badResult,
+            "\(shownAs) is too large (\(actual)): the broker stores results of at most \(limit) bytes "
+                + "(max_result_size in the broker config); nothing was stored. Write a smaller result, or raise max_result_size")
     }
 
     /// The files of a `RESULT` directory as `os.walk` yields them: every non-directory entry,
@@ -77,16 +88,26 @@ enum BashResult {
     /// dict in `os.walk` order, and a file that reads as a Numpy array (binary, or `.npy`)
     /// makes a binary mixed buffer; both are refused with a message that says so.
     static func buffer(
-        fromDirectoryFiles files: [(member: String, file: ContainedPath.Resolved)], celltype: Celltype
+        fromDirectoryFiles files: [(member: String, file: ContainedPath.Resolved)], celltype: Celltype, limit: Int
     ) throws -> [UInt8] {
         guard celltype == .plain || celltype == .mixed else {
             throw JobFailure(.badResult, "RESULT is a directory, which becomes a result only for the output celltypes "
                 + "plain and mixed (Seamless would write Python's repr of the dict, whose key order depends on the file system), "
                 + "not for '\(celltype.rawValue)'")
         }
+        // The whole directory counts against the limit, checked before any file is read.
+        var total = 0
+        for (_, file) in files {
+            var status = stat()
+            if stat(file.path, &status) == 0 { total += Int(status.st_size) }
+            guard total <= limit else { throw tooLarge("RESULT (a directory)", size: total, limit: limit) }
+        }
         var members: [String: JSONValue] = [:]
+        var left = limit
         for (member, file) in files {
-            members[member] = try value(ofMember: member, bytes: bytes(of: file, shownAs: "RESULT/" + member))
+            let content = try bytes(of: file, shownAs: "RESULT/" + member, limit: left)
+            left -= content.count
+            members[member] = try value(ofMember: member, bytes: content)
         }
         return try CelltypeCodec.serialize(.object(members), as: celltype)
     }

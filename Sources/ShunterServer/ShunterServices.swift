@@ -66,10 +66,12 @@ public struct ShunterServices: Sendable {
             config: config.environments,
             managers: EnvironmentManagerRegistry.managers(for: config.environments, environment: ProcessInfo.processInfo.environment),
             logger: logger)
+        var settings = BrokerSettings(
+            hash: config.hash, workRoot: config.workdir, keepFailedWorkDirectories: config.keepFailedWorkdirs,
+            environments: environments)
+        settings.maxResultBytes = Int(clamping: config.maxResultSize)
         let broker = Broker(
-            settings: BrokerSettings(
-                hash: config.hash, workRoot: config.workdir, keepFailedWorkDirectories: config.keepFailedWorkdirs,
-                environments: environments),
+            settings: settings,
             buffers: buffers, results: results, journal: journal, handlers: runtimes, logger: logger)
         try await broker.recover()
         return ShunterServices(

@@ -85,6 +85,16 @@ import Testing
         #expect(config.logLevel == .info)
     }
 
+    @Test func maxResultSizeIsASizeAboveZero() throws {
+        let config = try BrokerConfigLoader.parse(yaml: "max_result_size: 512M", file: "/c/shunter.yaml").get()
+        #expect(config.maxResultSize == 512 << 20)
+        #expect(BrokerConfig.defaults(root: "/c").maxResultSize == 1 << 30)
+        let errors = BrokerConfigLoader.parse(yaml: "max_result_size: 0\n", file: "c.yaml").errors.map(\.description)
+        #expect(errors == ["c.yaml:1:18: 'max_result_size' must be more than 0 bytes"])
+        let words = BrokerConfigLoader.parse(yaml: "max_result_size: big\n", file: "c.yaml").errors.map(\.description)
+        #expect(words.first?.hasPrefix("c.yaml:1:18: 'max_result_size' is not a size") == true)
+    }
+
     @Test func everyErrorIsReportedWithItsPlace() {
         let yaml = """
             listen: localhost
@@ -99,7 +109,7 @@ import Testing
             """
         let errors = BrokerConfigLoader.parse(yaml: yaml, file: "c.yaml").errors.map(\.description)
         #expect(errors == [
-            "c.yaml:3:1: unknown key 'stor' in the broker config; accepted keys: listen, hash, root, store, journal, workdir, keep_failed_workdirs, handlers, environments, log_level (did you mean 'store'?)",
+            "c.yaml:3:1: unknown key 'stor' in the broker config; accepted keys: listen, hash, root, store, journal, workdir, keep_failed_workdirs, handlers, environments, log_level, max_result_size (did you mean 'store'?)",
             "c.yaml:1:9: 'listen' must be host:port with a port from 0 to 65535, got 'localhost'; accepted forms: 127.0.0.1:5533, 0.0.0.0:5533, [::1]:5533, 5533",
             "c.yaml:2:7: unknown hash 'sha256'; accepted values: sha-256, sha3-256 (did you mean 'sha-256'?)",
             "c.yaml:5:18: 'store.buffers.url' must be an http:// or https:// URL of a hashserver, got 'ftp://x'",
