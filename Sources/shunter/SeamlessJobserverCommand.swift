@@ -103,6 +103,7 @@ struct SeamlessJobserverCommand: AsyncParsableCommand {
         let activity = ActivityTracker()
         let app = Application(
             responder: ActivityTrackingResponder(ShunterApplication.router(services: services).buildResponder(), tracker: activity),
+            server: ShunterApplication.server(limits: brokerConfig.http, logger: logger),
             configuration: .init(
                 address: .hostname(host, port: selectedPort), serverName: "Shunter/\(ShunterVersion.current)"),
             onServerRunning: { channel in

@@ -95,6 +95,18 @@ import Testing
         #expect(words.first?.hasPrefix("c.yaml:1:18: 'max_result_size' is not a size") == true)
     }
 
+    @Test func httpLimits() throws {
+        #expect(BrokerConfig.defaults(root: "/c").http == HTTPServerLimits(idleTimeout: .seconds(120), bodyTimeout: .seconds(600), maxConnections: 512))
+        let config = try BrokerConfigLoader.parse(
+            yaml: "http:\n  idle_timeout: 30s\n  body_timeout: 0\n  max_connections: 64\n", file: "/c/shunter.yaml").get()
+        #expect(config.http == HTTPServerLimits(idleTimeout: .seconds(30), bodyTimeout: nil, maxConnections: 64))
+        let errors = BrokerConfigLoader.parse(yaml: "http:\n  max_connections: 0\n  idle: 3s\n", file: "c.yaml").errors.map(\.description)
+        #expect(errors.count == 1)
+        #expect(errors.first?.hasPrefix("c.yaml:3:3: unknown key 'idle' in 'http'") == true, "\(errors)")
+        let zero = BrokerConfigLoader.parse(yaml: "http:\n  max_connections: 0\n", file: "c.yaml").errors.map(\.description)
+        #expect(zero == ["c.yaml:2:20: 'http.max_connections' must be at least 1, got 0"])
+    }
+
     @Test func everyErrorIsReportedWithItsPlace() {
         let yaml = """
             listen: localhost
@@ -109,7 +121,7 @@ import Testing
             """
         let errors = BrokerConfigLoader.parse(yaml: yaml, file: "c.yaml").errors.map(\.description)
         #expect(errors == [
-            "c.yaml:3:1: unknown key 'stor' in the broker config; accepted keys: listen, hash, root, store, journal, workdir, keep_failed_workdirs, handlers, environments, log_level, max_result_size (did you mean 'store'?)",
+            "c.yaml:3:1: unknown key 'stor' in the broker config; accepted keys: listen, hash, root, store, journal, workdir, keep_failed_workdirs, handlers, environments, log_level, max_result_size, http (did you mean 'store'?)",
             "c.yaml:1:9: 'listen' must be host:port with a port from 0 to 65535, got 'localhost'; accepted forms: 127.0.0.1:5533, 0.0.0.0:5533, [::1]:5533, 5533",
             "c.yaml:2:7: unknown hash 'sha256'; accepted values: sha-256, sha3-256 (did you mean 'sha-256'?)",
             "c.yaml:5:18: 'store.buffers.url' must be an http:// or https:// URL of a hashserver, got 'ftp://x'",
