@@ -221,6 +221,13 @@ public actor Broker {
         return Array(fresh.prefix(filter.limit))
     }
 
+    /// Forgets the records of jobs that ended before `time` (seconds since 1970): the journal's
+    /// retention, run by the housekeeping. Returns how many went.
+    @discardableResult
+    public func removeEndedJobs(before time: Double) async throws -> Int {
+        try await journal.removeEnded(before: time)
+    }
+
     /// The live job for a transformation, if one runs it now.
     public func activeJob(for transformation: Checksum) -> JobRecord? {
         jobForTransformation[transformation].flatMap { active[$0]?.record }
@@ -536,7 +543,8 @@ public actor Broker {
             outcome = JobOutcome(status: .succeeded, result: result, error: nil, record: job.record)
         case .failed(let message, let tails):
             job.record.state = .failed
-            job.record.error = message
+            // The waiters hear the whole message; the record keeps its head and tail.
+            job.record.error = StoredText.capped(message)
             job.record.stdoutTail = tails.stdout
             job.record.stderrTail = tails.stderr
             outcome = JobOutcome(status: .failed, result: nil, error: message, record: job.record)

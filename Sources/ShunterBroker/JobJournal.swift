@@ -261,7 +261,8 @@ public actor JobJournal {
                     """
             ).execute(arguments: [
                     record.state.rawValue, record.handler, record.updatedAt, record.startedAt, record.finishedAt,
-                    record.result?.hex, record.error, record.stdoutTail, record.stderrTail, record.externalID,
+                    record.result?.hex, StoredText.capped(record.error), StoredText.capped(record.stdoutTail),
+                    StoredText.capped(record.stderrTail), record.externalID,
                     record.attempts, record.workDirectory, record.id.rawValue,
                 ])
             return nil
@@ -394,6 +395,23 @@ public actor JobJournal {
         flushing = false
     }
 
+    /// Removes the records of jobs that ended before `time` (seconds since 1970), and returns
+    /// how many went. The newest row always stays: the journal's highest id tells the next start
+    /// which ids were handed out (`unjournaledIDs`).
+    @discardableResult
+    public func removeEnded(before time: Double) async throws -> Int {
+        let states = JobState.allCases.filter(\.isTerminal).map { "'\($0.rawValue)'" }.joined(separator: ",")
+        return try await pool.write { db in
+            try db.execute(
+                sql: """
+                    DELETE FROM jobs WHERE state IN (\(states)) AND finished_at < ?
+                    AND id < (SELECT max(id) FROM jobs)
+                    """,
+                arguments: [time])
+            return db.changesCount
+        }
+    }
+
     // MARK: reads
 
     public func record(_ id: JobID) async throws -> JobRecord? {
@@ -416,6 +434,10 @@ public actor JobJournal {
         if let tf = filter.transformation {
             clauses.append("tf_checksum = ?")
             _ = arguments.append(contentsOf: [tf.hex])
+        }
+        if let after = filter.after {
+            clauses.append("id < ?")
+            _ = arguments.append(contentsOf: [after.rawValue])
         }
         let whereSQL = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
         _ = arguments.append(contentsOf: [filter.limit])

@@ -16,6 +16,8 @@ public struct BrokerConfig: Sendable, Hashable {
     public var keepFailedWorkdirs: Duration
     /// The largest result a job may produce (`max_result_size`); a larger one fails the job.
     public var maxResultSize: Int64 = 1 << 30
+    /// How long the journal keeps the record of an ended job (`journal_retention`).
+    public var journalRetention: Duration = .seconds(7 * 86_400)
     /// Limits of the HTTP server's connections (`http:`).
     public var http: HTTPServerLimits = HTTPServerLimits()
     public var handlers: HandlerSource

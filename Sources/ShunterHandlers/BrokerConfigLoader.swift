@@ -28,7 +28,7 @@ public enum BrokerConfigLoader {
 
     public static let keys = [
         "listen", "hash", "root", "store", "journal", "workdir", "keep_failed_workdirs", "handlers", "environments", "log_level",
-        "max_result_size", "http",
+        "max_result_size", "journal_retention", "http",
     ]
     public static let httpKeys = ["idle_timeout", "body_timeout", "max_connections"]
     public static let storeKeys = ["buffers", "results", "promise_timeout"]
@@ -136,6 +136,14 @@ public enum BrokerConfigLoader {
                         throw ConfigError("'max_result_size' must be more than 0 bytes", at: value.location)
                     }
                 case "http": config.http = try http(value, document: document)
+                case "journal_retention":
+                    config.journalRetention = try ConfigParsing.duration(value, key: key)
+                    guard config.journalRetention > .zero else {
+                        throw ConfigError(
+                            "'journal_retention' must be longer than 0: it is how long an ended job's record is kept "
+                                + "(write e.g. 7d, or 3650d to keep records for years)",
+                            at: value.location)
+                    }
                 default: break
                 }
             }

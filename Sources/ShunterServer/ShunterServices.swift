@@ -82,6 +82,27 @@ public struct ShunterServices: Sendable {
     }
 }
 
+extension ShunterServices {
+    /// The journal's retention: removes the records of jobs that ended longer than
+    /// `journal_retention` ago. Run by the housekeeping; a failure is logged, never thrown.
+    public func removeOldJobRecords(now: Date = Date(), logger: Logger) async {
+        let (seconds, attoseconds) = config.journalRetention.components
+        let cutoff = now.timeIntervalSince1970 - (Double(seconds) + Double(attoseconds) / 1e18)
+        do {
+            let removed = try await broker.removeEndedJobs(before: cutoff)
+            if removed > 0 {
+                logger.info("removed the records of old ended jobs", metadata: [
+                    "count": "\(removed)", "journal_retention": "\(ConfigParsing.format(config.journalRetention))",
+                ])
+            }
+        } catch {
+            logger.error("could not remove old job records from the journal", metadata: [
+                "journal": "\(config.journal)", "error": "\(error)",
+            ])
+        }
+    }
+}
+
 public struct ServiceError: Error, Sendable, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }

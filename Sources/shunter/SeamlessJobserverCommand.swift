@@ -131,7 +131,7 @@ struct SeamlessJobserverCommand: AsyncParsableCommand {
             kill(getpid(), SIGTERM)
         }
         defer { idleWatch.cancel() }
-        let housekeeping = BrokerStartup.startHousekeeping(services)
+        let housekeeping = BrokerStartup.startHousekeeping(services, logger: logger)
         defer { housekeeping.cancel() }
         try await app.runService()
         await services.broker.shutdown()

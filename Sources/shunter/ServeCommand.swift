@@ -47,7 +47,7 @@ struct ServeCommand: AsyncParsableCommand {
                 "handlers": "\(services.handlers.map(\.name).joined(separator: ","))", "hash": "\(brokerConfig.hash.rawValue)",
             ])
 
-        let housekeeping = BrokerStartup.startHousekeeping(services)
+        let housekeeping = BrokerStartup.startHousekeeping(services, logger: logger)
         defer { housekeeping.cancel() }
         try await ShunterApplication.make(services: services, logger: logger).runService()
         logger.notice("stopping: running jobs are stopped and will run again on the next start")
