@@ -217,6 +217,7 @@ let package = Package(
             name: "ShunterBrokerTests",
             dependencies: [
                 "ShunterBroker", "ShunterCore", "ShunterHandlers", "ShunterPlugins", "ShunterStore", "ShunterBackends",
+                "ShunterTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings

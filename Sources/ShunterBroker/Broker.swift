@@ -228,6 +228,11 @@ public actor Broker {
         try await journal.removeEnded(before: time)
     }
 
+    /// Sets the journal's disk reserve aside again after a full disk used it.
+    public func restoreJournalReserve() async -> Bool {
+        await journal.restoreReserve()
+    }
+
     /// The live job for a transformation, if one runs it now.
     public func activeJob(for transformation: Checksum) -> JobRecord? {
         jobForTransformation[transformation].flatMap { active[$0]?.record }
@@ -273,6 +278,15 @@ public actor Broker {
                 // The crash came after the result was stored but before the job's end was journaled.
                 record.result = result
                 try await endRecovered(record, .succeeded)
+                continue
+            }
+            if record.attempts >= settings.maxAttempts {
+                // Each run ended without its end reaching the journal: running it again would
+                // do the same (a job that fills the disk holding the journal, at every start).
+                try await endRecovered(record, .failed, error:
+                    "the job ran \(record.attempts) times and the broker never recorded its end (it stopped, crashed, "
+                    + "or could not write its journal \(journal.path): is that disk full?); it is not run again. "
+                    + "Submit it again to retry.")
                 continue
             }
             if jobForTransformation[record.transformation] != nil {

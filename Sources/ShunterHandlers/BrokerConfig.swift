@@ -18,6 +18,8 @@ public struct BrokerConfig: Sendable, Hashable {
     public var maxResultSize: Int64 = 1 << 30
     /// How long the journal keeps the record of an ended job (`journal_retention`).
     public var journalRetention: Duration = .seconds(7 * 86_400)
+    /// A failed job's work directory larger than this is removed at once, not kept.
+    public var keepFailedWorkdirsMaxSize: Int64 = 256 << 20
     /// Limits of the HTTP server's connections (`http:`).
     public var http: HTTPServerLimits = HTTPServerLimits()
     public var handlers: HandlerSource

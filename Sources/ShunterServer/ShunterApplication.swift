@@ -12,6 +12,7 @@ import ShunterStore
 public enum ShunterApplication {
     public static func router(services: ShunterServices) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: ErrorAnswerMiddleware())
         addJobserverRoutes(to: router, broker: services.broker, hash: services.config.hash)
         addJobsAPIRoutes(to: router, broker: services.broker, hash: services.config.hash)
         addEnvironmentRoutes(to: router, store: services.environments)

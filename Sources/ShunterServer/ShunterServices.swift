@@ -60,7 +60,7 @@ public struct ShunterServices: Sendable {
         }
 
         let runtimes = try HandlerRuntime.build(loaded.handlers, plugins: plugins, backends: backends)
-        let journal = try JobJournal(path: config.journal)
+        let journal = try JobJournal(path: config.journal, reserveBytes: JobJournal.defaultReserveBytes, logger: logger)
         try FileManager.default.createDirectory(atPath: config.workdir, withIntermediateDirectories: true)
         let environments = EnvironmentStore(
             config: config.environments,
@@ -70,6 +70,7 @@ public struct ShunterServices: Sendable {
             hash: config.hash, workRoot: config.workdir, keepFailedWorkDirectories: config.keepFailedWorkdirs,
             environments: environments)
         settings.maxResultBytes = Int(clamping: config.maxResultSize)
+        settings.keepFailedWorkDirectoryMaxBytes = config.keepFailedWorkdirsMaxSize
         let broker = Broker(
             settings: settings,
             buffers: buffers, results: results, journal: journal, handlers: runtimes, logger: logger)
@@ -86,6 +87,8 @@ extension ShunterServices {
     /// The journal's retention: removes the records of jobs that ended longer than
     /// `journal_retention` ago. Run by the housekeeping; a failure is logged, never thrown.
     public func removeOldJobRecords(now: Date = Date(), logger: Logger) async {
+        // The journal's reserve goes back in place once a full disk has room again.
+        _ = await broker.restoreJournalReserve()
         let (seconds, attoseconds) = config.journalRetention.components
         let cutoff = now.timeIntervalSince1970 - (Double(seconds) + Double(attoseconds) / 1e18)
         do {
