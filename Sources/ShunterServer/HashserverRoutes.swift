@@ -27,16 +27,18 @@ public func addHashserverRoutes<Context: RequestContext>(
     /// `/has`, `/has-now` and `/buffer-length` take a JSON list of checksums and answer a list.
     func addListRoute(_ path: RouterPath, answer: @escaping @Sendable ([Checksum]) async throws -> [JSONValue]) {
         router.get(path) { request, _ -> Response in
+            func tooMany(_ got: String) -> Response {
+                StoreRouteResponse.text(
+                    .contentTooLarge,
+                    "\(path) takes at most \(maxChecksums) checksums per request, got \(got): send them in several requests\n",
+                    contentType: "text/plain; charset=utf-8")
+            }
             switch await HashserverRequest.checksumList(request, limit: maxListBytes) {
             case .success(let checksums):
-                guard checksums.count <= maxChecksums else {
-                    return StoreRouteResponse.text(
-                        .contentTooLarge,
-                        "\(path) takes at most \(maxChecksums) checksums per request, got \(checksums.count): "
-                            + "send them in several requests\n",
-                        contentType: "text/plain; charset=utf-8")
-                }
+                guard checksums.count <= maxChecksums else { return tooMany("\(checksums.count)") }
                 return StoreRouteResponse.json(.ok, .array(try await answer(checksums)))
+            case .failure(let invalid) where invalid.type == "too_long":
+                return tooMany("a body of more than \(maxListBytes) bytes")
             case .failure(let invalid):
                 return invalid.response
             }

@@ -59,6 +59,12 @@ import Testing
                     #expect(text(response.body) == "\(path) takes at most 3 checksums per request, got 4: send them in several requests\n")
                 }
             }
+            // A body too long for the cap is refused the same way, before it is parsed.
+            let long = ByteBuffer(string: "[" + Array(repeating: "\"\(absent)\"", count: 6).joined(separator: ",") + "]")
+            try await client.execute(uri: "/has", method: .get, body: long) { response in
+                #expect(response.status == .contentTooLarge)
+                #expect(text(response.body) == "/has takes at most 3 checksums per request, got a body of more than 384 bytes: send them in several requests\n")
+            }
             let three = ByteBuffer(string: "[" + Array(repeating: "\"\(absent)\"", count: 3).joined(separator: ",") + "]")
             try await client.execute(uri: "/has", method: .get, body: three) { response in
                 #expect(response.status == .ok)
