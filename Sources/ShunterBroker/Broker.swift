@@ -224,6 +224,18 @@ public actor Broker {
         return Array(fresh.prefix(filter.limit))
     }
 
+    /// Forgets the records of jobs that ended before `time` (seconds since 1970): the journal's
+    /// retention, run by the housekeeping. Returns how many went.
+    @discardableResult
+    public func removeEndedJobs(before time: Double) async throws -> Int {
+        try await journal.removeEnded(before: time)
+    }
+
+    /// Sets the journal's disk reserve aside again after a full disk used it.
+    public func restoreJournalReserve() async -> Bool {
+        await journal.restoreReserve()
+    }
+
     /// The live job for a transformation, if one runs it now.
     public func activeJob(for transformation: Checksum) -> JobRecord? {
         jobForTransformation[transformation].flatMap { active[$0]?.record }
@@ -329,6 +341,16 @@ public actor Broker {
             // The crash came after the result was stored but before the job's end was journaled.
             record.result = result
             try await endRecovered(record, .succeeded)
+            return
+        }
+        if record.attempts >= settings.maxAttempts {
+            // Each run ended without its end reaching the journal: running it again would
+            // do the same (a job that fills the disk holding the journal, at every start).
+            await stopLeftovers(of: record.id, externalID: record.externalID, handler: record.handler)
+            try await endRecovered(record, .failed, error:
+                "the job ran \(record.attempts) times and the broker never recorded its end (it stopped, crashed, "
+                + "or could not write its journal \(journal.path): is that disk full?); it is not run again. "
+                + "Submit it again to retry.")
             return
         }
         if jobForTransformation[record.transformation] != nil {
@@ -507,6 +529,7 @@ public actor Broker {
         // A local job's processes outlive a kill -9 of the broker and may finish meanwhile:
         // its exit status, left in its directory, lets recovery collect it (`JobExecution`).
         context.recordsExitStatus = handler.backend.processesWorkInWorkDirectory
+        context.maxResultBytes = settings.maxResultBytes
         // A job run again after a crash starts from a clean slate: its previous attempt's work
         // directory (same name) goes first.
         let previousWorkDirectory = job.record.workDirectory
@@ -626,7 +649,8 @@ public actor Broker {
             outcome = JobOutcome(status: .succeeded, result: result, error: nil, record: job.record)
         case .failed(let message, let tails):
             job.record.state = .failed
-            job.record.error = message
+            // The waiters hear the whole message; the record keeps its head and tail.
+            job.record.error = StoredText.capped(message)
             job.record.stdoutTail = tails.stdout
             job.record.stderrTail = tails.stderr
             outcome = JobOutcome(status: .failed, result: nil, error: message, record: job.record)

@@ -12,6 +12,13 @@ public struct BrokerSettings: Sendable {
     public var outputTailBytes: Int
     /// Where jobs' conda environments are built; nil: jobs that ask for one fail.
     public var environments: EnvironmentStore?
+    /// The largest result a job may store, in bytes.
+    public var maxResultBytes: Int = 1 << 30
+    /// A failed job's work directory taking more disk than this is removed at once.
+    public var keepFailedWorkDirectoryMaxBytes: Int64 = 256 << 20
+    /// A job recovery finds unfinished after this many runs fails instead of running again:
+    /// its end could not be journaled (a full disk), or the broker died during each run.
+    public var maxAttempts: Int = 5
 
     public init(
         hash: HashAlgorithm = .sha256, workRoot: String, keepFailedWorkDirectories: Duration = .seconds(86_400),

@@ -129,8 +129,7 @@ struct JobExecution: Sendable {
                 $0.stdoutTail = tails.stdout
                 $0.stderrTail = tails.stderr
             }
-            let buffer = try await handler.plugin.collect(context, prepared: ready, outcome: outcome)
-            let result = try await buffers.put(buffer, expected: nil)
+            let result = try await handler.plugin.storeResult(context, prepared: ready, outcome: outcome)
             let finished = Date()
             try await results.setResult(
                 result, for: context.transformation.checksum,
@@ -202,12 +201,20 @@ struct JobExecution: Sendable {
     }
 
     /// Marks a failed job's directory for the janitor, which removes it after
-    /// `keep_failed_workdirs`.
+    /// `keep_failed_workdirs`; removes it at once when nothing is kept or it is larger than
+    /// `keep_failed_workdirs_max_size` (a job that filled the disk must not keep it full).
     private func keepWorkDirectory(_ path: String, reason: String) {
         do {
-            try WorkDirectory(path: path).markKept(reason: reason)
+            let fate = try FailedWorkDirectory.settle(
+                WorkDirectory(path: path), reason: reason, keepFor: settings.keepFailedWorkDirectories,
+                maxBytes: settings.keepFailedWorkDirectoryMaxBytes)
+            if case .removed(let bytes?) = fate {
+                context.logger.notice(
+                    "removed the failed job's work directory at once: it takes more than keep_failed_workdirs_max_size",
+                    metadata: ["path": "\(path)", "bytes": "\(bytes)", "limit": "\(settings.keepFailedWorkDirectoryMaxBytes)"])
+            }
         } catch {
-            context.logger.warning("could not mark work directory as kept", metadata: ["path": "\(path)", "error": "\(error)"])
+            context.logger.warning("could not keep or remove the failed job's work directory", metadata: ["path": "\(path)", "error": "\(error)"])
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Logging
 import ShunterCore
 import ShunterStore
 
@@ -28,6 +29,17 @@ public actor JobJournal {
     }
 
     private let pool: DatabasePool
+    /// The journal's file.
+    public nonisolated let path: String
+    /// Disk space held beside the journal (`<journal>.reserve`) and given back when a commit
+    /// finds the disk full, so that the ends of jobs can still be journaled on a disk a job
+    /// filled: otherwise such a job is never recorded as ended and runs again at every start.
+    public nonisolated let reservePath: String
+    /// The reserve's size; 0 keeps none.
+    public nonisolated let reserveBytes: Int
+    /// What the broker sets aside: room for thousands of job updates.
+    public static let defaultReserveBytes = 16 << 20
+    private let logger: Logger
     /// Checkpoints off the committing threads (the journal commits on an event loop).
     private let checkpointer: WALCheckpointer
     private let durability: Durability
@@ -72,8 +84,12 @@ public actor JobJournal {
 
     public init(
         path: String, durability: Durability = .full, deferral: Duration = .milliseconds(200),
-        batchWindow: Duration = .milliseconds(10)
+        batchWindow: Duration = .milliseconds(10), reserveBytes: Int = 0, logger: Logger = Logger(label: "shunter.journal")
     ) throws {
+        self.path = path
+        self.reserveBytes = reserveBytes
+        self.reservePath = path + ".reserve"
+        self.logger = logger
         self.durability = durability
         self.deferral = deferral
         self.batchWindow = batchWindow
@@ -99,6 +115,11 @@ public actor JobJournal {
                  try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'jobs'") ?? 0)
             }
             unjournaledIDs = reserved > committed ? (committed + 1)...reserved : nil
+            if reserveBytes > 0 && !Self.makeReserve(at: path + ".reserve", bytes: reserveBytes) {
+                logger.warning(
+                    "cannot set disk space aside for the journal: on a full disk, the ends of jobs may not be journaled",
+                    metadata: ["path": "\(path).reserve", "bytes": "\(reserveBytes)"])
+            }
             nextID = max(committed, reserved) + 1
             reservedThrough = max(committed, reserved)
         } catch {
@@ -266,7 +287,8 @@ public actor JobJournal {
                     """
             ).execute(arguments: [
                     record.state.rawValue, record.handler, record.updatedAt, record.startedAt, record.finishedAt,
-                    record.result?.hex, record.error, record.stdoutTail, record.stderrTail, record.externalID,
+                    record.result?.hex, StoredText.capped(record.error), StoredText.capped(record.stdoutTail),
+                    StoredText.capped(record.stderrTail), record.externalID,
                     record.attempts, record.workDirectory, record.id.rawValue,
                 ])
             return nil
@@ -380,6 +402,7 @@ public actor JobJournal {
                 writtenRows += batch.count
                 for (write, result) in zip(batch, results) { write.continuation?.resume(returning: result) }
             } catch {
+                if reserveBytes > 0 && Self.isDiskFull(error) { releaseReserve(after: error) }
                 // One bad write must not fail its neighbours: retry them one by one.
                 for write in batch {
                     do {
@@ -397,6 +420,71 @@ public actor JobJournal {
             }
         }
         flushing = false
+    }
+
+    // MARK: disk space
+
+    /// Creates the reserve file when it is missing (or short); false when the disk has no room.
+    @discardableResult
+    static func makeReserve(at path: String, bytes reserveBytes: Int) -> Bool {
+        var status = stat()
+        if stat(path, &status) == 0, status.st_size >= reserveBytes { return true }
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        // Written, not truncated to size: a sparse file would hold no blocks.
+        let chunk = [UInt8](repeating: 0, count: 1 << 20)
+        for _ in 0..<max(1, reserveBytes / chunk.count) {
+            let wrote = chunk.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
+            guard wrote == chunk.count else {
+                unlink(path)
+                return false
+            }
+        }
+        guard fsync(fd) == 0 else {
+            unlink(path)
+            return false
+        }
+        return true
+    }
+
+    static func isDiskFull(_ error: any Error) -> Bool {
+        guard let error = error as? DatabaseError else { return false }
+        return error.resultCode == .SQLITE_FULL
+    }
+
+    /// Gives the reserve back to the disk so that the retried commit finds room.
+    private func releaseReserve(after error: any Error) {
+        let released = unlink(reservePath) == 0
+        logger.error(
+            released
+                ? "the journal's disk is full: released the journal's reserve so that jobs' ends can still be recorded; free disk space"
+                : "the journal's disk is full and its reserve is used up: jobs' ends cannot be recorded until disk space is freed",
+            metadata: ["journal": "\(path)", "error": "\(error)"])
+    }
+
+    /// Sets the reserve aside again once the disk has room (the housekeeping calls this).
+    /// Returns whether the reserve is in place.
+    @discardableResult
+    public func restoreReserve() -> Bool {
+        reserveBytes == 0 || Self.makeReserve(at: reservePath, bytes: reserveBytes)
+    }
+
+    /// Removes the records of jobs that ended before `time` (seconds since 1970), and returns
+    /// how many went. The newest row always stays: the journal's highest id tells the next start
+    /// which ids were handed out (`unjournaledIDs`).
+    @discardableResult
+    public func removeEnded(before time: Double) async throws -> Int {
+        let states = JobState.allCases.filter(\.isTerminal).map { "'\($0.rawValue)'" }.joined(separator: ",")
+        return try await pool.write { db in
+            try db.execute(
+                sql: """
+                    DELETE FROM jobs WHERE state IN (\(states)) AND finished_at < ?
+                    AND id < (SELECT max(id) FROM jobs)
+                    """,
+                arguments: [time])
+            return db.changesCount
+        }
     }
 
     // MARK: reads
@@ -421,6 +509,10 @@ public actor JobJournal {
         if let tf = filter.transformation {
             clauses.append("tf_checksum = ?")
             _ = arguments.append(contentsOf: [tf.hex])
+        }
+        if let after = filter.after {
+            clauses.append("id < ?")
+            _ = arguments.append(contentsOf: [after.rawValue])
         }
         let whereSQL = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
         _ = arguments.append(contentsOf: [filter.limit])

@@ -58,12 +58,19 @@ public struct JobFilter: Sendable, Hashable {
     public var handler: String?
     public var transformation: Checksum?
     public var limit: Int
+    /// Paging: only jobs older than this one (listings are newest first, so these come after
+    /// it); the cursor `GET /jobs` gives for its next page.
+    public var after: JobID?
 
-    public init(states: [JobState]? = nil, handler: String? = nil, transformation: Checksum? = nil, limit: Int = 100) {
+    public init(
+        states: [JobState]? = nil, handler: String? = nil, transformation: Checksum? = nil, limit: Int = 100,
+        after: JobID? = nil
+    ) {
         self.states = states
         self.handler = handler
         self.transformation = transformation
         self.limit = limit
+        self.after = after
     }
 
     /// Whether `record` passes the filter (the limit aside).
@@ -71,6 +78,7 @@ public struct JobFilter: Sendable, Hashable {
         if let states, !states.isEmpty, !states.contains(record.state) { return false }
         if let handler, record.handler != handler { return false }
         if let transformation, record.transformation != transformation { return false }
+        if let after, record.id >= after { return false }
         return true
     }
 }

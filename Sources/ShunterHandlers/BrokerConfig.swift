@@ -14,6 +14,14 @@ public struct BrokerConfig: Sendable, Hashable {
     public var workdir: String
     /// How long the work directory of a failed job is kept for inspection; zero deletes it at once.
     public var keepFailedWorkdirs: Duration
+    /// The largest result a job may produce (`max_result_size`); a larger one fails the job.
+    public var maxResultSize: Int64 = 1 << 30
+    /// How long the journal keeps the record of an ended job (`journal_retention`).
+    public var journalRetention: Duration = .seconds(7 * 86_400)
+    /// A failed job's work directory larger than this is removed at once, not kept.
+    public var keepFailedWorkdirsMaxSize: Int64 = 256 << 20
+    /// Limits of the HTTP server's connections (`http:`).
+    public var http: HTTPServerLimits = HTTPServerLimits()
     public var handlers: HandlerSource
     /// Conda environments: definitions, where they are built, with which tools.
     public var environments: EnvironmentsConfig
@@ -103,6 +111,23 @@ public struct ListenAddress: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+/// How long the HTTP server waits for a client, and how many connections it holds.
+public struct HTTPServerLimits: Sendable, Hashable {
+    /// A connection with no request in progress (or whose request head is still arriving) is
+    /// closed after this; nil never closes it.
+    public var idleTimeout: Duration?
+    /// A request's body must have arrived whole this long after its head; nil waits forever.
+    public var bodyTimeout: Duration?
+    /// Connections beyond this many are closed as soon as they are accepted.
+    public var maxConnections: Int
+
+    public init(idleTimeout: Duration? = .seconds(120), bodyTimeout: Duration? = .seconds(600), maxConnections: Int = 512) {
+        self.idleTimeout = idleTimeout
+        self.bodyTimeout = bodyTimeout
+        self.maxConnections = maxConnections
+    }
 }
 
 public struct StoreConfig: Sendable, Hashable {

@@ -28,7 +28,9 @@ public enum BrokerConfigLoader {
 
     public static let keys = [
         "listen", "hash", "root", "store", "journal", "workdir", "keep_failed_workdirs", "handlers", "environments", "log_level",
+        "max_result_size", "journal_retention", "keep_failed_workdirs_max_size", "http",
     ]
+    public static let httpKeys = ["idle_timeout", "body_timeout", "max_connections"]
     public static let storeKeys = ["buffers", "results", "promise_timeout"]
     public static let environmentsKeys = [
         "definitions", "root", "managers", "channels", "channel_alias", "keep_unused", "build_timeout", "tools_python",
@@ -134,6 +136,22 @@ public enum BrokerConfigLoader {
                 case "environments":
                     config.environments = try environments(value, root: root, defaults: config.environments, document: document)
                 case "log_level": config.logLevel = try logLevel(value)
+                case "max_result_size":
+                    config.maxResultSize = try ConfigParsing.byteSize(value, key: key)
+                    guard config.maxResultSize > 0 else {
+                        throw ConfigError("'max_result_size' must be more than 0 bytes", at: value.location)
+                    }
+                case "http": config.http = try http(value, document: document)
+                case "keep_failed_workdirs_max_size":
+                    config.keepFailedWorkdirsMaxSize = try ConfigParsing.byteSize(value, key: key)
+                case "journal_retention":
+                    config.journalRetention = try ConfigParsing.duration(value, key: key)
+                    guard config.journalRetention > .zero else {
+                        throw ConfigError(
+                            "'journal_retention' must be longer than 0: it is how long an ended job's record is kept "
+                                + "(write e.g. 7d, or 3650d to keep records for years)",
+                            at: value.location)
+                    }
                 default: break
                 }
             }
@@ -239,6 +257,24 @@ public enum BrokerConfigLoader {
             }
         }
         return store
+    }
+
+    static func http(_ value: ConfigValue, document: ConfigDocument) throws(ConfigError) -> HTTPServerLimits {
+        let entries = try ConfigParsing.mapping(
+            value, key: "http", accepted: httpKeys, context: "in 'http'", keyLocation: document.keyLocation(of:))
+        var limits = HTTPServerLimits()
+        for (key, entry) in entries {
+            switch key {
+            case "idle_timeout", "body_timeout":
+                // 0 waits forever, as a client that may take its time asks.
+                let duration = try ConfigParsing.duration(entry, key: "http.\(key)")
+                let limit: Duration? = duration == .zero ? nil : duration
+                if key == "idle_timeout" { limits.idleTimeout = limit } else { limits.bodyTimeout = limit }
+            default:
+                limits.maxConnections = try ConfigParsing.int(entry, key: "http.max_connections", minimum: 1)
+            }
+        }
+        return limits
     }
 
     static func environments(

@@ -128,6 +128,39 @@ public struct BashPlugin: JobPlugin {
     }
 
     public func collect(_ job: JobContext, prepared: PreparedJob, outcome: ExecutionOutcome) async throws -> [UInt8] {
+        switch try await collected(job, prepared: prepared, outcome: outcome) {
+        case .buffer(let buffer):
+            return buffer
+        case .file(let file):
+            let limit = job.maxResultBytes
+            return try await BlockingIO.run { try BashResult.bytes(of: file, shownAs: "RESULT", limit: limit) }
+        }
+    }
+
+    public func storeResult(_ job: JobContext, prepared: PreparedJob, outcome: ExecutionOutcome) async throws -> Checksum {
+        switch try await collected(job, prepared: prepared, outcome: outcome) {
+        case .buffer(let buffer):
+            return try await job.buffers.put(buffer, expected: nil)
+        case .file(let file):
+            let (fd, size) = try ContainedPath.openRegularFile(file, shownAs: "RESULT")
+            defer { close(fd) }
+            guard size <= job.maxResultBytes else { throw BashResult.tooLarge("RESULT", size: size, limit: job.maxResultBytes) }
+            do {
+                return try await job.buffers.put(contentsOf: fd, limit: job.maxResultBytes)
+            } catch BufferStoreError.tooLarge {
+                // It grew while it was copied.
+                throw BashResult.tooLarge("RESULT", size: nil, limit: job.maxResultBytes)
+            }
+        }
+    }
+
+    /// A result ready to store: a buffer, or a file whose bytes are the buffer as they are.
+    enum Collected {
+        case buffer([UInt8])
+        case file(ContainedPath.Resolved)
+    }
+
+    func collected(_ job: JobContext, prepared: PreparedJob, outcome: ExecutionOutcome) async throws -> Collected {
         let directory = WorkDirectory(path: prepared.workDirectory)
         // Read only on failure: a successful job's code and output are never loaded.
         func stdout() -> String { BashErrorText.echoedStdout(Self.readForErrorText(directory.stdoutPath)) }
@@ -154,21 +187,32 @@ public struct BashPlugin: JobPlugin {
             throw try await failure(.timedOut, "Timeout: the job ran longer than \(limit) (the handler's limits.timeout) and was stopped", withStderr: true)
         }
 
-        let resultPath = directory.workPath + "/RESULT"
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: resultPath, isDirectory: &isDirectory) else {
+        // What the job wrote is read only inside its work directory: a container job's
+        // `RESULT` could otherwise be a link to any file of the host (`ContainedPath`).
+        let contained = try ContainedPath(root: directory.workPath)
+        // Seamless's `os.path.exists`: a link to nothing is no result either.
+        guard let result = try contained.resolve("RESULT", shownAs: "RESULT") else {
             throw try await failure(.missingResult, "Result file/folder RESULT does not exist", withStderr: false)
         }
         let celltype = job.transformation.output.celltype
+        if !result.isDirectory && celltype == .bytes {
+            // The file is the buffer: it goes to the store as it is, never whole in memory.
+            return .file(result)
+        }
+        // Other results are converted whole: the size is checked before anything is read, and
+        // the reading runs off the event loops.
+        let limit = job.maxResultBytes
         do {
-            if isDirectory.boolValue {
-                let files = try BashResult.files(inDirectory: resultPath)
+            if result.isDirectory {
+                let files = try await BlockingIO.run { try BashResult.files(inDirectory: result, within: contained) }
                 if files.isEmpty {
                     throw try await failure(.missingResult, "Result folder RESULT is empty", withStderr: false)
                 }
-                return try BashResult.buffer(fromDirectoryFiles: files, celltype: celltype)
+                return .buffer(try await BlockingIO.run {
+                    try BashResult.buffer(fromDirectoryFiles: files, celltype: celltype, limit: limit)
+                })
             }
-            return try BashResult.buffer(fromFile: resultPath, celltype: celltype)
+            return .buffer(try await BlockingIO.run { try BashResult.buffer(fromFile: result, celltype: celltype, limit: limit) })
         } catch let error as JobFailure {
             throw error
         } catch {

@@ -134,4 +134,10 @@ public struct ContainerBashPlugin: JobPlugin {
     public func collect(_ job: JobContext, prepared: PreparedJob, outcome: ExecutionOutcome) async throws -> [UInt8] {
         try await bash.collect(job, prepared: prepared, outcome: outcome)
     }
+
+    /// As the bash plugin stores it: a `bytes` result streamed from its file, within the work
+    /// directory only.
+    public func storeResult(_ job: JobContext, prepared: PreparedJob, outcome: ExecutionOutcome) async throws -> Checksum {
+        try await bash.storeResult(job, prepared: prepared, outcome: outcome)
+    }
 }

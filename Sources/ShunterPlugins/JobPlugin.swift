@@ -17,6 +17,11 @@ public protocol JobPlugin: Sendable {
     /// output celltype. Throws `JobFailure` with the error text Seamless would show.
     func collect(_ job: JobContext, prepared: PreparedJob, outcome: ExecutionOutcome) async throws -> [UInt8]
 
+    /// What the broker calls: collects the result and stores it in `job.buffers`, returning its
+    /// checksum. Default: `collect`, then `put`. A plugin whose result is a file as it is
+    /// (a bash `bytes` result) streams it into the store instead of reading it whole.
+    func storeResult(_ job: JobContext, prepared: PreparedJob, outcome: ExecutionOutcome) async throws -> Checksum
+
     /// Rebuilds the prepared job of an execution that outlived a broker restart (a Slurm job),
     /// from the work directory `prepare` left, without changing any file. Throws when the plugin
     /// cannot (the default); the broker then abandons the execution and runs the job again.
@@ -24,6 +29,10 @@ public protocol JobPlugin: Sendable {
 }
 
 extension JobPlugin {
+    public func storeResult(_ job: JobContext, prepared: PreparedJob, outcome: ExecutionOutcome) async throws -> Checksum {
+        try await job.buffers.put(collect(job, prepared: prepared, outcome: outcome), expected: nil)
+    }
+
     public func reattach(_ job: JobContext, workDirectory: String) async throws -> PreparedJob {
         throw JobFailure(.internalError, "the \(Self.self) plugin cannot re-attach to a job started before a restart")
     }
@@ -51,6 +60,10 @@ public struct JobContext: Sendable {
     /// broker was down instead of running it a second time. A plugin that cannot have its
     /// command write it ignores this; its jobs then run again after a crash.
     public var recordsExitStatus: Bool = false
+    /// The largest result the job may produce, in bytes (the broker's `max_result_size`): a
+    /// larger one fails the job before it is read.
+    public var maxResultBytes: Int = JobContext.defaultMaxResultBytes
+    public static let defaultMaxResultBytes = 1 << 30
     public var logger: Logger
 
     public init(

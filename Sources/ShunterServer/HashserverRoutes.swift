@@ -14,16 +14,33 @@ import ShunterStore
 /// - Parameters:
 ///   - writable: registers `PUT /{checksum}` and `PUT /promise/{checksum}` (hashserver's
 ///     `--writable`); without it those answer 405 as hashserver's do.
-///   - maxListBytes: the largest JSON body accepted by `/has`, `/has-now`, `/buffer-length`.
+///   - maxChecksums: the most checksums one `/has`, `/has-now` or `/buffer-length` request may
+///     ask about; more get 413 with a sentence saying to split the list. One request for a
+///     million checksums would otherwise hold the broker's attention for seconds.
+///   - maxListBytes: the largest JSON body those routes accept; by default room for
+///     `maxChecksums` checksums written with generous white space.
 public func addHashserverRoutes<Context: RequestContext>(
-    to router: Router<Context>, store: any BufferStore, writable: Bool, maxListBytes: Int = 64 << 20
+    to router: Router<Context>, store: any BufferStore, writable: Bool, maxChecksums: Int = 100_000,
+    maxListBytes: Int? = nil
 ) {
+    let maxListBytes = maxListBytes ?? maxChecksums * 128
     /// `/has`, `/has-now` and `/buffer-length` take a JSON list of checksums and answer a list.
     func addListRoute(_ path: RouterPath, answer: @escaping @Sendable ([Checksum]) async throws -> [JSONValue]) {
         router.get(path) { request, _ -> Response in
+            func tooMany(_ got: String) -> Response {
+                StoreRouteResponse.text(
+                    .contentTooLarge,
+                    "\(path) takes at most \(maxChecksums) checksums per request, got \(got): send them in several requests\n",
+                    contentType: "text/plain; charset=utf-8")
+            }
             switch await HashserverRequest.checksumList(request, limit: maxListBytes) {
-            case .success(let checksums): StoreRouteResponse.json(.ok, .array(try await answer(checksums)))
-            case .failure(let invalid): invalid.response
+            case .success(let checksums):
+                guard checksums.count <= maxChecksums else { return tooMany("\(checksums.count)") }
+                return StoreRouteResponse.json(.ok, .array(try await answer(checksums)))
+            case .failure(let invalid) where invalid.type == "too_long":
+                return tooMany("a body of more than \(maxListBytes) bytes")
+            case .failure(let invalid):
+                return invalid.response
             }
         }
     }
@@ -193,6 +210,14 @@ enum HashserverRequest {
                 message: "request body larger than \(limit) bytes", input: .null))
         }
         let bytes = Array(buffer.readableBytesView)
+        // Parsing a long list takes a while: not on the event loop that serves other requests.
+        guard bytes.count > 64 << 10, let parsed = try? await BlockingIO.run({ checksumList(bytes) }) else {
+            return checksumList(bytes)
+        }
+        return parsed
+    }
+
+    static func checksumList(_ bytes: [UInt8]) -> Result<[Checksum], Invalid> {
         if bytes.isEmpty {
             return .failure(Invalid(type: "missing", location: [.string("body")], message: "Field required", input: .null))
         }

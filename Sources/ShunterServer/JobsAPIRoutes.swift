@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import ShunterBroker
 import ShunterCore
@@ -9,7 +10,7 @@ import ShunterCore
 /// ```
 /// POST /jobs                      submit (same body as /run-transformation) → 202 job | 200 cached
 ///                                 | 400 a mistake in the request | 422 nothing here can run it
-/// GET  /jobs?state=&handler=&tf=&limit=
+/// GET  /jobs?state=&handler=&tf=&limit=&after=   newest first; a full page has a Link rel="next"
 /// GET  /jobs/{id}                 one job's record
 /// GET  /jobs/{id}/wait?timeout=S  the outcome once it ends (408 if still running after S)
 /// POST /jobs/{id}/cancel
@@ -62,7 +63,18 @@ public func addJobsAPIRoutes<Context: RequestContext>(to router: Router<Context>
             }
             filter.limit = value
         }
-        return try PlainResponse.encoded(.ok, try await broker.list(filter))
+        if let after = query.get("after") {
+            guard let id = JobID(after) else {
+                throw BadRequest("after must be a job id (job-42 or 42), the cursor of the previous page, got '\(after)'")
+            }
+            filter.after = id
+        }
+        let page = try await broker.list(filter)
+        var response = try PlainResponse.encoded(.ok, page)
+        if let next = JobsPage.next(after: page, filter: filter, query: request.uri.query) {
+            response.headers[HTTPField.Name("Link")!] = "<\(next)>; rel=\"next\""
+        }
+        return response
     }
 
     router.get("/jobs/:id") { _, context -> Response in
@@ -132,5 +144,17 @@ extension RequestContext {
         let text = parameters.get("id") ?? ""
         guard let id = JobID(text) else { throw BadRequest("not a job id: '\(text)' (expected e.g. job-42 or 42)") }
         return id
+    }
+}
+
+/// Paging of `GET /jobs`: a page as long as the limit may have more after it, found by asking
+/// again for the jobs older than its last one.
+enum JobsPage {
+    /// The path and query of the next page, or nil when this one was the last.
+    static func next(after page: [JobRecord], filter: JobFilter, query: String?) -> String? {
+        guard page.count == filter.limit, let last = page.last else { return nil }
+        var items = (query ?? "").split(separator: "&").filter { !$0.hasPrefix("after=") }.map(String.init)
+        items.append("after=\(last.id)")
+        return "/jobs?" + items.joined(separator: "&")
     }
 }

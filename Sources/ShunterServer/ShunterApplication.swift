@@ -1,4 +1,5 @@
 import Hummingbird
+import HummingbirdCore
 import Logging
 import ShunterBroker
 import ShunterCore
@@ -11,6 +12,7 @@ import ShunterStore
 public enum ShunterApplication {
     public static func router(services: ShunterServices) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: ErrorAnswerMiddleware())
         addJobserverRoutes(to: router, broker: services.broker, hash: services.config.hash)
         addJobsAPIRoutes(to: router, broker: services.broker, hash: services.config.hash)
         addEnvironmentRoutes(to: router, store: services.environments)
@@ -27,10 +29,32 @@ public enum ShunterApplication {
     ) -> some ApplicationProtocol {
         Application(
             router: router(services: services),
+            server: server(limits: services.config.http, logger: logger),
             configuration: .init(
                 address: .hostname(services.config.listen.host, port: services.config.listen.port),
                 serverName: "Shunter/\(ShunterVersion.current)"),
             onServerRunning: { _ in await onServerRunning() },
             logger: logger)
+    }
+
+    /// HTTP/1 with the connection limits of `http:` (`ConnectionLimitHandler`). Raises the
+    /// process's limit on open files first, and keeps `max_connections` within half of it.
+    public static func server(limits: HTTPServerLimits, logger: Logger) -> HTTPServerBuilder {
+        var maxConnections = limits.maxConnections
+        if let files = FileDescriptorLimit.raiseToHard(), UInt64(maxConnections) > files / 2 {
+            let lowered = Int(clamping: max(1, files / 2))
+            logger.warning(
+                "http.max_connections is more than half of the open-files limit: lowered",
+                metadata: ["max_connections": "\(maxConnections)", "now": "\(lowered)", "open_files_limit": "\(files)"])
+            maxConnections = lowered
+        }
+        return server(limits: limits, counter: ConnectionCounter(limit: maxConnections), logger: logger)
+    }
+
+    /// The same with the counter given (tests watch it).
+    package static func server(limits: HTTPServerLimits, counter: ConnectionCounter, logger: Logger) -> HTTPServerBuilder {
+        let deadlines = ConnectionDeadlines.Limits(idle: limits.idleTimeout, body: limits.bodyTimeout)
+        return .http1(configuration: HTTP1Channel.Configuration(
+            additionalChannelHandlers: [ConnectionLimitHandler(limits: deadlines, counter: counter, logger: logger)]))
     }
 }

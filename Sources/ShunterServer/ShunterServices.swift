@@ -63,16 +63,19 @@ public struct ShunterServices: Sendable {
         }
 
         let runtimes = try HandlerRuntime.build(loaded.handlers, plugins: plugins, backends: backends)
-        let journal = try JobJournal(path: config.journal)
+        let journal = try JobJournal(path: config.journal, reserveBytes: JobJournal.defaultReserveBytes, logger: logger)
         try FileManager.default.createDirectory(atPath: config.workdir, withIntermediateDirectories: true)
         let environments = EnvironmentStore(
             config: config.environments,
             managers: EnvironmentManagerRegistry.managers(for: config.environments, environment: ProcessInfo.processInfo.environment),
             logger: logger)
+        var settings = BrokerSettings(
+            hash: config.hash, workRoot: config.workdir, keepFailedWorkDirectories: config.keepFailedWorkdirs,
+            environments: environments)
+        settings.maxResultBytes = Int(clamping: config.maxResultSize)
+        settings.keepFailedWorkDirectoryMaxBytes = config.keepFailedWorkdirsMaxSize
         let broker = Broker(
-            settings: BrokerSettings(
-                hash: config.hash, workRoot: config.workdir, keepFailedWorkDirectories: config.keepFailedWorkdirs,
-                environments: environments),
+            settings: settings,
             buffers: buffers, results: results, journal: journal, handlers: runtimes, logger: logger)
         try await broker.recover()
         return ShunterServices(
@@ -80,6 +83,29 @@ public struct ShunterServices: Sendable {
             handlers: loaded.handlers,
             janitor: WorkDirectoryJanitor(root: config.workdir, keepFailedFor: config.keepFailedWorkdirs, logger: logger),
             environments: environments)
+    }
+}
+
+extension ShunterServices {
+    /// The journal's retention: removes the records of jobs that ended longer than
+    /// `journal_retention` ago. Run by the housekeeping; a failure is logged, never thrown.
+    public func removeOldJobRecords(now: Date = Date(), logger: Logger) async {
+        // The journal's reserve goes back in place once a full disk has room again.
+        _ = await broker.restoreJournalReserve()
+        let (seconds, attoseconds) = config.journalRetention.components
+        let cutoff = now.timeIntervalSince1970 - (Double(seconds) + Double(attoseconds) / 1e18)
+        do {
+            let removed = try await broker.removeEndedJobs(before: cutoff)
+            if removed > 0 {
+                logger.info("removed the records of old ended jobs", metadata: [
+                    "count": "\(removed)", "journal_retention": "\(ConfigParsing.format(config.journalRetention))",
+                ])
+            }
+        } catch {
+            logger.error("could not remove old job records from the journal", metadata: [
+                "journal": "\(config.journal)", "error": "\(error)",
+            ])
+        }
     }
 }
 

@@ -43,6 +43,14 @@ public protocol BufferStore: Sendable {
     @discardableResult
     func put<Chunks: AsyncSequence>(streaming chunks: Chunks, expected: Checksum) async throws -> Checksum
     where Chunks.Element == [UInt8]
+
+    /// Stores what the open file `fd` holds from its offset to its end (a job's result) and
+    /// returns its checksum. More than `limit` bytes: throws `BufferStoreError.tooLarge` and
+    /// stores nothing. The caller keeps (and closes) `fd`. Default (BufferStoreDefaults.swift):
+    /// reads it whole off the event loops and calls `put`; the file store hashes while copying
+    /// into its temporary file, so the buffer is never whole in memory.
+    @discardableResult
+    func put(contentsOf fd: Int32, limit: Int) async throws -> Checksum
 }
 
 /// A store whose buffers are files on local disk, which a reader can stream in chunks instead
@@ -59,6 +67,8 @@ public enum BufferStoreError: Error, Sendable, CustomStringConvertible {
     case promiseTimedOut(Checksum, seconds: Double)
     case io(path: String, operation: String, errno: Int32)
     case remote(url: String, status: Int, message: String)
+    /// A buffer larger than the limit its writer set.
+    case tooLarge(limit: Int)
 
     public var description: String {
         switch self {
@@ -72,6 +82,8 @@ public enum BufferStoreError: Error, Sendable, CustomStringConvertible {
             "\(operation) \(path) failed: \(String(cString: strerror(code)))"
         case .remote(let url, let status, let message):
             "buffer server \(url) answered \(status): \(message)"
+        case .tooLarge(let limit):
+            "buffer refused: it is larger than \(limit) bytes"
         }
     }
 }

@@ -1,5 +1,11 @@
 import ShunterCore
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 extension BufferStore {
     public func hasNow(_ checksums: [Checksum]) async throws -> [Bool] {
         try await has(checksums)
@@ -11,5 +17,11 @@ extension BufferStore {
         var buffer: [UInt8] = []
         for try await chunk in chunks { buffer.append(contentsOf: chunk) }
         return try await put(buffer, expected: expected)
+    }
+
+    @discardableResult
+    public func put(contentsOf fd: Int32, limit: Int) async throws -> Checksum {
+        let buffer = try await BlockingIO.run { try FileSystem.readToEnd(fd, limit: limit, path: "result") }
+        return try await put(buffer, expected: nil)
     }
 }

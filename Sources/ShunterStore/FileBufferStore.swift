@@ -185,21 +185,52 @@ public actor FileBufferStore: FileBackedBufferStore {
         return expected
     }
 
-    public nonisolated func has(_ checksums: [Checksum]) async throws -> [Bool] {
-        var answers = try await hasNow(checksums)
-        for (index, checksum) in checksums.enumerated() where !answers[index] {
-            answers[index] = await promises.isPromised(checksum)
+    /// Copies the file into a temporary file of the store while hashing it, off the event
+    /// loops, then renames it into place: a result of any size is never whole in memory.
+    @discardableResult
+    public nonisolated func put(contentsOf fd: Int32, limit: Int) async throws -> Checksum {
+        // Its name is not known before it is hashed: the temporary file waits at the top.
+        let (temp, tempPath) = try FileSystem.makeTemporaryFile(besides: directory + "/incoming")
+        defer { close(temp) }
+        do {
+            let algorithm = hashAlgorithm
+            let checksum = try await BlockingIO.run {
+                try FileSystem.copyHashing(
+                    from: fd, sourcePath: "result", to: temp, destinationPath: tempPath, algorithm: algorithm, limit: limit)
+            }
+            var committed = false
+            try await claim(checksum) { target in
+                try FileSystem.makeDirectory(FileSystem.parentDirectory(of: target))
+                try await BlockingIO.run {
+                    try FileSystem.commitTemporaryFile(fd: temp, tempPath: tempPath, to: target, mode: 0o444)
+                }
+                committed = true
+            }
+            if !committed { unlink(tempPath) }
+            return checksum
+        } catch {
+            unlink(tempPath)
+            throw error
         }
-        return answers
+    }
+
+    public nonisolated func has(_ checksums: [Checksum]) async throws -> [Bool] {
+        let present = try await hasNow(checksums)
+        let promised = await promises.arePromised(checksums)
+        return zip(present, promised).map { $0 || $1 }
     }
 
     /// Like `has`, but a promise does not count (hashserver's `/has-now`). An upload in
     /// progress does count, as in hashserver.
     public nonisolated func hasNow(_ checksums: [Checksum]) async throws -> [Bool] {
         let uploading = await checksumsBeingUploaded(among: checksums)
-        return checksums.map { checksum in
-            uploading.contains(checksum) || existingPath(for: checksum) != nil || compressedPath(for: checksum) != nil
+        let answer = { @Sendable [self] in
+            checksums.map { checksum in
+                uploading.contains(checksum) || existingPath(for: checksum) != nil || compressedPath(for: checksum) != nil
+            }
         }
+        // A few stats per checksum: a long list is looked up off the event loops.
+        return checksums.count <= 64 ? answer() : try await BlockingIO.run(answer)
     }
 
     public nonisolated func length(_ checksum: Checksum) async throws -> Int? {
@@ -268,11 +299,33 @@ public actor FileBufferStore: FileBackedBufferStore {
 
     /// Writes a buffer through a temporary file in the target directory. `write` fills the
     /// file and returns the checksum of what it wrote; only a match is renamed into place.
-    /// Concurrent stores of one checksum run one at a time; the later ones find the file.
     private nonisolated func store(
         _ checksum: Checksum,
         write: (Int32, String) async throws -> Checksum
     ) async throws {
+        try await claim(checksum) { target in
+            try FileSystem.makeDirectory(FileSystem.parentDirectory(of: target))
+            let (fd, tempPath) = try FileSystem.makeTemporaryFile(besides: target)
+            defer { close(fd) }
+            do {
+                let actual = try await write(fd, tempPath)
+                guard actual == checksum else {
+                    throw BufferStoreError.checksumMismatch(expected: checksum, actual: actual)
+                }
+                // The fsync of a large buffer must not stall an event loop.
+                try await BlockingIO.run {
+                    try FileSystem.commitTemporaryFile(fd: fd, tempPath: tempPath, to: target, mode: 0o444)
+                }
+            } catch {
+                unlink(tempPath)
+                throw error
+            }
+        }
+    }
+
+    /// Runs `write` with the buffer's path unless the store has it already. Concurrent stores
+    /// of one checksum run one at a time; the later ones find the file and write nothing.
+    private nonisolated func claim(_ checksum: Checksum, write: (String) async throws -> Void) async throws {
         let target = path(for: checksum)
         if existingPath(for: checksum) != nil {
             await promises.resolve(checksum)
@@ -281,19 +334,7 @@ public actor FileBufferStore: FileBackedBufferStore {
         await beginUpload(of: checksum)
         do {
             if existingPath(for: checksum) == nil {
-                try FileSystem.makeDirectory(FileSystem.parentDirectory(of: target))
-                let (fd, tempPath) = try FileSystem.makeTemporaryFile(besides: target)
-                defer { close(fd) }
-                do {
-                    let actual = try await write(fd, tempPath)
-                    guard actual == checksum else {
-                        throw BufferStoreError.checksumMismatch(expected: checksum, actual: actual)
-                    }
-                    try FileSystem.commitTemporaryFile(fd: fd, tempPath: tempPath, to: target, mode: 0o444)
-                } catch {
-                    unlink(tempPath)
-                    throw error
-                }
+                try await write(target)
                 logger.debug("stored buffer", metadata: ["checksum": "\(checksum)", "path": "\(target)"])
             }
         } catch {

@@ -1,4 +1,5 @@
 import Foundation
+import ShunterCore
 
 #if canImport(Glibc)
 import Glibc
@@ -159,6 +160,47 @@ enum FileSystem {
             }
             if got == 0 { return }
             try chunk.withUnsafeBytes { try writeAll(output, UnsafeRawBufferPointer(rebasing: $0[0..<got]), path: destinationPath) }
+        }
+    }
+
+    /// Reads `fd` from its offset to its end, refusing more than `limit` bytes.
+    static func readToEnd(_ fd: Int32, limit: Int, path: String) throws -> [UInt8] {
+        var out: [UInt8] = []
+        try forEachChunk(of: fd, limit: limit, path: path) { out.append(contentsOf: $0) }
+        return out
+    }
+
+    /// Copies `input` from its offset to its end into `output`, hashing as it goes; refuses
+    /// more than `limit` bytes. Returns the checksum of what was copied.
+    static func copyHashing(
+        from input: Int32, sourcePath: String, to output: Int32, destinationPath: String, algorithm: HashAlgorithm,
+        limit: Int
+    ) throws -> Checksum {
+        var hasher = algorithm.makeHasher()
+        try forEachChunk(of: input, limit: limit, path: sourcePath) { chunk in
+            hasher.update(chunk)
+            try writeAll(output, chunk, path: destinationPath)
+        }
+        return hasher.finalize()
+    }
+
+    /// Reads `fd` chunk by chunk, counting, so a file that grows past `limit` while it is read
+    /// is refused too.
+    private static func forEachChunk(
+        of fd: Int32, limit: Int, path: String, _ body: (UnsafeRawBufferPointer) throws -> Void
+    ) throws {
+        var chunk = [UInt8](repeating: 0, count: chunkSize)
+        var total = 0
+        while true {
+            let got = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, chunkSize) }
+            if got < 0 {
+                if errno == EINTR { continue }
+                throw failure(path, "read")
+            }
+            if got == 0 { return }
+            total += got
+            guard total <= limit else { throw BufferStoreError.tooLarge(limit: limit) }
+            try chunk.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<got])) }
         }
     }
 }

@@ -63,6 +63,13 @@ public actor PromiseRegistry {
         return entry.expiresAt > ContinuousClock.now
     }
 
+    /// `isPromised` for many at once: one hop onto the actor instead of one per checksum.
+    public func arePromised(_ checksums: [Checksum]) -> [Bool] {
+        if entries.isEmpty { return checksums.map { _ in false } }
+        let now = ContinuousClock.now
+        return checksums.map { entries[$0].map { $0.expiresAt > now } ?? false }
+    }
+
     /// Waits until the promised buffer arrives or the promise expires.
     public func waitForArrival(of checksum: Checksum) async -> WaitOutcome {
         guard let entry = entries[checksum] else { return .notPromised }

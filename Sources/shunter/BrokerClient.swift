@@ -13,7 +13,18 @@ struct BrokerClient {
     struct Reply {
         var status: Int
         var body: [UInt8]
+        /// The target of the `Link: <...>; rel="next"` header (a listing's next page), if any.
+        var nextPage: String? = nil
         var text: String { String(decoding: body, as: UTF8.self) }
+
+        /// `</jobs?after=job-7>; rel="next"` → `/jobs?after=job-7`.
+        static func nextPage(fromLink header: String) -> String? {
+            for link in header.split(separator: ",") where link.contains("rel=\"next\"") {
+                guard let open = link.firstIndex(of: "<"), let close = link.firstIndex(of: ">"), open < close else { continue }
+                return String(link[link.index(after: open)..<close])
+            }
+            return nil
+        }
     }
 
     struct Unreachable: Error, CustomStringConvertible {
@@ -56,7 +67,9 @@ struct BrokerClient {
             throw Unreachable(url: baseURL, reason: "\(error)")
         }
         let collected = try await response.body.collect(upTo: 1 << 34)
-        return Reply(status: Int(response.status.code), body: Array(collected.readableBytesView))
+        return Reply(
+            status: Int(response.status.code), body: Array(collected.readableBytesView),
+            nextPage: response.headers["Link"].first.flatMap(Reply.nextPage(fromLink:)))
     }
 
     /// Uploads a buffer through the hashserver route; returns its checksum.

@@ -17,19 +17,38 @@ struct JobsCommand: AsyncParsableCommand {
         @Option(help: "Only jobs in these states (comma-separated: queued,running,failed,...).") var state: String?
         @Option(help: "Only jobs of this handler.") var handler: String?
         @Option(help: "At most this many jobs.") var limit: Int = 50
+        @Flag(help: "Every job the journal holds (follows the pages of the listing).") var all = false
         @Flag(help: "Print the JSON records.") var json = false
 
+        /// The server answers at most this many records per request; more are read page by page.
+        static let pageSize = 1000
+
+        func validate() throws {
+            guard limit > 0 else { throw ValidationError("--limit must be at least 1, got \(limit)") }
+        }
+
         func run() async throws {
-            var query = ["limit=\(limit)"]
+            var query: [String] = []
             if let state { query.append("state=\(state)") }
             if let handler { query.append("handler=\(handler)") }
-            let reply = try await BrokerClient.connect(broker.resolved).request(.GET, "/jobs?" + query.joined(separator: "&"))
-            try exitUnlessOK(reply)
+            let client = try await BrokerClient.connect(broker.resolved)
+            var jobs: [JSONValue] = []
+            var after: String?
+            repeat {
+                let wanted = all ? Self.pageSize : min(limit - jobs.count, Self.pageSize)
+                let page = query + ["limit=\(wanted)"] + (after.map { ["after=\($0)"] } ?? [])
+                let reply = try await client.request(.GET, "/jobs?" + page.joined(separator: "&"))
+                try exitUnlessOK(reply)
+                jobs += try JSONParser.parse(reply.body).arrayValue ?? []
+                // The cursor of the next page, from the Link header; none after the last page.
+                after = reply.nextPage?.split(separator: "?").last?.split(separator: "&")
+                    .first { $0.hasPrefix("after=") }.map { String($0.dropFirst("after=".count)) }
+            } while after != nil && (all || jobs.count < limit)
+            if !all { jobs = Array(jobs.prefix(limit)) }
             if json {
-                print(reply.text)
+                print(String(decoding: CanonicalJSON.encodeCompact(.array(jobs)), as: UTF8.self))
                 return
             }
-            let jobs = try JSONParser.parse(reply.body).arrayValue ?? []
             print(JobTable.header)
             for job in jobs { print(JobTable.row(job)) }
         }

@@ -108,6 +108,7 @@ struct SeamlessJobserverCommand: AsyncParsableCommand {
         let activity = ActivityTracker()
         let app = Application(
             responder: ActivityTrackingResponder(ShunterApplication.router(services: services).buildResponder(), tracker: activity),
+            server: ShunterApplication.server(limits: brokerConfig.http, logger: logger),
             configuration: .init(
                 address: .hostname(host, port: selectedPort), serverName: "Shunter/\(ShunterVersion.current)"),
             onServerRunning: { channel in
@@ -137,7 +138,7 @@ struct SeamlessJobserverCommand: AsyncParsableCommand {
             kill(getpid(), SIGTERM)
         }
         defer { idleWatch.cancel() }
-        let housekeeping = BrokerStartup.startHousekeeping(services)
+        let housekeeping = BrokerStartup.startHousekeeping(services, logger: logger)
         defer { housekeeping.cancel() }
         try await app.runService()
         await services.broker.shutdown()

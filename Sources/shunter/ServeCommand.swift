@@ -49,7 +49,7 @@ struct ServeCommand: AsyncParsableCommand {
                 "handlers": "\(services.handlers.map(\.name).joined(separator: ","))", "hash": "\(brokerConfig.hash.rawValue)",
             ])
 
-        let housekeeping = BrokerStartup.startHousekeeping(services)
+        let housekeeping = BrokerStartup.startHousekeeping(services, logger: logger)
         defer { housekeeping.cancel() }
         try await ShunterApplication.make(services: services, logger: logger) {
             // The listening socket and the event loops' epoll sets are NIO's, opened without

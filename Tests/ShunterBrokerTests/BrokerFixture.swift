@@ -38,10 +38,14 @@ struct BrokerFixture {
 
     /// A new broker over the same directory, as a restarted process would open it (on
     /// `journal` when the test watches it).
-    func openBroker(journal: JobJournal? = nil, runtimes: [HandlerRuntime]? = nil) async throws -> Broker {
+    func openBroker(
+        journal: JobJournal? = nil, runtimes: [HandlerRuntime]? = nil, configure: (inout BrokerSettings) -> Void = { _ in }
+    ) async throws -> Broker {
         let journal = try journal ?? JobJournal(path: root + "/journal.sqlite")
+        var settings = BrokerSettings(workRoot: root + "/work", keepFailedWorkDirectories: .seconds(3600))
+        configure(&settings)
         let broker = Broker(
-            settings: BrokerSettings(workRoot: root + "/work", keepFailedWorkDirectories: .seconds(3600)),
+            settings: settings,
             buffers: buffers, results: results, journal: journal,
             handlers: try runtimes ?? HandlerRuntime.build(handlers, context: BackendContext(killGrace: .milliseconds(500))),
             logger: BrokerFixture.quietLogger)

@@ -147,6 +147,29 @@ struct ContainerRunTests {
         #expect(owner?.uint32Value == getuid())
     }
 
+    @Test("docker: a RESULT that links to a host file, or holds such a link, fails the job; the host file is never stored")
+    func dockerResultLinksOutside() async throws {
+        try await ContainerFixtures.requireDocker()
+        let jobs = try ContainerJobs()
+        defer { jobs.cleanUp() }
+        let secret = NSTemporaryDirectory() + "shunter-host-secret-\(UUID().uuidString)"
+        let content = Array("host secret \(UUID().uuidString)\n".utf8)
+        #expect(FileManager.default.createFile(atPath: secret, contents: Data(content)))
+        defer { try? FileManager.default.removeItem(atPath: secret) }
+        let handler = try Engine.docker.handler()
+        for (code, output) in [("ln -s \(secret) RESULT", "bytes"), ("mkdir RESULT; echo 1 > RESULT/a; ln -s \(secret) RESULT/b", "plain")] {
+            let job = try await jobs.job(code: code, output: output, image: ContainerFixtures.dockerImage, handler: handler)
+            do {
+                let checksum = try await jobs.run(job)
+                Issue.record("\(code): stored \(checksum)")
+            } catch let failure as JobFailure {
+                #expect(failure.kind == .badResult)
+                #expect(failure.message.contains("is a symbolic link to '\(secret)', outside the job's work directory"), "\(failure.message)")
+            }
+        }
+        #expect(try await jobs.buffers.has([HashAlgorithm.sha256.checksum(of: content)]) == [false])
+    }
+
     @Test("docker: the journaled container name lets a restarted broker remove what a crashed one left running")
     func dockerAbandon() async throws {
         try await ContainerFixtures.requireDocker()

@@ -149,16 +149,15 @@ struct ContainerJobs {
             buffers: buffers, workRoot: root, logger: Logger(label: "container-test"))
     }
 
-    /// prepare → run → collect through the handler's own plugin and backend, as the broker
-    /// does; the result's checksum.
+    /// prepare → run → store the result through the handler's own plugin and backend, as the
+    /// broker does; the result's checksum.
     func run(_ job: JobContext, backend: (any Backend)? = nil) async throws -> Checksum {
         let plugin = try Self.plugin(job.handler)
         let backend = try backend ?? Self.backend(job.handler)
         let prepared = try await plugin.prepare(job)
         defer { try? WorkDirectory(path: prepared.workDirectory).remove() }
         let outcome = try await backend.run(prepared.execution, events: ExecutionEvents())
-        let result = try await plugin.collect(job, prepared: prepared, outcome: outcome)
-        return try await buffers.put(result, expected: nil)
+        return try await plugin.storeResult(job, prepared: prepared, outcome: outcome)
     }
 
     static func plugin(_ handler: HandlerConfig) throws -> any JobPlugin {

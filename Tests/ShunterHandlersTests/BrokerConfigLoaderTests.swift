@@ -85,6 +85,37 @@ import Testing
         #expect(config.logLevel == .info)
     }
 
+    @Test func maxResultSizeIsASizeAboveZero() throws {
+        let config = try BrokerConfigLoader.parse(yaml: "max_result_size: 512M", file: "/c/shunter.yaml").get()
+        #expect(config.maxResultSize == 512 << 20)
+        #expect(BrokerConfig.defaults(root: "/c").maxResultSize == 1 << 30)
+        let errors = BrokerConfigLoader.parse(yaml: "max_result_size: 0\n", file: "c.yaml").errors.map(\.description)
+        #expect(errors == ["c.yaml:1:18: 'max_result_size' must be more than 0 bytes"])
+        let words = BrokerConfigLoader.parse(yaml: "max_result_size: big\n", file: "c.yaml").errors.map(\.description)
+        #expect(words.first?.hasPrefix("c.yaml:1:18: 'max_result_size' is not a size") == true)
+    }
+
+    @Test func journalRetentionIsADurationAboveZero() throws {
+        let config = try BrokerConfigLoader.parse(yaml: "journal_retention: 30d", file: "/c/shunter.yaml").get()
+        #expect(config.journalRetention == .seconds(30 * 86_400))
+        #expect(BrokerConfig.defaults(root: "/c").journalRetention == .seconds(7 * 86_400))
+        let errors = BrokerConfigLoader.parse(yaml: "journal_retention: 0\n", file: "c.yaml").errors.map(\.description)
+        #expect(errors.count == 1)
+        #expect(errors.first?.hasPrefix("c.yaml:1:20: 'journal_retention' must be longer than 0") == true, "\(errors)")
+    }
+
+    @Test func httpLimits() throws {
+        #expect(BrokerConfig.defaults(root: "/c").http == HTTPServerLimits(idleTimeout: .seconds(120), bodyTimeout: .seconds(600), maxConnections: 512))
+        let config = try BrokerConfigLoader.parse(
+            yaml: "http:\n  idle_timeout: 30s\n  body_timeout: 0\n  max_connections: 64\n", file: "/c/shunter.yaml").get()
+        #expect(config.http == HTTPServerLimits(idleTimeout: .seconds(30), bodyTimeout: nil, maxConnections: 64))
+        let errors = BrokerConfigLoader.parse(yaml: "http:\n  max_connections: 0\n  idle: 3s\n", file: "c.yaml").errors.map(\.description)
+        #expect(errors.count == 1)
+        #expect(errors.first?.hasPrefix("c.yaml:3:3: unknown key 'idle' in 'http'") == true, "\(errors)")
+        let zero = BrokerConfigLoader.parse(yaml: "http:\n  max_connections: 0\n", file: "c.yaml").errors.map(\.description)
+        #expect(zero == ["c.yaml:2:20: 'http.max_connections' must be at least 1, got 0"])
+    }
+
     @Test func everyErrorIsReportedWithItsPlace() {
         let yaml = """
             listen: localhost
@@ -99,7 +130,7 @@ import Testing
             """
         let errors = BrokerConfigLoader.parse(yaml: yaml, file: "c.yaml").errors.map(\.description)
         #expect(errors == [
-            "c.yaml:3:1: unknown key 'stor' in the broker config; accepted keys: listen, hash, root, store, journal, workdir, keep_failed_workdirs, handlers, environments, log_level (did you mean 'store'?)",
+            "c.yaml:3:1: unknown key 'stor' in the broker config; accepted keys: listen, hash, root, store, journal, workdir, keep_failed_workdirs, handlers, environments, log_level, max_result_size, journal_retention, keep_failed_workdirs_max_size, http (did you mean 'store'?)",
             "c.yaml:1:9: 'listen' must be host:port with a port from 0 to 65535, got 'localhost'; accepted forms: 127.0.0.1:5533, 0.0.0.0:5533, [::1]:5533, 5533",
             "c.yaml:2:7: unknown hash 'sha256'; accepted values: sha-256, sha3-256 (did you mean 'sha-256'?)",
             "c.yaml:5:18: 'store.buffers.url' must be an http:// or https:// URL of a hashserver, got 'ftp://x'",

@@ -48,6 +48,31 @@ import Testing
         }
     }
 
+    @Test func tooManyChecksumsInOneListAre413WithASentence() async throws {
+        let router = Router()
+        addHashserverRoutes(to: router, store: MemoryBufferStore(), writable: true, maxChecksums: 3)
+        try await Application(router: router).test(.router) { client in
+            let four = ByteBuffer(string: "[" + Array(repeating: "\"\(absent)\"", count: 4).joined(separator: ",") + "]")
+            for path in ["/has", "/has-now", "/buffer-length"] {
+                try await client.execute(uri: path, method: .get, body: four) { response in
+                    #expect(response.status == .contentTooLarge)
+                    #expect(text(response.body) == "\(path) takes at most 3 checksums per request, got 4: send them in several requests\n")
+                }
+            }
+            // A body too long for the cap is refused the same way, before it is parsed.
+            let long = ByteBuffer(string: "[" + Array(repeating: "\"\(absent)\"", count: 6).joined(separator: ",") + "]")
+            try await client.execute(uri: "/has", method: .get, body: long) { response in
+                #expect(response.status == .contentTooLarge)
+                #expect(text(response.body) == "/has takes at most 3 checksums per request, got a body of more than 384 bytes: send them in several requests\n")
+            }
+            let three = ByteBuffer(string: "[" + Array(repeating: "\"\(absent)\"", count: 3).joined(separator: ",") + "]")
+            try await client.execute(uri: "/has", method: .get, body: three) { response in
+                #expect(response.status == .ok)
+                #expect(text(response.body) == "[false,false,false]")
+            }
+        }
+    }
+
     @Test func wrongBodyIsRefusedAndAbsentIs404() async throws {
         try await app(store: MemoryBufferStore()).test(.router) { client in
             try await client.execute(uri: "/\(hello)", method: .put, body: ByteBuffer(string: "hellx")) { response in

@@ -219,3 +219,64 @@ final class Moment: @unchecked Sendable {
         return recorded
     }
 }
+
+/// A job's result is stored from its open file, hashed while it is copied, never whole in memory.
+@Suite struct FileBufferStorePutFromFileTests {
+    func openFile(_ path: String, content: [UInt8]) throws -> Int32 {
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(content)))
+        let fd = open(path, O_RDONLY)
+        #expect(fd >= 0)
+        return fd
+    }
+
+    @Test func storesTheFileUnderItsChecksumAndLeavesNoTemporaryFile() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try FileBufferStore(directory: directory + "/store")
+            // Larger than one copy chunk, so the copy loops.
+            let content = (0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+            let fd = try openFile(directory + "/RESULT", content: content)
+            defer { close(fd) }
+            let checksum = try await store.put(contentsOf: fd, limit: 1 << 30)
+            #expect(checksum == HashAlgorithm.sha256.checksum(of: content))
+            #expect(try await store.get(checksum) == content)
+            let top = try FileManager.default.contentsOfDirectory(atPath: directory + "/store").sorted()
+            #expect(top == [".HASHSERVER_PREFIX", checksum.prefix(2)])
+            // The same content again: found, nothing left behind either.
+            let again = try openFile(directory + "/RESULT2", content: content)
+            defer { close(again) }
+            #expect(try await store.put(contentsOf: again, limit: 1 << 30) == checksum)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: directory + "/store").sorted() == top)
+        }
+    }
+
+    @Test func refusesMoreThanTheLimitAndStoresNothing() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try FileBufferStore(directory: directory + "/store")
+            let content = [UInt8](repeating: 7, count: 5000)
+            let fd = try openFile(directory + "/RESULT", content: content)
+            defer { close(fd) }
+            await #expect {
+                try await store.put(contentsOf: fd, limit: 4999)
+            } throws: { error in
+                guard case BufferStoreError.tooLarge(let limit) = error else { return false }
+                return limit == 4999
+            }
+            #expect(try await store.has([HashAlgorithm.sha256.checksum(of: content)]) == [false])
+            #expect(try FileManager.default.contentsOfDirectory(atPath: directory + "/store") == [".HASHSERVER_PREFIX"])
+        }
+    }
+
+    @Test func theMemoryStoreTakesAFileToo() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = MemoryBufferStore()
+            let content = Array("a result\n".utf8)
+            let fd = try openFile(directory + "/RESULT", content: content)
+            defer { close(fd) }
+            let checksum = try await store.put(contentsOf: fd, limit: 100)
+            #expect(try await store.get(checksum) == content)
+            let other = try openFile(directory + "/OTHER", content: content)
+            defer { close(other) }
+            await #expect(throws: BufferStoreError.self) { try await store.put(contentsOf: other, limit: 3) }
+        }
+    }
+}
