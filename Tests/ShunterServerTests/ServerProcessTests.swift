@@ -97,7 +97,9 @@ struct ServerProcessTests {
         // A job running at the kill is either collected on recovery (it finished while the broker
         // was down: one attempt) or stopped and run again (two); which depends on how long the
         // restart takes, so both are right and nothing may run a third time.
-        let attempts = try all.json.arrayValue!.map { $0["attempts"].flatMap { if case .int(let n) = $0 { n } else { nil } } ?? 0 }
+        let attempts: [Int64] = try all.json.arrayValue!.map { job in
+            if case .int(let n)? = job["attempts"] { n } else { 0 }
+        }
         #expect(attempts.allSatisfy { (1...2).contains($0) }, "attempts per job: \(attempts)")
     }
 
