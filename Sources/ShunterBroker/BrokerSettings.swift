@@ -17,8 +17,10 @@ public struct BrokerSettings: Sendable {
     /// A failed job's work directory taking more disk than this is removed at once.
     public var keepFailedWorkDirectoryMaxBytes: Int64 = 256 << 20
     /// A job recovery finds unfinished after this many runs fails instead of running again:
-    /// its end could not be journaled (a full disk), or the broker died during each run.
-    public var maxAttempts: Int = 5
+    /// its end could not be journaled (a full disk), so every start would run it again. Above
+    /// `Broker.recoveryLimit`, which fails a job in flight at that many crashes in a row sooner
+    /// and says so; this bound also counts runs ended by graceful restarts.
+    public var maxAttempts: Int = Broker.recoveryLimit + 3
 
     public init(
         hash: HashAlgorithm = .sha256, workRoot: String, keepFailedWorkDirectories: Duration = .seconds(86_400),

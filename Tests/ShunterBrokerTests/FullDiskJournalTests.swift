@@ -64,11 +64,12 @@ struct FullDiskJournalTests {
         let marker = fixture.root + "/ran"
         let tf = try await fixture.bash("touch \(marker); echo again > RESULT")
         let journal = try fixture.journal()
-        let id = try await fixture.journalJob(tf, in: journal, state: .running, handler: "bash-local", attempts: 5)
+        let attempts = BrokerSettings(workRoot: fixture.root).maxAttempts
+        let id = try await fixture.journalJob(tf, in: journal, state: .running, handler: "bash-local", attempts: attempts)
         let broker = try await fixture.openBroker()
         let record = try #require(try await broker.record(id))
         #expect(record.state == .failed)
-        #expect(record.error?.contains("ran 5 times and the broker never recorded its end") == true, "\(record.error ?? "")")
+        #expect(record.error?.contains("ran \(attempts) times and the broker never recorded its end") == true, "\(record.error ?? "")")
         #expect(!FileManager.default.fileExists(atPath: marker), "the job ran again")
     }
 }
