@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import ShunterBackends
 import ShunterBroker
 import ShunterCore
 
@@ -105,6 +106,7 @@ public func addJobsAPIRoutes<Context: RequestContext>(to router: Router<Context>
             .object([
                 "service": .string("shunter"), "version": .string(ShunterVersion.current), "hash": .string(hash.rawValue),
                 "queued": .int(Int64(load.queued)), "running": .object(running),
+                "warm_parents": .array(WarmParents.shared.status().map(\.json)),
             ]))
     }
 }
