@@ -187,8 +187,11 @@ struct WarmPythonJobTests {
     }
 
     @Test func aDeadWarmParentIsReplacedForTheNextJob() async throws {
-        let harness = try PythonJobHarness()
+        var harness = try PythonJobHarness()
         defer { harness.cleanUp() }
+        // A parent of its own (the environment is part of its key): other suites' jobs run on
+        // the shared one meanwhile, and would die with it.
+        harness.plugin.inheritedEnvironment["SHUNTER_TEST_OWN_PARENT"] = UUID().uuidString
         let parent = try #require(try await probe(harness)["parent"]?.intValue)
         #expect(kill(pid_t(parent), SIGKILL) == 0)
         // The next job either finds the parent already gone (and starts another) or is the one
