@@ -28,9 +28,10 @@ import report  # noqa: E402
 import slurm  # noqa: E402
 from scenarios import Bench, Counts, Scenario  # noqa: E402
 from servers import SeamlessStack, Shunter, remove_tree  # noqa: E402
+from python_scenarios import PythonBench, python_handler  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-ALL = ["jobs", "cache", "buffers", "hashing", "memory", "slurm"]
+ALL = ["jobs", "python", "cache", "buffers", "hashing", "memory", "slurm"]
 
 
 def machine() -> dict:
@@ -94,7 +95,8 @@ async def main() -> int:
     if args.max_jobs:
         handler = re.sub(r"max_jobs:\s*\d+", f"max_jobs: {args.max_jobs}", handler)
     work = Path(tempfile.mkdtemp(prefix="shunter-bench-"))
-    shunter = Shunter(args.shunter, work / "shunter", [("10-bash-local.yaml", handler)],
+    shunter = Shunter(args.shunter, work / "shunter",
+                      [("10-bash-local.yaml", handler), ("20-python-local.yaml", python_handler(args.venv))],
                       workdir=args.shunter_workdir or "var/work")
     stack = SeamlessStack(args.venv, work / "seamless", args.python_workers)
     scenarios: list[Scenario] = []
@@ -136,6 +138,9 @@ async def main() -> int:
                 scenarios.append(Scenario(name, skipped=f"error: {type(error).__name__}: {error}"))
 
         await step("jobs", 20, bench.trivial_jobs)
+        async def python_step():
+            return await PythonBench(bench, args.venv, args.quick).scenarios(shunter, stack)
+        await step("python", 60, python_step)
         await step("cache", 15, bench.cache_hits)
         await step("buffers", 15, bench.buffers)
 

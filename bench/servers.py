@@ -171,6 +171,27 @@ class SeamlessStack:
             wait_healthy(url, self.procs[name], self.base / f"{name}.log", timeout=120)
         return self
 
+    def extra_jobserver(self, workers: int) -> str:
+        """Another seamless-jobserver with `workers` workers on the same hashserver and database
+        (the Python scenarios compare with as many workers as jobs in flight); returns its URL."""
+        self.stop_extra_jobserver()
+        port = free_port()
+        status = self.base / f"jobserver-{workers}-status.json"
+        status.write_text((self.base / "jobserver-status.json").read_text())
+        name = f"jobserver-{workers}"
+        self._spawn(name, [str(self.venv / "bin" / "seamless-jobserver"), "--host", "127.0.0.1", "--port", str(port),
+                           "--workers", str(workers), "--status-file", str(status)])
+        url = f"http://127.0.0.1:{port}"
+        wait_healthy(url, self.procs[name], self.base / f"{name}.log", timeout=120)
+        self.extra = name
+        return url
+
+    def stop_extra_jobserver(self) -> None:
+        name = getattr(self, "extra", None)
+        if name:
+            stop_process(self.procs.pop(name, None))
+            self.extra = None
+
     def rss_kib(self) -> dict[str, int]:
         """Per server, its own RSS plus its children's (the jobserver's workers)."""
         out = {}

@@ -3,7 +3,7 @@
 # seamless-database) and the machine's floor, all in one run, and writes bench-out/report.md
 # and bench-out/report.json (median, p95 and ratios). Nothing fails on a number.
 #
-# Usage: scripts/bench.sh [--quick] [--only jobs,cache,buffers,hashing,memory,slurm] [--keep] ...
+# Usage: scripts/bench.sh [--quick] [--only jobs,python,cache,buffers,hashing,memory,slurm] [--keep] ...
 #   default: 5-10 minutes; --quick: about 3 minutes. Other options: bench/run.py --help.
 #   SHUNTER_BENCH_SCRATCH=<dir>: build and run Shunter from that scratch path (default .build).
 # Builds Shunter in release, sets up .venv-seamless, installs wrk (Debian) when missing; every

@@ -19,11 +19,14 @@ public struct Execution: Sendable {
     /// the broker's memory).
     public var stdoutPath: String
     public var stderrPath: String
+    /// Start the job forked from a warm parent (local backend only; others run `command`).
+    public var warmStart: WarmStart?
 
     public init(
         jobID: String, handler: String, workDirectory: String, command: [String],
         environment: [String: String], image: String? = nil, timeout: Duration? = nil,
-        resources: ResourceRequest = ResourceRequest(), stdoutPath: String, stderrPath: String
+        resources: ResourceRequest = ResourceRequest(), stdoutPath: String, stderrPath: String,
+        warmStart: WarmStart? = nil
     ) {
         self.jobID = jobID
         self.handler = handler
@@ -35,6 +38,7 @@ public struct Execution: Sendable {
         self.resources = resources
         self.stdoutPath = stdoutPath
         self.stderrPath = stderrPath
+        self.warmStart = warmStart
     }
 }
 

@@ -97,6 +97,9 @@ public struct LocalBackend: Backend {
     public func run(_ execution: Execution, events: ExecutionEvents) async throws -> ExecutionOutcome {
         try Task.checkCancellation()
         let started = ContinuousClock.now
+        if let warm = execution.warmStart, let outcome = try await runWarm(execution, warm, events: events, started: started) {
+            return outcome
+        }
         guard let program = execution.command.first else {
             throw BackendError.launchFailed(command: "", reason: "the command is empty")
         }

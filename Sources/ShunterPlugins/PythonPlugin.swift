@@ -37,6 +37,12 @@ public struct PythonPlugin: JobPlugin {
                     + ".venv-seamless/bin/python in the handler file's directory or above, else python3 on PATH)",
                 "pass_environment": "list of variable names copied from the broker's environment into the job's "
                     + "(default: \(BashPlugin.defaultPassedEnvironment.joined(separator: " ")))",
+                "warm": "true (default): with the local backend, each job is a child forked from a warm interpreter "
+                    + "that has already imported Seamless (one per interpreter and environment); false: every job "
+                    + "starts its own interpreter",
+                "warm_start": "first-job (default): a warm interpreter starts with the first job that needs it; "
+                    + "broker-start: the handler's own interpreter also starts with the broker",
+                "warm_idle_timeout": "how long a warm interpreter with no job stays up (default 10m)",
             ],
             languages: ["python"]
         ),
@@ -44,6 +50,11 @@ public struct PythonPlugin: JobPlugin {
             let plugin = try PythonPlugin(handler: handler)
             PythonInterpreter.warnIfUnusable(
                 interpreter: plugin.interpreter, environment: plugin.inheritedEnvironment, handler: handler.name)
+            if let warm = plugin.warm, warm.startsWithBroker, handler.backend == "local" {
+                WarmParents.shared.prestart(
+                    plugin.warmParentKey(interpreter: plugin.interpreter, environment: plugin.inheritedEnvironment, label: "python"),
+                    idleTimeout: warm.idleTimeout)
+            }
             return plugin
         }
     )
@@ -52,10 +63,13 @@ public struct PythonPlugin: JobPlugin {
     public var interpreter: String
     /// The job's whole environment (Seamless would give it the client's).
     public var inheritedEnvironment: [String: String]
+    /// How jobs run on the local backend: forked from a warm interpreter, or (nil) cold.
+    public var warm: WarmPythonSettings?
 
-    public init(interpreter: String, inheritedEnvironment: [String: String]) {
+    public init(interpreter: String, inheritedEnvironment: [String: String], warm: WarmPythonSettings? = WarmPythonSettings()) {
         self.interpreter = interpreter
         self.inheritedEnvironment = inheritedEnvironment
+        self.warm = warm
     }
 
     /// Reads the handler's `python:` section.
@@ -73,7 +87,7 @@ public struct PythonPlugin: JobPlugin {
         for name in names {
             if let value = brokerEnvironment[name] { inherited[name] = value }
         }
-        self.init(interpreter: interpreter, inheritedEnvironment: inherited)
+        self.init(interpreter: interpreter, inheritedEnvironment: inherited, warm: try WarmPythonSettings(options))
     }
 
     public func prepare(_ job: JobContext) async throws -> PreparedJob {
@@ -82,12 +96,14 @@ public struct PythonPlugin: JobPlugin {
         var interpreter = self.interpreter
         var environment = inheritedEnvironment
         var ready: ReadyEnvironment?
+        var label = "python"
         switch try await JobEnvironment.resolve(job) {
         case .none: break
         case .undefined(let name):
             throw JobEnvironment.unknown(name, job: job, hint: "define it there to run Python transformations in it")
         case .ready(let built):
             ready = built
+            label = "python in conda environment '\(built.label)'"
             interpreter = built.python
             environment = built.activated(inheritedEnvironment)
             if let seamless = await SeamlessSitePackages.shared.find(interpreter: self.interpreter, environment: inheritedEnvironment) {
@@ -103,8 +119,14 @@ public struct PythonPlugin: JobPlugin {
             try await Self.materializeInputs(of: transformation, into: files, buffers: job.buffers)
             try WorkDirectory.writeFile(CanonicalJSON.encode(Self.request(for: transformation)), to: files.request)
             try WorkDirectory.writeFile(Array(PythonRunnerScript.source.utf8), to: files.runner)
-            let execution = try PreparedExecutionRecord.prepare(
+            var execution = try PreparedExecutionRecord.prepare(
                 job, directory: directory, command: [interpreter, files.runner, files.path], environment: environment)
+            if let warm, job.handler.backend == "local" {
+                // The cold command stays what is recorded and what a human re-runs.
+                execution.warmStart = WarmStart(
+                    parent: warmParentKey(interpreter: interpreter, environment: environment, label: label),
+                    arguments: [files.runner, files.path], idleTimeout: warm.idleTimeout)
+            }
             return PreparedJob(execution: execution, workDirectory: directory.path, environment: ready)
         } catch {
             try? directory.remove()
@@ -154,6 +176,14 @@ public struct PythonPlugin: JobPlugin {
             throw JobFailure(.timedOut, "Timeout: the job ran longer than \(limit) (the handler's limits.timeout) and was stopped\n" + runnerOutput())
         }
         throw JobFailure(.internalError, "Shunter's Python runner (\(prepared.execution.command.first ?? interpreter)) failed (\(PythonInterpreter.describe(outcome.termination))) before it could report\n" + runnerOutput())
+    }
+
+    /// The warm interpreter for jobs run by `interpreter` with `environment`: it runs the fork
+    /// server, with the runner's source to import what the runner imports.
+    func warmParentKey(interpreter: String, environment: [String: String], label: String) -> WarmParentKey {
+        WarmParentKey(
+            label: label, command: [interpreter, "-c", PythonForkServerScript.source, PythonRunnerScript.source],
+            environment: environment)
     }
 
     // MARK: - The job's files

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import ShunterBackends
 import ShunterBroker
 import ShunterCore
 
@@ -122,6 +123,7 @@ public func addJobsAPIRoutes<Context: RequestContext>(to router: Router<Context>
             .object([
                 "service": .string("shunter"), "version": .string(ShunterVersion.current), "hash": .string(hash.rawValue),
                 "queued": .int(Int64(load.queued)), "running": .object(running),
+                "warm_parents": .array(WarmParents.shared.status().map(\.json)),
             ]))
     }
 }

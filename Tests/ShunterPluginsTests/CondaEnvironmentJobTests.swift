@@ -76,6 +76,35 @@ struct CondaEnvironmentJobTests {
         #expect(pip.hasPrefix("\"\(root)/envs/.prefixes/") && pip.hasSuffix(" 2.4.6\"\n"), "\(pip)")
     }
 
+    @Test("two environments in use at once get two warm parents, and a job in each its own numpy")
+    func twoEnvironmentsTwoWarmParents() async throws {
+        let harness = try PythonJobHarness()
+        defer { harness.cleanUp() }
+        // Each job holds its warm parent busy until both run: they overlap.
+        let gate = harness.root.path + "/gate-" + UUID().uuidString
+        let probe = """
+            import os, sys, time, numpy
+            open(\(String(reflecting: gate)) + "-" + numpy.__version__, "w").close()
+            while len([n for n in os.listdir(\(String(reflecting: harness.root.path))) if n.startswith(\(String(reflecting: "gate-")))]) < 2:
+                time.sleep(0.01)
+            result = f"{os.getppid()} {sys.executable} {numpy.__version__}"
+            """
+        async let conda = python(harness, probe, env: .init(condaEnvironment: "numpy-conda"), output: "str")
+        async let pip = python(harness, probe, env: .init(condaEnvironment: "numpy-pip"), output: "str")
+        let answers = try await [conda, pip].map { String(decoding: $0, as: UTF8.self).dropFirst().dropLast(2).split(separator: " ") }
+        try #require(answers.allSatisfy { $0.count == 3 })
+        #expect(answers[0][2] == "2.2.6" && answers[1][2] == "2.4.6", "\(answers)")
+        #expect(answers[0][0] != answers[1][0], "one warm parent per environment: \(answers)")
+        #expect(answers[0][1] != answers[1][1], "each environment's own interpreter: \(answers)")
+        let parents = WarmParents.shared.status()
+        for answer in answers {
+            let parent = try #require(parents.first { String($0.pid) == answer[0] }, "\(answer) was forked by a listed warm parent: \(parents)")
+            #expect(parent.kind.hasPrefix("python in conda environment"), "\(parent)")
+            #expect(parent.interpreter == String(answer[1]) || URL(fileURLWithPath: parent.interpreter).resolvingSymlinksInPath().path
+                    == URL(fileURLWithPath: String(answer[1])).resolvingSymlinksInPath().path, "\(parent)")
+        }
+    }
+
     @Test("bash jobs get the environment activated: PATH, CONDA_PREFIX")
     func bashActivated() async throws {
         let harness = try BashJobHarness()

@@ -29,7 +29,7 @@ func seamlessPython() throws -> String {
 struct PythonJobHarness {
     let root: TemporaryDirectory
     let buffers: any BufferStore
-    let plugin: PythonPlugin
+    var plugin: PythonPlugin
     let backend = LocalBackend(killGrace: .milliseconds(500))
 
     init(interpreter: String? = nil) throws {

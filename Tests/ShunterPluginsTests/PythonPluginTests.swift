@@ -14,7 +14,7 @@ struct PythonPluginTests {
         #expect(descriptor.component.languages == ["python"])
         #expect(descriptor.component.compatibleBackends == ["local", "slurm"])
         #expect(descriptor.component.optionSection == "python")
-        #expect(Set(descriptor.component.optionKeys.keys) == ["interpreter", "pass_environment"])
+        #expect(Set(descriptor.component.optionKeys.keys) == ["interpreter", "pass_environment", "warm", "warm_start", "warm_idle_timeout"])
     }
 
     @Test func shippedHandlerLoadsWithTheRealCatalog() throws {
