@@ -42,7 +42,9 @@ struct BackendOptions {
     }
 
     /// A positive number (whole or not): CPU counts.
-    func positiveNumber(_ key: String) throws -> Double? {
+    /// A number above 0 and at most `maximum` (a count of CPUs, say: a bound no machine
+    /// reaches keeps later conversions to whole numbers from trapping).
+    func positiveNumber(_ key: String, maximum: Double = 1_048_576) throws -> Double? {
         guard let value = entry(key) else { return nil }
         let number: Double
         switch value {
@@ -53,6 +55,10 @@ struct BackendOptions {
         }
         guard number > 0, number.isFinite else {
             throw ConfigError("'\(section).\(key)' must be greater than 0, got \(number)", at: value.location)
+        }
+        guard number <= maximum else {
+            throw ConfigError(
+                "'\(section).\(key)' is too large: at most \(Int(maximum)), got \(number)", at: value.location)
         }
         return number
     }

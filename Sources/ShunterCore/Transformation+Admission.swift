@@ -15,7 +15,13 @@ extension Transformation {
         for name in dict.keys.sorted() where !name.hasPrefix("__") {
             if let problem = WorkPathName.problem(with: name) {
                 problems.append("pin '\(name)': the name cannot be a file name in the job's directory: \(problem)")
+            } else if name.contains(where: { $0 == "=" || $0.isNewline }) {
+                // A pin is also a variable of the job (bash's environment, Python's globals).
+                problems.append("pin '\(name)': the name cannot be a variable name ('=' and line breaks are not allowed in one)")
             }
+        }
+        if ["bash", "python"].contains(language), pins["code"] == nil {
+            problems.append("the \(language) transformation has no 'code' pin: send the code as the pin 'code'")
         }
         for name in pins.keys.sorted() where !Self.pinCelltypes.contains(pins[name]!.celltype) {
             problems.append("pin '\(name)': unknown celltype '\(pins[name]!.celltype)'; expected one of: "

@@ -77,6 +77,11 @@ extension Transformation {
 
         var pins: [String: Pin] = [:]
         var body: [String: JSONValue] = [:]
+        for meta in [dict["__meta__"], dunder["__meta__"]] {
+            if let meta, !meta.isNull, meta.objectValue == nil {
+                throw .badDunder(key: "__meta__", reason: "expected a dict (ncores, memory, walltime, ...), got \(meta.kindName)")
+            }
+        }
         var merged = dunder
         for (key, value) in dict {
             if TransformationDunder.orthogonal.contains(key) || TransformationDunder.derived.contains(key) {

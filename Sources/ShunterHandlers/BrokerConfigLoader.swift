@@ -235,7 +235,19 @@ public enum BrokerConfigLoader {
         case .string(let text, _) where text.hasSuffix(".yaml") || text.hasSuffix(".yml"):
             return .files([try path(value, key: "handlers", root: root)])
         case .string:
-            return .directory(try path(value, key: "handlers", root: root))
+            let directory = try path(value, key: "handlers", root: root)
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) else {
+                throw ConfigError(
+                    "'handlers' names \(directory), which does not exist; create it with handler files in it, or name handler files in a list",
+                    at: value.location)
+            }
+            guard isDirectory.boolValue else {
+                throw ConfigError(
+                    "'handlers' names \(directory), which is not a directory; handler files end in .yaml or .yml",
+                    at: value.location)
+            }
+            return .directory(directory)
         default:
             throw ConfigError(
                 "'handlers' must be a directory or a list of handler files, got \(ConfigParsing.kindName(value))",

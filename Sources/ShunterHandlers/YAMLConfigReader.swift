@@ -43,14 +43,62 @@ public enum YAMLConfigReader {
     }
 
     public static func document(file path: String) throws(ConfigError) -> ConfigDocument {
-        let text: String
+        let bytes: [UInt8]
         do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
+            bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
         } catch {
             throw ConfigError(
                 "cannot read file: \(readableReason(error))", at: SourceLocation(file: path, line: 0, column: 0))
         }
-        return try document(yaml: text, file: path)
+        if let bad = firstInvalidUTF8(in: bytes) {
+            throw ConfigError(
+                "not UTF-8 text: byte 0x\(String(bytes[bad.offset], radix: 16, uppercase: true)) is invalid UTF-8; "
+                    + "a config or handler file must be YAML written in UTF-8",
+                at: SourceLocation(file: path, line: bad.line, column: bad.column))
+        }
+        return try document(yaml: String(decoding: bytes, as: UTF8.self), file: path)
+    }
+
+    /// Where the first byte that is not part of valid UTF-8 stands (1-based line and column,
+    /// counted in bytes), or nil when all of `bytes` is UTF-8. NUL bytes count as invalid: YAML
+    /// does not allow them and they end C strings in the parser.
+    static func firstInvalidUTF8(in bytes: [UInt8]) -> (offset: Int, line: Int, column: Int)? {
+        var index = 0
+        var line = 1
+        var lineStart = 0
+        while index < bytes.count {
+            let lead = bytes[index]
+            let length: Int
+            switch lead {
+            case 0x01...0x7F: length = 1
+            case 0xC2...0xDF: length = 2
+            case 0xE0...0xEF: length = 3
+            case 0xF0...0xF4: length = 4
+            default: return (index, line, index - lineStart + 1)
+            }
+            guard index + length <= bytes.count else { return (index, line, index - lineStart + 1) }
+            for next in bytes[(index + 1)..<(index + length)] where next & 0xC0 != 0x80 {
+                return (index, line, index - lineStart + 1)
+            }
+            // Overlong forms and surrogates, which the lead byte alone does not rule out.
+            if length == 3 {
+                let second = bytes[index + 1]
+                if (lead == 0xE0 && second < 0xA0) || (lead == 0xED && second > 0x9F) {
+                    return (index, line, index - lineStart + 1)
+                }
+            } else if length == 4 {
+                let second = bytes[index + 1]
+                if (lead == 0xF0 && second < 0x90) || (lead == 0xF4 && second > 0x8F) {
+                    return (index, line, index - lineStart + 1)
+                }
+            }
+            if lead == 0x0A {
+                line += 1
+                lineStart = index + 1
+            }
+            index += length
+        }
+        return nil
     }
 
     private static func readableReason(_ error: any Error) -> String {

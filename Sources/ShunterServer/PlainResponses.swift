@@ -49,6 +49,13 @@ struct BadRequest: Error, HTTPResponseError {
 extension Request {
     /// The body as bytes, refusing more than `limit` with 413.
     func collectBytes(upTo limit: Int) async throws -> [UInt8] {
+        // A declared length over the limit is refused before any of the body is read: the
+        // client learns at once, rather than after sending (or trickling) all of it.
+        if let declared = headers[.contentLength].flatMap({ UInt64($0) }), declared > UInt64(limit) {
+            throw BadRequest(
+                "request body of \(declared) bytes is larger than the \(limit) bytes this route takes",
+                status: .contentTooLarge)
+        }
         do {
             let buffer = try await body.collect(upTo: limit)
             return Array(buffer.readableBytesView)

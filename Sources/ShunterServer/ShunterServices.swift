@@ -23,6 +23,22 @@ public struct ShunterServices: Sendable {
     /// Where conda environments are built and kept.
     public let environments: EnvironmentStore
 
+    /// The handlers of `config`, once the config, the handler files and every component they
+    /// name have been checked: every error at once, and exactly those `shunter check` reports.
+    /// Reads files and creates nothing, so it can run before the store is locked.
+    public static func validatedHandlers(
+        config: BrokerConfig,
+        plugins: [JobPluginDescriptor] = JobPluginRegistry.builtIn,
+        backends: [BackendDescriptor] = BackendRegistry.builtIn
+    ) throws(ConfigErrors) -> HandlerLoadResult {
+        let catalog = JobPluginRegistry.catalog(plugins: plugins, backends: backends)
+        let loaded = HandlerLoader(catalog: catalog).load(config.handlers)
+        let errors = loaded.errors
+            + StartupValidation.errors(config: config, handlers: loaded.handlers, plugins: plugins, backends: backends)
+        guard errors.isEmpty else { throw ConfigErrors(errors) }
+        return loaded
+    }
+
     /// Opens every part and recovers the jobs the journal holds. Throws with a message that
     /// names the file or setting at fault.
     public static func open(
@@ -31,12 +47,7 @@ public struct ShunterServices: Sendable {
         backends: [BackendDescriptor] = BackendRegistry.builtIn,
         logger: Logger
     ) async throws -> ShunterServices {
-        let catalog = JobPluginRegistry.catalog(plugins: plugins, backends: backends)
-        let loaded = HandlerLoader(catalog: catalog).load(config.handlers)
-        // Every error at once, and exactly those `shunter check` reports.
-        let errors = loaded.errors
-            + StartupValidation.errors(config: config, handlers: loaded.handlers, plugins: plugins, backends: backends)
-        guard errors.isEmpty else { throw ConfigErrors(errors) }
+        let loaded = try validatedHandlers(config: config, plugins: plugins, backends: backends)
         guard !loaded.handlers.isEmpty else {
             throw ServiceError("no job handlers are configured (\(config.handlers)); the broker could run nothing")
         }

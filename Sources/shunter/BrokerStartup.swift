@@ -107,6 +107,9 @@ enum BrokerStartup {
     static func openServices(config: BrokerConfig, logger: Logger, command: String) async throws -> ShunterServices {
         guardProcess(config: config, logger: logger)
         do {
+            // A config that cannot work is reported as such (file:line:column), before the
+            // lock files, which it may name unusable places for, are made.
+            _ = try ShunterServices.validatedHandlers(config: config)
             try lockStore(config: config, logger: logger, command: "\(command) \(CommandLine.arguments.dropFirst().joined(separator: " "))")
             let services = try await ShunterServices.open(config: config, logger: logger)
             // Under the store's lock nothing else writes there: every temporary file is a
