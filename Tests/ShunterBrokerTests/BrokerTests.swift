@@ -71,10 +71,17 @@ struct BrokerTests {
         defer { fixture.remove() }
         let broker = try await fixture.openBroker()
         let log = fixture.root + "/spans.txt"
-        // Each job logs its start and end (nanoseconds); overlaps are counted afterwards.
+        // Each job logs its start and end (nanoseconds); overlaps are counted afterwards. A job
+        // stays until a second one runs beside it (or every job has started), so that the
+        // limit is reached however slowly the machine starts processes; the 60 s bound only
+        // keeps a broker that never runs two at once from hanging the test.
+        let started = "$(grep -c ' +1' \(log))"
+        let inFlight = "$(( \(started) - $(grep -c ' -1' \(log)) ))"
         let transformations = try await (0..<6).asyncMap { index in
             try await fixture.bash(
-                "echo \"$(date +%s%N) +1\" >> \(log); sleep 0.3; echo \"$(date +%s%N) -1\" >> \(log); echo \(index) > RESULT")
+                "echo \"$(date +%s%N) +1\" >> \(log); i=0; "
+                    + "while [ \(inFlight) -lt 2 ] && [ \(started) -lt 6 ] && [ $i -lt 6000 ]; do sleep 0.01; i=$((i+1)); done; "
+                    + "echo \"$(date +%s%N) -1\" >> \(log); echo \(index) > RESULT")
         }
         let outcomes = try await withThrowingTaskGroup(of: JobOutcome.self) { group in
             for tf in transformations { group.addTask { try await broker.run(tf) } }

@@ -12,7 +12,7 @@ struct ActivityTrackerTests {
         await tracker.end()
         try await Task.sleep(for: .milliseconds(60))
         let idle = await tracker.idleTime()
-        #expect(idle >= .milliseconds(50) && idle < .seconds(5), "\(idle)")
+        #expect(idle >= .milliseconds(50), "\(idle)")
     }
 
     @Test("waitUntilIdle returns after the limit, and not before")
@@ -22,6 +22,6 @@ struct ActivityTrackerTests {
         let start = clock.now
         try await tracker.waitUntilIdle(for: .milliseconds(300), checkingEvery: .milliseconds(20))
         let waited = clock.now - start
-        #expect(waited >= .milliseconds(300) && waited < .seconds(5), "\(waited)")
+        #expect(waited >= .milliseconds(300), "\(waited)")
     }
 }
