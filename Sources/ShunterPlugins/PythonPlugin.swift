@@ -154,6 +154,13 @@ public struct PythonPlugin: JobPlugin {
 
         switch outcome.termination {
         case .exited(0):
+            // The runner's result buffer is read whole (it is the buffer, already converted to
+            // its celltype): its size is checked first.
+            if let size = (try? FileManager.default.attributesOfItem(atPath: files.result))?[.size] as? Int,
+                size > job.maxResultBytes
+            {
+                throw BashResult.tooLarge("the result", size: size, limit: job.maxResultBytes)
+            }
             guard let data = FileManager.default.contents(atPath: files.result) else {
                 throw JobFailure(.internalError, "Shunter's Python runner exited 0 without writing \(files.result)\n" + runnerOutput())
             }

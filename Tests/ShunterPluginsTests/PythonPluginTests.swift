@@ -109,6 +109,21 @@ struct PythonPluginTests {
         #expect(ContinuousClock.now - started < .seconds(50), "the timeout must stop the 60 s job")
     }
 
+    @Test func aResultLargerThanTheBrokersLimitFailsTheJob() async throws {
+        let harness = try PythonJobHarness()
+        defer { harness.cleanUp() }
+        let transformation = try await harness.transformation(code: "result = 'x' * 5000", output: "text")
+        var job = harness.context(transformation)
+        job.maxResultBytes = 1000
+        await #expect {
+            _ = try await harness.run(job)
+        } throws: { error in
+            guard let failure = error as? JobFailure else { return false }
+            return failure.kind == .badResult && failure.message.contains("max_result_size")
+        }
+        #expect(try await harness.run(harness.context(transformation)).count > 5000, "the same result is stored under the default limit")
+    }
+
     @Test func refusesWhatItCannotRunBeforeWritingAnything() async throws {
         let harness = try PythonJobHarness()
         defer { harness.cleanUp() }
