@@ -3,8 +3,8 @@
 // glibc's posix_spawn also clones with CLONE_VM (the broker's page tables are neither copied
 // nor write-protected, as fork would), but adds CLONE_VFORK: the calling thread sleeps until
 // the child has exec'd. In the broker that thread is an event loop, and everything queued on
-// it waits too; at eight concurrent trivial jobs on two cores, a loop in that wait was 40% of
-// the time a core sat idle (issue 7's scheduler trace). Here the caller returns as soon as the
+// it waits too, a large part of the time a core sat idle under many concurrent trivial jobs
+// (docs/performance.md has the scheduler trace). Here the caller returns as soon as the
 // child exists. The price is what the child may do: it runs beside the broker in the broker's
 // memory, so from its first instruction to its exec it
 //   - touches only the spawn record (argv, envp, paths, its own stack), which the parent

@@ -14,7 +14,7 @@ import Darwin
 /// Why not swift-subprocess for local jobs: per spawn it forks the broker (copying its page
 /// tables and making every page the broker writes next fault once), resets each signal in the
 /// child with its own call, and runs a task group with a sleeping task and a stream to wait for
-/// the exit. That was a measurable share of a trivial job's cost (issue 7's profile). Here the
+/// the exit. That was a measurable share of a trivial job's cost (docs/performance.md). Here the
 /// spawn is one clone sharing the broker's memory, which returns before the child's exec (see
 /// spawn_linux.c), and the wait one entry in `ChildExitWatcher`; nothing runs while the job
 /// runs.

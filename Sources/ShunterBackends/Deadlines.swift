@@ -3,9 +3,8 @@ import Synchronization
 /// Runs actions at deadlines with one sleeping task for all of them.
 ///
 /// Why not a `Task.sleep` per job: each is a child task and a timer in the runtime's timer
-/// heap, several thread wake-ups per job (issue 7's profile), and a cancelled sleep's timer
-/// stays in the heap until its deadline: at hundreds of jobs a second with `timeout: 1h`, a
-/// million timers. Here a deadline is an entry in a dictionary; the one sleeper wakes at the
+/// heap, several thread wake-ups per job, and a cancelled sleep's timer stays in the heap
+/// until its deadline: at hundreds of jobs a second with `timeout: 1h`, a million timers. Here a deadline is an entry in a dictionary; the one sleeper wakes at the
 /// earliest, and is re-armed only when a new deadline comes before the one it sleeps to
 /// (rare: a job's deadline is usually later than those of the jobs started before it).
 final class Deadlines: Sendable {

@@ -71,8 +71,8 @@ public actor Broker {
     /// `durable: false`): the caller hears of the job only through its result, so the insert
     /// goes with the journal's next batch, within 10 ms. A crash before that commit fails the
     /// caller's request with the broker, and recovery removes what the job had started
-    /// (`recover`). That fsync was a third of a trivial job's latency, and the commit of its
-    /// own the largest part of the broker's CPU per job left (issue 7).
+    /// (`recover`). That fsync was a large part of a trivial job's latency, and the commit of
+    /// its own the largest part of the broker's CPU per job (docs/performance.md).
     public func run(_ transformation: Transformation) async throws -> JobOutcome {
         switch try await submit(transformation, durable: false) {
         case .cached(let result): return .cached(result)

@@ -5,7 +5,7 @@ import Synchronization
 /// them in batches and answers its readers from here meanwhile.
 ///
 /// Why batches: a commit of its own was the largest part of a trivial job's cost that the
-/// broker could remove (issue 7, `docs/performance.md`): about ten WAL frames, eight lock
+/// broker could remove (`docs/performance.md`): about ten WAL frames, eight lock
 /// calls and the wal-index update, for rows that a dozen neighbouring jobs could have shared.
 /// A reader never sees the difference: a row is here from `add` until its commit is done.
 final class PendingResults: Sendable {

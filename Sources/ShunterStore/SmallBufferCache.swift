@@ -5,7 +5,7 @@ import Synchronization
 /// `get` of one is neither a file opened, read and hashed again nor a hop to the store's actor.
 ///
 /// Why: every job reads its code and its inputs, and a workflow's jobs share their code and
-/// many inputs; for a trivial job those reads were about 3% of the broker's CPU (issue 7).
+/// many inputs; for a trivial job those reads were a visible share of the broker's CPU.
 /// Only bytes known to hash to their checksum go in (read with verification, or hashed when
 /// stored), and a stored buffer never changes, so an entry never goes stale: the store has no
 /// deletion. Eviction is oldest-in first, which keeps a workflow's shared code buffers once

@@ -8,8 +8,8 @@ import Synchronization
 /// SQLite's automatic checkpoint runs inside the commit that takes the log past 1 000 pages,
 /// on the committing thread. The result cache and the journal commit on the event loops, and a
 /// checkpoint there holds the loop in `fdatasync` for milliseconds while the requests queued on
-/// it wait: at eight concurrent trivial jobs that was 60% of the time a core sat idle (issue 7's
-/// scheduler trace). Here the writer's own automatic checkpoint only backs this one up (at
+/// it wait: under many concurrent trivial jobs that was most of the time a core sat idle
+/// (docs/performance.md). Here the writer's own automatic checkpoint only backs this one up (at
 /// `writerBackstopPages`), and a PASSIVE checkpoint, which waits for neither the writer nor
 /// the readers, runs after every `commitsPerCheckpoint` commits.
 ///

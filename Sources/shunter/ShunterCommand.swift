@@ -24,7 +24,7 @@ struct ShunterCommand: AsyncParsableCommand {
     static func main() async {
         // Swift tasks run on NIO's event loops: an HTTP handler, the broker and a job's steps
         // then continue on the thread that read the request instead of waking a thread of the
-        // default pool at every hop (issue 7). Before any task is created, as NIO requires.
+        // default pool at every hop. Before any task is created, as NIO requires.
         NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         do {
             var command = try parseAsRoot()
