@@ -190,7 +190,7 @@ public actor FileBufferStore: FileBackedBufferStore {
     @discardableResult
     public nonisolated func put(contentsOf fd: Int32, limit: Int) async throws -> Checksum {
         // Its name is not known before it is hashed: the temporary file waits at the top.
-        let (temp, tempPath) = try FileSystem.makeTemporaryFile(besides: directory + "/incoming")
+        let (temp, tempPath) = try FileSystem.makeTemporaryFile(besides: directory + "/" + String(Self.streamedResultPrefix.dropLast()))
         defer { close(temp) }
         do {
             let algorithm = hashAlgorithm
@@ -354,9 +354,12 @@ public actor FileBufferStore: FileBackedBufferStore {
     /// process is writing: the caller makes sure no other process writes here (the broker
     /// holds the store's lock, `BrokerLock`). At start that is every such file; later, a file
     /// whose checksum is being stored right now is left alone, decided on the actor, where
-    /// no store can begin between the check and the removal.
+    /// no store can begin between the check and the removal. `atStart` also removes the
+    /// `incoming-XXXXXX` files of results streamed in from a job (`put(contentsOf:limit:)`):
+    /// their checksum is not known while they are written, so only a start, when nothing is
+    /// being written, can tell that one was interrupted.
     @discardableResult
-    public nonisolated func removeInterruptedWrites() async -> (files: Int, bytes: Int64) {
+    public nonisolated func removeInterruptedWrites(atStart: Bool = false) async -> (files: Int, bytes: Int64) {
         // Listed outside the actor: a large store's listing must not hold up its stores.
         var directories = [directory]
         if let entries = try? FileManager.default.contentsOfDirectory(atPath: directory) {
@@ -367,7 +370,9 @@ public actor FileBufferStore: FileBackedBufferStore {
         var candidates: [String] = []
         for parent in directories {
             for name in (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? []
-            where FileSystem.isTemporaryBufferName(name) {
+            where FileSystem.isTemporaryBufferName(name)
+                || (atStart && parent == directory && Self.isStreamedResultTemporaryName(name))
+            {
                 candidates.append(parent + "/" + name)
             }
         }
@@ -380,6 +385,13 @@ public actor FileBufferStore: FileBackedBufferStore {
         }
         return (removed, bytes)
     }
+
+    /// `incoming-XXXXXX`: the temporary file of a result streamed into the store.
+    static func isStreamedResultTemporaryName(_ name: String) -> Bool {
+        name.hasPrefix(streamedResultPrefix) && name.utf8.count == streamedResultPrefix.utf8.count + 6
+    }
+
+    static let streamedResultPrefix = "incoming-"
 
     private func removeUnlessInFlight(_ paths: [String]) -> (Int, Int64) {
         var removed = 0

@@ -114,7 +114,7 @@ enum BrokerStartup {
             let services = try await ShunterServices.open(config: config, logger: logger)
             // Under the store's lock nothing else writes there: every temporary file is a
             // leftover of a killed process.
-            if let store = services.buffers as? FileBufferStore { await store.removeInterruptedWrites() }
+            if let store = services.buffers as? FileBufferStore { await store.removeInterruptedWrites(atStart: true) }
             if services.handlers.contains(where: { $0.backend == "local" && $0.options["local"]?["run_as"] != nil }) {
                 makeWorkRootPassable(config: config, logger: logger)
             }

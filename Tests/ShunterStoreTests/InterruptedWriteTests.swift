@@ -49,6 +49,37 @@ import Testing
             #expect(try await store.get(kept) == Array("kept\n".utf8))
         }
     }
+
+    @Test("a streamed result's temporary file goes at start only, when nothing can be writing it")
+    func streamedResultFilesGoAtStart() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try FileBufferStore(directory: directory)
+            let incoming = directory + "/incoming-Qw3rTy"
+            let notOurs = directory + "/incoming-notes.txt"
+            for path in [incoming, notOurs] {
+                #expect(FileManager.default.createFile(atPath: path, contents: Data(repeating: 1, count: 100)))
+            }
+            #expect(await store.removeInterruptedWrites().files == 0, "housekeeping cannot tell it from a result being stored")
+            #expect(FileManager.default.fileExists(atPath: incoming))
+            let removed = await store.removeInterruptedWrites(atStart: true)
+            #expect(removed.files == 1 && removed.bytes == 100)
+            #expect(!FileManager.default.fileExists(atPath: incoming))
+            #expect(FileManager.default.fileExists(atPath: notOurs), "not a name the store makes")
+
+            // A result streamed in afterwards still stores (the name it uses is the one removed).
+            let bytes = Array("streamed result\n".utf8)
+            let source = directory + "/../result-\(UUID().uuidString)"
+            #expect(FileManager.default.createFile(atPath: source, contents: Data(bytes)))
+            defer { try? FileManager.default.removeItem(atPath: source) }
+            let fd = open(source, O_RDONLY)
+            #expect(fd >= 0)
+            defer { close(fd) }
+            let checksum = try await store.put(contentsOf: fd, limit: 1 << 20)
+            #expect(try await store.get(checksum) == bytes)
+            let left = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasPrefix("incoming-") }
+            #expect(left == ["incoming-notes.txt"], "the streamed put leaves no temporary file")
+        }
+    }
 }
 
 struct StoreTestFailure: Error, CustomStringConvertible {
