@@ -45,9 +45,12 @@ public struct ShunterServices: Sendable {
         config: BrokerConfig,
         plugins: [JobPluginDescriptor] = JobPluginRegistry.builtIn,
         backends: [BackendDescriptor] = BackendRegistry.builtIn,
+        validated: HandlerLoadResult? = nil,
         logger: Logger
     ) async throws -> ShunterServices {
-        let loaded = try validatedHandlers(config: config, plugins: plugins, backends: backends)
+        // `validated`: what `validatedHandlers` returned for this config, when the caller
+        // checked it already (before locking the store), so the files are not read twice.
+        let loaded = try validated ?? validatedHandlers(config: config, plugins: plugins, backends: backends)
         guard !loaded.handlers.isEmpty else {
             throw ServiceError("no job handlers are configured (\(config.handlers)); the broker could run nothing")
         }

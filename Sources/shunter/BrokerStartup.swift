@@ -109,9 +109,9 @@ enum BrokerStartup {
         do {
             // A config that cannot work is reported as such (file:line:column), before the
             // lock files, which it may name unusable places for, are made.
-            _ = try ShunterServices.validatedHandlers(config: config)
+            let validated = try ShunterServices.validatedHandlers(config: config)
             try lockStore(config: config, logger: logger, command: "\(command) \(CommandLine.arguments.dropFirst().joined(separator: " "))")
-            let services = try await ShunterServices.open(config: config, logger: logger)
+            let services = try await ShunterServices.open(config: config, validated: validated, logger: logger)
             // Under the store's lock nothing else writes there: every temporary file is a
             // leftover of a killed process.
             if let store = services.buffers as? FileBufferStore { await store.removeInterruptedWrites(atStart: true) }
