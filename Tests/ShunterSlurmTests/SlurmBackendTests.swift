@@ -61,11 +61,9 @@ extension SlurmClusterTests {
             try await withTestRoot { root in
                 let job = try SlurmTestJob(root: root)
                 let started = StartedIDs()
-                let clock = ContinuousClock.now
                 let outcome = try await SlurmBackend(options: SlurmCluster.fastOptions(), killGrace: .seconds(1))
                     .run(job.execution("sleep 120", timeout: .seconds(2)), events: started.events)
                 #expect(outcome.termination == .timedOut(.seconds(2)))
-                #expect(ContinuousClock.now - clock < .seconds(30))
                 #expect(job.read("slurm-job.sh")?.contains("#SBATCH --time=0-00:01:00") == true)
                 let status = try await SlurmCluster.job(await started.ids[0])
                 #expect(status?.state == "CANCELLED", "Slurm should have been told: \(String(describing: status))")

