@@ -33,6 +33,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.34.1"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         .target(
@@ -130,9 +131,27 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "ShunterRuntime",
+            dependencies: [
+                "ShunterBackends",
+                "ShunterBroker",
+                "ShunterEnvironments",
+                "ShunterPlugins",
+                "ShunterServer",
+                "ShunterStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "shunter",
             dependencies: [
+                "ShunterRuntime",
                 "ShunterCore",
                 "ShunterEnvironments",
                 "ShunterStore",
@@ -147,6 +166,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings
         ),
@@ -181,6 +201,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Fakes"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ShunterRuntimeTests",
+            dependencies: [
+                "ShunterBroker", "ShunterCore", "ShunterHandlers", "ShunterRuntime", "ShunterServer", "ShunterStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(name: "ShunterHandlersTests", dependencies: ["ShunterHandlers"], swiftSettings: strictSettings),

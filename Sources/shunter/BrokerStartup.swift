@@ -131,23 +131,6 @@ enum BrokerStartup {
             throw ShunterExit.invalidConfiguration
         }
     }
-
-    /// Runs the broker's periodic chores (removing failed jobs' work directories once kept long
-    /// enough, environments unused for `environments.keep_unused`, and the journal's records of
-    /// jobs that ended longer than `journal_retention` ago) until the returned task is cancelled.
-    static func startHousekeeping(_ services: ShunterServices, logger: Logger) -> Task<Void, Never> {
-        Task {
-            while !Task.isCancelled {
-                _ = await services.janitor.sweep()
-                if let store = services.buffers as? FileBufferStore { await store.removeInterruptedWrites() }
-                // Descriptors libraries opened since without close-on-exec (accepted connections).
-                BrokerProcessGuards.closeDescriptorsOnExec()
-                services.environments.removeUnused()
-                await services.removeOldJobRecords(logger: logger)
-                try? await Task.sleep(for: .seconds(600))
-            }
-        }
-    }
 }
 
 extension ShunterExit {

@@ -5,6 +5,8 @@ import Logging
 import ShunterBroker
 import ShunterCore
 import ShunterHandlers
+import ServiceLifecycle
+import ShunterRuntime
 import ShunterServer
 
 #if canImport(Glibc)
@@ -128,20 +130,11 @@ struct SeamlessJobserverCommand: AsyncParsableCommand {
                 "timeout": "\(timeout.map { "\($0)s" } ?? "none")",
             ])
 
-        let idleWatch = Task {
-            guard let timeout else { return }
-            // Checked in `validate`.
-            guard let limit = CheckedQuantity.duration(seconds: timeout) else { return }
-            try await activity.waitUntilIdle(for: limit)
-            logger.notice("no request for \(timeout) s: stopping (--timeout)")
-            // The same graceful stop as the launcher's SIGTERM.
-            kill(getpid(), SIGTERM)
+        // Checked in `validate`.
+        let idleExit = timeout.flatMap { CheckedQuantity.duration(seconds: $0) }.map {
+            IdleExitService(activity: activity, limit: $0, logger: logger)
         }
-        defer { idleWatch.cancel() }
-        let housekeeping = BrokerStartup.startHousekeeping(services, logger: logger)
-        defer { housekeeping.cancel() }
-        try await app.runService()
-        await services.broker.shutdown()
+        try await BrokerServiceGroup.make(services: services, server: app, idleExit: idleExit, logger: logger).run()
     }
 }
 

@@ -7,6 +7,8 @@ import ShunterBroker
 import ShunterCore
 import ShunterHandlers
 import ShunterPlugins
+import ServiceLifecycle
+import ShunterRuntime
 import ShunterServer
 
 /// `shunter serve`: the broker itself.
@@ -49,14 +51,11 @@ struct ServeCommand: AsyncParsableCommand {
                 "handlers": "\(services.handlers.map(\.name).joined(separator: ","))", "hash": "\(brokerConfig.hash.rawValue)",
             ])
 
-        let housekeeping = BrokerStartup.startHousekeeping(services, logger: logger)
-        defer { housekeeping.cancel() }
-        try await ShunterApplication.make(services: services, logger: logger) {
+        let server = ShunterApplication.make(services: services, logger: logger) {
             // The listening socket and the event loops' epoll sets are NIO's, opened without
             // close-on-exec: marked now, before any job or crash reporter can start.
             BrokerProcessGuards.closeDescriptorsOnExec()
-        }.runService()
-        logger.notice("stopping: running jobs are stopped and will run again on the next start")
-        await services.broker.shutdown()
+        }
+        try await BrokerServiceGroup.make(services: services, server: server, logger: logger).run()
     }
 }
