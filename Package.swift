@@ -12,14 +12,6 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "shunter", targets: ["shunter"]),
-        .library(name: "ShunterCore", targets: ["ShunterCore"]),
-        .library(name: "ShunterStore", targets: ["ShunterStore"]),
-        .library(name: "ShunterHandlers", targets: ["ShunterHandlers"]),
-        .library(name: "ShunterPlugins", targets: ["ShunterPlugins"]),
-        .library(name: "ShunterBackends", targets: ["ShunterBackends"]),
-        .library(name: "ShunterEnvironments", targets: ["ShunterEnvironments"]),
-        .library(name: "ShunterBroker", targets: ["ShunterBroker"]),
-        .library(name: "ShunterServer", targets: ["ShunterServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -34,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.34.1"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
     ],
     targets: [
         .target(
@@ -73,6 +66,7 @@ let package = Package(
                 "ShunterHandlers",
                 "CShunterSpawn",
                 .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
@@ -118,10 +112,12 @@ let package = Package(
             name: "ShunterServer",
             dependencies: [
                 "ShunterCore",
+                "ShunterBackends",
                 "ShunterEnvironments",
                 "ShunterStore",
                 "ShunterBroker",
                 "ShunterHandlers",
+                "ShunterPlugins",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -152,6 +148,7 @@ let package = Package(
             name: "shunter",
             dependencies: [
                 "ShunterRuntime",
+                "ShunterBackends",
                 "ShunterCore",
                 "ShunterEnvironments",
                 "ShunterStore",
@@ -212,7 +209,7 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        .testTarget(name: "ShunterHandlersTests", dependencies: ["ShunterHandlers"], swiftSettings: strictSettings),
+        .testTarget(name: "ShunterHandlersTests", dependencies: ["ShunterCore", "ShunterHandlers"], swiftSettings: strictSettings),
         .testTarget(
             name: "ShunterPluginsTests",
             dependencies: [

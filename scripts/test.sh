@@ -9,6 +9,8 @@ scripts/setup-seamless-venv.sh
 scripts/setup-conda-tools.sh >/dev/null
 scripts/setup-containers.sh || echo "test.sh: container setup failed; ShunterContainerTests will fail (see above)" >&2
 scripts/start-slurm-for-tests.sh || echo "test.sh: Slurm setup failed; ShunterSlurmTests will fail (see above)" >&2
+# Every module a target imports is declared by that target in Package.swift.
+python3 scripts/check-imports.py
 swift build --build-tests
 swift test --skip-build "$@"
 # The real Seamless client against the built shunter (.build/debug/shunter): Tests/conformance.
