@@ -8,8 +8,8 @@ enum BashJobScript {
     /// Seamless's second line is `trap 'jobs -p | xargs -r kill' EXIT`, which TERMs the job's
     /// background jobs when the shell exits. Every backend already does that (the local one
     /// TERMs the job's process group when its shell exits; a container or a Slurm job ends
-    /// with all its processes), and the trap forked a subshell and `xargs` for every job: 10%
-    /// of the CPU of a trivial job. The line is kept as a comment so that the user's code
+    /// with all its processes), and the trap forked a subshell and `xargs` for every job, a
+    /// large share of a trivial job's CPU (docs/performance.md). The line is kept as a comment so that the user's code
     /// still starts on line 3 and bash's error messages (`/bin/bash: line 3: x: unbound
     /// variable`) stay identical to Seamless's.
     static let header = "set -u -e\n# background jobs are stopped when this script ends\n"

@@ -22,7 +22,7 @@ actor SeamlessSitePackages {
 
     private var probes: [String: Task<Found?, Never>] = [:]
 
-    /// Probed once per interpreter (a Python start, ~50 ms) and remembered; nil when that
+    /// Probed once per interpreter (it starts a Python process) and remembered; nil when that
     /// interpreter has no Seamless either.
     func find(interpreter: String, environment: [String: String]) async -> Found? {
         if let probe = probes[interpreter] { return await probe.value }

@@ -10,7 +10,7 @@ import Synchronization
 /// <root>/.spare/files/<shard>/<name>    a file an earlier job left, its old bytes still in it
 /// ```
 /// Files are spread over `fileShards` directories of about 64 entries: a rename into or out of
-/// one directory of 4 096 entries cost 14 µs on ext4 here, 9 µs with 64, and a trivial job
+/// a directory costs more the more entries it holds (docs/performance.md), and a trivial job
 /// moves five files through the pool.
 /// Both are taken by renaming them into a job's directory, so two jobs (or two brokers on one
 /// root) never get the same one: the rename decides, and a name that is gone is skipped. The
