@@ -1,11 +1,11 @@
 import Foundation
 import Hummingbird
-import Logging
 import ShunterStore
 
-/// Every error a route did not turn into an answer itself gets one with a message and a log
-/// line: Hummingbird would answer 500 with an empty body and log nothing a user can act on.
-/// A full disk is 507 Insufficient Storage, saying what to free.
+/// Every error a route did not turn into an answer itself gets one, by `ShunterHTTPError`'s
+/// mapping, with a message and (for the broker's own failures) a log line: Hummingbird would
+/// answer 500 with an empty body and log nothing a user can act on. A full disk is 507
+/// Insufficient Storage, saying what to free.
 struct ErrorAnswerMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
@@ -17,15 +17,7 @@ struct ErrorAnswerMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as CancellationError {
             throw error
         } catch {
-            let diskFull = ErrorAnswer.isDiskFull(error)
-            context.logger.error(
-                diskFull ? "request failed: the disk is full" : "request failed",
-                metadata: ["method": "\(request.method)", "path": "\(request.uri.path)", "error": "\(error)"])
-            return diskFull
-                ? PlainResponse.text(
-                    HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage"),
-                    "the broker's disk is full: \(error). Free disk space (buffer store, work directories, journal) and retry.\n")
-                : PlainResponse.text(.internalServerError, "the broker could not answer: \(error)\n")
+            return try ShunterHTTPError(answering: error).response(from: request, context: context)
         }
     }
 }

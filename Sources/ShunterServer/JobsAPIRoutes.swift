@@ -17,18 +17,16 @@ import ShunterCore
 /// POST /jobs/{id}/cancel
 /// GET  /status                    broker health: load and counts
 /// ```
-public func addJobsAPIRoutes<Context: RequestContext>(to router: Router<Context>, broker: Broker, hash: HashAlgorithm) {
-    router.post("/jobs") { request, _ -> Response in
+///
+/// Errors are answered by `ShunterHTTPError`: 400 for a mistake in the request, 404 for an
+/// unknown job, 413 for a body too large, 422 for a job nothing here can run, 503 while the
+/// broker is stopping, 507 when its disk is full, 500 for its own failures.
+public func addJobsAPIRoutes<Context: RequestContext>(to router: Router<Context>, jobs: any JobService, hash: HashAlgorithm) {
+    router.post("/jobs", use: ShunterHTTPError.answering { request, _ -> Response in
         let payload = try await request.collectJSON()
         let transformation = try JobserverPayload.transformation(from: payload, hash: hash)
-        let submission: Submission
-        do {
-            submission = try await broker.submit(transformation)
-        } catch {
-            guard let status = JobserverPayload.refusalStatus(error) else { throw error }
-            throw BadRequest("\(error)", status: status)
-        }
-        switch submission {
+        // The caller is told the job's id: the job must be in the journal before the answer.
+        switch try await jobs.submit(transformation, durable: true) {
         case .cached(let result):
             return PlainResponse.json(
                 .object([
@@ -36,18 +34,20 @@ public func addJobsAPIRoutes<Context: RequestContext>(to router: Router<Context>
                     "result": .string(result.hex), "cached": .bool(true),
                 ]))
         case .job(let id):
-            guard let record = try await broker.record(id) else { throw BadRequest("job \(id) vanished", status: .internalServerError) }
+            guard let record = try await jobs.record(id) else {
+                throw ShunterHTTPError.internal("job \(id) was accepted but has no record; list /jobs to find it")
+            }
             return try PlainResponse.encoded(.accepted, record)
         }
-    }
+    })
 
-    router.get("/jobs") { request, _ -> Response in
+    router.get("/jobs", use: ShunterHTTPError.answering { request, _ -> Response in
         let query = request.uri.queryParameters
         var filter = JobFilter()
         if let states = query.get("state") {
             filter.states = try states.split(separator: ",").map { name in
                 guard let state = JobState(rawValue: String(name)) else {
-                    throw BadRequest(
+                    throw ShunterHTTPError.badRequest(
                         "unknown state '\(name)'; expected one of: "
                             + JobState.allCases.map(\.rawValue).joined(separator: ", "))
                 }
@@ -56,44 +56,44 @@ public func addJobsAPIRoutes<Context: RequestContext>(to router: Router<Context>
         }
         filter.handler = query.get("handler")
         if let tf = query.get("tf") {
-            do { filter.transformation = try Checksum(hex: tf) } catch { throw BadRequest("tf: \(error)") }
+            do { filter.transformation = try Checksum(hex: tf) } catch { throw ShunterHTTPError.badRequest("tf: \(error)") }
         }
         if let limit = query.get("limit") {
             guard let value = Int(limit), value > 0, value <= 10_000 else {
-                throw BadRequest("limit must be a whole number from 1 to 10000, got '\(limit)'")
+                throw ShunterHTTPError.badRequest("limit must be a whole number from 1 to 10000, got '\(limit)'")
             }
             filter.limit = value
         }
         if let after = query.get("after") {
             guard let id = JobID(after) else {
-                throw BadRequest("after must be a job id (job-42 or 42), the cursor of the previous page, got '\(after)'")
+                throw ShunterHTTPError.badRequest("after must be a job id (job-42 or 42), the cursor of the previous page, got '\(after)'")
             }
             filter.after = id
         }
-        let page = try await broker.list(filter)
+        let page = try await jobs.list(filter)
         var response = try PlainResponse.encoded(.ok, page)
         if let next = JobsPage.next(after: page, filter: filter, query: request.uri.query) {
             response.headers[HTTPField.Name("Link")!] = "<\(next)>; rel=\"next\""
         }
         return response
-    }
+    })
 
-    router.get("/jobs/:id") { _, context -> Response in
+    router.get("/jobs/:id", use: ShunterHTTPError.answering { _, context -> Response in
         let id = try context.jobIDParameter()
-        guard let record = try await broker.record(id) else { throw BadRequest("no job \(id)", status: .notFound) }
+        guard let record = try await jobs.record(id) else { throw ShunterHTTPError.notFound("no job \(id)") }
         return try PlainResponse.encoded(.ok, record)
-    }
+    })
 
-    router.get("/jobs/:id/wait") { request, context -> Response in
+    router.get("/jobs/:id/wait", use: ShunterHTTPError.answering { request, context -> Response in
         let id = try context.jobIDParameter()
         var timeout: Duration = .seconds(3600)
         if let text = request.uri.queryParameters.get("timeout") {
             timeout = try JobsAPIQuery.waitTimeout(text)
         }
-        guard try await broker.record(id) != nil else { throw BadRequest("no job \(id)", status: .notFound) }
+        guard try await jobs.record(id) != nil else { throw ShunterHTTPError.notFound("no job \(id)") }
         let deadline = timeout
         let outcome = try await withThrowingTaskGroup(of: JobOutcome?.self) { group in
-            group.addTask { try await broker.wait(id) }
+            group.addTask { try await jobs.wait(id) }
             group.addTask {
                 try await Task.sleep(for: deadline)
                 return nil
@@ -103,20 +103,20 @@ public func addJobsAPIRoutes<Context: RequestContext>(to router: Router<Context>
             return first
         }
         guard let outcome, let record = outcome.record else {
-            return try PlainResponse.encoded(.requestTimeout, try await broker.record(id))
+            return try PlainResponse.encoded(.requestTimeout, try await jobs.record(id))
         }
         return try PlainResponse.encoded(.ok, record)
-    }
+    })
 
-    router.post("/jobs/:id/cancel") { _, context -> Response in
+    router.post("/jobs/:id/cancel", use: ShunterHTTPError.answering { _, context -> Response in
         let id = try context.jobIDParameter()
-        guard try await broker.record(id) != nil else { throw BadRequest("no job \(id)", status: .notFound) }
-        let cancelled = await broker.cancel(id)
+        guard try await jobs.record(id) != nil else { throw ShunterHTTPError.notFound("no job \(id)") }
+        let cancelled = await jobs.cancel(id)
         return PlainResponse.json(.object(["job": .string(id.description), "cancelled": .bool(cancelled)]))
-    }
+    })
 
-    router.get("/status") { _, _ -> Response in
-        let load = await broker.load()
+    router.get("/status", use: ShunterHTTPError.answering { _, _ -> Response in
+        let load = await jobs.load()
         var running: [String: JSONValue] = [:]
         for (handler, count) in load.running { running[handler] = .int(Int64(count)) }
         return PlainResponse.json(
@@ -125,7 +125,7 @@ public func addJobsAPIRoutes<Context: RequestContext>(to router: Router<Context>
                 "queued": .int(Int64(load.queued)), "running": .object(running),
                 "warm_parents": .array(WarmParents.shared.status().map(\.json)),
             ]))
-    }
+    })
 }
 
 /// Reading the `/jobs` API's query parameters.
@@ -133,7 +133,7 @@ enum JobsAPIQuery {
     /// `timeout` of `/jobs/{id}/wait`: seconds, from 0 to `CheckedQuantity.maximumDuration`.
     static func waitTimeout(_ text: String) throws -> Duration {
         guard let seconds = Double(text), let timeout = CheckedQuantity.duration(seconds: seconds) else {
-            throw BadRequest(
+            throw ShunterHTTPError.badRequest(
                 "timeout must be a number of seconds from 0 to \(CheckedQuantity.maximumDurationSeconds) "
                     + "(\(CheckedQuantity.maximumDurationText)), got '\(text)'")
         }
@@ -144,7 +144,7 @@ enum JobsAPIQuery {
 extension RequestContext {
     func jobIDParameter() throws -> JobID {
         let text = parameters.get("id") ?? ""
-        guard let id = JobID(text) else { throw BadRequest("not a job id: '\(text)' (expected e.g. job-42 or 42)") }
+        guard let id = JobID(text) else { throw ShunterHTTPError.badRequest("not a job id: '\(text)' (expected e.g. job-42 or 42)") }
         return id
     }
 }

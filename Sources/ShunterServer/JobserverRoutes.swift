@@ -6,21 +6,27 @@ import ShunterCore
 /// The Seamless 1.x jobserver API (`seamless-jobserver` from the `seamless-suite` on PyPI),
 /// so that an unchanged Seamless client can delegate to Shunter.
 ///
-/// `GET /run-transformation` is a long request: it is answered when the job is done.
-public func addJobserverRoutes<Context: RequestContext>(to router: Router<Context>, broker: Broker, hash: HashAlgorithm) {
+/// `GET /run-transformation` is a long request: it is answered when the job is done. A request
+/// it cannot run is answered with the refusal's sentence as plain text: 400 for a mistake in
+/// it, 409 for record mode, 422 for a job nothing here can run, 503 while the broker is
+/// stopping (the client retries); a failed job is 500 with its error, as the Python jobserver
+/// answers.
+public func addJobserverRoutes<Context: RequestContext>(to router: Router<Context>, jobs: any JobService, hash: HashAlgorithm) {
     router.get("/healthcheck") { _, _ in
         PlainResponse.text(.ok, "OK")
     }
 
-    router.get("/run-transformation") { request, _ -> Response in
+    router.get("/run-transformation", use: ShunterHTTPError.answering { request, _ -> Response in
         let payload = try await request.collectJSON()
         let transformation = try JobserverPayload.transformation(from: payload, hash: hash)
         let outcome: JobOutcome
         do {
-            outcome = try await broker.run(transformation)
+            outcome = try await jobs.run(transformation)
+        } catch let error as CancellationError {
+            throw error
         } catch {
-            if let status = JobserverPayload.refusalStatus(error) { return PlainResponse.text(status, "\(error)") }
-            return PlainResponse.text(.internalServerError, "\(error)")
+            // The jobserver's answer is the error's own text, whatever its status.
+            throw ShunterHTTPError(ShunterHTTPError.status(of: error), "\(error)", cause: error)
         }
         switch outcome.status {
         case .succeeded:
@@ -35,19 +41,19 @@ public func addJobserverRoutes<Context: RequestContext>(to router: Router<Contex
             // What the Python jobserver answers for a cancelled transformation.
             return PlainResponse.text(.ok, "Transformation was canceled")
         }
-    }
+    })
 
-    router.get("/transformation-status/:tf") { _, context -> Response in
+    router.get("/transformation-status/:tf", use: ShunterHTTPError.answering { _, context -> Response in
         let tf = try context.checksumParameter("tf")
-        return PlainResponse.json(.object(["status": .string(await JobserverPayload.status(of: tf, broker: broker))]))
-    }
+        return PlainResponse.json(.object(["status": .string(await JobserverPayload.status(of: tf, jobs: jobs))]))
+    })
 
-    router.post("/cancel-transformation/:tf") { _, context -> Response in
+    router.post("/cancel-transformation/:tf", use: ShunterHTTPError.answering { _, context -> Response in
         let tf = try context.checksumParameter("tf")
-        let cancelled = await broker.cancel(transformation: tf)
-        let status = cancelled ? "canceled" : await JobserverPayload.status(of: tf, broker: broker)
+        let cancelled = await jobs.cancel(transformation: tf)
+        let status = cancelled ? "canceled" : await JobserverPayload.status(of: tf, jobs: jobs)
         return PlainResponse.json(.object(["canceled": .bool(cancelled), "status": .string(status)]))
-    }
+    })
 }
 
 /// The request and response shapes of the jobserver API.
@@ -56,63 +62,45 @@ enum JobserverPayload {
     /// "strict_dunder": bool, "record": bool}`.
     static func transformation(from payload: JSONValue, hash: HashAlgorithm) throws -> Transformation {
         guard let object = payload.objectValue else {
-            throw BadRequest("Invalid payload: expected a JSON object, got \(payload.kindName)")
+            throw ShunterHTTPError.badRequest("Invalid payload: expected a JSON object, got \(payload.kindName)")
         }
         guard let dict = object["transformation_dict"]?.objectValue else {
-            throw BadRequest("Invalid payload: 'transformation_dict' must be a JSON object")
+            throw ShunterHTTPError.badRequest("Invalid payload: 'transformation_dict' must be a JSON object")
         }
         var claimed: Checksum?
         if let value = object["tf_checksum"], !value.isNull {
             guard let text = value.stringValue else {
-                throw BadRequest("Invalid payload: 'tf_checksum' must be a string")
+                throw ShunterHTTPError.badRequest("Invalid payload: 'tf_checksum' must be a string")
             }
             do {
                 claimed = try Checksum(hex: text)
             } catch {
-                throw BadRequest("Invalid payload: tf_checksum: \(error)")
+                throw ShunterHTTPError.badRequest("Invalid payload: tf_checksum: \(error)")
             }
         }
         if object["record"]?.boolValue == true {
             // Record mode needs the client's probe machinery; the Python jobserver answers 409
             // when its startup mode differs from the request's, and Shunter never records.
-            throw BadRequest(
-                "Jobserver record mode mismatch: client requested record=True, but Shunter runs with record=False",
-                status: .conflict)
+            throw ShunterHTTPError.conflict(
+                "Jobserver record mode mismatch: client requested record=True, but Shunter runs with record=False")
         }
         var dunder: [String: JSONValue] = [:]
         if let value = object["tf_dunder"], !value.isNull {
             guard let tfDunder = value.objectValue else {
-                throw BadRequest("Invalid payload: 'tf_dunder' must be a JSON object")
+                throw ShunterHTTPError.badRequest("Invalid payload: 'tf_dunder' must be a JSON object")
             }
             dunder = tfDunder
         }
         do {
             return try Transformation.parse(dict: dict, dunder: dunder, hash: hash, claimedChecksum: claimed)
         } catch {
-            throw BadRequest("Invalid payload: \(error)")
-        }
-    }
-
-    /// The status answering a refused submission: 400 for a mistake in the request, 422 for a
-    /// request this broker cannot run (no handler takes it, a buffer or the environment is
-    /// missing); nil for any other error, which is the server's (500). The text is the
-    /// refusal's sentence. (The Seamless client raises on every 4xx and 5xx alike, with the
-    /// text, and retries; a refusal costs it no job run.)
-    static func refusalStatus(_ error: any Error) -> HTTPResponse.Status? {
-        switch error {
-        case let refusal as AdmissionRefusal:
-            switch refusal.kind {
-            case .invalid: return .badRequest
-            case .unrunnable: return .unprocessableContent
-            }
-        case BrokerError.environmentUnavailable: return .unprocessableContent
-        default: return nil
+            throw ShunterHTTPError.badRequest("Invalid payload: \(error)")
         }
     }
 
     /// The Python jobserver's status words: `running`, `not-running`, `canceled`, `failed`.
-    static func status(of tf: Checksum, broker: Broker) async -> String {
-        if await broker.activeJob(for: tf) != nil { return "running" }
+    static func status(of tf: Checksum, jobs: any JobService) async -> String {
+        if await jobs.activeJob(for: tf) != nil { return "running" }
         return "not-running"
     }
 

@@ -31,47 +31,31 @@ enum PlainResponse {
     }
 }
 
-/// A request the server refuses, with the text the client sees.
-struct BadRequest: Error, HTTPResponseError {
-    var status: HTTPResponse.Status = .badRequest
-    var message: String
-
-    init(_ message: String, status: HTTPResponse.Status = .badRequest) {
-        self.message = message
-        self.status = status
-    }
-
-    func response(from request: Request, context: some RequestContext) throws -> Response {
-        PlainResponse.text(status, message)
-    }
-}
-
 extension Request {
     /// The body as bytes, refusing more than `limit` with 413.
     func collectBytes(upTo limit: Int) async throws -> [UInt8] {
         // A declared length over the limit is refused before any of the body is read: the
         // client learns at once, rather than after sending (or trickling) all of it.
         if let declared = headers[.contentLength].flatMap({ UInt64($0) }), declared > UInt64(limit) {
-            throw BadRequest(
-                "request body of \(declared) bytes is larger than the \(limit) bytes this route takes",
-                status: .contentTooLarge)
+            throw ShunterHTTPError.contentTooLarge(
+                "request body of \(declared) bytes is larger than the \(limit) bytes this route takes")
         }
         do {
             let buffer = try await body.collect(upTo: limit)
             return Array(buffer.readableBytesView)
         } catch {
-            throw BadRequest("request body larger than \(limit) bytes", status: .contentTooLarge)
+            throw ShunterHTTPError.contentTooLarge("request body larger than \(limit) bytes")
         }
     }
 
     /// The body parsed as JSON, with a 400 that says where the JSON is broken.
     func collectJSON(upTo limit: Int = 64 << 20) async throws -> JSONValue {
         let bytes = try await collectBytes(upTo: limit)
-        guard !bytes.isEmpty else { throw BadRequest("the request needs a JSON body") }
+        guard !bytes.isEmpty else { throw ShunterHTTPError.badRequest("the request needs a JSON body") }
         do {
             return try JSONParser.parse(bytes)
         } catch {
-            throw BadRequest("Invalid JSON: \(error)")
+            throw ShunterHTTPError.badRequest("Invalid JSON: \(error)")
         }
     }
 }
@@ -83,7 +67,7 @@ extension RequestContext {
         do {
             return try Checksum(hex: text)
         } catch {
-            throw BadRequest("Invalid checksum: \(error)")
+            throw ShunterHTTPError.badRequest("Invalid checksum: \(error)")
         }
     }
 }

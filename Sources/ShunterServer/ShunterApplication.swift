@@ -3,6 +3,7 @@ import HummingbirdCore
 import Logging
 import ShunterBroker
 import ShunterCore
+import ShunterEnvironments
 import ShunterHandlers
 import ShunterStore
 
@@ -11,13 +12,24 @@ import ShunterStore
 /// (`/healthcheck`, `/jobs`, ...) win over the hashserver's `/{checksum}`.
 public enum ShunterApplication {
     public static func router(services: ShunterServices) -> Router<BasicRequestContext> {
+        Self.router(
+            jobs: services.broker, hash: services.config.hash, buffers: services.buffers,
+            environments: services.environments, database: services.database)
+    }
+
+    /// The same from its parts: the job routes ask `jobs` (the broker, or any other
+    /// `JobService`), the store routes their stores.
+    public static func router(
+        jobs: any JobService, hash: HashAlgorithm, buffers: any BufferStore, environments: EnvironmentStore,
+        database: SQLiteResultStore?
+    ) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: ErrorAnswerMiddleware())
-        addJobserverRoutes(to: router, broker: services.broker, hash: services.config.hash)
-        addJobsAPIRoutes(to: router, broker: services.broker, hash: services.config.hash)
-        addEnvironmentRoutes(to: router, store: services.environments)
-        addHashserverRoutes(to: router, store: services.buffers, writable: true)
-        if let database = services.database {
+        addJobserverRoutes(to: router, jobs: jobs, hash: hash)
+        addJobsAPIRoutes(to: router, jobs: jobs, hash: hash)
+        addEnvironmentRoutes(to: router, store: environments)
+        addHashserverRoutes(to: router, store: buffers, writable: true)
+        if let database {
             addDatabaseRoutes(to: router, database: database)
         }
         return router

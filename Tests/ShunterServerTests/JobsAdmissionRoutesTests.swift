@@ -40,8 +40,8 @@ import Testing
 
         func app() -> some ApplicationProtocol {
             let router = Router()
-            addJobserverRoutes(to: router, broker: broker, hash: .sha256)
-            addJobsAPIRoutes(to: router, broker: broker, hash: .sha256)
+            addJobserverRoutes(to: router, jobs: broker, hash: .sha256)
+            addJobsAPIRoutes(to: router, jobs: broker, hash: .sha256)
             return Application(router: router)
         }
 
