@@ -128,6 +128,13 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "ShunterAuth",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "ShunterRuntime",
             dependencies: [
                 "ShunterBackends",
@@ -200,6 +207,7 @@ let package = Package(
             exclude: ["Fakes"],
             swiftSettings: strictSettings
         ),
+        .testTarget(name: "ShunterAuthTests", dependencies: ["ShunterAuth"], swiftSettings: strictSettings),
         .testTarget(
             name: "ShunterRuntimeTests",
             dependencies: [
