@@ -111,6 +111,7 @@ let package = Package(
         .target(
             name: "ShunterServer",
             dependencies: [
+                "ShunterAuth",
                 "ShunterCore",
                 "ShunterBackends",
                 "ShunterEnvironments",
@@ -155,6 +156,7 @@ let package = Package(
             name: "shunter",
             dependencies: [
                 "ShunterRuntime",
+                "ShunterAuth",
                 "ShunterBackends",
                 "ShunterCore",
                 "ShunterEnvironments",

@@ -22,6 +22,10 @@ public struct BrokerConfig: Sendable, Hashable {
     public var keepFailedWorkdirsMaxSize: Int64 = 256 << 20
     /// Limits of the HTTP server's connections (`http:`).
     public var http: HTTPServerLimits = HTTPServerLimits()
+    /// Who may use the broker (`auth:`).
+    public var auth: AuthConfig
+    /// HTTPS (`tls:`); nil speaks plain HTTP.
+    public var tls: TLSConfig?
     public var handlers: HandlerSource
     /// Conda environments: definitions, where they are built, with which tools.
     public var environments: EnvironmentsConfig
@@ -46,6 +50,7 @@ public struct BrokerConfig: Sendable, Hashable {
         self.keepFailedWorkdirs = keepFailedWorkdirs
         self.handlers = handlers
         self.environments = environments ?? .defaults(root: root)
+        self.auth = AuthConfig(root: root)
         self.logLevel = logLevel
         self.file = file
     }

@@ -28,7 +28,7 @@ public enum BrokerConfigLoader {
 
     public static let keys = [
         "listen", "hash", "root", "store", "journal", "workdir", "keep_failed_workdirs", "handlers", "environments", "log_level",
-        "max_result_size", "journal_retention", "keep_failed_workdirs_max_size", "http",
+        "max_result_size", "journal_retention", "keep_failed_workdirs_max_size", "http", "auth", "tls",
     ]
     public static let httpKeys = ["idle_timeout", "body_timeout", "max_connections"]
     public static let storeKeys = ["buffers", "results", "promise_timeout"]
@@ -142,6 +142,8 @@ public enum BrokerConfigLoader {
                         throw ConfigError("'max_result_size' must be more than 0 bytes", at: value.location)
                     }
                 case "http": config.http = try http(value, document: document)
+                case "auth": config.auth = try auth(value, root: root, document: document)
+                case "tls": config.tls = try tls(value, root: root, document: document)
                 case "keep_failed_workdirs_max_size":
                     config.keepFailedWorkdirsMaxSize = try ConfigParsing.byteSize(value, key: key)
                 case "journal_retention":

@@ -11,19 +11,23 @@ import ShunterStore
 /// Shunter's own `/jobs` API, all on one port. Their paths do not collide: the constant paths
 /// (`/healthcheck`, `/jobs`, ...) win over the hashserver's `/{checksum}`.
 public enum ShunterApplication {
-    public static func router(services: ShunterServices) -> Router<BasicRequestContext> {
+    package static func router(services: ShunterServices, access: HTTPAccess = .open, logger: Logger)
+        -> Router<ShunterRequestContext>
+    {
         Self.router(
             jobs: services.broker, hash: services.config.hash, buffers: services.buffers,
-            environments: services.environments, database: services.database)
+            environments: services.environments, database: services.database, access: access, logger: logger)
     }
 
     /// The same from its parts: the job routes ask `jobs` (the broker, or any other
     /// `JobService`), the store routes their stores.
-    public static func router(
+    package static func router(
         jobs: any JobService, hash: HashAlgorithm, buffers: any BufferStore, environments: EnvironmentStore,
-        database: SQLiteResultStore?
-    ) -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+        database: SQLiteResultStore?, access: HTTPAccess = .open, logger: Logger
+    ) -> Router<ShunterRequestContext> {
+        let router = Router(context: ShunterRequestContext.self)
+        // First, so that a request without the right token reaches nothing else.
+        router.add(middleware: AuthenticationMiddleware(authenticator: access.authenticator, audit: access.audit, logger: logger))
         router.add(middleware: ErrorAnswerMiddleware())
         addJobserverRoutes(to: router, jobs: jobs, hash: hash)
         addJobsAPIRoutes(to: router, jobs: jobs, hash: hash)
@@ -36,11 +40,12 @@ public enum ShunterApplication {
     }
 
     /// `onServerRunning` runs once the listening socket exists.
-    public static func make(
-        services: ShunterServices, logger: Logger, onServerRunning: @escaping @Sendable () async -> Void = {}
+    package static func make(
+        services: ShunterServices, access: HTTPAccess = .open, logger: Logger,
+        onServerRunning: @escaping @Sendable () async -> Void = {}
     ) -> some ApplicationProtocol {
         Application(
-            router: router(services: services),
+            router: router(services: services, access: access, logger: logger),
             server: server(limits: services.config.http, logger: logger),
             configuration: .init(
                 address: .hostname(services.config.listen.host, port: services.config.listen.port),

@@ -9,6 +9,8 @@ struct BrokerClient {
     let baseURL: String
     /// The broker's buffer hash (from its `/status`).
     let hash: HashAlgorithm
+    /// Sent as `Authorization: Bearer TOKEN` with every request, when there is one.
+    var token: String? = nil
 
     struct Reply {
         var status: Int
@@ -37,16 +39,26 @@ struct BrokerClient {
     /// here matters: HTTP clients retry refused connections until a request's deadline.
     /// The broker's `/status` also says which hash it checks buffers with, which the CLI must
     /// use to name the buffers it uploads.
-    static func connect(_ url: String) async throws -> BrokerClient {
-        let probe = BrokerClient(baseURL: url, hash: .sha256)
+    static func connect(_ option: BrokerURLOption) async throws -> BrokerClient {
+        let (url, token) = option.resolved
+        return try await connect(url, token: token)
+    }
+
+    static func connect(_ url: String, token: String? = nil) async throws -> BrokerClient {
+        let probe = BrokerClient(baseURL: url, hash: .sha256, token: token)
         let reply = try await probe.request(.GET, "/status", timeout: .seconds(5))
+        if reply.status == 401 || reply.status == 403 {
+            throw CommandFailure(
+                "the broker at \(url) refused the \(token == nil ? "request (no token given)" : "token"): "
+                    + "\(reply.text.trimmingCharacters(in: .whitespacesAndNewlines)) (see --token or SHUNTER_TOKEN)")
+        }
         guard reply.status == 200, let status = try? JSONParser.parse(reply.body),
             status["service"]?.stringValue == "shunter"
         else {
             throw Unreachable(url: url, reason: "/status answered \(reply.status): \(reply.text.prefix(200)) (not a Shunter broker?)")
         }
         let hash = status["hash"]?.stringValue.flatMap(HashAlgorithm.init(rawValue:)) ?? .sha256
-        return BrokerClient(baseURL: url, hash: hash)
+        return BrokerClient(baseURL: url, hash: hash, token: token)
     }
 
     enum Method: String {
@@ -56,6 +68,7 @@ struct BrokerClient {
     func request(_ method: Method, _ path: String, body: [UInt8]? = nil, timeout: TimeAmount = .hours(24)) async throws -> Reply {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = HTTPMethod(rawValue: method.rawValue)
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         if let body {
             request.body = .bytes(ByteBuffer(bytes: body))
             request.headers.add(name: "Content-Type", value: "application/json")
@@ -77,6 +90,7 @@ struct BrokerClient {
         let checksum = hash.checksum(of: buffer)
         var request = HTTPClientRequest(url: baseURL + "/" + checksum.hex)
         request.method = .PUT
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         request.body = .bytes(ByteBuffer(bytes: buffer))
         let response: HTTPClientResponse
         do {

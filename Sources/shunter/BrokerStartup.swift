@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import ShunterAuth
 import ShunterBackends
 import ShunterEnvironments
 import ShunterHandlers
@@ -129,6 +130,43 @@ enum BrokerStartup {
         } catch {
             printError("\(command): cannot start: \(error)")
             throw ShunterExit.invalidConfiguration
+        }
+    }
+}
+
+extension BrokerStartup {
+    /// Who may use the server, decided before anything is opened: a broker that would be open
+    /// to the network without a token refuses to start, with how to add one (exit code 2).
+    static func httpAccess(config: BrokerConfig, logger: Logger, command: String) throws -> HTTPAccess {
+        let registry = TokenRegistry(path: config.auth.tokens)
+        let tokensExist: Bool
+        do {
+            tokensExist = try !registry.isEmpty()
+        } catch {
+            printError("\(command): cannot start: \(error)")
+            throw ShunterExit.invalidConfiguration
+        }
+        let setting = StartupAuthentication.Setting(rawValue: config.auth.mode.rawValue) ?? .automatic
+        switch StartupAuthentication.decide(
+            setting: setting, host: config.listen.host, port: config.listen.port, tokensExist: tokensExist,
+            tokenFile: config.auth.tokens, tls: config.tls != nil)
+        {
+        case .failure(let refusal):
+            let location = config.locations["auth.mode"] ?? config.locations["listen"]
+            printError("\(command): cannot start: \(location.map { "\($0): " } ?? "")\(refusal)")
+            throw ShunterExit.invalidConfiguration
+        case .success(let outcome):
+            for warning in outcome.warnings { logger.warning("\(warning)") }
+            guard outcome.mode == .tokens else { return .open }
+            let audit: AuditLog
+            do {
+                audit = try AuditLog(path: config.auth.auditLog)
+            } catch {
+                printError("\(command): cannot start: \(error)")
+                throw ShunterExit.invalidConfiguration
+            }
+            logger.notice("clients present tokens", metadata: ["tokens": "\(config.auth.tokens)", "audit_log": "\(config.auth.auditLog)"])
+            return HTTPAccess(authenticator: RequestAuthenticator(mode: .tokens, registry: registry), audit: audit)
         }
     }
 }

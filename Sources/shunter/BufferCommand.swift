@@ -29,7 +29,7 @@ struct BufferCommand: AsyncParsableCommand {
                 }
                 data = contents
             }
-            print(try await BrokerClient.connect(broker.resolved).putBuffer([UInt8](data)).hex)
+            print(try await BrokerClient.connect(broker).putBuffer([UInt8](data)).hex)
         }
     }
 
@@ -45,7 +45,7 @@ struct BufferCommand: AsyncParsableCommand {
             } catch {
                 throw ValidationError("\(error)")
             }
-            let reply = try await BrokerClient.connect(broker.resolved).request(.GET, "/" + checksum.lowercased())
+            let reply = try await BrokerClient.connect(broker).request(.GET, "/" + checksum.lowercased())
             try exitUnlessOK(reply)
             if let output {
                 try Data(reply.body).write(to: URL(fileURLWithPath: output))

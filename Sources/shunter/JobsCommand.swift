@@ -31,7 +31,7 @@ struct JobsCommand: AsyncParsableCommand {
             var query: [String] = []
             if let state { query.append("state=\(state)") }
             if let handler { query.append("handler=\(handler)") }
-            let client = try await BrokerClient.connect(broker.resolved)
+            let client = try await BrokerClient.connect(broker)
             var jobs: [JSONValue] = []
             var after: String?
             repeat {
@@ -60,7 +60,7 @@ struct JobsCommand: AsyncParsableCommand {
         @Argument(help: "The job id (job-42 or 42).") var id: String
 
         func run() async throws {
-            let reply = try await BrokerClient.connect(broker.resolved).request(.GET, "/jobs/\(id)")
+            let reply = try await BrokerClient.connect(broker).request(.GET, "/jobs/\(id)")
             try exitUnlessOK(reply)
             print(reply.text)
         }
@@ -82,7 +82,7 @@ struct JobsCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let reply = try await BrokerClient.connect(broker.resolved).request(.GET, "/jobs/\(id)/wait?timeout=\(timeout)")
+            let reply = try await BrokerClient.connect(broker).request(.GET, "/jobs/\(id)/wait?timeout=\(timeout)")
             try exitUnlessOK(reply)
             print(reply.text)
             if try JSONParser.parse(reply.body)["state"]?.stringValue != "succeeded" { throw ShunterExit.jobFailed }
@@ -95,7 +95,7 @@ struct JobsCommand: AsyncParsableCommand {
         @Argument(help: "The job id.") var id: String
 
         func run() async throws {
-            let reply = try await BrokerClient.connect(broker.resolved).request(.POST, "/jobs/\(id)/cancel")
+            let reply = try await BrokerClient.connect(broker).request(.POST, "/jobs/\(id)/cancel")
             try exitUnlessOK(reply)
             print(reply.text)
         }

@@ -46,7 +46,7 @@ struct RunCommand: AsyncParsableCommand {
     var code: String
 
     func run() async throws {
-        let client = try await BrokerClient.connect(broker.resolved)
+        let client = try await BrokerClient.connect(broker)
         var dict: [String: JSONValue] = [
             "__language__": .string("bash"),
             "__output__": .array([.string("result"), .string("bytes"), .null]),

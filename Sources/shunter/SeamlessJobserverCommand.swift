@@ -36,7 +36,7 @@ struct SeamlessJobserverCommand: AsyncParsableCommand {
     @Option(help: "Listen on this port (default 5533).") var port: Int?
     @Option(parsing: .upToNextOption, help: "Listen on a random free port in START END (inclusive).")
     var portRange: [Int] = []
-    @Option(help: "The interface to listen on.") var host = "0.0.0.0"
+    @Option(help: "The interface to listen on (127.0.0.1 by default; another needs a token, docs/security.md).") var host = "127.0.0.1"
     @Option(help: "Accepted for compatibility: how many jobs run at once is set by each handler's limits.max_jobs.")
     var workers: Int = 1
     @Option(help: "The launcher's JSON status file: read for \"parameters\", rewritten with the port once running.")
@@ -104,12 +104,13 @@ struct SeamlessJobserverCommand: AsyncParsableCommand {
 
         let logger = BrokerStartup.logger(for: brokerConfig)
         for warning in parameters.warnings { logger.warning("\(warning)") }
+        let access = try BrokerStartup.httpAccess(config: brokerConfig, logger: logger, command: "shunter seamless-jobserver")
         let services = try await BrokerStartup.openServices(
             config: brokerConfig, logger: logger, command: "shunter seamless-jobserver")
 
         let activity = ActivityTracker()
         let app = Application(
-            responder: ActivityTrackingResponder(ShunterApplication.router(services: services).buildResponder(), tracker: activity),
+            responder: ActivityTrackingResponder(ShunterApplication.router(services: services, access: access, logger: logger).buildResponder(), tracker: activity),
             server: ShunterApplication.server(limits: brokerConfig.http, logger: logger),
             configuration: .init(
                 address: .hostname(host, port: selectedPort), serverName: "Shunter/\(ShunterVersion.current)"),

@@ -42,6 +42,7 @@ struct ServeCommand: AsyncParsableCommand {
             brokerConfig.listen = address
         }
         let logger = BrokerStartup.logger(for: brokerConfig)
+        let access = try BrokerStartup.httpAccess(config: brokerConfig, logger: logger, command: "shunter")
         let services = try await BrokerStartup.openServices(config: brokerConfig, logger: logger, command: "shunter")
         logger.notice(
             "Shunter \(ShunterVersion.current) listening",
@@ -51,7 +52,7 @@ struct ServeCommand: AsyncParsableCommand {
                 "handlers": "\(services.handlers.map(\.name).joined(separator: ","))", "hash": "\(brokerConfig.hash.rawValue)",
             ])
 
-        let server = ShunterApplication.make(services: services, logger: logger) {
+        let server = ShunterApplication.make(services: services, access: access, logger: logger) {
             // The listening socket and the event loops' epoll sets are NIO's, opened without
             // close-on-exec: marked now, before any job or crash reporter can start.
             BrokerProcessGuards.closeDescriptorsOnExec()

@@ -16,7 +16,7 @@ struct ShunterCommand: AsyncParsableCommand {
         version: "shunter 0.1.0",
         subcommands: [
             ServeCommand.self, CheckCommand.self, RunCommand.self, JobsCommand.self, BufferCommand.self,
-            EnvironmentCommand.self, SeamlessJobserverCommand.self,
+            EnvironmentCommand.self, TokenCommand.self, SeamlessJobserverCommand.self,
         ]
     )
 
@@ -55,10 +55,24 @@ enum ShunterExit {
 
 /// Options shared by the commands that talk to a running broker.
 struct BrokerURLOption: ParsableArguments {
-    @Option(name: .long, help: "The broker's URL (default: $SHUNTER_URL, else http://127.0.0.1:5533).")
+    @Option(name: .long, help: "The broker's URL (default: $SHUNTER_URL, else http://127.0.0.1:5533); may carry credentials: http://NAME:TOKEN@host:port.")
     var url: String?
 
-    var resolved: String {
-        url ?? ProcessEnvironment.get("SHUNTER_URL") ?? "http://127.0.0.1:5533"
+    @Option(name: .long, help: "The token to present (default: $SHUNTER_TOKEN, else the password in the URL).")
+    var token: String?
+
+    /// The URL without credentials, and the token to present: `--token`, `$SHUNTER_TOKEN`, or
+    /// the password of the URL, in that order.
+    var resolved: (url: String, token: String?) {
+        let raw = url ?? ProcessEnvironment.get("SHUNTER_URL") ?? "http://127.0.0.1:5533"
+        var inURL: String?
+        var plain = raw
+        if var components = URLComponents(string: raw), components.password != nil || components.user != nil {
+            inURL = components.password?.removingPercentEncoding ?? components.password
+            components.user = nil
+            components.password = nil
+            plain = components.string ?? raw
+        }
+        return (plain, token ?? ProcessEnvironment.get("SHUNTER_TOKEN") ?? inURL)
     }
 }

@@ -129,3 +129,116 @@ struct FailedAttemptLimiterTests {
         #expect(!limiter.allows("b", at: 0) && !limiter.allows("c", at: 0))
     }
 }
+
+@Suite("StartupAuthentication: the safe default")
+struct StartupAuthenticationTests {
+    func decide(_ setting: StartupAuthentication.Setting, _ host: String, tokens: Bool, tls: Bool = false)
+        -> Result<StartupAuthentication.Outcome, StartupAuthentication.Refusal>
+    {
+        StartupAuthentication.decide(
+            setting: setting, host: host, port: 5533, tokensExist: tokens, tokenFile: "/r/tokens.json", tls: tls)
+    }
+
+    @Test("loopback without tokens is open, as on a laptop; with tokens they are asked for")
+    func loopback() throws {
+        #expect(try decide(.automatic, "127.0.0.1", tokens: false).get() == .init(mode: .open, warnings: []))
+        #expect(try decide(.automatic, "localhost", tokens: true).get() == .init(mode: .tokens, warnings: []))
+        #expect(try decide(.automatic, "::1", tokens: false).get().mode == .open)
+    }
+
+    @Test("beyond loopback without a token the start is refused with how to add one; auth none starts, loudly")
+    func network() throws {
+        guard case .failure(let refusal) = decide(.automatic, "0.0.0.0", tokens: false) else {
+            Issue.record("must refuse")
+            return
+        }
+        #expect(refusal.description.contains("shunter token add"))
+        #expect(refusal.description.contains("auth: {mode: none}"))
+        let open = try decide(.none, "0.0.0.0", tokens: false).get()
+        #expect(open.mode == .open && open.warnings.count == 1)
+        #expect(StartupAuthentication.isLoopback(host: "127.1.2.3") && !StartupAuthentication.isLoopback(host: "10.0.0.1"))
+        #expect(!StartupAuthentication.isLoopback(host: "127.example.org"))
+    }
+
+    @Test("tokens in clear text beyond loopback are warned about, not with TLS")
+    func clearText() throws {
+        #expect(try decide(.automatic, "10.1.2.3", tokens: true).get().warnings.first?.contains("clear text") == true)
+        #expect(try decide(.automatic, "10.1.2.3", tokens: true, tls: true).get().warnings == [])
+        guard case .failure = decide(.tokens, "127.0.0.1", tokens: false) else {
+            Issue.record("auth.mode tokens without a token must refuse")
+            return
+        }
+    }
+}
+
+@Suite("RequestAuthenticator: the route table, scopes, 401/403/429")
+struct RequestAuthenticatorTests {
+    @Test("each scope against each kind of route")
+    func table() throws {
+        let directory = NSTemporaryDirectory() + "shunter-auth-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let registry = TokenRegistry(path: directory + "/tokens.json")
+        let tokens = try Dictionary(uniqueKeysWithValues: AccessScope.allCases.map {
+            ($0, try registry.add(name: "t-\($0.rawValue)", scope: $0).text)
+        })
+        let authenticator = RequestAuthenticator(mode: .tokens, registry: registry)
+        let routes: [(String, String, AccessScope?)] = [
+            ("GET", "/healthcheck", nil),
+            ("GET", "/run-transformation", .submit), ("GET", "/transformation-status/ab", .read),
+            ("POST", "/cancel-transformation/ab", .submit), ("POST", "/jobs", .submit), ("GET", "/jobs", .read),
+            ("GET", "/jobs/12", .read), ("POST", "/jobs/12/cancel", .submit), ("GET", "/status", .read),
+            ("GET", "/abcdef", .read), ("PUT", "/abcdef", .submit), ("PUT", "/promise/abcdef", .submit),
+            ("GET", "/has", .read), ("GET", "/", .read), ("PUT", "/", .submit), ("GET", "/tokens", .admin),
+            ("GET", "/environments", .read),
+        ]
+        for (method, path, needed) in routes {
+            for scope in AccessScope.allCases {
+                let decision = authenticator.decide(
+                    method: method, path: path, authorization: "Bearer \(tokens[scope]!)", client: "c")
+                switch (needed, decision) {
+                case (nil, .allowed): break
+                case (let needed?, .allowed(let principal)):
+                    #expect(scope.allows(needed), "\(method) \(path) with \(scope)")
+                    #expect(principal.name == "t-\(scope.rawValue)")
+                case (let needed?, .forbidden(let sentence)):
+                    #expect(!scope.allows(needed), "\(method) \(path) with \(scope)")
+                    #expect(sentence.contains("needs '\(needed.rawValue)'"))
+                default: Issue.record("\(method) \(path) with \(scope): \(decision)")
+                }
+            }
+            let anonymous = authenticator.decide(method: method, path: path, authorization: nil, client: "c")
+            if needed == nil {
+                #expect(anonymous == .allowed(.anonymous))
+            } else {
+                guard case .unauthenticated = anonymous else {
+                    Issue.record("\(method) \(path) without a token: \(anonymous)")
+                    continue
+                }
+            }
+        }
+    }
+
+    @Test("failed attempts from one address are slowed down; a broker without tokens lets everyone in")
+    func limiter() throws {
+        let directory = NSTemporaryDirectory() + "shunter-auth-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let registry = TokenRegistry(path: directory + "/tokens.json")
+        let good = try registry.add(name: "a", scope: .read).text
+        let authenticator = RequestAuthenticator(
+            mode: .tokens, registry: registry, limiter: FailedAttemptLimiter(burst: 2, interval: 60))
+        for _ in 0..<2 {
+            guard case .unauthenticated = authenticator.decide(method: "GET", path: "/x", authorization: "Bearer bad", client: "evil", now: 0) else {
+                Issue.record("a bad token is a 401")
+                return
+            }
+        }
+        guard case .slowDown = authenticator.decide(method: "GET", path: "/x", authorization: "Bearer \(good)", client: "evil", now: 1) else {
+            Issue.record("the third attempt is slowed down, whatever it presents")
+            return
+        }
+        #expect(authenticator.decide(method: "GET", path: "/x", authorization: "Bearer \(good)", client: "other", now: 1) == .allowed(Principal(name: "a", scope: .read)))
+        #expect(authenticator.decide(method: "GET", path: "/x", authorization: "Bearer \(good)", client: "evil", now: 61) == .allowed(Principal(name: "a", scope: .read)))
+        let open = RequestAuthenticator(mode: .open, registry: nil)
+        #expect(open.decide(method: "PUT", path: "/", authorization: nil, client: "x") == .allowed(.anonymous))
+    }
+}

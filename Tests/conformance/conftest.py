@@ -40,8 +40,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def http(method: str, url: str, body: bytes | None = None, timeout: float = 10):
-    request = urllib.request.Request(url, data=body, method=method)
+def http(method: str, url: str, body: bytes | None = None, timeout: float = 10, headers: dict | None = None):
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, response.read()
@@ -84,7 +84,10 @@ def stop(process: subprocess.Popen):
 class Shunter:
     """`shunter serve` with a fresh config, store and journal in a temp directory."""
 
-    def __init__(self, root: str, store_yaml: str | None = None, handlers: str | None = None):
+    def __init__(self, root: str, store_yaml: str | None = None, handlers: str | None = None,
+                 tokens: list[tuple[str, str]] = ()):
+        """`tokens`: (name, scope) pairs added with `shunter token add` before the start; the
+        tokens are in `self.tokens` by name."""
         self.root = root
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -96,6 +99,13 @@ class Shunter:
                 f"root: {root}\nlisten: 127.0.0.1:{self.port}\nstore: {store_yaml}\n"
                 f"journal: journal.sqlite\nworkdir: work\nkeep_failed_workdirs: 0s\nhandlers: {handlers}\n"
                 f"environments: {{definitions: {REPO}/conda-envs, tools_python: {REPO}/.venv-conda-tools/bin/python}}\n")
+        self.tokens = {}
+        for name, scope in tokens:
+            added = subprocess.run(
+                [shunter_binary(), "token", "add", name, "--scope", scope, "--config", os.path.join(root, "shunter.yaml")],
+                capture_output=True, text=True, cwd=root)
+            assert added.returncode == 0, added.stderr
+            self.tokens[name] = added.stdout.strip()
         self.process = subprocess.Popen(
             [shunter_binary(), "serve", "--config", os.path.join(root, "shunter.yaml")],
             stdout=open(self.log, "wb"), stderr=subprocess.STDOUT, cwd=root)
