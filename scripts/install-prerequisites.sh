@@ -6,6 +6,8 @@ set -euo pipefail
 need=()
 dpkg-query -W -f='${Status}' libsqlite3-dev 2>/dev/null | grep -q 'install ok installed' || need+=(libsqlite3-dev)
 command -v curl >/dev/null || need+=(curl)
+# The TLS tests make a self-signed certificate with it.
+command -v openssl >/dev/null || need+=(openssl)
 command -v python3 >/dev/null || need+=(python3 python3-venv)
 
 if [ "${#need[@]}" -gt 0 ]; then

@@ -1,5 +1,7 @@
 import Hummingbird
 import HummingbirdCore
+import HummingbirdTLS
+import NIOSSL
 import Logging
 import ShunterBroker
 import ShunterCore
@@ -46,7 +48,7 @@ public enum ShunterApplication {
     ) -> some ApplicationProtocol {
         Application(
             router: router(services: services, access: access, logger: logger),
-            server: server(limits: services.config.http, logger: logger),
+            server: server(limits: services.config.http, tls: access.tls, logger: logger),
             configuration: .init(
                 address: .hostname(services.config.listen.host, port: services.config.listen.port),
                 serverName: "Shunter/\(ShunterVersion.current)"),
@@ -56,7 +58,8 @@ public enum ShunterApplication {
 
     /// HTTP/1 with the connection limits of `http:` (`ConnectionLimitHandler`). Raises the
     /// process's limit on open files first, and keeps `max_connections` within half of it.
-    public static func server(limits: HTTPServerLimits, logger: Logger) -> HTTPServerBuilder {
+    /// With `tls`, HTTPS (the certificate and key of `tls:`, loaded at start).
+    package static func server(limits: HTTPServerLimits, tls: TLSConfiguration? = nil, logger: Logger) -> HTTPServerBuilder {
         var maxConnections = limits.maxConnections
         if let files = FileDescriptorLimit.raiseToHard(), UInt64(maxConnections) > files / 2 {
             let lowered = Int(clamping: max(1, files / 2))
@@ -65,7 +68,11 @@ public enum ShunterApplication {
                 metadata: ["max_connections": "\(maxConnections)", "now": "\(lowered)", "open_files_limit": "\(files)"])
             maxConnections = lowered
         }
-        return server(limits: limits, counter: ConnectionCounter(limit: maxConnections), logger: logger)
+        let plain = server(limits: limits, counter: ConnectionCounter(limit: maxConnections), logger: logger)
+        guard let tls else { return plain }
+        // `tls` only throws for a configuration NIOSSL cannot make a context of, which loading
+        // it at start (`HTTPAccess.loadTLS`) has already ruled out.
+        return (try? .tls(plain, tlsConfiguration: tls)) ?? plain
     }
 
     /// The same with the counter given (tests watch it).

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import ShunterAuth
+import NIOSSL
 import ShunterBackends
 import ShunterEnvironments
 import ShunterHandlers
@@ -157,7 +158,20 @@ extension BrokerStartup {
             throw ShunterExit.invalidConfiguration
         case .success(let outcome):
             for warning in outcome.warnings { logger.warning("\(warning)") }
-            guard outcome.mode == .tokens else { return .open }
+            var tls: TLSConfiguration?
+            if let files = config.tls {
+                do {
+                    tls = try HTTPAccess.loadTLS(files)
+                } catch {
+                    printError("\(command): cannot start: \(config.locations["tls"].map { "\($0): " } ?? "")\(error)")
+                    throw ShunterExit.invalidConfiguration
+                }
+            }
+            guard outcome.mode == .tokens else {
+                var open = HTTPAccess.open
+                open.tls = tls
+                return open
+            }
             let audit: AuditLog
             do {
                 audit = try AuditLog(path: config.auth.auditLog)
@@ -166,7 +180,7 @@ extension BrokerStartup {
                 throw ShunterExit.invalidConfiguration
             }
             logger.notice("clients present tokens", metadata: ["tokens": "\(config.auth.tokens)", "audit_log": "\(config.auth.auditLog)"])
-            return HTTPAccess(authenticator: RequestAuthenticator(mode: .tokens, registry: registry), audit: audit)
+            return HTTPAccess(authenticator: RequestAuthenticator(mode: .tokens, registry: registry), audit: audit, tls: tls)
         }
     }
 }

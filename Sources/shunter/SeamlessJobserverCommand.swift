@@ -111,7 +111,7 @@ struct SeamlessJobserverCommand: AsyncParsableCommand {
         let activity = ActivityTracker()
         let app = Application(
             responder: ActivityTrackingResponder(ShunterApplication.router(services: services, access: access, logger: logger).buildResponder(), tracker: activity),
-            server: ShunterApplication.server(limits: brokerConfig.http, logger: logger),
+            server: ShunterApplication.server(limits: brokerConfig.http, tls: access.tls, logger: logger),
             configuration: .init(
                 address: .hostname(host, port: selectedPort), serverName: "Shunter/\(ShunterVersion.current)"),
             onServerRunning: { channel in

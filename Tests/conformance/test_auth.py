@@ -87,3 +87,47 @@ def test_the_cli_presents_a_token_from_the_url_the_option_or_the_environment(gua
     without = subprocess.run([binary, "jobs", "--url", guarded.url], capture_output=True, text=True, timeout=60,
                              env={k: v for k, v in os.environ.items() if k != "SHUNTER_TOKEN"})
     assert without.returncode != 0 and "needs a token" in without.stderr, without.stderr
+
+
+def test_tls_with_a_self_signed_certificate(tmp_path):
+    import ssl
+    import urllib.request
+
+    certificate, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                    str(certificate), "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"], check=True, capture_output=True)
+    port = free_port()
+    config = tmp_path / "shunter.yaml"
+    config.write_text(f"root: {tmp_path}\nlisten: 127.0.0.1:{port}\nhandlers: {REPO}/handlers\n"
+                      f"tls: {{certificate: {certificate}, key: {key}}}\n")
+    log = tmp_path / "log"
+    process = subprocess.Popen([shunter_binary(), "serve", "--config", str(config)], stdout=open(log, "wb"),
+                               stderr=subprocess.STDOUT, cwd=tmp_path)
+    try:
+        trusted = ssl.create_default_context(cafile=str(certificate))
+        answer = None
+        for _ in range(300):
+            if process.poll() is not None:
+                pytest.fail(f"shunter exited with {process.returncode}:\n{log.read_text()}")
+            try:
+                with urllib.request.urlopen(f"https://127.0.0.1:{port}/healthcheck", context=trusted, timeout=5) as reply:
+                    answer = reply.status
+                break
+            except (ConnectionError, urllib.error.URLError) as error:
+                if isinstance(getattr(error, "reason", None), ssl.SSLError):
+                    raise
+                import time
+                time.sleep(0.1)
+        assert answer == 200
+        with pytest.raises(urllib.error.URLError):
+            urllib.request.urlopen(f"https://127.0.0.1:{port}/healthcheck", context=ssl.create_default_context(), timeout=5)
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+    config.write_text(f"root: {tmp_path}\nlisten: 127.0.0.1:{port}\nhandlers: {REPO}/handlers\n"
+                      f"tls: {{certificate: {tmp_path}/missing.pem, key: {key}}}\n")
+    refused = subprocess.run([shunter_binary(), "serve", "--config", str(config)], capture_output=True, text=True,
+                             timeout=120, cwd=tmp_path)
+    assert refused.returncode == 2 and "missing.pem" in refused.stderr, refused.stderr
