@@ -90,7 +90,8 @@ public actor Broker {
         // caller waited for an identical admission): this caller is told its id, so the job's
         // row is made durable first.
         guard durable, case .job(let id) = submission, active[id]?.durablyJournaled != true else { return submission }
-        try await journal.makeDurable(id, at: Self.now())
+        let rule = DurabilityPolicy.rule(for: .joinedWithIDTold, model: nil)
+        try await journal.write(.touch(id, at: Self.now()), rule.durability)
         active[id]?.durablyJournaled = true
         return submission
     }
@@ -127,14 +128,10 @@ public actor Broker {
         // A job journaled runs again after every restart: refuse what can only fail first.
         try await JobAdmission.check(transformation, traits: traits, matcher: matcher, buffers: buffers)
         let request = JobRequest(transformation: transformation).journalBytes()
-        // A caller told the id waits for the insert's commit (with its fsync); a caller waiting
-        // for the result does not: the insert goes with the next batch, and a crash before it
-        // is a failed request (recovery removes what the job had started: `recover`).
-        let id = durable
-            ? try await journal.insert(
-                transformation: tf, language: transformation.language, request: request, at: Self.now())
-            : try await journal.insertBatched(
-                transformation: tf, language: transformation.language, request: request, at: Self.now())
+        let rule = DurabilityPolicy.rule(for: durable ? .acceptedWithIDTold : .acceptedForWaitingCaller, model: nil)
+        let id = try await journal.insert(
+            transformation: tf, language: transformation.language, request: request, at: Self.now(),
+            durability: rule.durability)
         let record = JobRecord(
             id: id, transformation: tf, state: .queued, language: transformation.language, createdAt: Self.now())
         enqueue(ActiveJob(
@@ -283,9 +280,12 @@ public actor Broker {
                 logger.error("a journaled job cannot be read back; it fails", metadata: ["job": "\(id)", "error": "\(reason)"])
                 await stopLeftovers(of: id, externalID: nil, handler: nil)
                 do {
-                    try await journal.fail(
-                        id, error: "cannot be run again after a restart: its journal entry cannot be read (\(reason))",
-                        at: Self.now())
+                    let rule = DurabilityPolicy.rule(for: .unreadableOnRecovery, model: nil)
+                    try await journal.write(
+                        .failUnreadable(
+                            id, error: "cannot be run again after a restart: its journal entry cannot be read (\(reason))",
+                            at: Self.now()),
+                        rule.durability)
                 } catch {
                     logger.error("could not journal the failure of an unreadable job", metadata: ["job": "\(id)", "error": "\(error)"])
                 }
@@ -299,7 +299,10 @@ public actor Broker {
                     if jobForTransformation[record.transformation] == record.id { jobForTransformation[record.transformation] = nil }
                     await stopLeftovers(of: record.id, externalID: record.externalID, handler: record.handler)
                     do {
-                        try await journal.fail(record.id, error: "cannot be run again after a restart: \(error)", at: Self.now())
+                        let rule = DurabilityPolicy.rule(for: .unreadableOnRecovery, model: nil)
+                        try await journal.write(
+                            .failUnreadable(record.id, error: "cannot be run again after a restart: \(error)", at: Self.now()),
+                            rule.durability)
                     } catch {
                         logger.error("could not journal the failure of a job", metadata: ["job": "\(record.id)", "error": "\(error)"])
                     }
@@ -361,14 +364,14 @@ public actor Broker {
         // A backend whose executions outlive the broker (Slurm) is followed, not re-run: the
         // job resumes from its work directory and journaled external id (empty when the
         // crash came between submission and journal: the backend then finds it by name).
-        if let handler = handlers.first(where: { $0.name == record.handler }), handler.backend.canResume,
+        if let handler = handlers.first(where: { $0.name == record.handler }), handler.backend.recoveryModel.reattaches,
             record.state == .running || record.state == .collecting, let workDirectory = record.workDirectory
         {
             if record.state == .collecting {
                 // Collecting starts over; the backend says again how the execution ended.
                 record.state = .running
                 record.updatedAt = Self.now()
-                try await journal.update(record)
+                try await journalRecord(record, at: .reattachedOnRecovery)
             }
             let job = ActiveJob(
                 record: record, transformation: transformation, environment: environment,
@@ -389,7 +392,7 @@ public actor Broker {
                 metadata: ["job": "\(record.id)", "state": "\(record.state.rawValue)"])
             record.state = .queued
             record.updatedAt = Self.now()
-            try await journal.update(record)
+            try await journalRecord(record, at: .requeuedOnRecovery)
         }
         enqueue(ActiveJob(
             record: record, transformation: transformation, environment: environment,
@@ -442,7 +445,7 @@ public actor Broker {
         record.error = error
         record.finishedAt = Self.now()
         record.updatedAt = Self.now()
-        try await journal.update(record)
+        try await journalRecord(record, at: .endedOnRecovery)
     }
 
     /// Stops taking jobs and cancels the running ones' processes. Queued and running jobs stay
@@ -452,7 +455,6 @@ public actor Broker {
         let tasks = active.values.compactMap(\.task)
         for task in tasks { task.cancel() }
         for task in tasks { await task.value }
-        await journal.writeDeferred()
         do {
             try await journal.commitPending()
             // The jobs left unfinished were stopped by this stop, not by a crash: they do not
@@ -525,10 +527,10 @@ public actor Broker {
             jobID: id.description, transformation: job.transformation, environment: job.environment,
             handler: handler.config, buffers: buffers, workRoot: settings.workRoot, environments: settings.environments,
             logger: jobLogger(id, job.record.transformation, handler: handler.name))
-        context.recordsExecution = handler.backend.canResume
+        context.recordsExecution = handler.backend.recoveryModel.reattaches
         // A local job's processes outlive a kill -9 of the broker and may finish meanwhile:
         // its exit status, left in its directory, lets recovery collect it (`JobExecution`).
-        context.recordsExitStatus = handler.backend.processesWorkInWorkDirectory
+        context.recordsExitStatus = handler.backend.recoveryModel == .rerunFoundByWorkDirectory
         context.maxResultBytes = settings.maxResultBytes
         // A job run again after a crash starts from a clean slate: its previous attempt's work
         // directory (same name) goes first.
@@ -558,21 +560,11 @@ public actor Broker {
 
     // MARK: - State changes (called by JobExecution)
 
-    /// Moves a running job to its next state and journals it. Throws if the move is illegal,
+    /// Moves a running job to its next state and journals it as the durability policy says
+    /// for `event` (by default, the event of reaching `state`). Throws if the move is illegal,
     /// which would be a bug in the execution pipeline.
-    ///
-    /// Only `queued` (a re-attach that gives up) and a `committed` move wait for the commit:
-    /// losing a local job's `running` in a crash changes nothing, since recovery queues such a
-    /// job again and finds its processes by its work directory; `preparing` and `collecting`
-    /// are not journaled at all.
-    ///
-    /// `journaled: false` keeps the state in memory until the job's next journal write: for
-    /// `running` on a backend that reports its execution's id at once, whose write
-    /// (`recordExternalID`) then carries the state too. `committed: true` waits for the commit
-    /// (and its fsync): for `running` of an execution that outlives the broker, which a crash
-    /// during its submission must not leave `queued` (recovery would submit it again).
     func advance(
-        _ id: JobID, to state: JobState, journaled: Bool = true, committed: Bool = false,
+        _ id: JobID, to state: JobState, as event: JobEvent? = nil,
         update: @Sendable (inout JobRecord) -> Void = { _ in }
     ) async throws {
         guard var job = active[id] else { throw BrokerError.unknownJob(id) }
@@ -583,16 +575,16 @@ public actor Broker {
         job.record.updatedAt = Self.now()
         update(&job.record)
         active[id] = job
-        if state == .preparing || state == .collecting || !journaled {
-            // Kept in memory only (`record` and `list` show it): recovery treats a job found
-            // `queued` or `running` exactly as one that was preparing or collecting, so these
-            // writes would buy nothing; an unjournaled `running` goes with the job's next write.
-            return
-        } else if state.isActive && !committed {
-            await journal.updateEventually(job.record)
-        } else {
-            try await journal.update(job.record)
-        }
+        let event = event ?? {
+            switch state {
+            case .preparing: .preparing
+            case .running: .running
+            case .collecting: .collecting
+            case .queued: .reattachAbandoned
+            case .succeeded, .failed, .cancelled: .ended
+            }
+        }()
+        try await journalRecord(job.record, at: event)
     }
 
     /// An earlier attempt found on disk (its work directory) that the broker died before
@@ -611,21 +603,29 @@ public actor Broker {
         guard active[id] != nil else { return }
         active[id]!.record.externalID = externalID
         active[id]!.record.updatedAt = Self.now()
-        // A Slurm job id must survive a power loss of the broker's machine (the job runs on),
-        // and be committed before the job goes on. A container's name need not survive a power
-        // loss (the container does not either), but must be committed before the container
-        // exists: recovery finds it by nothing else. A local process's identity need neither:
-        // should the broker die before the commit, recovery finds the process by its work
-        // directory (`LeftoverProcesses`): so it is held back, and a job that ends within
-        // `JobJournal.deferral` never writes it (nor the `running` state that comes with it).
-        let backend = handlers.first { $0.name == active[id]!.record.handler }?.backend
-        if backend?.canResume ?? true {
-            try await journal.update(active[id]!.record, durable: true)
-        } else if backend?.processesWorkInWorkDirectory == true {
-            await journal.updateDeferred(active[id]!.record)
-        } else {
-            try await journal.update(active[id]!.record, durable: false)
+        try await journalRecord(active[id]!.record, at: .externalIDReported)
+    }
+
+    /// Journals `record` as the durability policy says for `event` on the record's handler.
+    private func journalRecord(_ record: JobRecord, at event: JobEvent) async throws {
+        let rule = DurabilityPolicy.rule(for: event, model: recoveryModel(of: record.handler))
+        switch rule.writes {
+        case .nothing:
+            return
+        case .record, .newRow:
+            // A new row is inserted where the job is admitted; any later rule writes the record.
+            try await journal.write(.record(record), rule.durability)
+        case .touch:
+            try await journal.write(.touch(record.id, at: record.updatedAt), rule.durability)
+        case .failure:
+            try await journal.write(
+                .failUnreadable(record.id, error: record.error ?? "", at: record.updatedAt), rule.durability)
         }
+    }
+
+    private func recoveryModel(of handler: String?) -> RecoveryModel? {
+        guard let handler else { return nil }
+        return handlers.first { $0.name == handler }?.backend.recoveryModel
     }
 
     private func finish(_ id: JobID, _ ending: JobEnding) async {
@@ -673,9 +673,7 @@ public actor Broker {
         endedNotJournaled[id] = job.record
         dispatch()
         do {
-            // Not fsynced on its own: after a power loss, recovery finds the result in the
-            // cache (or runs the job again), as for a crash before this commit.
-            try await journal.update(job.record, durable: false, urgent: false)
+            try await journalRecord(job.record, at: .ended)
         } catch {
             logger.error("could not journal the end of a job", metadata: ["job": "\(id)", "error": "\(error)"])
         }

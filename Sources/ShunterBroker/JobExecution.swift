@@ -92,7 +92,7 @@ struct JobExecution: Sendable {
                     prepared = ready
                     await broker.countCollectedAttempt(id)
                     try await broker.advance(id, to: .preparing)
-                    try await broker.advance(id, to: .running, journaled: false) { $0.workDirectory = directory }
+                    try await broker.advance(id, to: .running, as: .collectedAttemptRunning) { $0.workDirectory = directory }
                     outcome = ExecutionOutcome(termination: .exited(code), wallTime: .zero)
                 } else {
                     for leftover in leftovers {
@@ -110,17 +110,9 @@ struct JobExecution: Sendable {
                     let fresh = try await handler.plugin.prepare(context)
                     ready = fresh
                     prepared = ready
-                    // An execution that outlives the broker (a Slurm job) is committed as `running`
-                    // before it is submitted: recovery then looks for it by name rather than
-                    // submitting it again. Otherwise `running` goes with the execution's id when the
-                    // backend reports one: one journal write, not two.
-                    let outlivesBroker = handler.backend.canResume
-                    try await broker.advance(
-                        id, to: .running, journaled: outlivesBroker || !handler.backend.reportsStart,
-                        committed: outlivesBroker
-                    ) {
-                        $0.workDirectory = fresh.workDirectory
-                    }
+                    // How `running` is journaled (with the execution's id, or before it is
+                    // submitted) is the durability policy's to say, by the backend's recovery model.
+                    try await broker.advance(id, to: .running) { $0.workDirectory = fresh.workDirectory }
                     outcome = try await handler.backend.run(ready.execution, events: events)
                 }
             }

@@ -38,10 +38,10 @@ struct JobJournalTests {
             transformation: HashAlgorithm.sha256.checksum(of: Array("y".utf8)), language: "bash", request: [1], at: 1)
         var record = try #require(try await journal.record(id))
         record.state = .preparing
-        try await journal.update(record, durable: false)
+        try await journal.write(.record(record), .committed)
         #expect(try await journal.writerSynchronous() == 1)
         record.state = .running
-        try await journal.update(record)
+        try await journal.write(.record(record), .durable)
         #expect(try await journal.writerSynchronous() == 2)
         #expect(try await journal.record(id)?.state == .running)
         #expect(try await JobJournal(path: path, durability: .normal).writerSynchronous() == 1)
@@ -54,12 +54,12 @@ struct JobJournalTests {
         // A window no test run reaches: only an urgent write commits here.
         let journal = try JobJournal(path: path, batchWindow: .seconds(3600))
         let tf = HashAlgorithm.sha256.checksum(of: Array("batched".utf8))
-        let batched = try await journal.insertBatched(transformation: tf, language: "bash", request: [7], at: 1)
+        let batched = try await journal.insert(transformation: tf, language: "bash", request: [7], at: 1, durability: .eventually)
         #expect(try await journal.record(batched) == nil, "committed before its batch")
         var ended = JobRecord(id: batched, transformation: tf, state: .succeeded, language: "bash", createdAt: 1)
         ended.finishedAt = 2
         // A job's end waits for the batch too: it returns once an urgent write has committed it.
-        async let end: Void = journal.update(ended, durable: false, urgent: false)
+        async let end: Void = journal.write(.record(ended), .batched)
         let urgent = try await journal.insert(transformation: tf, language: "bash", request: [8], at: 3)
         try await end
         #expect(try await journal.record(batched)?.state == .succeeded)
@@ -74,7 +74,7 @@ struct JobJournalTests {
         let journal = try JobJournal(path: path, batchWindow: .milliseconds(20))
         let tf = HashAlgorithm.sha256.checksum(of: Array("window".utf8))
         let ids = try await (0..<5).asyncMap { index in
-            try await journal.insertBatched(transformation: tf, language: "bash", request: [UInt8(index)], at: 1)
+            try await journal.insert(transformation: tf, language: "bash", request: [UInt8(index)], at: 1, durability: .eventually)
         }
         // Polled, not timed.
         var committed = 0
@@ -95,7 +95,7 @@ struct JobJournalTests {
         do {
             let crashed = try JobJournal(path: path, batchWindow: .seconds(3600))
             kept = try await crashed.insert(transformation: tf, language: "bash", request: [1], at: 1)
-            lost = try await crashed.insertBatched(transformation: tf, language: "bash", request: [2], at: 2)
+            lost = try await crashed.insert(transformation: tf, language: "bash", request: [2], at: 2, durability: .eventually)
             // Never committed: the process "dies" with the insert pending (the journal is
             // abandoned, as a kill -9 would leave it).
         }
@@ -117,7 +117,7 @@ struct JobJournalTests {
         let tf = HashAlgorithm.sha256.checksum(of: Array("blocks".utf8))
         var ids: [JobID] = []
         for _ in 0..<1100 {
-            ids.append(try await journal.insertBatched(transformation: tf, language: "bash", request: [], at: 1))
+            ids.append(try await journal.insert(transformation: tf, language: "bash", request: [], at: 1, durability: .eventually))
         }
         try await journal.commitPending()
         #expect(ids.map(\.rawValue) == Array(1...1100))
@@ -150,7 +150,7 @@ struct JobJournalTests {
         record.result = result
         record.externalID = "slurm-42"
         record.stderrTail = "ünïcode"
-        try await journal.update(record)
+        try await journal.write(.record(record), .durable)
         let back = try #require(try await journal.record(id))
         #expect(back == record)
         #expect(try await journal.unfinished().isEmpty)
