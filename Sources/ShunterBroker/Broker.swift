@@ -12,7 +12,7 @@ import ShunterStore
 ///
 /// All bookkeeping is actor-isolated and cheap; the work of a job (buffers, processes, disk)
 /// runs in its own task outside the actor, which it calls back only to move the job's state.
-public actor Broker {
+public actor Broker: JobProgressSink {
     private let settings: BrokerSettings
     private let buffers: any BufferStore
     private let results: any ResultStore
@@ -31,10 +31,11 @@ public actor Broker {
     private var queue: [JobID] = []
     private var runningPerHandler: [String: Int] = [:]
     private var shuttingDown = false
+    /// Set with `shuttingDown`, for the executions to read without asking the broker.
+    private let stopping = StopSignal()
     private var nextWaiterToken = 0
     /// Jobs that have ended but whose end is not yet committed to the journal.
     private var endedNotJournaled: [JobID: JobRecord] = [:]
-    var isShuttingDown: Bool { shuttingDown }
 
     private struct ActiveJob {
         var record: JobRecord
@@ -452,6 +453,7 @@ public actor Broker {
     /// in the journal as they are, so the next start runs them.
     public func shutdown() async {
         shuttingDown = true
+        stopping.set()
         let tasks = active.values.compactMap(\.task)
         for task in tasks { task.cancel() }
         for task in tasks { await task.value }
@@ -535,10 +537,10 @@ public actor Broker {
         // A job run again after a crash starts from a clean slate: its previous attempt's work
         // directory (same name) goes first.
         let previousWorkDirectory = job.record.workDirectory
-        job.task = Task { [buffers, results, settings] in
+        job.task = Task { [buffers, results, settings, stopping] in
             let execution = JobExecution(
                 id: id, handler: handler, context: context, buffers: buffers, results: results, settings: settings,
-                broker: self, previousWorkDirectory: previousWorkDirectory, resumePoint: resuming)
+                progress: self, stopping: stopping, previousWorkDirectory: previousWorkDirectory, resumePoint: resuming)
             let ending = await execution.run()
             await self.finish(id, ending)
             // After the answer, not before: emptying a directory is file-system work that no
@@ -558,14 +560,42 @@ public actor Broker {
         return logger
     }
 
-    // MARK: - State changes (called by JobExecution)
+    // MARK: - Progress (reported by JobExecution)
 
-    /// Moves a running job to its next state and journals it as the durability policy says
-    /// for `event` (by default, the event of reaching `state`). Throws if the move is illegal,
-    /// which would be a bug in the execution pipeline.
-    func advance(
-        _ id: JobID, to state: JobState, as event: JobEvent? = nil,
-        update: @Sendable (inout JobRecord) -> Void = { _ in }
+    /// Moves a running job on as its execution reports, and journals it as the durability
+    /// policy says. Throws if the move is illegal, which would be a bug in the execution
+    /// pipeline.
+    func report(_ progress: JobProgress, of id: JobID) async throws {
+        switch progress {
+        case .preparing:
+            try await advance(id, to: .preparing, as: .preparing)
+        case .running(let workDirectory):
+            try await advance(id, to: .running, as: .running) { $0.workDirectory = workDirectory }
+        case .externalID(let externalID):
+            guard active[id] != nil else { return }
+            active[id]!.record.externalID = externalID
+            active[id]!.record.updatedAt = Self.now()
+            try await journalRecord(active[id]!.record, at: .externalIDReported)
+        case .collecting(let tails):
+            try await advance(id, to: .collecting, as: .collecting) {
+                $0.stdoutTail = tails.stdout
+                $0.stderrTail = tails.stderr
+            }
+        case .unjournaledAttemptFound:
+            // It ran: `attempts` says so with the job's next journal write.
+            active[id]?.record.attempts += 1
+        case .collectingFinishedAttempt(let workDirectory):
+            // The attempt `start` counted did not run: an earlier one that had finished is collected.
+            if let attempts = active[id]?.record.attempts, attempts > 0 { active[id]?.record.attempts = attempts - 1 }
+            try await advance(id, to: .preparing, as: .preparing)
+            try await advance(id, to: .running, as: .collectedAttemptRunning) { $0.workDirectory = workDirectory }
+        case .reattachAbandoned:
+            try await advance(id, to: .queued, as: .reattachAbandoned)
+        }
+    }
+
+    private func advance(
+        _ id: JobID, to state: JobState, as event: JobEvent, update: (inout JobRecord) -> Void = { _ in }
     ) async throws {
         guard var job = active[id] else { throw BrokerError.unknownJob(id) }
         guard job.record.state.canMove(to: state) else {
@@ -575,35 +605,7 @@ public actor Broker {
         job.record.updatedAt = Self.now()
         update(&job.record)
         active[id] = job
-        let event = event ?? {
-            switch state {
-            case .preparing: .preparing
-            case .running: .running
-            case .collecting: .collecting
-            case .queued: .reattachAbandoned
-            case .succeeded, .failed, .cancelled: .ended
-            }
-        }()
         try await journalRecord(job.record, at: event)
-    }
-
-    /// An earlier attempt found on disk (its work directory) that the broker died before
-    /// journaling: `attempts` says it ran, with the job's next journal write.
-    func countUnjournaledAttempt(_ id: JobID) {
-        active[id]?.record.attempts += 1
-    }
-
-    /// The attempt `start` counted did not run: an earlier one that had finished was collected.
-    func countCollectedAttempt(_ id: JobID) {
-        if let attempts = active[id]?.record.attempts, attempts > 0 { active[id]?.record.attempts = attempts - 1 }
-    }
-
-    /// Journals a backend's id for the execution as soon as the backend has one.
-    func recordExternalID(_ id: JobID, _ externalID: String) async throws {
-        guard active[id] != nil else { return }
-        active[id]!.record.externalID = externalID
-        active[id]!.record.updatedAt = Self.now()
-        try await journalRecord(active[id]!.record, at: .externalIDReported)
     }
 
     /// Journals `record` as the durability policy says for `event` on the record's handler.
