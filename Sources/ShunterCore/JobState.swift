@@ -32,7 +32,9 @@ public enum JobState: String, Sendable, Codable, CaseIterable {
         }
     }
 
-    public func canMove(to next: JobState) -> Bool {
+    /// The legal moves. `atRecovery` adds the moves only a restart may make, from what the
+    /// journal held of a job the last broker process did not finish.
+    public func canMove(to next: JobState, atRecovery: Bool = false) -> Bool {
         switch (self, next) {
         case (.queued, .preparing), (.preparing, .running), (.running, .collecting),
             (.collecting, .succeeded):
@@ -40,6 +42,11 @@ public enum JobState: String, Sendable, Codable, CaseIterable {
         // Recovery: an interrupted job starts over from the queue.
         case (.preparing, .queued), (.running, .queued), (.collecting, .queued):
             true
+        // After a restart only: a job caught before its end succeeded when the result cache
+        // holds its result; an execution that outlived the broker, caught while it was being
+        // collected, is followed from `running` again.
+        case (.queued, .succeeded), (.preparing, .succeeded), (.running, .succeeded), (.collecting, .running):
+            atRecovery
         case (let from, .failed), (let from, .cancelled):
             !from.isTerminal
         default:
