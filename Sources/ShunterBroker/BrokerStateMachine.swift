@@ -249,6 +249,8 @@ struct BrokerStateMachine<Input: Sendable>: Sendable {
             ending = .failed(
                 IllegalTransition(from: job.record.state, to: .succeeded, jobID: id.description).description, .none)
         }
+        job.record.finishedAt = now
+        job.record.updatedAt = now
         switch ending {
         case .succeeded(let result, let tails, _):
             job.record.state = .succeeded
@@ -273,8 +275,6 @@ struct BrokerStateMachine<Input: Sendable>: Sendable {
                 waiters: job.waiters,
                 JobOutcome(status: .cancelled, result: nil, error: "broker shutting down", record: job.record))]
         }
-        job.record.finishedAt = now
-        job.record.updatedAt = now
         endedNotJournaled[id] = job.record
         return [.answer(waiters: job.waiters, outcome)] + dispatch(now: now)
             + [.journalEnd(job.record, rule(for: .ended, handler: job.record.handler).durability)]

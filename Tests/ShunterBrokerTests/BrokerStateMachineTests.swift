@@ -169,6 +169,10 @@ struct BrokerStateMachineTests {
         let answers = Self.answers(try Self.succeeded(&machine, 1))
         #expect(answers.map(\.waiters) == [[kept]])
         #expect(answers.first?.outcome.result == Self.checksum(1001))
+        // The record the waiters get is the ended one: it says when the job ran.
+        #expect(answers.first?.outcome.record?.startedAt == 1)
+        #expect(answers.first?.outcome.record?.finishedAt == 4)
+        #expect(answers.first?.outcome.record?.state == .succeeded)
         let late = machine.newWaiterToken()
         let addedLate = machine.waiterAdded(late, to: JobID(1))
         #expect(!addedLate)
