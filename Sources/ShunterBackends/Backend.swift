@@ -24,7 +24,7 @@ public protocol Backend: Sendable {
 
     /// How the broker finds this backend's executions again after it died, and so what it must
     /// journal, and how durably, before an execution goes on (`RecoveryModel`). The default,
-    /// `rerun`, assumes nothing about the backend and writes the most.
+    /// `rerun`, assumes nothing of the backend: always correct, never the cheapest.
     var recoveryModel: RecoveryModel { get }
 
     /// Stops what an execution started before a broker crash left behind, when the broker is
