@@ -1,5 +1,6 @@
-/// Where a job is in its life. The broker journals every transition, and only the ones
-/// `canMove(to:)` allows, so a restart can tell from the journal alone what to do with a job.
+/// Where a job is in its life. The broker makes only the moves `canMove(to:atRecovery:)`
+/// allows, recovery's included, so a restart can tell from the journal alone what to do with
+/// a job.
 ///
 /// ```
 /// queued ──► preparing ──► running ──► collecting ──► succeeded
@@ -7,7 +8,8 @@
 ///    └────────────┴────────────┴────────────┴──► failed | cancelled
 /// ```
 /// `preparing`, `running` and `collecting` are *interrupted* states after a crash: recovery
-/// moves such a job back to `queued` (or, for a backend that can re-attach, leaves it running).
+/// moves such a job back to `queued` (or, for a backend that can re-attach, leaves it running),
+/// or ends it.
 public enum JobState: String, Sendable, Codable, CaseIterable {
     case queued
     case preparing
