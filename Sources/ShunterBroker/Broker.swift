@@ -20,7 +20,6 @@ public actor Broker: JobProgressSink {
     private let results: any ResultStore
     private let journal: JobJournal
     private let handlers: [HandlerRuntime]
-    private let matcher: HandlerMatcher
     private let logger: Logger
 
     private var machine: BrokerStateMachine<JobInput>
@@ -50,7 +49,6 @@ public actor Broker: JobProgressSink {
         self.results = results
         self.journal = journal
         self.handlers = handlers
-        self.matcher = HandlerMatcher(handlers: handlers.map(\.config))
         self.logger = logger
         self.machine = BrokerStateMachine(handlers: handlers.map { ($0.config, $0.backend.recoveryModel) })
     }
@@ -119,7 +117,7 @@ public actor Broker: JobProgressSink {
         let environment = try await resolveEnvironment(of: transformation)
         let traits = Self.traits(of: transformation, environment: environment)
         // A job journaled runs again after every restart: refuse what can only fail first.
-        try await JobAdmission.check(transformation, traits: traits, matcher: matcher, buffers: buffers)
+        try await JobAdmission.check(transformation, traits: traits, matcher: machine.matcher, buffers: buffers)
         let request = JobRequest(transformation: transformation).journalBytes()
         let rule = machine.rule(for: durable ? .acceptedWithIDTold : .acceptedForWaitingCaller, handler: nil)
         let id = try await journal.insert(

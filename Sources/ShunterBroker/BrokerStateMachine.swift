@@ -52,7 +52,8 @@ struct BrokerStateMachine<Input: Sendable>: Sendable {
     }
 
     let handlers: [Handler]
-    private let matcher: HandlerMatcher
+    /// Which handlers take which jobs (also what admission checks a job against).
+    let matcher: HandlerMatcher
     /// Jobs not yet ended, by id.
     private(set) var active: [JobID: Job] = [:]
     /// The job running each transformation: one job per transformation at a time.

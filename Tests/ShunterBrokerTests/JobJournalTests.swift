@@ -47,6 +47,40 @@ struct JobJournalTests {
         #expect(try await JobJournal(path: path, durability: .normal).writerSynchronous() == 1)
     }
 
+    @Test("memory-only writes nothing; a deferred record waits, a later write of the job supersedes it, commitPending writes it")
+    func memoryOnlyAndDeferred() async throws {
+        let path = NSTemporaryDirectory() + "journal-\(UUID().uuidString).sqlite"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        // A deferral and a window no test run reaches: only what the test asks for is written.
+        let journal = try JobJournal(path: path, deferral: .seconds(3600), batchWindow: .seconds(3600))
+        let tf = HashAlgorithm.sha256.checksum(of: Array("deferred".utf8))
+        let id = try await journal.insert(transformation: tf, language: "bash", request: [1], at: 1)
+        var record = try #require(try await journal.record(id))
+        let before = await journal.writtenRows
+
+        record.state = .preparing
+        try await journal.write(.record(record), .memoryOnly)
+        record.state = .running
+        record.externalID = "held-back"
+        try await journal.write(.record(record), .deferred)
+        #expect(try await journal.record(id)?.state == .queued, "neither is written yet")
+        record.externalID = nil
+        record.state = .failed
+        try await journal.write(.record(record), .committed)
+        try await journal.commitPending()
+        #expect(try await journal.record(id)?.state == .failed)
+        #expect(try await journal.record(id)?.externalID == nil, "the held-back record was dropped, not written after")
+        #expect(await journal.writtenRows - before == 2, "the committed write and the barrier")
+
+        let second = try await journal.insert(transformation: tf, language: "bash", request: [2], at: 2)
+        var held = try #require(try await journal.record(second))
+        held.state = .running
+        held.externalID = "local:1"
+        try await journal.write(.record(held), .deferred)
+        try await journal.commitPending()
+        #expect(try await journal.record(second)?.externalID == "local:1", "a graceful stop writes what was held back")
+    }
+
     @Test("a batched insert waits for the next commit, which an urgent write brings at once")
     func batchedInsertGoesWithTheNextCommit() async throws {
         let path = NSTemporaryDirectory() + "journal-\(UUID().uuidString).sqlite"
