@@ -114,8 +114,10 @@ public struct ApptainerBackend: AvailabilityReporting {
         return nil
     }
 
-    /// Through `LocalBackend`: the `apptainer` process's identity.
-    public var reportsStart: Bool { true }
+    /// Reports the `apptainer` process's identity (through `LocalBackend`), by which recovery
+    /// stops what a crashed broker left: inside the container, the job's processes need not
+    /// work in a directory the broker knows.
+    public var recoveryModel: RecoveryModel { .rerunFoundByExternalID }
 
     /// The apptainer process runs as a local process group: stop what a crashed broker left.
     public func abandon(externalID: String) async {

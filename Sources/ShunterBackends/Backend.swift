@@ -22,24 +22,10 @@ public protocol Backend: Sendable {
     /// for it by name, and starts it only if it finds none.
     func resume(_ execution: Execution, externalID: String, events: ExecutionEvents) async throws -> ExecutionOutcome
 
-    /// True when `resume` can re-attach: after a restart the broker then follows the job's
-    /// running execution instead of abandoning it and running the job again.
-    var canResume: Bool { get }
-
-    /// True when `run` calls `events.started` as soon as the execution exists: the broker then
-    /// journals the job's `running` state together with that id, one write instead of two.
-    /// Leave it false for a backend that reports nothing; its jobs are journaled `running` on
-    /// their own write. Not asked when `canResume`: such a job's `running` is committed before
-    /// `run`, so that a crash during the submission leaves it to `resume`, not to a second run.
-    var reportsStart: Bool { get }
-
-    /// True when everything the execution starts is a process on this machine working in the
-    /// job's work directory, so that recovery finds it there (`LeftoverProcesses`) even when
-    /// the broker died before journaling the id `events.started` reported: the broker then
-    /// holds that write back, and a job that ends within 200 ms never makes it. False (the
-    /// default) makes `events.started` return only once the id is committed: for what only
-    /// its id finds again (a container, whose processes work in its own mount namespace).
-    var processesWorkInWorkDirectory: Bool { get }
+    /// How the broker finds this backend's executions again after it died, and so what it must
+    /// journal, and how durably, before an execution goes on (`RecoveryModel`). The default,
+    /// `rerun`, assumes nothing of the backend: always correct, never the cheapest.
+    var recoveryModel: RecoveryModel { get }
 
     /// Stops what an execution started before a broker crash left behind, when the broker is
     /// about to run the job anew rather than re-attach: without it, a local job whose broker
@@ -54,18 +40,44 @@ extension Backend {
 
     public func abandon(externalID: String) async {}
 
-    public var canResume: Bool { false }
+    public var recoveryModel: RecoveryModel { .rerun }
+}
 
-    public var reportsStart: Bool { false }
+/// What becomes of a backend's executions when the broker dies, and how the next broker finds
+/// them: the one fact from which the broker's journal writes follow (its durability policy).
+public enum RecoveryModel: String, Sendable, CaseIterable {
+    /// The job runs again after a restart, and the backend promises nothing else: it may report
+    /// no identity at start, so the job's `running` state is journaled on a write of its own,
+    /// and an identity it does report is committed before `events.started` returns.
+    case rerun
+    /// The job runs again after a restart, and only the identity the backend reports through
+    /// `events.started` as soon as the execution exists finds what it started (a container,
+    /// whose processes work in its own mount namespace): that identity, and the `running`
+    /// state with it, is committed before `events.started` returns, so that recovery can
+    /// `abandon` it.
+    case rerunFoundByExternalID
+    /// The job runs again after a restart, and everything its execution starts is a process on
+    /// this machine working in the job's work directory (the local backend): recovery finds it
+    /// there even when the broker died before journaling the identity `events.started`
+    /// reported, so that write is held back, and a job that ends soon after never makes it.
+    case rerunFoundByWorkDirectory
+    /// The execution outlives the broker and `resume` re-attaches to it (a batch job): the
+    /// job's `running` state is committed before `run` and survives a power loss, so that a
+    /// crash during the submission leaves it to `resume`, not to a second run; the identity
+    /// `events.started` reports is made durable before the backend goes on.
+    case reattach
 
-    public var processesWorkInWorkDirectory: Bool { false }
+    /// Whether recovery follows a running execution (`Backend.resume`) instead of running the
+    /// job again.
+    public var reattaches: Bool { self == .reattach }
 }
 
 /// Callbacks from a running execution to the broker.
 public struct ExecutionEvents: Sendable {
     /// Called once the execution has an identity outside this process (a Slurm job id, a
     /// container id). The broker journals it before the backend goes on, so a crash right
-    /// after never loses track of it (unless `Backend.processesWorkInWorkDirectory`).
+    /// after never loses track of it (unless the backend's `RecoveryModel` finds its executions
+    /// another way).
     public var started: @Sendable (_ externalID: String) async throws -> Void
     /// True while the broker shuts down: a cancelled execution that outlives the broker (a
     /// batch job) is then left running for the next start to re-attach, not stopped.

@@ -133,8 +133,8 @@ public struct DockerBackend: AvailabilityReporting {
         return nil
     }
 
-    /// The container's name, once its image is there.
-    public var reportsStart: Bool { true }
+    /// Reports the container's name once its image is there; only that name finds it again.
+    public var recoveryModel: RecoveryModel { .rerunFoundByExternalID }
 
     /// Removes the container a crashed broker left behind (the external id is its name).
     public func abandon(externalID: String) async {

@@ -42,12 +42,10 @@ public struct LocalBackend: Backend {
     public var user: JobUser?
     private let logger: Logger
 
-    /// The process's identity, whenever /proc gives one (Linux).
-    public var reportsStart: Bool { true }
-
-    /// The job's processes run in its work directory (and any they start stay there unless
-    /// they `cd` away, which a job's own clean-up is for).
-    public var processesWorkInWorkDirectory: Bool { true }
+    /// Reports the process's identity, whenever /proc gives one (Linux); the job's processes
+    /// run in its work directory (and any they start stay there unless they `cd` away, which a
+    /// job's own clean-up is for).
+    public var recoveryModel: RecoveryModel { .rerunFoundByWorkDirectory }
 
     public init(killGrace: Duration = .seconds(5), user: JobUser? = nil, logger: Logger = Logger(label: "shunter.backend.local")) {
         self.killGrace = killGrace

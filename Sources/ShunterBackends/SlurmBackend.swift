@@ -37,7 +37,7 @@ public struct SlurmBackend: Backend {
     private let gate: SlurmSubmissionGate
     private let logger: Logger
 
-    public var canResume: Bool { true }
+    public var recoveryModel: RecoveryModel { .reattach }
 
     public init(options: SlurmOptions, killGrace: Duration = .seconds(5), logger: Logger = Logger(label: "shunter.backend.slurm")) {
         self.options = options

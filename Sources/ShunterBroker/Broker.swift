@@ -10,43 +10,35 @@ import ShunterStore
 /// job, gives it to the first handler that accepts it and has room, and answers everyone
 /// waiting for that transformation.
 ///
-/// All bookkeeping is actor-isolated and cheap; the work of a job (buffers, processes, disk)
-/// runs in its own task outside the actor, which it calls back only to move the job's state.
-public actor Broker {
+/// The bookkeeping is a pure value, `BrokerStateMachine`: this actor feeds it events and
+/// performs the actions it returns (journal writes, starting and cancelling executions,
+/// answering waiters). The work of a job (buffers, processes, disk) runs in its own task
+/// outside the actor, and reports its progress to it (`JobProgressSink`).
+public actor Broker: JobProgressSink {
     private let settings: BrokerSettings
     private let buffers: any BufferStore
     private let results: any ResultStore
     private let journal: JobJournal
     private let handlers: [HandlerRuntime]
-    private let matcher: HandlerMatcher
     private let logger: Logger
 
-    /// Jobs not yet ended, by id.
-    private var active: [JobID: ActiveJob] = [:]
-    /// The job running each transformation: one job per transformation at a time.
-    private var jobForTransformation: [Checksum: JobID] = [:]
+    private var machine: BrokerStateMachine<JobInput>
     /// Submissions being looked up or journaled, with the identical ones that wait for them.
     private var admitting: [Checksum: [CheckedContinuation<Submission, any Error>]] = [:]
-    /// Queued jobs, oldest first.
-    private var queue: [JobID] = []
-    private var runningPerHandler: [String: Int] = [:]
-    private var shuttingDown = false
-    private var nextWaiterToken = 0
-    /// Jobs that have ended but whose end is not yet committed to the journal.
-    private var endedNotJournaled: [JobID: JobRecord] = [:]
-    var isShuttingDown: Bool { shuttingDown }
+    /// The callers waiting for a job's end, by the token the machine knows them by.
+    private var waiters: [Int: CheckedContinuation<JobOutcome, any Error>] = [:]
+    /// The execution of each started job.
+    private var tasks: [JobID: Task<Void, Never>] = [:]
+    /// Set when the broker stops, for the executions to read without asking the broker.
+    private let stopping = StopSignal()
 
-    private struct ActiveJob {
-        var record: JobRecord
+    /// What a job needs to start beyond its record.
+    struct JobInput: Sendable {
         var transformation: Transformation
         var environment: TransformationEnvironment?
-        var traits: JobTraits
-        var waiters: [Int: CheckedContinuation<JobOutcome, any Error>] = [:]
-        var task: Task<Void, Never>?
-        var cancelRequested = false
-        /// Its insert was fsynced (it survives a power loss, not only a crash of the broker).
-        var durablyJournaled = false
     }
+
+    private typealias Action = BrokerStateMachine<JobInput>.Action
 
     public init(
         settings: BrokerSettings, buffers: any BufferStore, results: any ResultStore, journal: JobJournal,
@@ -57,9 +49,8 @@ public actor Broker {
         self.results = results
         self.journal = journal
         self.handlers = handlers
-        self.matcher = HandlerMatcher(handlers: handlers.map(\.config))
         self.logger = logger
-        for handler in handlers { runningPerHandler[handler.name] = 0 }
+        self.machine = BrokerStateMachine(handlers: handlers.map { ($0.config, $0.backend.recoveryModel) })
     }
 
     // MARK: - Requests
@@ -89,16 +80,17 @@ public actor Broker {
         // Joined a job that `run` journaled without an fsync (or one that ended while this
         // caller waited for an identical admission): this caller is told its id, so the job's
         // row is made durable first.
-        guard durable, case .job(let id) = submission, active[id]?.durablyJournaled != true else { return submission }
-        try await journal.makeDurable(id, at: Self.now())
-        active[id]?.durablyJournaled = true
+        guard durable, case .job(let id) = submission, machine.needsDurableRow(id) else { return submission }
+        let rule = machine.rule(for: .joinedWithIDTold, handler: nil)
+        try await journal.write(.touch(id, at: Self.now()), rule.durability)
+        machine.markedDurable(id)
         return submission
     }
 
     private func accept(_ transformation: Transformation, durable: Bool) async throws -> Submission {
-        if shuttingDown { throw BrokerError.shuttingDown }
+        if machine.shuttingDown { throw BrokerError.shuttingDown }
         let tf = transformation.checksum
-        if let id = jobForTransformation[tf] { return .job(id) }
+        if let id = machine.jobForTransformation[tf] { return .job(id) }
         if admitting[tf] != nil {
             return try await withCheckedThrowingContinuation { admitting[tf]!.append($0) }
         }
@@ -125,41 +117,36 @@ public actor Broker {
         let environment = try await resolveEnvironment(of: transformation)
         let traits = Self.traits(of: transformation, environment: environment)
         // A job journaled runs again after every restart: refuse what can only fail first.
-        try await JobAdmission.check(transformation, traits: traits, matcher: matcher, buffers: buffers)
+        try await JobAdmission.check(transformation, traits: traits, matcher: machine.matcher, buffers: buffers)
         let request = JobRequest(transformation: transformation).journalBytes()
-        // A caller told the id waits for the insert's commit (with its fsync); a caller waiting
-        // for the result does not: the insert goes with the next batch, and a crash before it
-        // is a failed request (recovery removes what the job had started: `recover`).
-        let id = durable
-            ? try await journal.insert(
-                transformation: tf, language: transformation.language, request: request, at: Self.now())
-            : try await journal.insertBatched(
-                transformation: tf, language: transformation.language, request: request, at: Self.now())
+        let rule = machine.rule(for: durable ? .acceptedWithIDTold : .acceptedForWaitingCaller, handler: nil)
+        let id = try await journal.insert(
+            transformation: tf, language: transformation.language, request: request, at: Self.now(),
+            durability: rule.durability)
         let record = JobRecord(
             id: id, transformation: tf, state: .queued, language: transformation.language, createdAt: Self.now())
-        enqueue(ActiveJob(
-            record: record, transformation: transformation, environment: environment,
-            traits: traits, durablyJournaled: durable))
+        let actions = machine.admitted(
+            record, input: JobInput(transformation: transformation, environment: environment), traits: traits,
+            durablyJournaled: durable, now: Self.now())
         // Debug, not info: the end's line ("job succeeded", "job ended") names the job, its
         // transformation and handler already, and a second line per job costs a formatted
         // write on the request's thread.
         logger.debug("job accepted", metadata: ["job": "\(id)", "tf": "\(tf)", "language": "\(transformation.language)"])
-        dispatch()
+        performSoon(actions)
         return .job(id)
     }
 
     /// Waits for a job to end. For a job that ended before, answers from the journal.
     /// Cancelling the waiting task stops the wait, not the job.
     public func wait(_ id: JobID) async throws -> JobOutcome {
-        if active[id] != nil {
-            nextWaiterToken += 1
-            let token = nextWaiterToken
+        if machine.active[id] != nil {
+            let token = machine.newWaiterToken()
             return try await withTaskCancellationHandler {
                 try await withCheckedThrowingContinuation { continuation in
-                    if Task.isCancelled || active[id] == nil {
+                    if Task.isCancelled || !machine.waiterAdded(token, to: id) {
                         continuation.resume(throwing: CancellationError())
                     } else {
-                        active[id]!.waiters[token] = continuation
+                        waiters[token] = continuation
                     }
                 }
             } onCancel: {
@@ -173,36 +160,32 @@ public actor Broker {
     }
 
     private func dropWaiter(_ id: JobID, _ token: Int) {
-        active[id]?.waiters.removeValue(forKey: token)?.resume(throwing: CancellationError())
+        if machine.waiterDropped(token, from: id) {
+            waiters.removeValue(forKey: token)?.resume(throwing: CancellationError())
+        }
     }
 
     /// Cancels a job: a queued one ends at once, a running one once its backend has stopped
     /// everything it started. Returns false for a job that had already ended.
     @discardableResult
     public func cancel(_ id: JobID) -> Bool {
-        guard var job = active[id], !job.cancelRequested else { return false }
-        job.cancelRequested = true
-        active[id] = job
-        logger.info("cancel requested", metadata: ["job": "\(id)", "state": "\(job.record.state.rawValue)"])
-        if let task = job.task {
-            task.cancel()
-        } else {
-            queue.removeAll { $0 == id }
-            Task { await self.finish(id, .cancelled(reason: "cancelled before it started")) }
-        }
+        let state = machine.active[id]?.record.state
+        let (accepted, actions) = machine.cancelRequested(id, now: Self.now())
+        guard accepted else { return false }
+        logger.info("cancel requested", metadata: ["job": "\(id)", "state": "\(state?.rawValue ?? "-")"])
+        performSoon(actions)
         return true
     }
 
     @discardableResult
     public func cancel(transformation: Checksum) -> Bool {
-        guard let id = jobForTransformation[transformation] else { return false }
+        guard let id = machine.jobForTransformation[transformation] else { return false }
         return cancel(id)
     }
 
     /// The record of a job, live if it is running, from the journal otherwise.
     public func record(_ id: JobID) async throws -> JobRecord? {
-        if let job = active[id] { return job.record }
-        if let record = endedNotJournaled[id] { return record }
+        if let record = machine.record(id) { return record }
         return try await journal.record(id)
     }
 
@@ -213,7 +196,7 @@ public actor Broker {
         // Memory is read before the journal: while the read runs, a job may end and its end
         // be committed, taking it out of memory; a snapshot taken after the read would then
         // miss a job the read came too early for (a batched insert not committed yet).
-        let remembered = active.values.map(\.record) + endedNotJournaled.values
+        let remembered = machine.rememberedRecords
         let journaled = try await journal.list(filter)
         var byID: [JobID: JobRecord] = [:]
         for record in journaled { byID[record.id] = record }
@@ -238,12 +221,12 @@ public actor Broker {
 
     /// The live job for a transformation, if one runs it now.
     public func activeJob(for transformation: Checksum) -> JobRecord? {
-        jobForTransformation[transformation].flatMap { active[$0]?.record }
+        machine.jobForTransformation[transformation].flatMap { machine.active[$0]?.record }
     }
 
     /// How many jobs are queued and running, per handler.
     public func load() -> (queued: Int, running: [String: Int]) {
-        (queue.count, runningPerHandler)
+        (machine.queue.count, machine.runningPerHandler)
     }
 
     public func cachedResult(for tf: Checksum) async throws -> Checksum? {
@@ -277,123 +260,67 @@ public actor Broker {
         let candidates = try await journal.beginRecovery()
         guard !candidates.isEmpty else { return }
         logger.notice("recovering unfinished jobs", metadata: ["count": "\(candidates.count)"])
+        let limits = BrokerStateMachine<JobInput>.RecoveryLimits(
+            recoveries: Self.recoveryLimit, attempts: settings.maxAttempts, journalPath: journal.path)
         for candidate in candidates {
             switch candidate {
             case .unreadable(let id, let reason):
                 logger.error("a journaled job cannot be read back; it fails", metadata: ["job": "\(id)", "error": "\(reason)"])
-                await stopLeftovers(of: id, externalID: nil, handler: nil)
+                let actions = machine.unreadable(
+                    id, externalID: nil, handler: nil,
+                    reason: "cannot be run again after a restart: its journal entry cannot be read (\(reason))", now: Self.now())
                 do {
-                    try await journal.fail(
-                        id, error: "cannot be run again after a restart: its journal entry cannot be read (\(reason))",
-                        at: Self.now())
+                    try await perform(actions)
                 } catch {
                     logger.error("could not journal the failure of an unreadable job", metadata: ["job": "\(id)", "error": "\(error)"])
                 }
             case .readable(let record, let request, let recoveries):
+                if recoveries > Self.recoveryLimit {
+                    logger.error(
+                        "a job was in flight at every one of the last broker crashes; it fails instead of running again",
+                        metadata: ["job": "\(record.id)", "tf": "\(record.transformation)", "crashes": "\(recoveries)"])
+                }
+                let input = await readBack(record, request: request)
+                let cached: Result<Checksum?, any Error>
+                if case .success = input {
+                    do { cached = .success(try await cachedResult(for: record.transformation)) } catch { cached = .failure(error) }
+                } else {
+                    cached = .success(nil)
+                }
+                let actions = machine.recovered(
+                    .init(record: record, recoveries: recoveries, input: input, cachedResult: cached), limits: limits,
+                    now: Self.now())
                 do {
-                    try await recoverJob(record, request: request, recoveries: recoveries)
+                    try await perform(actions, recovering: record)
                 } catch {
                     logger.error("a journaled job cannot be recovered; it fails", metadata: ["job": "\(record.id)", "error": "\(error)"])
-                    active[record.id] = nil
-                    queue.removeAll { $0 == record.id }
-                    if jobForTransformation[record.transformation] == record.id { jobForTransformation[record.transformation] = nil }
-                    await stopLeftovers(of: record.id, externalID: record.externalID, handler: record.handler)
                     do {
-                        try await journal.fail(record.id, error: "cannot be run again after a restart: \(error)", at: Self.now())
+                        try await perform(machine.recoveryFailed(
+                            record, reason: "cannot be run again after a restart: \(error)", now: Self.now()))
                     } catch {
                         logger.error("could not journal the failure of a job", metadata: ["job": "\(record.id)", "error": "\(error)"])
                     }
                 }
             }
         }
-        dispatch()
+        performSoon(machine.recoveryFinished(now: Self.now()))
     }
 
-    private func recoverJob(_ stored: JobRecord, request: [UInt8], recoveries: Int) async throws {
-        var record = stored
-        guard recoveries <= Self.recoveryLimit else {
-            logger.error(
-                "a job was in flight at every one of the last broker crashes; it fails instead of running again",
-                metadata: ["job": "\(record.id)", "tf": "\(record.transformation)", "crashes": "\(recoveries)"])
-            await stopLeftovers(of: record.id, externalID: record.externalID, handler: record.handler)
-            try await endRecovered(
-                record, .failed,
-                error: "the broker stopped without a graceful shutdown \(recoveries) times in a row while this job was "
-                    + "queued or running; it is not run again, so that it cannot keep the broker down. Submit it again "
-                    + "to retry, and look for the cause in the broker's log.")
-            return
-        }
-        let transformation: Transformation
-        let environment: TransformationEnvironment?
+    /// A journaled job's transformation and environment, read back from its request.
+    private func readBack(_ record: JobRecord, request: [UInt8]) async -> Result<(JobInput, JobTraits), any Error> {
         do {
-            transformation = try JobRequest.fromJournal(request, hash: settings.hash).transformation
+            let transformation = try JobRequest.fromJournal(request, hash: settings.hash).transformation
             guard transformation.checksum == record.transformation else {
                 throw BrokerError.journalMismatch(
                     "its request is transformation \(transformation.checksum), its journal row says \(record.transformation)")
             }
-            environment = try await resolveEnvironment(of: transformation)
+            let environment = try await resolveEnvironment(of: transformation)
+            return .success((
+                JobInput(transformation: transformation, environment: environment),
+                Self.traits(of: transformation, environment: environment)))
         } catch {
-            await stopLeftovers(of: record.id, externalID: record.externalID, handler: record.handler)
-            try await endRecovered(record, .failed, error: "cannot be run again after a restart: \(error)")
-            return
+            return .failure(error)
         }
-        if let result = try await cachedResult(for: record.transformation) {
-            // The crash came after the result was stored but before the job's end was journaled.
-            record.result = result
-            try await endRecovered(record, .succeeded)
-            return
-        }
-        if record.attempts >= settings.maxAttempts {
-            // Each run ended without its end reaching the journal: running it again would
-            // do the same (a job that fills the disk holding the journal, at every start).
-            await stopLeftovers(of: record.id, externalID: record.externalID, handler: record.handler)
-            try await endRecovered(record, .failed, error:
-                "the job ran \(record.attempts) times and the broker never recorded its end (it stopped, crashed, "
-                + "or could not write its journal \(journal.path): is that disk full?); it is not run again. "
-                + "Submit it again to retry.")
-            return
-        }
-        if jobForTransformation[record.transformation] != nil {
-            // Only a journal written before per-transformation dedup existed can hold two.
-            try await endRecovered(record, .cancelled, error: "duplicate of a recovered job for the same transformation")
-            return
-        }
-        // A backend whose executions outlive the broker (Slurm) is followed, not re-run: the
-        // job resumes from its work directory and journaled external id (empty when the
-        // crash came between submission and journal: the backend then finds it by name).
-        if let handler = handlers.first(where: { $0.name == record.handler }), handler.backend.canResume,
-            record.state == .running || record.state == .collecting, let workDirectory = record.workDirectory
-        {
-            if record.state == .collecting {
-                // Collecting starts over; the backend says again how the execution ended.
-                record.state = .running
-                record.updatedAt = Self.now()
-                try await journal.update(record)
-            }
-            let job = ActiveJob(
-                record: record, transformation: transformation, environment: environment,
-                traits: Self.traits(of: transformation, environment: environment))
-            active[record.id] = job
-            jobForTransformation[record.transformation] = record.id
-            logger.notice("re-attaching to a job that outlived the broker", metadata: ["job": "\(record.id)", "external": "\(record.externalID ?? "-")"])
-            start(record.id, on: handler, resuming: JobExecution.ResumePoint(externalID: record.externalID ?? "", workDirectory: workDirectory))
-            return
-        }
-        if let externalID = record.externalID, let handler = handlers.first(where: { $0.name == record.handler }) {
-            await handler.backend.abandon(externalID: externalID)
-            record.externalID = nil
-        }
-        if record.state != .queued {
-            logger.info(
-                "job was interrupted; it runs again",
-                metadata: ["job": "\(record.id)", "state": "\(record.state.rawValue)"])
-            record.state = .queued
-            record.updatedAt = Self.now()
-            try await journal.update(record)
-        }
-        enqueue(ActiveJob(
-            record: record, transformation: transformation, environment: environment,
-            traits: Self.traits(of: transformation, environment: environment)))
     }
 
     /// Jobs whose batched insert the last broker process never committed (it died within the
@@ -436,23 +363,14 @@ public actor Broker {
         }
     }
 
-    private func endRecovered(_ record: JobRecord, _ state: JobState, error: String? = nil) async throws {
-        var record = record
-        record.state = state
-        record.error = error
-        record.finishedAt = Self.now()
-        record.updatedAt = Self.now()
-        try await journal.update(record)
-    }
-
     /// Stops taking jobs and cancels the running ones' processes. Queued and running jobs stay
     /// in the journal as they are, so the next start runs them.
     public func shutdown() async {
-        shuttingDown = true
-        let tasks = active.values.compactMap(\.task)
-        for task in tasks { task.cancel() }
-        for task in tasks { await task.value }
-        await journal.writeDeferred()
+        let actions = machine.shutdown()
+        stopping.set()
+        let running = Array(tasks.values)
+        performSoon(actions)
+        for task in running { await task.value }
         do {
             try await journal.commitPending()
             // The jobs left unfinished were stopped by this stop, not by a crash: they do not
@@ -468,84 +386,97 @@ public actor Broker {
         }
     }
 
-    // MARK: - Scheduling
+    // MARK: - Actions
 
-    private func enqueue(_ job: ActiveJob) {
-        active[job.record.id] = job
-        jobForTransformation[job.record.transformation] = job.record.id
-        queue.append(job.record.id)
-    }
-
-    /// Starts every queued job that has a handler with room, oldest first.
-    private func dispatch() {
-        guard !shuttingDown, !queue.isEmpty else { return }
-        var waiting: [JobID] = []
-        for (position, id) in queue.enumerated() {
-            if !handlers.contains(where: { runningPerHandler[$0.name, default: 0] < $0.config.limits.maxJobs }) {
-                // Every handler is full: nothing further down the queue can start either.
-                waiting.append(contentsOf: queue[position...])
+    /// Performs `actions` in order; throws when a journal write it waits for fails (an end's
+    /// failure is logged, not thrown: the job has been answered already).
+    private func perform(_ actions: [Action], recovering: JobRecord? = nil) async throws {
+        for action in actions {
+            if performNow(action, recovering: recovering) { continue }
+            switch action {
+            case .journal(let write, let durability, _):
+                try await journal.write(write, durability)
+            case .journalEnd(let record, let durability):
+                await journalEnd(record, durability)
+            case .stopLeftovers(let id, let externalID, let handler):
+                await stopLeftovers(of: id, externalID: externalID, handler: handler)
+            case .abandon(let externalID, let handler):
+                await handlers.first { $0.name == handler }?.backend.abandon(externalID: externalID)
+            case .start, .answer, .cancelTask:
                 break
             }
-            guard let job = active[id] else { continue }
-            let candidates = matcher.candidateIndices(job.traits)
-            if candidates.isEmpty {
-                let reasons = matcher.explain(job.traits).map { "  \($0.handler.name): \($0.reason)" }
-                Task {
-                    await self.finish(
-                        id,
-                        .failed(
-                            "no job handler accepts this job (\(job.traits.summary)):\n" + reasons.joined(separator: "\n"),
-                            .none))
-                }
-                continue
-            }
-            // The matcher was built from `handlers` in order, so its indices are ours.
-            guard
-                let handler = candidates.lazy.map({ self.handlers[$0] })
-                    .first(where: { self.runningPerHandler[$0.name, default: 0] < $0.config.limits.maxJobs })
-            else {
-                waiting.append(id)
-                continue
-            }
-            start(id, on: handler)
         }
-        queue = waiting
     }
 
-    private func start(_ id: JobID, on handler: HandlerRuntime, resuming: JobExecution.ResumePoint? = nil) {
-        guard var job = active[id] else { return }
-        runningPerHandler[handler.name, default: 0] += 1
-        job.record.handler = handler.name
-        if resuming == nil {
-            // A re-attached job goes on with the attempt it started before the restart.
-            job.record.attempts += 1
-            job.record.startedAt = Self.now()
+    /// Performs the actions that need no waiting now, and the rest, in order, in a task of
+    /// their own: for events that cannot wait (a cancel, an admission's dispatch).
+    private func performSoon(_ actions: [Action]) {
+        var rest = actions[...]
+        while let action = rest.first, performNow(action) { rest = rest.dropFirst() }
+        guard !rest.isEmpty else { return }
+        Task { [rest] in
+            do {
+                try await self.perform(Array(rest))
+            } catch {
+                self.logger.error("could not journal a job's change", metadata: ["error": "\(error)"])
+            }
         }
+    }
+
+    /// Performs `action` if it needs no waiting; false otherwise.
+    private func performNow(_ action: Action, recovering: JobRecord? = nil) -> Bool {
+        switch action {
+        case .start(let id, let handler, let input, let record, let resuming):
+            if resuming != nil {
+                logger.notice(
+                    "re-attaching to a job that outlived the broker",
+                    metadata: ["job": "\(id)", "external": "\(record.externalID ?? "-")"])
+            }
+            start(id, on: handlers[handler], input: input, record: record, resuming: resuming)
+        case .answer(let tokens, let outcome):
+            for token in tokens { waiters.removeValue(forKey: token)?.resume(returning: outcome) }
+        case .cancelTask(let id):
+            tasks[id]?.cancel()
+        case .journal(_, _, event: .requeuedOnRecovery):
+            if let recovering {
+                logger.info(
+                    "job was interrupted; it runs again",
+                    metadata: ["job": "\(recovering.id)", "state": "\(recovering.state.rawValue)"])
+            }
+            return false
+        case .journal, .journalEnd, .stopLeftovers, .abandon:
+            return false
+        }
+        return true
+    }
+
+    private func start(
+        _ id: JobID, on handler: HandlerRuntime, input: JobInput, record: JobRecord, resuming: JobExecution.ResumePoint?
+    ) {
         var context = JobContext(
-            jobID: id.description, transformation: job.transformation, environment: job.environment,
+            jobID: id.description, transformation: input.transformation, environment: input.environment,
             handler: handler.config, buffers: buffers, workRoot: settings.workRoot, environments: settings.environments,
-            logger: jobLogger(id, job.record.transformation, handler: handler.name))
-        context.recordsExecution = handler.backend.canResume
+            logger: jobLogger(id, record.transformation, handler: handler.name))
+        context.recordsExecution = handler.backend.recoveryModel.reattaches
         // A local job's processes outlive a kill -9 of the broker and may finish meanwhile:
         // its exit status, left in its directory, lets recovery collect it (`JobExecution`).
-        context.recordsExitStatus = handler.backend.processesWorkInWorkDirectory
+        context.recordsExitStatus = handler.backend.recoveryModel == .rerunFoundByWorkDirectory
         context.maxResultBytes = settings.maxResultBytes
         // A job run again after a crash starts from a clean slate: its previous attempt's work
         // directory (same name) goes first.
-        let previousWorkDirectory = job.record.workDirectory
-        job.task = Task { [buffers, results, settings] in
+        let previousWorkDirectory = record.workDirectory
+        tasks[id] = Task { [buffers, results, settings, stopping] in
             let execution = JobExecution(
                 id: id, handler: handler, context: context, buffers: buffers, results: results, settings: settings,
-                broker: self, previousWorkDirectory: previousWorkDirectory, resumePoint: resuming)
+                progress: self, stopping: stopping, previousWorkDirectory: previousWorkDirectory, resumePoint: resuming)
             let ending = await execution.run()
-            await self.finish(id, ending)
+            await self.executionEnded(id, ending)
             // After the answer, not before: emptying a directory is file-system work that no
             // client needs to wait for.
             if case .succeeded(_, _, let workDirectory) = ending {
                 WorkDirectory(path: workDirectory).recycle()
             }
         }
-        active[id] = job
     }
 
     /// One assignment of the handler's metadata, not one per key: swift-log's stream handler
@@ -556,138 +487,40 @@ public actor Broker {
         return logger
     }
 
-    // MARK: - State changes (called by JobExecution)
+    // MARK: - Progress (reported by JobExecution)
 
-    /// Moves a running job to its next state and journals it. Throws if the move is illegal,
-    /// which would be a bug in the execution pipeline.
-    ///
-    /// Only `queued` (a re-attach that gives up) and a `committed` move wait for the commit:
-    /// losing a local job's `running` in a crash changes nothing, since recovery queues such a
-    /// job again and finds its processes by its work directory; `preparing` and `collecting`
-    /// are not journaled at all.
-    ///
-    /// `journaled: false` keeps the state in memory until the job's next journal write: for
-    /// `running` on a backend that reports its execution's id at once, whose write
-    /// (`recordExternalID`) then carries the state too. `committed: true` waits for the commit
-    /// (and its fsync): for `running` of an execution that outlives the broker, which a crash
-    /// during its submission must not leave `queued` (recovery would submit it again).
-    func advance(
-        _ id: JobID, to state: JobState, journaled: Bool = true, committed: Bool = false,
-        update: @Sendable (inout JobRecord) -> Void = { _ in }
-    ) async throws {
-        guard var job = active[id] else { throw BrokerError.unknownJob(id) }
-        guard job.record.state.canMove(to: state) else {
-            throw IllegalTransition(from: job.record.state, to: state, jobID: id.description)
-        }
-        job.record.state = state
-        job.record.updatedAt = Self.now()
-        update(&job.record)
-        active[id] = job
-        if state == .preparing || state == .collecting || !journaled {
-            // Kept in memory only (`record` and `list` show it): recovery treats a job found
-            // `queued` or `running` exactly as one that was preparing or collecting, so these
-            // writes would buy nothing; an unjournaled `running` goes with the job's next write.
-            return
-        } else if state.isActive && !committed {
-            await journal.updateEventually(job.record)
-        } else {
-            try await journal.update(job.record)
-        }
+    /// Moves a running job on as its execution reports, and journals it as the durability
+    /// policy says. Throws if the move is illegal, which would be a bug in the execution
+    /// pipeline, or if the journal write the report waits for fails.
+    func report(_ progress: JobProgress, of id: JobID) async throws {
+        try await perform(machine.progress(progress, of: id, now: Self.now()))
     }
 
-    /// An earlier attempt found on disk (its work directory) that the broker died before
-    /// journaling: `attempts` says it ran, with the job's next journal write.
-    func countUnjournaledAttempt(_ id: JobID) {
-        active[id]?.record.attempts += 1
-    }
-
-    /// The attempt `start` counted did not run: an earlier one that had finished was collected.
-    func countCollectedAttempt(_ id: JobID) {
-        if let attempts = active[id]?.record.attempts, attempts > 0 { active[id]?.record.attempts = attempts - 1 }
-    }
-
-    /// Journals a backend's id for the execution as soon as the backend has one.
-    func recordExternalID(_ id: JobID, _ externalID: String) async throws {
-        guard active[id] != nil else { return }
-        active[id]!.record.externalID = externalID
-        active[id]!.record.updatedAt = Self.now()
-        // A Slurm job id must survive a power loss of the broker's machine (the job runs on),
-        // and be committed before the job goes on. A container's name need not survive a power
-        // loss (the container does not either), but must be committed before the container
-        // exists: recovery finds it by nothing else. A local process's identity need neither:
-        // should the broker die before the commit, recovery finds the process by its work
-        // directory (`LeftoverProcesses`): so it is held back, and a job that ends within
-        // `JobJournal.deferral` never writes it (nor the `running` state that comes with it).
-        let backend = handlers.first { $0.name == active[id]!.record.handler }?.backend
-        if backend?.canResume ?? true {
-            try await journal.update(active[id]!.record, durable: true)
-        } else if backend?.processesWorkInWorkDirectory == true {
-            await journal.updateDeferred(active[id]!.record)
-        } else {
-            try await journal.update(active[id]!.record, durable: false)
-        }
-    }
-
-    private func finish(_ id: JobID, _ ending: JobEnding) async {
-        guard var job = active.removeValue(forKey: id) else { return }
-        if jobForTransformation[job.record.transformation] == id {
-            jobForTransformation[job.record.transformation] = nil
-        }
-        if job.task != nil, let handler = job.record.handler {
-            runningPerHandler[handler, default: 1] -= 1
-        }
-        queue.removeAll { $0 == id }
-        let outcome: JobOutcome
-        job.record.finishedAt = Self.now()
-        job.record.updatedAt = Self.now()
-        switch ending {
-        case .succeeded(let result, let tails, _):
-            job.record.state = .succeeded
-            job.record.result = result
-            job.record.stdoutTail = tails.stdout
-            job.record.stderrTail = tails.stderr
-            outcome = JobOutcome(status: .succeeded, result: result, error: nil, record: job.record)
-        case .failed(let message, let tails):
-            job.record.state = .failed
-            // The waiters hear the whole message; the record keeps its head and tail.
-            job.record.error = StoredText.capped(message)
-            job.record.stdoutTail = tails.stdout
-            job.record.stderrTail = tails.stderr
-            outcome = JobOutcome(status: .failed, result: nil, error: message, record: job.record)
-        case .cancelled(let reason):
-            job.record.state = .cancelled
-            job.record.error = reason
-            outcome = JobOutcome(status: .cancelled, result: nil, error: reason, record: job.record)
-        case .interrupted:
-            // The broker is shutting down: leave the journal as it is so the next start re-runs it.
-            for waiter in job.waiters.values {
-                waiter.resume(returning: JobOutcome(status: .cancelled, result: nil, error: "broker shutting down", record: job.record))
-            }
-            return
-        }
-        // Answer the waiters and start the next job before the commit: a crash before it
-        // only means recovery finds the result in the cache (or runs a failed job again).
-        // Until the end is durable, `record` and `wait` answer from `endedNotJournaled`.
-        for waiter in job.waiters.values { waiter.resume(returning: outcome) }
-        job.waiters = [:]
-        endedNotJournaled[id] = job.record
-        dispatch()
+    private func executionEnded(_ id: JobID, _ ending: JobEnding) async {
+        tasks[id] = nil
         do {
-            // Not fsynced on its own: after a power loss, recovery finds the result in the
-            // cache (or runs the job again), as for a crash before this commit.
-            try await journal.update(job.record, durable: false, urgent: false)
+            try await perform(machine.ended(id, ending, now: Self.now()))
         } catch {
-            logger.error("could not journal the end of a job", metadata: ["job": "\(id)", "error": "\(error)"])
+            logger.error("could not journal a job's change", metadata: ["job": "\(id)", "error": "\(error)"])
         }
-        endedNotJournaled[id] = nil
+    }
+
+    /// Journals a job's end; memory forgets it once the journal has it.
+    private func journalEnd(_ record: JobRecord, _ durability: JournalDurability) async {
+        do {
+            try await journal.write(.record(record), durability)
+        } catch {
+            logger.error("could not journal the end of a job", metadata: ["job": "\(record.id)", "error": "\(error)"])
+        }
+        machine.endJournaled(record.id)
         let metadata: Logger.Metadata = [
-            "job": "\(id)", "tf": "\(job.record.transformation)", "handler": "\(job.record.handler ?? "-")",
-            "state": "\(job.record.state.rawValue)",
+            "job": "\(record.id)", "tf": "\(record.transformation)", "handler": "\(record.handler ?? "-")",
+            "state": "\(record.state.rawValue)",
         ]
-        if job.record.state == .succeeded {
-            logger.info("job succeeded", metadata: metadata.merging(["result": "\(job.record.result!)"]) { $1 })
+        if record.state == .succeeded {
+            logger.info("job succeeded", metadata: metadata.merging(["result": "\(record.result.map { "\($0)" } ?? "-")"]) { $1 })
         } else {
-            logger.info("job ended", metadata: metadata.merging(["error": "\(job.record.error ?? "")"]) { $1 })
+            logger.info("job ended", metadata: metadata.merging(["error": "\(record.error ?? "")"]) { $1 })
         }
     }
 

@@ -23,7 +23,8 @@ struct OutputTails: Sendable {
 }
 
 /// One run of one job through its handler: prepare (plugin), run (backend), collect (plugin),
-/// store. Runs outside the broker actor; it calls back only to journal state changes.
+/// store. Runs outside the broker actor, and reports its progress to a sink that never calls
+/// back (`JobProgressSink`).
 struct JobExecution: Sendable {
     let id: JobID
     let handler: HandlerRuntime
@@ -31,7 +32,10 @@ struct JobExecution: Sendable {
     let buffers: any BufferStore
     let results: any ResultStore
     let settings: BrokerSettings
-    let broker: Broker
+    /// Where the job's progress goes (the broker).
+    let progress: any JobProgressSink
+    /// Set when the broker stops: a cancelled job is then interrupted, not cancelled.
+    let stopping: StopSignal
     /// The work directory of an interrupted earlier attempt, removed before this one starts.
     let previousWorkDirectory: String?
     /// Set when recovery re-attaches to an execution that outlived the broker (a Slurm job):
@@ -50,8 +54,8 @@ struct JobExecution: Sendable {
         let started = Date()
         do {
             let events = ExecutionEvents(
-                started: { [broker, id] externalID in try await broker.recordExternalID(id, externalID) },
-                brokerIsStopping: { [broker] in await broker.isShuttingDown })
+                started: { [progress, id] externalID in try await progress.report(.externalID(externalID), of: id) },
+                brokerIsStopping: { [stopping] in stopping.isSet })
             let ready: PreparedJob
             let outcome: ExecutionOutcome
             if let resumePoint, let reattached = await reattach(resumePoint) {
@@ -59,7 +63,7 @@ struct JobExecution: Sendable {
                 prepared = ready
                 outcome = try await handler.backend.resume(ready.execution, externalID: resumePoint.externalID, events: events)
             } else {
-                if resumePoint != nil { try await broker.advance(id, to: .queued) }
+                if resumePoint != nil { try await progress.report(.reattachAbandoned, of: id) }
                 // A crash while preparing leaves a directory the journal never heard of, under
                 // the very name this attempt uses: it goes too.
                 let unjournaled = context.workRoot + "/"
@@ -70,7 +74,7 @@ struct JobExecution: Sendable {
                 if previousWorkDirectory == nil && leftovers.contains(unjournaled) {
                     // An attempt the journal never heard of (`running` is journaled without
                     // waiting) still happened: it counts.
-                    await broker.countUnjournaledAttempt(id)
+                    try await progress.report(.unjournaledAttemptFound, of: id)
                 }
                 if case let (directory, code)? = finishedAttempt(among: leftovers) {
                     // The interrupted attempt ran to its end while the broker was down (or
@@ -90,9 +94,7 @@ struct JobExecution: Sendable {
                             environment: [:], stdoutPath: finished.stdoutPath, stderrPath: finished.stderrPath),
                         workDirectory: directory)
                     prepared = ready
-                    await broker.countCollectedAttempt(id)
-                    try await broker.advance(id, to: .preparing)
-                    try await broker.advance(id, to: .running, journaled: false) { $0.workDirectory = directory }
+                    try await progress.report(.collectingFinishedAttempt(workDirectory: directory), of: id)
                     outcome = ExecutionOutcome(termination: .exited(code), wallTime: .zero)
                 } else {
                     for leftover in leftovers {
@@ -106,29 +108,18 @@ struct JobExecution: Sendable {
                         }
                         Self.removeWorkDirectory(leftover, logger: context.logger)
                     }
-                    try await broker.advance(id, to: .preparing)
+                    try await progress.report(.preparing, of: id)
                     let fresh = try await handler.plugin.prepare(context)
                     ready = fresh
                     prepared = ready
-                    // An execution that outlives the broker (a Slurm job) is committed as `running`
-                    // before it is submitted: recovery then looks for it by name rather than
-                    // submitting it again. Otherwise `running` goes with the execution's id when the
-                    // backend reports one: one journal write, not two.
-                    let outlivesBroker = handler.backend.canResume
-                    try await broker.advance(
-                        id, to: .running, journaled: outlivesBroker || !handler.backend.reportsStart,
-                        committed: outlivesBroker
-                    ) {
-                        $0.workDirectory = fresh.workDirectory
-                    }
+                    // How `running` is journaled (with the execution's id, or before it is
+                    // submitted) is the durability policy's to say, by the backend's recovery model.
+                    try await progress.report(.running(workDirectory: fresh.workDirectory), of: id)
                     outcome = try await handler.backend.run(ready.execution, events: events)
                 }
             }
             tails = readTails(of: ready.execution)
-            try await broker.advance(id, to: .collecting) { [tails] in
-                $0.stdoutTail = tails.stdout
-                $0.stderrTail = tails.stderr
-            }
+            try await progress.report(.collecting(tails), of: id)
             let result = try await handler.plugin.storeResult(context, prepared: ready, outcome: outcome)
             let finished = Date()
             try await results.setResult(
@@ -141,7 +132,7 @@ struct JobExecution: Sendable {
             return .succeeded(result, tails, workDirectory: ready.workDirectory)
         } catch is CancellationError {
             if let prepared { tails = readTails(of: prepared.execution) }
-            if await broker.isShuttingDown { return .interrupted }
+            if stopping.isSet { return .interrupted }
             return .cancelled(reason: "cancelled while \(prepared == nil ? "preparing" : "running")")
         } catch let failure as JobFailure {
             if let prepared {
@@ -150,7 +141,7 @@ struct JobExecution: Sendable {
             }
             return .failed(failure.message, tails)
         } catch {
-            if Task.isCancelled, await broker.isShuttingDown { return .interrupted }
+            if Task.isCancelled, stopping.isSet { return .interrupted }
             if let prepared { keepWorkDirectory(prepared.workDirectory, reason: "\(error)") }
             return .failed("\(error)", tails)
         }

@@ -60,21 +60,21 @@ public actor JobJournal {
     /// ones, and those of jobs whose batched insert was still waiting when it died. Recovery
     /// removes the work directories of such ids and stops what runs there. nil when none.
     public nonisolated let unjournaledIDs: ClosedRange<Int64>?
-    /// `updateEventually` writes that failed; nobody waited for them, so they are counted.
+    /// `.eventually` and `.deferred` writes that failed; nobody waited for them, so they are counted.
     public private(set) var lostWrites = 0
     /// Commits that were fsynced (batches holding a durable write, with `Durability.full`).
     public private(set) var syncedCommits = 0
-    /// Rows written, counting each `update` of a job's record and each insert.
+    /// Rows written, counting each write of a job's row and each insert.
     public private(set) var writtenRows = 0
-    /// Records held back by `updateDeferred`, by job; a later write of the same job drops them.
+    /// Records held back by `.deferred` writes, by job; a later write of the same job drops them.
     private var deferred: [JobID: JobRecord] = [:]
     private var deferredWriter: Task<Void, Never>?
-    /// How long `updateDeferred` holds a record back at most.
+    /// How long a `.deferred` write holds a record back at most.
     public let deferral: Duration
 
     private struct PendingWrite {
         let apply: @Sendable (Database) throws -> Int64?
-        /// nil for a write nobody waits for (`updateEventually`).
+        /// nil for a write nobody waits for (`.eventually`).
         let continuation: CheckedContinuation<Int64?, any Error>?
         /// Must survive power loss once its caller returns (with `Durability.full`).
         let durable: Bool
@@ -175,28 +175,27 @@ public actor JobJournal {
 
     // MARK: writes
 
-    /// Journals a new queued job and returns its id. When this returns, the job survives a crash
-    /// of the broker, and with `Durability.full` a power loss too: for a job whose id the
-    /// caller is told (`insertBatched` is for the others).
-    public func insert(transformation: Checksum, language: String, request: [UInt8], at time: Double) async throws -> JobID {
+    /// Journals a new queued job and returns its id. With `.durable` (the default), when this
+    /// returns the job survives a crash of the broker, and with `Durability.full` a power loss
+    /// too: for a job whose id the caller is told. With `.eventually`, the row goes with the
+    /// next commit, within `batchWindow`, and the id comes back at once: for a job run for a
+    /// waiting caller, who hears of it only through its result. A crash before that commit
+    /// loses the row (the caller's request fails with the broker); the id stays in
+    /// `unjournaledIDs`, so recovery finds the job's work directory. An insert is never held
+    /// back nor skipped: `.deferred` and `.memoryOnly` write it as `.eventually` does.
+    public func insert(
+        transformation: Checksum, language: String, request: [UInt8], at time: Double,
+        durability: JournalDurability = .durable
+    ) async throws -> JobID {
         let id = try takeID()
-        _ = try await enqueue(
-            durable: true, Self.insertStatement(id, transformation: transformation, language: language, request: request, at: time))
-        return id
-    }
-
-    /// Journals a new queued job with the next commit, within `batchWindow`, and returns its id
-    /// at once: for a job run for a waiting caller, who hears of it only through its result. A
-    /// crash before that commit loses the row (the caller's request fails with the broker);
-    /// the id stays in `unjournaledIDs`, so recovery finds the job's work directory.
-    public func insertBatched(
-        transformation: Checksum, language: String, request: [UInt8], at time: Double
-    ) throws -> JobID {
-        let id = try takeID()
-        pending.append(PendingWrite(
-            apply: Self.insertStatement(id, transformation: transformation, language: language, request: request, at: time),
-            continuation: nil, durable: false, urgent: false))
-        startFlushing(urgent: false)
+        let statement = Self.insertStatement(id, transformation: transformation, language: language, request: request, at: time)
+        switch durability {
+        case .memoryOnly, .deferred, .eventually:
+            pending.append(PendingWrite(apply: statement, continuation: nil, durable: false, urgent: false))
+            startFlushing(urgent: false)
+        case .batched, .committed, .durable:
+            _ = try await enqueue(durable: durability == .durable, urgent: durability != .batched, statement)
+        }
         return id
     }
 
@@ -246,34 +245,58 @@ public actor JobJournal {
         return JobID(nextID)
     }
 
-    /// Journals a job's new state and whatever else changed with it, and returns once it is
-    /// committed. `durable: false` commits without an fsync of its own (the next durable
-    /// commit carries it to disk): for what a broker crash must not lose — the OS still has
-    /// it — but a power loss may, because recovery rebuilds it (a job's end: the result cache
-    /// says it; a local process's identity: power loss ended the process too).
-    ///
-    /// `urgent: false` lets the write wait up to `batchWindow` for the next commit (the caller
-    /// still returns only after it): for a job's end, which nobody waits for but the broker's
-    /// own bookkeeping.
-    public func update(_ record: JobRecord, durable: Bool = true, urgent: Bool = true) async throws {
-        deferred[record.id] = nil
-        _ = try await enqueue(durable: durable, urgent: urgent, Self.updateStatement(record))
-    }
-
-    /// Returns once every write queued before it is committed (at a graceful stop).
-    public func commitPending() async throws {
-        _ = try await enqueue(durable: false) { _ in nil }
-    }
-
-    /// Makes job `id`'s row, and every commit before it, survive a power loss (with
-    /// `Durability.full`). Only `updated_at` changes, and it must: SQLite writes nothing for an
-    /// update that leaves a row's bytes as they were (seen: no WAL frame, so nothing to sync).
-    public func makeDurable(_ id: JobID, at time: Double) async throws {
-        _ = try await enqueue(durable: true) { db in
-            try db.cachedStatement(sql: "UPDATE jobs SET updated_at = max(?, updated_at + 0.000001) WHERE id = ?")
-                .execute(arguments: [time, id.rawValue])
-            return nil
+    /// Journals `write` as durably as `durability` says (`JournalDurability`): the one way a
+    /// job's row changes once inserted. Writes keep their order, so a later awaited write also
+    /// commits every earlier one; a record written by any durability but `.deferred` drops the
+    /// same job's record held back by `.deferred`, which it supersedes.
+    public func write(_ write: JournalWrite, _ durability: JournalDurability) async throws {
+        let statement: @Sendable (Database) throws -> Int64?
+        switch write {
+        case .record(let record):
+            if durability == .deferred {
+                deferRecord(record)
+                return
+            }
+            if durability == .memoryOnly { return }
+            deferred[record.id] = nil
+            statement = Self.updateStatement(record)
+        case .touch(let id, let time):
+            // Only `updated_at` changes, and it must: SQLite writes nothing for an update that
+            // leaves a row's bytes as they were (seen: no WAL frame, so nothing to sync).
+            statement = { db in
+                try db.cachedStatement(sql: "UPDATE jobs SET updated_at = max(?, updated_at + 0.000001) WHERE id = ?")
+                    .execute(arguments: [time, id.rawValue])
+                return nil
+            }
+        case .failUnreadable(let id, let error, let time):
+            statement = { db in
+                try db.execute(
+                    sql: "UPDATE jobs SET state = ?, error = ?, finished_at = ?, updated_at = ? WHERE id = ?",
+                    arguments: [JobState.failed.rawValue, error, time, time, id.rawValue])
+                return nil
+            }
         }
+        switch durability {
+        case .memoryOnly:
+            return
+        case .deferred, .eventually:
+            // Nobody waits: a failure is counted in `lostWrites`.
+            pending.append(PendingWrite(apply: statement, continuation: nil, durable: false, urgent: false))
+            startFlushing(urgent: false)
+        case .batched:
+            _ = try await enqueue(durable: false, urgent: false, statement)
+        case .committed:
+            _ = try await enqueue(durable: false, urgent: true, statement)
+        case .durable:
+            _ = try await enqueue(durable: true, urgent: true, statement)
+        }
+    }
+
+    /// Returns once every write queued before it, and every record held back by `.deferred`,
+    /// is committed (at a graceful stop).
+    public func commitPending() async throws {
+        writeDeferred()
+        _ = try await enqueue(durable: false) { _ in nil }
     }
 
     private static func updateStatement(_ record: JobRecord) -> @Sendable (Database) throws -> Int64? {
@@ -295,21 +318,12 @@ public actor JobJournal {
         }
     }
 
-    /// Journals a job's state without waiting for the commit: for states a crash may lose
-    /// without harm (a job caught `preparing` or `running` is queued again on recovery either
-    /// way). Writes keep their order, so a later awaited write also makes this one durable.
-    public func updateEventually(_ record: JobRecord) {
-        deferred[record.id] = nil
-        pending.append(PendingWrite(apply: Self.updateStatement(record), continuation: nil, durable: false, urgent: false))
-        startFlushing(urgent: false)
-    }
-
-    /// Journals a job's record within `deferral`, unless a later write of the same job comes
-    /// first: for what a crash may lose because recovery finds it another way (a local
-    /// process's identity: `LeftoverProcesses` finds the process by its work directory, whose
-    /// name the job's id gives). A trivial job ends a few milliseconds after it started, so its
+    /// Holds `record` back for `deferral`, unless a later write of the same job comes first:
+    /// for what a crash may lose because recovery finds it another way (a local process's
+    /// identity: `LeftoverProcesses` finds the process by its work directory, whose name the
+    /// job's id gives). A trivial job ends a few milliseconds after it started, so its
     /// `running` row is never written: its end's write supersedes it.
-    public func updateDeferred(_ record: JobRecord) {
+    private func deferRecord(_ record: JobRecord) {
         deferred[record.id] = record
         guard deferredWriter == nil else { return }
         // One sleeping task for all records held back in the same window, not one per job.
@@ -319,8 +333,8 @@ public actor JobJournal {
         }
     }
 
-    /// Queues the records held back by `updateDeferred` now (at a graceful stop).
-    public func writeDeferred() {
+    /// Queues the records held back by `.deferred` now.
+    private func writeDeferred() {
         deferredWriter?.cancel()
         deferredWriter = nil
         guard !deferred.isEmpty else { return }
@@ -435,7 +449,7 @@ public actor JobJournal {
         // Written, not truncated to size: a sparse file would hold no blocks.
         let chunk = [UInt8](repeating: 0, count: 1 << 20)
         for _ in 0..<max(1, reserveBytes / chunk.count) {
-            let wrote = chunk.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
+            let wrote = chunk.withUnsafeBytes { Glibc.write(fd, $0.baseAddress!, $0.count) }
             guard wrote == chunk.count else {
                 unlink(path)
                 return false
@@ -569,15 +583,6 @@ public actor JobJournal {
         }
     }
 
-    /// Ends a job whose row cannot be read back as failed with `error`, touching nothing else.
-    public func fail(_ id: JobID, error: String, at time: Double) async throws {
-        try await pool.write { db in
-            try db.execute(
-                sql: "UPDATE jobs SET state = ?, error = ?, finished_at = ?, updated_at = ? WHERE id = ?",
-                arguments: [JobState.failed.rawValue, error, time, time, id.rawValue])
-        }
-    }
-
     /// The recoveries count of a job (tests, diagnostics).
     public func recoveries(of id: JobID) async throws -> Int? {
         try await pool.read { db in
@@ -644,4 +649,42 @@ public struct JournalError: Error, Sendable, CustomStringConvertible {
     public let reason: String
 
     public var description: String { "job journal \(path): \(reason)" }
+}
+
+/// What one journal write changes in a job's row (`JobJournal.write`).
+public enum JournalWrite: Sendable {
+    /// The job's whole record: its state and everything that changed with it.
+    case record(JobRecord)
+    /// Only the row's `updated_at`: with `.durable`, a synced commit that makes the row, and
+    /// every commit before it, survive a power loss.
+    case touch(JobID, at: Double)
+    /// Ends a job whose row cannot be read back as failed with `error`, touching nothing else.
+    case failUnreadable(JobID, error: String, at: Double)
+}
+
+/// How hard one journal write is made to stick, and whether its writer waits for it: the
+/// values the broker's durability policy (`DurabilityPolicy`) hands out, weakest first.
+public enum JournalDurability: String, Sendable, CaseIterable, Comparable {
+    /// Not written: kept in the broker's memory, where `record` and `list` show it, until the
+    /// job's next write carries it.
+    case memoryOnly
+    /// Held back up to `JobJournal.deferral`, and dropped when a later write of the same job
+    /// comes first; the writer does not wait.
+    case deferred
+    /// Goes with the next commit, within `JobJournal.batchWindow`; the writer does not wait
+    /// (a failure is counted in `lostWrites`).
+    case eventually
+    /// Goes with the next commit, within the batch window, and the writer returns once it is
+    /// committed, without an fsync of its own: a crash of the broker does not lose it, a power
+    /// loss may.
+    case batched
+    /// Committed at once, without an fsync of its own (the next durable commit carries it to
+    /// disk): survives a crash of the broker, not necessarily a power loss.
+    case committed
+    /// Committed at once with an fsync (with `Durability.full`): survives a power loss.
+    case durable
+
+    public static func < (lhs: Self, rhs: Self) -> Bool {
+        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+    }
 }

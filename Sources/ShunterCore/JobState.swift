@@ -1,5 +1,6 @@
-/// Where a job is in its life. The broker journals every transition, and only the ones
-/// `canMove(to:)` allows, so a restart can tell from the journal alone what to do with a job.
+/// Where a job is in its life. The broker makes only the moves `canMove(to:atRecovery:)`
+/// allows, recovery's included, so a restart can tell from the journal alone what to do with
+/// a job.
 ///
 /// ```
 /// queued ──► preparing ──► running ──► collecting ──► succeeded
@@ -7,7 +8,8 @@
 ///    └────────────┴────────────┴────────────┴──► failed | cancelled
 /// ```
 /// `preparing`, `running` and `collecting` are *interrupted* states after a crash: recovery
-/// moves such a job back to `queued` (or, for a backend that can re-attach, leaves it running).
+/// moves such a job back to `queued` (or, for a backend that can re-attach, leaves it running),
+/// or ends it.
 public enum JobState: String, Sendable, Codable, CaseIterable {
     case queued
     case preparing
@@ -32,7 +34,9 @@ public enum JobState: String, Sendable, Codable, CaseIterable {
         }
     }
 
-    public func canMove(to next: JobState) -> Bool {
+    /// The legal moves. `atRecovery` adds the moves only a restart may make, from what the
+    /// journal held of a job the last broker process did not finish.
+    public func canMove(to next: JobState, atRecovery: Bool = false) -> Bool {
         switch (self, next) {
         case (.queued, .preparing), (.preparing, .running), (.running, .collecting),
             (.collecting, .succeeded):
@@ -40,6 +44,11 @@ public enum JobState: String, Sendable, Codable, CaseIterable {
         // Recovery: an interrupted job starts over from the queue.
         case (.preparing, .queued), (.running, .queued), (.collecting, .queued):
             true
+        // After a restart only: a job caught before its end succeeded when the result cache
+        // holds its result; an execution that outlived the broker, caught while it was being
+        // collected, is followed from `running` again.
+        case (.queued, .succeeded), (.preparing, .succeeded), (.running, .succeeded), (.collecting, .running):
+            atRecovery
         case (let from, .failed), (let from, .cancelled):
             !from.isTerminal
         default:

@@ -50,7 +50,7 @@ public struct JobContext: Sendable {
     public var workRoot: String
     /// Where the conda environments a job asks for are built; nil when the broker has none.
     public var environments: EnvironmentStore?
-    /// Whether the job's backend can re-attach to it after a restart (`Backend.canResume`):
+    /// Whether the job's backend can re-attach to it after a restart (`RecoveryModel.reattach`):
     /// only then does `prepare` record the execution for `reattach` (a file per job saved
     /// for every local job).
     public var recordsExecution: Bool = true

@@ -67,7 +67,7 @@ struct BrokerFixture {
         record.state = state
         record.handler = handler
         record.attempts = attempts
-        try await journal.update(record)
+        try await journal.write(.record(record), .durable)
         return id
     }
 

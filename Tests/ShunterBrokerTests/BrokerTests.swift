@@ -186,7 +186,7 @@ struct BrokerTests {
         let broker = try await fixture.openBroker()
         let (tf, id) = try await startSleepingJob(on: broker, fixture)
         // What a restarted broker would read: the journal file through a second connection.
-        // `running` is written once, with the identity (`Backend.reportsStart`); the write is
+        // `running` is written once, with the identity (`RecoveryModel.rerunFoundByWorkDirectory`); the write is
         // not awaited, so look until it is there.
         let journal = try fixture.journal()
         var journaled = try #require(try await journal.record(id))
@@ -251,10 +251,10 @@ struct BrokerTests {
         while try await journal.record(id)?.state != .succeeded, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(10))
         }
-        await journal.writeDeferred()
-        // An awaited write after it: every write queued before has been committed when it returns.
-        _ = try await journal.insert(transformation: tf.checksum, language: "bash", request: [], at: 0)
-        #expect(await journal.writtenRows - before == 3, "insert and end of the job, and the probe: no running row")
+        // Queues what is still held back, and returns once every write before it is committed;
+        // its own empty write counts as a row.
+        try await journal.commitPending()
+        #expect(await journal.writtenRows - before == 3, "insert and end of the job, and the barrier: no running row")
         let journaled = try #require(try await journal.record(id))
         #expect(journaled.externalID?.hasPrefix("local:") == true, "the end's row carries the identity")
     }
@@ -321,7 +321,7 @@ struct BrokerTests {
         let known = try await fixture.bash("echo known > RESULT")
         let knownID = try await fixture.journalJob(known, in: crashed, state: .succeeded, handler: "bash-local")
         let knownWork = try fixture.leftoverWork(of: known, job: knownID)
-        let lost = try await crashed.insertBatched(transformation: tf.checksum, language: "bash", request: [], at: 1)
+        let lost = try await crashed.insert(transformation: tf.checksum, language: "bash", request: [], at: 1, durability: .eventually)
         let leftoverWork = try fixture.leftoverWork(of: tf, job: lost)
         let orphan = try await fixture.startSleeper(in: leftoverWork)
         defer { if orphan.isRunning { orphan.terminate() } }
@@ -426,7 +426,7 @@ extension Sequence {
 }
 
 /// A backend for the broker's side of `events.started`: like a container engine it names its
-/// execution and keeps `processesWorkInWorkDirectory` false, then runs the command as the
+/// execution and keeps the default recovery model (`rerun`), then runs the command as the
 /// local backend does. It records the external id the journal holds once `started` returned.
 final class NamingBackend: Backend {
     let journal: JobJournal

@@ -25,7 +25,7 @@ struct FullDiskJournalTests {
         record.error = String(repeating: "the job wrote until the disk was full\n", count: 1500)
         let reserveLeft = { FileManager.default.fileExists(atPath: journal.reservePath) }
         do {
-            try await journal.update(record)
+            try await journal.write(.record(record), .durable)
             #expect(try await journal.record(id)?.state == .failed)
             return (nil, reserveLeft())
         } catch {

@@ -38,13 +38,47 @@ struct JobJournalTests {
             transformation: HashAlgorithm.sha256.checksum(of: Array("y".utf8)), language: "bash", request: [1], at: 1)
         var record = try #require(try await journal.record(id))
         record.state = .preparing
-        try await journal.update(record, durable: false)
+        try await journal.write(.record(record), .committed)
         #expect(try await journal.writerSynchronous() == 1)
         record.state = .running
-        try await journal.update(record)
+        try await journal.write(.record(record), .durable)
         #expect(try await journal.writerSynchronous() == 2)
         #expect(try await journal.record(id)?.state == .running)
         #expect(try await JobJournal(path: path, durability: .normal).writerSynchronous() == 1)
+    }
+
+    @Test("memory-only writes nothing; a deferred record waits, a later write of the job supersedes it, commitPending writes it")
+    func memoryOnlyAndDeferred() async throws {
+        let path = NSTemporaryDirectory() + "journal-\(UUID().uuidString).sqlite"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        // A deferral and a window no test run reaches: only what the test asks for is written.
+        let journal = try JobJournal(path: path, deferral: .seconds(3600), batchWindow: .seconds(3600))
+        let tf = HashAlgorithm.sha256.checksum(of: Array("deferred".utf8))
+        let id = try await journal.insert(transformation: tf, language: "bash", request: [1], at: 1)
+        var record = try #require(try await journal.record(id))
+        let before = await journal.writtenRows
+
+        record.state = .preparing
+        try await journal.write(.record(record), .memoryOnly)
+        record.state = .running
+        record.externalID = "held-back"
+        try await journal.write(.record(record), .deferred)
+        #expect(try await journal.record(id)?.state == .queued, "neither is written yet")
+        record.externalID = nil
+        record.state = .failed
+        try await journal.write(.record(record), .committed)
+        try await journal.commitPending()
+        #expect(try await journal.record(id)?.state == .failed)
+        #expect(try await journal.record(id)?.externalID == nil, "the held-back record was dropped, not written after")
+        #expect(await journal.writtenRows - before == 2, "the committed write and the barrier")
+
+        let second = try await journal.insert(transformation: tf, language: "bash", request: [2], at: 2)
+        var held = try #require(try await journal.record(second))
+        held.state = .running
+        held.externalID = "local:1"
+        try await journal.write(.record(held), .deferred)
+        try await journal.commitPending()
+        #expect(try await journal.record(second)?.externalID == "local:1", "a graceful stop writes what was held back")
     }
 
     @Test("a batched insert waits for the next commit, which an urgent write brings at once")
@@ -54,12 +88,12 @@ struct JobJournalTests {
         // A window no test run reaches: only an urgent write commits here.
         let journal = try JobJournal(path: path, batchWindow: .seconds(3600))
         let tf = HashAlgorithm.sha256.checksum(of: Array("batched".utf8))
-        let batched = try await journal.insertBatched(transformation: tf, language: "bash", request: [7], at: 1)
+        let batched = try await journal.insert(transformation: tf, language: "bash", request: [7], at: 1, durability: .eventually)
         #expect(try await journal.record(batched) == nil, "committed before its batch")
         var ended = JobRecord(id: batched, transformation: tf, state: .succeeded, language: "bash", createdAt: 1)
         ended.finishedAt = 2
         // A job's end waits for the batch too: it returns once an urgent write has committed it.
-        async let end: Void = journal.update(ended, durable: false, urgent: false)
+        async let end: Void = journal.write(.record(ended), .batched)
         let urgent = try await journal.insert(transformation: tf, language: "bash", request: [8], at: 3)
         try await end
         #expect(try await journal.record(batched)?.state == .succeeded)
@@ -74,7 +108,7 @@ struct JobJournalTests {
         let journal = try JobJournal(path: path, batchWindow: .milliseconds(20))
         let tf = HashAlgorithm.sha256.checksum(of: Array("window".utf8))
         let ids = try await (0..<5).asyncMap { index in
-            try await journal.insertBatched(transformation: tf, language: "bash", request: [UInt8(index)], at: 1)
+            try await journal.insert(transformation: tf, language: "bash", request: [UInt8(index)], at: 1, durability: .eventually)
         }
         // Polled, not timed.
         var committed = 0
@@ -95,7 +129,7 @@ struct JobJournalTests {
         do {
             let crashed = try JobJournal(path: path, batchWindow: .seconds(3600))
             kept = try await crashed.insert(transformation: tf, language: "bash", request: [1], at: 1)
-            lost = try await crashed.insertBatched(transformation: tf, language: "bash", request: [2], at: 2)
+            lost = try await crashed.insert(transformation: tf, language: "bash", request: [2], at: 2, durability: .eventually)
             // Never committed: the process "dies" with the insert pending (the journal is
             // abandoned, as a kill -9 would leave it).
         }
@@ -117,7 +151,7 @@ struct JobJournalTests {
         let tf = HashAlgorithm.sha256.checksum(of: Array("blocks".utf8))
         var ids: [JobID] = []
         for _ in 0..<1100 {
-            ids.append(try await journal.insertBatched(transformation: tf, language: "bash", request: [], at: 1))
+            ids.append(try await journal.insert(transformation: tf, language: "bash", request: [], at: 1, durability: .eventually))
         }
         try await journal.commitPending()
         #expect(ids.map(\.rawValue) == Array(1...1100))
@@ -150,7 +184,7 @@ struct JobJournalTests {
         record.result = result
         record.externalID = "slurm-42"
         record.stderrTail = "ünïcode"
-        try await journal.update(record)
+        try await journal.write(.record(record), .durable)
         let back = try #require(try await journal.record(id))
         #expect(back == record)
         #expect(try await journal.unfinished().isEmpty)

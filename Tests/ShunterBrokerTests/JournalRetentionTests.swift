@@ -42,7 +42,7 @@ struct JournalRetentionTests {
             record.error = "first line\n" + String(repeating: "x", count: 4 << 20) + "\nlast line"
             record.stdoutTail = String(repeating: "o", count: 1 << 20)
             record.stderrTail = "short"
-            try await journal.update(record)
+            try await journal.write(.record(record), .durable)
             let stored = try #require(try await journal.record(id))
             let error = try #require(stored.error)
             #expect(error.utf8.count <= 64 << 10)
@@ -63,7 +63,7 @@ struct JournalRetentionTests {
                 var record = try #require(try await journal.record(id))
                 record.state = state
                 record.finishedAt = time
-                try await journal.update(record)
+                try await journal.write(.record(record), .durable)
             }
             try await end(ids[0], at: 100, .succeeded)
             try await end(ids[1], at: 100, .failed)
