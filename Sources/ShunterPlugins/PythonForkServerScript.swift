@@ -38,6 +38,7 @@ if sys.path and sys.path[0] == "":
 import ctypes
 import errno
 import gc
+import importlib
 import json
 import select
 import signal
@@ -55,6 +56,23 @@ _wake = None  # the self-pipe SIGCHLD writes to
 # the same text runs this code (with the job's path as its file name) instead of compiling it.
 _runner_source = b""
 _runner_code = None
+# What Seamless imports only inside the functions a job calls (parsing the input buffers,
+# serializing the result): every job would load them again from disk in its own child.
+_LAZY_IMPORTS = (
+    "seamless.checksum",
+    "seamless.checksum.cached_calculate_checksum",
+    "seamless.checksum.calculate_checksum",
+    "seamless.checksum.celltypes",
+    "seamless.checksum.json_",
+    "seamless.checksum.parse_buffer",
+    "seamless.checksum.serialize",
+    "seamless.util.mixed.io",
+    "seamless.util.mixed.io.from_stream",
+    "seamless.util.mixed.io.serialization",
+    "seamless.util.mixed.io.to_stream",
+    "seamless.util.mixed.io.util",
+    "seamless.util.mixed.json_util",
+)
 
 
 def _send(message):
@@ -74,6 +92,11 @@ def _warm_up(runner_source):
         namespace["_import_seamless"]()
     except Exception as exc:  # the job then fails as it would cold, with the runner's text
         return f"{type(exc).__name__}: {exc}"
+    for name in _LAZY_IMPORTS:
+        try:
+            importlib.import_module(name)
+        except Exception:
+            pass  # another Seamless version: a job imports what it needs itself
     return None
 
 
