@@ -1,11 +1,13 @@
 /// The warm parent for Python jobs (a fork server): started once per interpreter and
 /// environment as `<interpreter> -c <source> <runner source>`, it imports Seamless through the
-/// runner's own `_import_seamless`, then keeps one child forked ahead (a spare), which has made
-/// itself a job's process (own session, death signal tied to the parent, only the standard
-/// descriptors) and waits for a job. A job's request goes to the spare, which takes the job's
-/// files, directory and environment and runs the job's `runner.py` as `__main__`, as
-/// `<interpreter> runner.py <dir>` would; the parent forks the next spare meanwhile. The
-/// protocol is `WarmParentMessage`'s.
+/// runner's own `_import_seamless` (and the modules Seamless imports lazily while it runs a
+/// job), then keeps one child forked ahead (a spare), which has made itself a job's process
+/// (own session, death signal tied to the parent, only the standard descriptors) and waits for
+/// a job. A job's request goes to the spare, which takes the job's files, directory and
+/// environment and runs the job's `runner.py` as `__main__`, as `<interpreter> runner.py <dir>`
+/// would (with the runner's code compiled once by the parent when the file holds the same
+/// text); the parent forks the next spare when that job has ended. The protocol is
+/// `WarmParentMessage`'s.
 enum PythonForkServerScript {
     static let source = #"""
 # Shunter's warm Python parent (a fork server). It imports what a job needs once (Seamless,
@@ -15,9 +17,10 @@ enum PythonForkServerScript {
 #
 #   <interpreter> -c <this program> <runner source>
 #
-# A child is forked ahead of its job (the spare): forking a process this size and setting the
-# child up is then done while the previous job runs, not while the next one waits. The spare
-# never ran anything but its set-up, and runs exactly one job.
+# A child is forked ahead of its job (the spare), when the previous job has ended: forking a
+# process this size and setting the child up is then done while the broker finishes the
+# previous job, not while the next one waits. The spare never ran anything but its set-up,
+# and runs exactly one job.
 #
 # Standard output is the control socket to the broker (one JSON object per line each way);
 # standard error is the broker's. The server is single-threaded: forking a process that has
@@ -48,6 +51,7 @@ import types
 
 _PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)
+_prctl = _libc.prctl  # resolved once, not in every child
 _server_pid = os.getpid()
 _jobs = {}  # pid -> (job id, report descriptor), for every job child not yet reaped
 _spare = None  # the child forked ahead: {"pid", "request", "report", "ready"}
@@ -151,7 +155,7 @@ def _child(request_fd, report):
     os.setsid()
     # Dies with the server (which dies with the broker): the server is single-threaded, so
     # the "parent" this watches is the server process itself.
-    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != _server_pid:
         os._exit(137)
     signal.set_wakeup_fd(-1)
@@ -305,7 +309,6 @@ def _start(request, line):
     finally:
         os.close(spare["request"])
     _send({"started": job, "pid": pid})
-    _fork_next_spare()
 
 
 def _fork_next_spare():
@@ -339,6 +342,10 @@ def _reap():
         if problem:
             message["error"] = problem.decode(errors="replace")
         _send(message)
+        # The next job's child is forked now, while the broker stores this job's result and
+        # the client sends the next request: forked at the hand-over, it would take CPU from
+        # the job that has just started.
+        _fork_next_spare()
 
 
 def _signal(request):
