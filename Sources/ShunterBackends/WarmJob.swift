@@ -21,6 +21,8 @@ final class WarmJob: Sendable {
         case process(ChildTermination)
         /// The parent died before reporting the child's end; the child got SIGKILL with it.
         case parentDied(String)
+        /// The child could not take the job's files, directory or environment, and ran nothing.
+        case setupFailed(String)
     }
 
     private struct State {

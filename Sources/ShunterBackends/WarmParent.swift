@@ -233,12 +233,14 @@ final class WarmParent: Sendable {
             setReadiness(threads > 1 ? .unusable("it has \(threads) threads") : readiness)
         case .started(let id, let pid):
             job(id)?.started(pid)
-        case .failed(let id, _, let error):
+        case .failed(let id, let pid, let error):
             job(id)?.failedToStart(error)
-            // The child (if it was forked) still ends and is reaped; its entry goes then.
-        case .ended(let id, _, let status):
+            // A child that got the job still ends and is reaped, and its entry goes then; with
+            // no child, nothing more comes for this job.
+            if pid == nil, state.withLock({ $0.jobs.removeValue(forKey: id) }) != nil { becameIdleIfUnused() }
+        case .ended(let id, _, let status, let setupError):
             guard let job = state.withLock({ $0.jobs.removeValue(forKey: id) }) else { return }
-            job.ended(.process(ChildTermination(waitStatus: status)))
+            job.ended(setupError.map { .setupFailed($0) } ?? .process(ChildTermination(waitStatus: status)))
             becameIdleIfUnused()
         case .pong:
             break

@@ -6,9 +6,12 @@ import Foundation
 /// - parent: `{"ready": PID, "threads": N, "problem": TEXT|null}` once, when it has imported
 ///   what jobs need (`problem`: why it could not; its jobs then run cold);
 /// - broker: `{"run": ID, "argv": [...], "cwd": DIR, "env": {...}, "stdout": PATH, "stderr": PATH}`;
-///   parent: `{"started": ID, "pid": PID}` once the child is set up (own session, files,
-///   directory, environment), or `{"failed": ID, "pid": PID, "error": TEXT}`;
-///   and later `{"ended": ID, "pid": PID, "status": WAITSTATUS}` once it has reaped the child;
+///   parent: `{"started": ID, "pid": PID}` once it has handed the job to a child that leads its
+///   own session and process group (the child takes the job's files, directory and environment
+///   next), or `{"failed": ID, "pid": PID|absent, "error": TEXT}` (no pid: no child got the job,
+///   no `ended` follows); and later `{"ended": ID, "pid": PID, "status": WAITSTATUS}` once it has
+///   reaped the child, with `"error": TEXT` when the child could not take the job's files,
+///   directory or environment (it then ran nothing of the job);
 /// - broker: `{"kill": ID, "signal": N}`: the parent signals the job's process group, only
 ///   while it has not reaped the child (so never a reused pid);
 /// - broker: `{"ping": N}`; parent: `{"pong": N, "jobs": N}`.
@@ -18,7 +21,7 @@ enum WarmParentMessage: Sendable, Equatable {
     case ready(pid: Int32, threads: Int, problem: String?)
     case started(job: Int, pid: Int32)
     case failed(job: Int, pid: Int32?, error: String)
-    case ended(job: Int, pid: Int32, status: Int32)
+    case ended(job: Int, pid: Int32, status: Int32, setupError: String? = nil)
     case pong(Int)
 
     private struct Fields: Decodable {
@@ -45,7 +48,7 @@ enum WarmParentMessage: Sendable, Equatable {
         } else if let job = fields.failed {
             self = .failed(job: job, pid: fields.pid, error: fields.error ?? "unknown error")
         } else if let job = fields.ended, let pid = fields.pid, let status = fields.status {
-            self = .ended(job: job, pid: pid, status: status)
+            self = .ended(job: job, pid: pid, status: status, setupError: fields.error)
         } else if let ping = fields.pong {
             self = .pong(ping)
         } else {

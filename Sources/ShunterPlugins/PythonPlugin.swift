@@ -156,10 +156,11 @@ public struct PythonPlugin: JobPlugin {
         case .exited(0):
             // The runner's result buffer is read whole (it is the buffer, already converted to
             // its celltype): its size is checked first.
-            if let size = (try? FileManager.default.attributesOfItem(atPath: files.result))?[.size] as? Int,
-                size > job.maxResultBytes
-            {
-                throw BashResult.tooLarge("the result", size: size, limit: job.maxResultBytes)
+            // stat, not FileManager's attributes, which look up the owner's and group's names
+            // (reading /etc/passwd and /etc/group) for every job.
+            var info = stat()
+            if stat(files.result, &info) == 0, Int(info.st_size) > job.maxResultBytes {
+                throw BashResult.tooLarge("the result", size: Int(info.st_size), limit: job.maxResultBytes)
             }
             guard let data = FileManager.default.contents(atPath: files.result) else {
                 throw JobFailure(.internalError, "Shunter's Python runner exited 0 without writing \(files.result)\n" + runnerOutput())

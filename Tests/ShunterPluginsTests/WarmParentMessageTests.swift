@@ -14,6 +14,9 @@ struct WarmParentMessageTests {
         #expect(decode(#"{"failed":3,"pid":99,"error":"OSError: no"}"#) == .failed(job: 3, pid: 99, error: "OSError: no"))
         #expect(decode(#"{"failed":3,"error":"fork: no memory"}"#) == .failed(job: 3, pid: nil, error: "fork: no memory"))
         #expect(decode(#"{"ended":3,"pid":99,"status":134}"#) == .ended(job: 3, pid: 99, status: 134))
+        #expect(
+            decode(#"{"ended":3,"pid":99,"status":32512,"error":"IsADirectoryError: x"}"#)
+                == .ended(job: 3, pid: 99, status: 32512, setupError: "IsADirectoryError: x"))
         #expect(decode(#"{"pong":7,"jobs":0}"#) == .pong(7))
     }
 

@@ -186,6 +186,71 @@ struct WarmPythonJobTests {
         #expect(try await probe(harness)["parent"]?.intValue == parent)
     }
 
+    /// The parent runs the runner's code compiled once, under the job's own path: every frame
+    /// of the runner a transformation sees names the job's runner.py, as in a cold run.
+    @Test func theRunnerRunsUnderTheJobsOwnPath() async throws {
+        let harness = try PythonJobHarness()
+        defer { harness.cleanUp() }
+        let transformation = try await harness.transformation(code: """
+            import os, sys
+            frame, files = sys._getframe(), []
+            while frame is not None:
+                files.append(frame.f_code.co_filename)
+                frame = frame.f_back
+            result = {"runner": os.path.join(os.path.dirname(os.getcwd()), "python", "runner.py"),
+                      "files": [f for f in files if f.endswith("runner.py")], "main": sys.modules["__main__"].__file__}
+            # \(UUID().uuidString)
+            """, output: "plain")
+        let report = try #require(JSONParser.parse(try await harness.run(harness.context(transformation))).objectValue)
+        let runner = try #require(report["runner"])
+        let files = try #require(report["files"]?.arrayValue)
+        #expect(!files.isEmpty, "the runner's frames are on the stack: \(report)")
+        #expect(files.allSatisfy { $0 == runner }, "\(report)")
+        #expect(report["main"] == runner)
+    }
+
+    /// A job directory whose runner.py is not the text the parent was started with (edited by
+    /// hand) runs its own file, compiled in the child.
+    @Test func anEditedRunnerIsTheOneThatRuns() async throws {
+        let harness = try PythonJobHarness()
+        defer { harness.cleanUp() }
+        _ = try await probe(harness)  // the parent is up
+        let transformation = try await harness.transformation(code: "result = 1\n# \(UUID().uuidString)")
+        let job = harness.context(transformation)
+        let prepared = try await harness.plugin.prepare(job)
+        let python = prepared.workDirectory + "/python"
+        try Data("""
+            import os, sys
+            with open(os.path.join(sys.argv[1], "result"), "wb") as f:
+                f.write(b"edited " + __file__.encode())
+            os._exit(0)
+            """.utf8).write(to: URL(fileURLWithPath: python + "/runner.py"))
+        let outcome = try await harness.backend.run(prepared.execution, events: ExecutionEvents())
+        let result = try await harness.plugin.collect(job, prepared: prepared, outcome: outcome)
+        #expect(String(decoding: result, as: UTF8.self) == "edited " + python + "/runner.py")
+    }
+
+    /// A child that cannot take its job's files fails the job as a launch failure that says
+    /// why; the parent and the next job are unaffected.
+    @Test func aChildThatCannotOpenTheJobsFilesFailsThatJobOnly() async throws {
+        let harness = try PythonJobHarness()
+        defer { harness.cleanUp() }
+        let parent = try #require(try await probe(harness)["parent"]?.intValue)
+        let transformation = try await harness.transformation(code: "result = 1\n# \(UUID().uuidString)")
+        let job = harness.context(transformation)
+        let prepared = try await harness.plugin.prepare(job)
+        try? FileManager.default.removeItem(atPath: prepared.execution.stdoutPath)
+        try FileManager.default.createDirectory(atPath: prepared.execution.stdoutPath, withIntermediateDirectories: false)
+        await #expect {
+            _ = try await harness.backend.run(prepared.execution, events: ExecutionEvents())
+        } throws: { error in
+            guard case .launchFailed(_, let reason) = error as? BackendError else { return false }
+            return reason.contains("could not be set up") && reason.contains("Is a directory")
+        }
+        #expect(kill(pid_t(parent), 0) == 0, "the warm parent is alive")
+        #expect(try await probe(harness)["parent"]?.intValue == parent, "the next job runs on the same parent")
+    }
+
     @Test func aDeadWarmParentIsReplacedForTheNextJob() async throws {
         var harness = try PythonJobHarness()
         defer { harness.cleanUp() }

@@ -108,6 +108,41 @@ struct WarmParentProcessTests {
         #expect(try await broker.get("/jobs?limit=100").json.arrayValue?.count == 2, "no job lost, none duplicated")
     }
 
+    @Test("kill -9 of the broker while the warm parent holds a child forked ahead for the next job: that child goes too")
+    func killNineTakesTheChildForkedAhead() async throws {
+        let broker = try Self.broker()
+        try await broker.start()
+        defer { broker.stop() }
+        let reply = try await broker.get(
+            "/run-transformation", body: try await Self.pythonRequest(broker, "import os\nresult = str(os.getppid())"))
+        #expect(reply.status == 200, "\(reply.text)")
+        let result = try #require(try reply.json["result_checksum"]?.stringValue)
+        let parentText = try await broker.get("/" + result).text
+        let parent = try #require(pid_t(parentText.trimmingCharacters(in: CharacterSet(charactersIn: "\"\n"))))
+        // The parent forks the next job's child once a job has ended, after it reported the end.
+        var ahead: [pid_t] = []
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ahead.isEmpty {
+            ahead = children(of: parent)
+            if ahead.isEmpty {
+                guard ContinuousClock.now < deadline else { throw TestFailure("warm parent \(parent) forked no child ahead") }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        #expect(ahead.count == 1, "one child waits for the next job: \(ahead)")
+        broker.killHard()
+        for pid in ahead + [parent] { waitForExit(pid) }
+        #expect(!ProcessState.isRunning(parent))
+        #expect(ahead.allSatisfy { !ProcessState.isRunning($0) }, "the child forked ahead is gone")
+    }
+
+    /// The live children of `pid` (Linux's /proc/<pid>/task/<pid>/children).
+    func children(of pid: pid_t) -> [pid_t] {
+        let text = (try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)) ?? ""
+        return text.split(separator: " ").compactMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            .filter(ProcessState.isRunning)
+    }
+
     /// Blocks until `pid` has exited (or is already gone).
     func waitForExit(_ pid: pid_t) {
         // pidfd_open is system call 434 on every Linux architecture (the unified numbering);
