@@ -60,7 +60,7 @@ public actor Broker: JobProgressSink {
     ///
     /// The job's insert is not even committed before it starts (`submit(_:durable:)` with
     /// `durable: false`): the caller hears of the job only through its result, so the insert
-    /// goes with the journal's next batch, within 10 ms. A crash before that commit fails the
+    /// goes with the journal's next batch (`JobJournal.batchWindow`). A crash before that commit fails the
     /// caller's request with the broker, and recovery removes what the job had started
     /// (`recover`). That fsync was a large part of a trivial job's latency, and the commit of
     /// its own the largest part of the broker's CPU per job (docs/performance.md).

@@ -395,12 +395,11 @@ public actor JobJournal {
             writerIsFull = full
             do {
                 // A synced commit runs on GRDB's writer queue, not on this actor's thread: tasks
-                // run on NIO's event loops, and an fsync there would stall a loop's I/O (measured
-                // slower at concurrency 8 despite the two thread wake-ups it saves; the batching
-                // keeps those to one pair per commit, not per job). A commit without an fsync
-                // takes tens of microseconds and runs right here: the hop to the writer queue and
-                // back cost a trivial job about 0.1 ms at concurrency 1 (interleaved A/B runs;
-                // the same throughput at concurrency 8, with 1.7 fewer context switches per job).
+                // run on NIO's event loops, and an fsync there would stall a loop's I/O (slower
+                // at concurrency 8 despite the thread wake-ups it saves; the batching keeps those
+                // to one pair per commit, not per job). A commit without an fsync is short and
+                // runs right here: the hop to the writer queue and back cost more per trivial job
+                // than the commit itself (docs/architecture.md, "Concurrency").
                 let commit: @Sendable (Database) throws -> [Int64?] = { db in
                     if let switchTo { try db.execute(sql: "PRAGMA synchronous = \(switchTo)") }
                     var results: [Int64?] = []

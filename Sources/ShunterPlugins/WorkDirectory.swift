@@ -122,7 +122,7 @@ public struct WorkDirectory: Sendable, Hashable {
     ///
     /// Not `FileManager.createFile` or `Data.write(options: .atomic)`: those write a temporary
     /// file, fsync it and rename it, three file-system operations and a disk flush per file,
-    /// which the issue-7 profile found to be a tenth of a trivial job's CPU. A work directory is
+    /// a large share of a trivial job's CPU in a profile (docs/performance.md). A work directory is
     /// scratch — after a crash the job runs again in a fresh one — so neither atomicity nor
     /// durability buys anything here.
     static func writeFile(_ bytes: [UInt8], to path: String, mode: mode_t = 0o644) throws {

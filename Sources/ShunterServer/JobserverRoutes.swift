@@ -117,8 +117,8 @@ enum JobserverPayload {
         ])
     }
 
-    /// A value type, so one shared style serves every request (a formatter per call cost 4% of
-    /// the CPU of a trivial job).
+    /// A value type, so one shared style serves every request (a formatter per call was a
+    /// visible share of a trivial job's CPU).
     private static let isoStyle = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
 
     static func isoTimestamp(_ seconds: Double) -> String {
