@@ -225,6 +225,10 @@ public actor Broker: JobProgressSink {
     }
 
     /// How many jobs are queued and running, per handler.
+    public func journalStatistics() async throws -> JournalStatistics {
+        try await journal.statistics()
+    }
+
     public func load() -> (queued: Int, running: [String: Int]) {
         (machine.queue.count, machine.runningPerHandler)
     }

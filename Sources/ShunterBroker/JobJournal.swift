@@ -61,11 +61,11 @@ public actor JobJournal {
     /// removes the work directories of such ids and stops what runs there. nil when none.
     public nonisolated let unjournaledIDs: ClosedRange<Int64>?
     /// `.eventually` and `.deferred` writes that failed; nobody waited for them, so they are counted.
-    public private(set) var lostWrites = 0
+    private var lostWrites = 0
     /// Commits that were fsynced (batches holding a durable write, with `Durability.full`).
-    public private(set) var syncedCommits = 0
+    private var syncedCommits = 0
     /// Rows written, counting each write of a job's row and each insert.
-    public private(set) var writtenRows = 0
+    private var writtenRows = 0
     /// Records held back by `.deferred` writes, by job; a later write of the same job drops them.
     private var deferred: [JobID: JobRecord] = [:]
     private var deferredWriter: Task<Void, Never>?
@@ -128,13 +128,22 @@ public actor JobJournal {
     }
 
     /// The writer's `wal_autocheckpoint` (the checkpointer's backstop; SQLite's default is 1 000).
-    public func writerAutocheckpointPages() throws -> Int {
+    private func writerAutocheckpointPages() throws -> Int {
         try WALCheckpointer.writerAutocheckpointPages(of: pool)
     }
 
     /// The writer's `PRAGMA synchronous`: 2 for FULL, 1 for NORMAL (what commits really do).
-    public func writerSynchronous() throws -> Int {
+    private func writerSynchronous() throws -> Int {
         try pool.barrierWriteWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
+    }
+
+    /// What the journal has done since it was opened, and what it holds: `GET /status` shows it.
+    public func statistics() async throws -> JournalStatistics {
+        let synchronous = try writerSynchronous()
+        return JournalStatistics(
+            syncedCommits: syncedCommits, writtenRows: writtenRows, lostWrites: lostWrites,
+            synchronous: synchronous == 2 ? "full" : synchronous == 1 ? "normal" : "\(synchronous)",
+            autocheckpointPages: try writerAutocheckpointPages(), jobsByState: try await stateCounts())
     }
 
     private static var migrator: DatabaseMigrator {
@@ -593,7 +602,7 @@ public actor JobJournal {
         .joined(separator: ",")
 
     /// Counts of jobs per state, for health and metrics.
-    public func stateCounts() async throws -> [JobState: Int] {
+    private func stateCounts() async throws -> [JobState: Int] {
         try await pool.read { db in
             var counts: [JobState: Int] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM jobs GROUP BY state") {
@@ -685,5 +694,32 @@ public enum JournalDurability: String, Sendable, CaseIterable, Comparable {
 
     public static func < (lhs: Self, rhs: Self) -> Bool {
         allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+    }
+}
+
+/// The journal's counters and contents at a glance (`JobJournal.statistics()`).
+public struct JournalStatistics: Sendable, Equatable {
+    /// Commits that were fsynced (batches holding a durable write).
+    public var syncedCommits: Int
+    /// Rows written, counting each write of a job's row and each insert.
+    public var writtenRows: Int
+    /// Writes nobody waited for that failed (logged when they did).
+    public var lostWrites: Int
+    /// The writer's `PRAGMA synchronous` now: `full` or `normal`.
+    public var synchronous: String
+    /// The writer's `wal_autocheckpoint` (the checkpointer's backstop), in pages.
+    public var autocheckpointPages: Int
+    public var jobsByState: [JobState: Int]
+
+    public init(
+        syncedCommits: Int, writtenRows: Int, lostWrites: Int, synchronous: String, autocheckpointPages: Int,
+        jobsByState: [JobState: Int]
+    ) {
+        self.syncedCommits = syncedCommits
+        self.writtenRows = writtenRows
+        self.lostWrites = lostWrites
+        self.synchronous = synchronous
+        self.autocheckpointPages = autocheckpointPages
+        self.jobsByState = jobsByState
     }
 }

@@ -31,6 +31,9 @@ public protocol JobService: Sendable {
     func activeJob(for transformation: Checksum) async -> JobRecord?
     /// How many jobs are queued and running, per handler.
     func load() async -> (queued: Int, running: [String: Int])
+
+    /// The journal's counters and its jobs by state, for `GET /status`.
+    func journalStatistics() async throws -> JournalStatistics
 }
 
 extension Broker: JobService {}

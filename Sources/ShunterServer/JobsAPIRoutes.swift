@@ -119,11 +119,20 @@ public func addJobsAPIRoutes<Context: RequestContext>(to router: Router<Context>
         let load = await jobs.load()
         var running: [String: JSONValue] = [:]
         for (handler, count) in load.running { running[handler] = .int(Int64(count)) }
+        let journal = try await jobs.journalStatistics()
+        var byState: [String: JSONValue] = [:]
+        for (state, count) in journal.jobsByState { byState[state.rawValue] = .int(Int64(count)) }
         return PlainResponse.json(
             .object([
                 "service": .string("shunter"), "version": .string(ShunterVersion.current), "hash": .string(hash.rawValue),
                 "queued": .int(Int64(load.queued)), "running": .object(running),
                 "warm_parents": .array(WarmParents.shared.status().map(\.json)),
+                "journal": .object([
+                    "jobs_by_state": .object(byState), "synced_commits": .int(Int64(journal.syncedCommits)),
+                    "written_rows": .int(Int64(journal.writtenRows)), "lost_writes": .int(Int64(journal.lostWrites)),
+                    "synchronous": .string(journal.synchronous),
+                    "wal_autocheckpoint_pages": .int(Int64(journal.autocheckpointPages)),
+                ]),
             ]))
     })
 }

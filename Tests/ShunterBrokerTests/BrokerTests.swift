@@ -210,10 +210,10 @@ struct BrokerTests {
         let broker = try await fixture.openBroker(journal: journal)
         let marker = fixture.root + "/started"
         let tf = try await fixture.bash("touch \(marker); sleep 30; echo 1 > RESULT")
-        let before = await journal.syncedCommits
+        let before = try await journal.statistics().syncedCommits
         let run = Task { try await broker.run(tf) }
         try await waitUntil { FileManager.default.fileExists(atPath: marker) }
-        #expect(await journal.syncedCommits == before, "the insert of a run must not wait for an fsync")
+        #expect(try await journal.statistics().syncedCommits == before, "the insert of a run must not wait for an fsync")
         let id = try #require(await broker.activeJob(for: tf.checksum)).id
         // Crash-safe already: committed, in the file a restarted broker reads.
         let inserted = try #require(try await fixture.journal().record(id))
@@ -224,11 +224,11 @@ struct BrokerTests {
             return
         }
         #expect(joined == id)
-        #expect(await journal.syncedCommits == before + 1, "a submission told the job id makes its row durable")
+        #expect(try await journal.statistics().syncedCommits == before + 1, "a submission told the job id makes its row durable")
         // SQLite writes (and syncs) nothing for a row left byte for byte as it was.
         #expect(try #require(try await journal.record(id)).updatedAt > inserted.updatedAt)
         _ = try await broker.submit(tf)
-        #expect(await journal.syncedCommits == before + 1, "once durable, joining costs no more fsyncs")
+        #expect(try await journal.statistics().syncedCommits == before + 1, "once durable, joining costs no more fsyncs")
         #expect(await broker.cancel(id))
         _ = try await run.value
     }
@@ -242,7 +242,7 @@ struct BrokerTests {
         let journal = try JobJournal(path: fixture.root + "/journal.sqlite", deferral: .seconds(600))
         let broker = try await fixture.openBroker(journal: journal)
         let tf = try await fixture.bash("echo 1 > RESULT")
-        let before = await journal.writtenRows
+        let before = try await journal.statistics().writtenRows
         let outcome = try await broker.run(tf)
         #expect(outcome.status == .succeeded)
         // The end's write is not awaited by `run`: the broker's record says when it is committed.
@@ -254,7 +254,7 @@ struct BrokerTests {
         // Queues what is still held back, and returns once every write before it is committed;
         // its own empty write counts as a row.
         try await journal.commitPending()
-        #expect(await journal.writtenRows - before == 3, "insert and end of the job, and the barrier: no running row")
+        #expect(try await journal.statistics().writtenRows - before == 3, "insert and end of the job, and the barrier: no running row")
         let journaled = try #require(try await journal.record(id))
         #expect(journaled.externalID?.hasPrefix("local:") == true, "the end's row carries the identity")
     }

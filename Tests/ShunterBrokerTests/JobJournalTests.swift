@@ -23,7 +23,7 @@ struct JobJournalTests {
         #expect(ids.count == 500)
         let reopened = try JobJournal(path: path)
         #expect(try await reopened.unfinished().count == 500)
-        #expect(try await reopened.stateCounts()[.queued] == 500)
+        #expect(try await reopened.statistics().jobsByState[.queued] == 500)
     }
 
     @Test("commits are fsynced when durability is full: the writer really runs with synchronous = FULL")
@@ -31,7 +31,7 @@ struct JobJournalTests {
         let path = NSTemporaryDirectory() + "journal-\(UUID().uuidString).sqlite"
         defer { try? FileManager.default.removeItem(atPath: path) }
         let journal = try JobJournal(path: path)
-        #expect(try await journal.writerSynchronous() == 2)
+        #expect(try await journal.statistics().synchronous == "full")
         // A batch with nothing durable in it commits without its own fsync; the next durable
         // one has it again.
         let id = try await journal.insert(
@@ -39,12 +39,12 @@ struct JobJournalTests {
         var record = try #require(try await journal.record(id))
         record.state = .preparing
         try await journal.write(.record(record), .committed)
-        #expect(try await journal.writerSynchronous() == 1)
+        #expect(try await journal.statistics().synchronous == "normal")
         record.state = .running
         try await journal.write(.record(record), .durable)
-        #expect(try await journal.writerSynchronous() == 2)
+        #expect(try await journal.statistics().synchronous == "full")
         #expect(try await journal.record(id)?.state == .running)
-        #expect(try await JobJournal(path: path, durability: .normal).writerSynchronous() == 1)
+        #expect(try await JobJournal(path: path, durability: .normal).statistics().synchronous == "normal")
     }
 
     @Test("memory-only writes nothing; a deferred record waits, a later write of the job supersedes it, commitPending writes it")
@@ -56,7 +56,7 @@ struct JobJournalTests {
         let tf = HashAlgorithm.sha256.checksum(of: Array("deferred".utf8))
         let id = try await journal.insert(transformation: tf, language: "bash", request: [1], at: 1)
         var record = try #require(try await journal.record(id))
-        let before = await journal.writtenRows
+        let before = try await journal.statistics().writtenRows
 
         record.state = .preparing
         try await journal.write(.record(record), .memoryOnly)
@@ -70,7 +70,7 @@ struct JobJournalTests {
         try await journal.commitPending()
         #expect(try await journal.record(id)?.state == .failed)
         #expect(try await journal.record(id)?.externalID == nil, "the held-back record was dropped, not written after")
-        #expect(await journal.writtenRows - before == 2, "the committed write and the barrier")
+        #expect(try await journal.statistics().writtenRows - before == 2, "the committed write and the barrier")
 
         let second = try await journal.insert(transformation: tf, language: "bash", request: [2], at: 2)
         var held = try #require(try await journal.record(second))
@@ -166,7 +166,7 @@ struct JobJournalTests {
         let path = NSTemporaryDirectory() + "journal-\(UUID().uuidString).sqlite"
         defer { try? FileManager.default.removeItem(atPath: path) }
         let journal = try JobJournal(path: path)
-        #expect(try await journal.writerAutocheckpointPages() == WALCheckpointer.writerBackstopPages)
+        #expect(try await journal.statistics().autocheckpointPages == WALCheckpointer.writerBackstopPages)
     }
 
     @Test("updates are read back whole, and finished jobs are not 'unfinished'")

@@ -116,6 +116,10 @@ actor FakeJobService: JobService {
         records.values.first { $0.transformation == transformation && !$0.state.isTerminal }
     }
 
+    func journalStatistics() async throws -> JournalStatistics {
+        JournalStatistics(syncedCommits: 0, writtenRows: 0, lostWrites: 0, synchronous: "full", autocheckpointPages: 1000, jobsByState: [:])
+    }
+
     func load() async -> (queued: Int, running: [String: Int]) {
         (records.values.filter { $0.state == .queued }.count, ["fake": 0])
     }
