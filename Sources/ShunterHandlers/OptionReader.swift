@@ -10,21 +10,21 @@
 ///
 /// Getters return nil for a key that is not set; a value that is set is either valid or an
 /// error, never silently replaced by the default.
-public struct OptionReader: Sendable {
+package struct OptionReader: Sendable {
     /// How the section is named in messages: `docker`, or `slurm.container` for a nested one.
-    public let path: String
+    package let path: String
     /// Where the section was written (the handler's place when it was not).
-    public let location: SourceLocation
+    package let location: SourceLocation
     private let entries: [(key: String, value: ConfigValue)]
 
     /// The section `section` of `handler`, refusing keys outside `accepted`.
-    public init(section: String, of handler: HandlerConfig, accepted: some Sequence<String>) throws(ConfigError) {
+    package init(section: String, of handler: HandlerConfig, accepted: some Sequence<String>) throws(ConfigError) {
         try self.init(handler.options[section], path: section, accepted: accepted, absentAt: handler.source)
     }
 
     /// A section read from `value` (nil or null: an empty one), refusing keys outside `accepted`.
     /// `absentAt` is the place messages about an absent section point at.
-    public init(
+    package init(
         _ value: ConfigValue?, path: String, accepted: some Sequence<String>, absentAt: SourceLocation
     ) throws(ConfigError) {
         self.path = path
@@ -46,12 +46,12 @@ public struct OptionReader: Sendable {
     }
 
     /// The value set for `key`, nil when it is absent or null.
-    public func value(_ key: String) -> ConfigValue? {
+    package func value(_ key: String) -> ConfigValue? {
         entries.first { $0.key == key }?.value
     }
 
     /// Where `key` was set, or the section's place when it was not.
-    public func location(of key: String) -> SourceLocation {
+    package func location(of key: String) -> SourceLocation {
         value(key)?.location ?? location
     }
 
@@ -60,7 +60,7 @@ public struct OptionReader: Sendable {
     // MARK: Getters
 
     /// Text on one line, not empty.
-    public func string(_ key: String) throws(ConfigError) -> String? {
+    package func string(_ key: String) throws(ConfigError) -> String? {
         guard let value = value(key) else { return nil }
         let text = try ConfigParsing.string(value, key: name(key))
         try Self.requireOneLine(text, key: name(key), at: value.location)
@@ -68,7 +68,7 @@ public struct OptionReader: Sendable {
     }
 
     /// A name, or a whole number taken as its decimal text (`run_as: nobody`, `run_as: 65534`).
-    public func nameOrNumber(_ key: String) throws(ConfigError) -> String? {
+    package func nameOrNumber(_ key: String) throws(ConfigError) -> String? {
         guard let value = value(key) else { return nil }
         if case .int(let number, let at) = value {
             guard number >= 0 else {
@@ -84,12 +84,12 @@ public struct OptionReader: Sendable {
     }
 
     /// `true` or `false` (YAML 1.2: `yes`, `no`, `on`, `off` are text, and refused).
-    public func bool(_ key: String) throws(ConfigError) -> Bool? {
+    package func bool(_ key: String) throws(ConfigError) -> Bool? {
         try value(key).map { value throws(ConfigError) in try ConfigParsing.bool(value, key: name(key)) }
     }
 
     /// A whole number between `minimum` and `maximum`.
-    public func int(_ key: String, atLeast minimum: Int = .min, atMost maximum: Int = .max) throws(ConfigError) -> Int? {
+    package func int(_ key: String, atLeast minimum: Int = .min, atMost maximum: Int = .max) throws(ConfigError) -> Int? {
         guard let value = value(key) else { return nil }
         let number = try ConfigParsing.int(value, key: name(key))
         guard number >= minimum, number <= maximum else {
@@ -102,7 +102,7 @@ public struct OptionReader: Sendable {
 
     /// A number, whole or not, above `lowerBound` and at most `maximum` (a count of CPUs: a bound
     /// no machine reaches keeps later conversions to whole numbers from trapping).
-    public func number(_ key: String, above lowerBound: Double, atMost maximum: Double) throws(ConfigError) -> Double? {
+    package func number(_ key: String, above lowerBound: Double, atMost maximum: Double) throws(ConfigError) -> Double? {
         guard let value = value(key) else { return nil }
         let number: Double
         switch value {
@@ -122,7 +122,7 @@ public struct OptionReader: Sendable {
 
     /// A duration (`30s`, `5m`, `1h30m`, `1d`, `250ms`, or a number of seconds), longer than 0
     /// when `positive`, and at most `maximum` (never more than `ConfigParsing.duration` accepts).
-    public func duration(_ key: String, positive: Bool = false, atMost maximum: Duration? = nil) throws(ConfigError) -> Duration? {
+    package func duration(_ key: String, positive: Bool = false, atMost maximum: Duration? = nil) throws(ConfigError) -> Duration? {
         guard let value = value(key) else { return nil }
         let duration = try ConfigParsing.duration(value, key: name(key))
         if positive, duration <= .zero {
@@ -137,12 +137,12 @@ public struct OptionReader: Sendable {
     }
 
     /// A size in bytes (`512M`, `2G`, or a number of bytes).
-    public func size(_ key: String) throws(ConfigError) -> Int64? {
+    package func size(_ key: String) throws(ConfigError) -> Int64? {
         try value(key).map { value throws(ConfigError) in try ConfigParsing.byteSize(value, key: name(key)) }
     }
 
     /// One of `accepted`, with a did-you-mean for a near miss.
-    public func choice(_ key: String, among accepted: [String]) throws(ConfigError) -> String? {
+    package func choice(_ key: String, among accepted: [String]) throws(ConfigError) -> String? {
         guard let value = value(key) else { return nil }
         guard case .string(let text, _) = value else {
             throw ConfigError(
@@ -157,13 +157,13 @@ public struct OptionReader: Sendable {
     }
 
     /// One of an enumeration's raw values.
-    public func choice<Choice: RawRepresentable & CaseIterable>(_ key: String, as type: Choice.Type) throws(ConfigError) -> Choice?
+    package func choice<Choice: RawRepresentable & CaseIterable>(_ key: String, as type: Choice.Type) throws(ConfigError) -> Choice?
     where Choice.RawValue == String {
         try choice(key, among: Choice.allCases.map(\.rawValue)).flatMap(Choice.init(rawValue:))
     }
 
     /// A list of texts; one text alone is a list of one (`extra_args: --gpus=all`).
-    public func stringList(_ key: String) throws(ConfigError) -> [String]? {
+    package func stringList(_ key: String) throws(ConfigError) -> [String]? {
         guard let value = value(key) else { return nil }
         let texts = try ConfigParsing.stringList(value, key: name(key))
         let items: [ConfigValue] = if case .list(let items, _) = value { items } else { [value] }
@@ -172,7 +172,7 @@ public struct OptionReader: Sendable {
     }
 
     /// A section nested under `key` (`slurm.container`), read by the same rules; nil when not set.
-    public func section(_ key: String, accepted: some Sequence<String>) throws(ConfigError) -> OptionReader? {
+    package func section(_ key: String, accepted: some Sequence<String>) throws(ConfigError) -> OptionReader? {
         guard let value = value(key) else { return nil }
         return try OptionReader(value, path: name(key), accepted: accepted, absentAt: value.location)
     }

@@ -25,7 +25,7 @@ public struct ImageAllowList: Sendable, Hashable {
 
     /// The allow-list of a handler: its `container-bash.allowed_images` (read from `options`,
     /// the plugin's section), else its `match.image` patterns, else everything.
-    public init(options: OptionReader, handler: HandlerConfig) throws(ConfigError) {
+    package init(options: OptionReader, handler: HandlerConfig) throws(ConfigError) {
         if let texts = try options.stringList("allowed_images") {
             let location = options.location(of: "allowed_images")
             guard !texts.isEmpty else {

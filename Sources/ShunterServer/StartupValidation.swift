@@ -12,7 +12,7 @@ import ShunterPlugins
 /// and journal databases) and the conda environment definitions.
 public enum StartupValidation {
     /// Validates `config` and the handlers it names. Reads files and creates nothing.
-    public static func report(
+    package static func report(
         config: BrokerConfig,
         plugins: [JobPluginDescriptor] = JobPluginRegistry.builtIn,
         backends: [BackendDescriptor] = BackendRegistry.builtIn
@@ -29,7 +29,7 @@ public enum StartupValidation {
     /// What `shunter check` shows: the config found as `serve` finds it (`configPath`, else the
     /// default), with `handlerFiles` instead of its handlers when some are given. Handler files
     /// are still checked when the config itself is invalid.
-    public static func check(
+    package static func check(
         configPath: String?, handlerFiles: [String] = [], currentDirectory: String,
         environment: [String: String] = ProcessInfo.processInfo.environment,
         plugins: [JobPluginDescriptor] = JobPluginRegistry.builtIn,
