@@ -83,7 +83,7 @@ public struct ApptainerBackend: AvailabilityReporting {
 
     /// Reads the handler's `apptainer:` section.
     public init(handler: HandlerConfig, killGrace: Duration = .seconds(5)) throws {
-        let options = try BackendOptions(section: "apptainer", in: handler)
+        let options = try OptionReader(section: "apptainer", of: handler, accepted: Self.descriptor.component.optionKeys.keys)
         var settings = Settings()
         settings.executable = try options.string("executable") ?? settings.executable
         settings.imageDirectory = try options.string("image_dir") ?? settings.imageDirectory

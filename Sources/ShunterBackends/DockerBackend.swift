@@ -96,14 +96,13 @@ public struct DockerBackend: AvailabilityReporting {
 
     /// Reads the handler's `docker:` section.
     public init(handler: HandlerConfig, killGrace: Duration = .seconds(5)) throws {
-        let options = try BackendOptions(section: "docker", in: handler)
+        let options = try OptionReader(section: "docker", of: handler, accepted: Self.descriptor.component.optionKeys.keys)
         var settings = Settings()
         settings.executable = try options.string("executable") ?? settings.executable
-        if let network = try options.choice("network", accepted: Network.allCases.map(\.rawValue)) {
-            settings.network = Network(rawValue: network)!
-        }
-        settings.cpus = try options.positiveNumber("cpus")
-        settings.memoryBytes = try options.byteSize("memory")
+        settings.network = try options.choice("network", as: Network.self) ?? settings.network
+        // A bound no machine reaches keeps later conversions to whole numbers from trapping.
+        settings.cpus = try options.number("cpus", above: 0, atMost: 1_048_576)
+        settings.memoryBytes = try options.size("memory")
         settings.imageDirectory = try options.string("image_dir")
         settings.runsInit = try options.bool("init") ?? true
         settings.dropsCapabilities = try options.bool("drop_capabilities") ?? true

@@ -57,10 +57,10 @@ public struct LocalBackend: Backend {
     /// Reads the handler's `local:` section: `run_as` must name a user of this machine, and
     /// a broker that is not root can only run jobs as itself.
     public init(handler: HandlerConfig, killGrace: Duration) throws {
-        let options = try BackendOptions(section: "local", in: handler)
+        let options = try OptionReader(section: "local", of: handler, accepted: Self.descriptor.component.optionKeys.keys)
         var user: JobUser?
-        if let name = try options.string("run_as") {
-            let location = handler.options["local"]?["run_as"]?.location ?? handler.source
+        if let name = try options.nameOrNumber("run_as") {
+            let location = options.location(of: "run_as")
             guard let found = JobUser.lookUp(name) else {
                 throw ConfigError(
                     "'local.run_as' names user '\(name)', which this machine does not have (see /etc/passwd or `getent passwd`)",

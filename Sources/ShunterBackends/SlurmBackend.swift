@@ -18,7 +18,7 @@ import ShunterHandlers
 /// - Recovery: `resume` follows a journaled job id; without one (the broker died between
 ///   `sbatch` and the journal) it finds the job by its name `shunter-<tf prefix>-<job id>` and
 ///   work directory, and submits only if Slurm has none.
-public struct SlurmBackend: Backend {
+public struct SlurmBackend: AvailabilityReporting {
     public static let descriptor = BackendDescriptor(
         component: ComponentCatalog.Component(
             name: "slurm",
@@ -48,15 +48,17 @@ public struct SlurmBackend: Backend {
         gate = SlurmSubmissionGate(limit: options.submitConcurrency)
     }
 
-    /// Reads the handler's `slurm:` section. A machine without `sbatch` gets a warning, not a
-    /// refusal: the broker still serves its other handlers, and jobs sent here fail saying why.
+    /// Reads the handler's `slurm:` section. A machine without `sbatch` is no reason to refuse
+    /// it: the broker warns at startup (`availabilityProblem`), still serves its other
+    /// handlers, and jobs sent here fail saying why.
     public init(handler: HandlerConfig, killGrace: Duration = .seconds(5)) throws {
         var logger = Logger(label: "shunter.backend.slurm")
         logger[metadataKey: "handler"] = "\(handler.name)"
         self.init(options: try SlurmOptions(handler: handler), killGrace: killGrace, logger: logger)
-        if let problem = missingTools() {
-            logger.warning("handler '\(handler.name)' (\(handler.source)) cannot submit jobs: \(problem); jobs it takes will fail until Slurm's client tools are installed")
-        }
+    }
+
+    public func availabilityProblem() async -> String? {
+        missingTools()
     }
 
     /// Why Slurm's tools cannot be used here, nil when `sbatch` and `squeue` are found.

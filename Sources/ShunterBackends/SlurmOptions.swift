@@ -63,69 +63,49 @@ public struct SlurmOptions: Sendable, Hashable {
 
     static let containerKeys = ["runtime", "image_dir", "executable", "containall", "no_privs"]
 
-    /// Reads a handler's `slurm:` section (keys are validated against `keys` by the handler loader).
+    /// Reads a handler's `slurm:` section.
     public init(handler: HandlerConfig) throws(ConfigError) {
         self.init()
-        guard let section = handler.options["slurm"] else { return }
-        if case .null = section { return }
-        for (key, value) in try ConfigParsing.mapping(
-            section, key: "slurm", accepted: Self.keys.keys.sorted(), context: "in the slurm section of handler '\(handler.name)'")
-        {
-            let name = "slurm.\(key)"
-            switch key {
-            case "partition": defaults.partition = try ConfigParsing.string(value, key: name)
-            case "account": defaults.account = try ConfigParsing.string(value, key: name)
-            case "qos": defaults.qos = try ConfigParsing.string(value, key: name)
-            case "cores": defaults.cores = try ConfigParsing.int(value, key: name, minimum: 1)
-            case "memory": defaults.memoryBytes = try ConfigParsing.byteSize(value, key: name)
-            case "walltime": defaults.walltime = try ConfigParsing.duration(value, key: name)
-            case "gpus": defaults.gpus = try ConfigParsing.int(value, key: name, minimum: 0)
-            case "sbatch":
-                let lines = try ConfigParsing.stringList(value, key: name)
-                for line in lines where !line.hasPrefix("-") || line.contains("\n") {
-                    throw ConfigError("'\(name)' entries are sbatch options such as --constraint=avx2, got '\(line)'", at: value.location)
-                }
-                defaults.extraDirectives = lines
-            case "poll_interval": pollInterval = try Self.positive(value, key: name)
-            case "max_poll_interval": maxPollInterval = try Self.positive(value, key: name)
-            case "submit_concurrency": submitConcurrency = try ConfigParsing.int(value, key: name, minimum: 1)
-            case "command_timeout": commandTimeout = try Self.positive(value, key: name)
-            case "accounting": accounting = try ConfigParsing.bool(value, key: name)
-            case "bin_dir": binDirectory = try ConfigParsing.string(value, key: name)
-            case "marker_wait": markerWait = try ConfigParsing.duration(value, key: name)
-            case "container": container = try Self.container(value, key: name)
-            default: break
+        let options = try OptionReader(section: "slurm", of: handler, accepted: Self.keys.keys)
+        defaults.partition = try options.string("partition")
+        defaults.account = try options.string("account")
+        defaults.qos = try options.string("qos")
+        defaults.cores = try options.int("cores", atLeast: 1)
+        defaults.memoryBytes = try options.size("memory")
+        defaults.walltime = try options.duration("walltime")
+        defaults.gpus = try options.int("gpus", atLeast: 0)
+        if let lines = try options.stringList("sbatch") {
+            for line in lines where !line.hasPrefix("-") {
+                throw ConfigError(
+                    "'slurm.sbatch' entries are sbatch options such as --constraint=avx2, got '\(line)'",
+                    at: options.location(of: "sbatch"))
             }
+            defaults.extraDirectives = lines
         }
+        pollInterval = try options.duration("poll_interval", positive: true) ?? pollInterval
+        maxPollInterval = try options.duration("max_poll_interval", positive: true) ?? maxPollInterval
+        submitConcurrency = try options.int("submit_concurrency", atLeast: 1) ?? submitConcurrency
+        commandTimeout = try options.duration("command_timeout", positive: true) ?? commandTimeout
+        accounting = try options.bool("accounting")
+        binDirectory = try options.string("bin_dir")
+        markerWait = try options.duration("marker_wait") ?? markerWait
+        container = try options.section("container", accepted: Self.containerKeys).map(Self.container)
         if maxPollInterval < pollInterval { maxPollInterval = pollInterval }
     }
 
-    private static func container(_ value: ConfigValue, key: String) throws(ConfigError) -> ApptainerBackend.Settings {
-        var settings = ApptainerBackend.Settings()
-        var runtime: String?
-        for (entry, item) in try ConfigParsing.mapping(value, key: key, accepted: containerKeys, context: "in \(key)") {
-            let name = "\(key).\(entry)"
-            switch entry {
-            case "runtime": runtime = try ConfigParsing.string(item, key: name)
-            case "image_dir": settings.imageDirectory = try ConfigParsing.string(item, key: name)
-            case "executable": settings.executable = try ConfigParsing.string(item, key: name)
-            case "containall": settings.containAll = try ConfigParsing.bool(item, key: name)
-            case "no_privs": settings.noPrivileges = try ConfigParsing.bool(item, key: name)
-            default: break
-            }
-        }
-        guard runtime == nil || runtime == "apptainer" || runtime == "singularity" else {
-            throw ConfigError.notOneOf(
-                "unknown container runtime '\(runtime!)' in \(key).runtime", written: runtime!,
-                accepted: ["apptainer", "singularity"], kind: "runtimes", at: value.location)
-        }
-        if runtime == "singularity", settings.executable == "apptainer" { settings.executable = "singularity" }
-        return settings
+    /// The container runtimes `slurm.container.runtime` accepts.
+    enum ContainerRuntime: String, CaseIterable {
+        case apptainer
+        case singularity
     }
 
-    private static func positive(_ value: ConfigValue, key: String) throws(ConfigError) -> Duration {
-        let duration = try ConfigParsing.duration(value, key: key)
-        guard duration > .zero else { throw ConfigError("'\(key)' must be longer than 0s", at: value.location) }
-        return duration
+    private static func container(_ options: OptionReader) throws(ConfigError) -> ApptainerBackend.Settings {
+        var settings = ApptainerBackend.Settings()
+        let runtime = try options.choice("runtime", as: ContainerRuntime.self)
+        settings.imageDirectory = try options.string("image_dir") ?? settings.imageDirectory
+        settings.executable = try options.string("executable") ?? runtime?.rawValue ?? settings.executable
+        settings.containAll = try options.bool("containall") ?? settings.containAll
+        settings.noPrivileges = try options.bool("no_privs") ?? settings.noPrivileges
+        return settings
     }
 }

@@ -2,7 +2,9 @@ import Foundation
 import ShunterCore
 
 /// Everything `shunter check` shows: the broker config, the handlers in matching order, and
-/// every error found in any file. `errors` empty means the broker would start.
+/// every error found in any file. `errors` empty means the broker would start. Made by the
+/// validation `serve` runs too (`StartupValidation` in ShunterServer, which can build the
+/// plugins and backends this module does not know).
 public struct CheckReport: Sendable {
     /// nil when the config itself was invalid.
     public var config: BrokerConfig?
@@ -28,21 +30,6 @@ public struct CheckReport: Sendable {
         self.handlers = handlers
         self.errors = errors
         self.catalog = catalog
-    }
-
-    /// Loads the config the way `shunter serve` would (`BrokerConfigLoader.resolve`), then its
-    /// handlers, collecting every error of both.
-    public static func load(
-        configPath: String?, currentDirectory: String, catalog: ComponentCatalog,
-        environment: [String: String] = ProcessInfo.processInfo.environment
-    ) -> CheckReport {
-        let loaded = BrokerConfigLoader.resolve(
-            explicitPath: configPath, currentDirectory: currentDirectory, environment: environment)
-        guard let config = loaded.config else {
-            return CheckReport(config: nil, handlers: HandlerLoadResult(), errors: loaded.errors, catalog: catalog)
-        }
-        let handlers = HandlerLoader(catalog: catalog).load(config.handlers)
-        return CheckReport(config: config, handlers: handlers, errors: loaded.errors + handlers.errors, catalog: catalog)
     }
 }
 

@@ -97,6 +97,8 @@ struct HandlerFileValidator {
             case "limits":
                 if let parsed = parseLimits(entry, context: context) { limits = parsed }
             case _ where ownSections.contains(key):
+                // A section written with nothing under it sets nothing, as a null option does.
+                if case .null = entry { break }
                 let sectionKeys = Set(
                     [plugin, backend].compactMap { $0 }.filter { $0.optionSection == key }.flatMap { $0.optionKeys.keys })
                 let found = ConfigParsing.checkKeys(

@@ -35,7 +35,7 @@ public struct BashPlugin: JobPlugin {
             ],
             languages: ["bash"]
         ),
-        make: { handler in try BashPlugin(handler: handler) }
+        build: { handler in try BashPlugin(handler: handler) }
     )
 
     /// The shell; Seamless runs `/bin/bash`, whose name appears in its error messages
@@ -53,7 +53,7 @@ public struct BashPlugin: JobPlugin {
 
     /// Reads the handler's `bash:` section.
     public init(handler: HandlerConfig, brokerEnvironment: [String: String] = ProcessInfo.processInfo.environment) throws {
-        let options = try PluginOptions(section: "bash", in: handler)
+        let options = try OptionReader(section: "bash", of: handler, accepted: Self.descriptor.component.optionKeys.keys)
         let shell = try options.string("shell") ?? "/bin/bash"
         let names = try options.stringList("pass_environment") ?? Self.defaultPassedEnvironment
         var inherited: [String: String] = [:]

@@ -38,7 +38,7 @@ public struct ContainerBashPlugin: JobPlugin {
             ],
             languages: ["bash"]
         ),
-        make: { handler in try ContainerBashPlugin(handler: handler) }
+        build: { handler in try ContainerBashPlugin(handler: handler) }
     )
 
     public let handlerName: String
@@ -58,7 +58,7 @@ public struct ContainerBashPlugin: JobPlugin {
     /// outside the allow-list is a configuration error at the line it was written.
     public init(handler: HandlerConfig, brokerEnvironment: [String: String] = ProcessInfo.processInfo.environment) throws {
         let section = Self.section
-        let options = try PluginOptions(section: section, in: handler)
+        let options = try OptionReader(section: section, of: handler, accepted: Self.descriptor.component.optionKeys.keys)
         let names = try options.stringList("pass_environment") ?? Self.defaultPassedEnvironment
         var inherited: [String: String] = [:]
         for name in names {
@@ -67,9 +67,10 @@ public struct ContainerBashPlugin: JobPlugin {
         let bash = BashPlugin(
             shell: try options.string("shell") ?? "/bin/bash", inheritedEnvironment: inherited,
             condaRoot: try options.string("conda_root"))
-        let allowList = try ImageAllowList(handler: handler, section: section)
+        let allowList = try ImageAllowList(options: options, handler: handler)
         let defaultImage = try options.string("default_image")
-        if let defaultImage, let location = handler.options[section]?["default_image"]?.location {
+        if let defaultImage {
+            let location = options.location(of: "default_image")
             if let problem = ContainerImageName.problem(with: defaultImage) {
                 throw ConfigError("'\(section).default_image': \(problem)", at: location)
             }

@@ -23,15 +23,15 @@ public struct ImageAllowList: Sendable, Hashable {
         self.origin = origin
     }
 
-    /// The allow-list of a handler: its `container-bash.allowed_images`, else its `match.image`
-    /// patterns, else everything.
-    public init(handler: HandlerConfig, section: String) throws {
-        if let value = handler.options[section]?["allowed_images"] {
-            let texts = try ConfigParsing.stringList(value, key: "\(section).allowed_images")
+    /// The allow-list of a handler: its `container-bash.allowed_images` (read from `options`,
+    /// the plugin's section), else its `match.image` patterns, else everything.
+    package init(options: OptionReader, handler: HandlerConfig) throws(ConfigError) {
+        if let texts = try options.stringList("allowed_images") {
+            let location = options.location(of: "allowed_images")
             guard !texts.isEmpty else {
-                throw ConfigError("'\(section).allowed_images' is empty: the handler could run no image; remove it to allow every image", at: value.location)
+                throw ConfigError("'\(options.path).allowed_images' is empty: the handler could run no image; remove it to allow every image", at: location)
             }
-            self.init(patterns: texts.map(WildcardPattern.init), origin: "\(section).allowed_images at \(value.location)")
+            self.init(patterns: texts.map(WildcardPattern.init), origin: "\(options.path).allowed_images at \(location)")
         } else if case .patterns(let texts) = handler.match.image {
             self.init(patterns: texts.map(WildcardPattern.init), origin: "match.image of the handler at \(handler.source)")
         } else {

@@ -124,17 +124,34 @@ public struct JobFailure: Error, Sendable, CustomStringConvertible {
 }
 
 /// Builds plugins from handler configs; one per plugin kind, listed in `JobPluginRegistry`.
+///
+/// Building and starting are apart so that `shunter check` can build every plugin exactly as
+/// `serve` does, and so refuse the same option values, without starting anything.
 public struct JobPluginDescriptor: Sendable {
     public var component: ComponentCatalog.Component
-    public var make: @Sendable (_ handler: HandlerConfig) throws -> any JobPlugin
+    /// Reads the handler's option section into a plugin; a refused value is a `ConfigError` at
+    /// its place. Starts nothing, creates nothing.
+    public var build: @Sendable (_ handler: HandlerConfig) throws -> any JobPlugin
+    /// What a running broker does with a plugin it built (a warm interpreter started with the
+    /// broker, a check of the interpreter in the background); nil when nothing.
+    public var start: (@Sendable (_ plugin: any JobPlugin, _ handler: HandlerConfig) -> Void)?
 
     public init(
         component: ComponentCatalog.Component,
-        make: @escaping @Sendable (_ handler: HandlerConfig) throws -> any JobPlugin
+        build: @escaping @Sendable (_ handler: HandlerConfig) throws -> any JobPlugin,
+        start: (@Sendable (_ plugin: any JobPlugin, _ handler: HandlerConfig) -> Void)? = nil
     ) {
         self.component = component
-        self.make = make
+        self.build = build
+        self.start = start
     }
 
     public var name: String { component.name }
+
+    /// The plugin of a running broker: built, then started.
+    public func make(_ handler: HandlerConfig) throws -> any JobPlugin {
+        let plugin = try build(handler)
+        start?(plugin, handler)
+        return plugin
+    }
 }

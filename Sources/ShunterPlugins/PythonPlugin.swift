@@ -46,8 +46,9 @@ public struct PythonPlugin: JobPlugin {
             ],
             languages: ["python"]
         ),
-        make: { handler in
-            let plugin = try PythonPlugin(handler: handler)
+        build: { handler in try PythonPlugin(handler: handler) },
+        start: { plugin, handler in
+            guard let plugin = plugin as? PythonPlugin else { return }
             PythonInterpreter.warnIfUnusable(
                 interpreter: plugin.interpreter, environment: plugin.inheritedEnvironment, handler: handler.name)
             if let warm = plugin.warm, warm.startsWithBroker, handler.backend == "local" {
@@ -55,7 +56,6 @@ public struct PythonPlugin: JobPlugin {
                     plugin.warmParentKey(interpreter: plugin.interpreter, environment: plugin.inheritedEnvironment, label: "python"),
                     idleTimeout: warm.idleTimeout)
             }
-            return plugin
         }
     )
 
@@ -74,7 +74,7 @@ public struct PythonPlugin: JobPlugin {
 
     /// Reads the handler's `python:` section.
     public init(handler: HandlerConfig, brokerEnvironment: [String: String] = ProcessInfo.processInfo.environment) throws {
-        let options = try PluginOptions(section: "python", in: handler)
+        let options = try OptionReader(section: "python", of: handler, accepted: Self.descriptor.component.optionKeys.keys)
         let handlerFile = handler.source.file
         let interpreter: String
         if let written = try options.string("interpreter") {

@@ -8,43 +8,26 @@ public struct WarmPythonSettings: Sendable, Hashable {
     public var idleTimeout: Duration
 
     public static let defaultIdleTimeout: Duration = .seconds(600)
+    /// An idle timeout longer than any broker runs: beyond it the setting is surely a typo.
+    static let longestIdleTimeout: Duration = .seconds(366 * 86_400)
 
     public init(startsWithBroker: Bool = false, idleTimeout: Duration = defaultIdleTimeout) {
         self.startsWithBroker = startsWithBroker
         self.idleTimeout = idleTimeout
     }
 
+    /// When a handler's warm interpreter starts.
+    enum Start: String, CaseIterable {
+        case firstJob = "first-job"
+        case brokerStart = "broker-start"
+    }
+
     /// Nil when the handler turns warm interpreters off (`warm: false`).
-    init?(_ options: PluginOptions) throws {
-        if let entry = options.value?["warm"] {
-            guard case .bool(let on, _) = entry else {
-                throw PluginOptionError(location: entry.location, message: "python.warm must be true or false")
-            }
-            if !on { return nil }
-        }
+    init?(_ options: OptionReader) throws(ConfigError) {
+        if try options.bool("warm") == false { return nil }
         self.init()
-        if let entry = options.value?["warm_start"], let text = try options.string("warm_start") {
-            switch text {
-            case "first-job": startsWithBroker = false
-            case "broker-start": startsWithBroker = true
-            default:
-                throw PluginOptionError(
-                    location: entry.location,
-                    message: "python.warm_start must be first-job or broker-start, not '\(text)'")
-            }
-        }
-        if let entry = options.value?["warm_idle_timeout"] {
-            let timeout: Duration
-            do {
-                timeout = try ConfigParsing.duration(entry, key: "python.warm_idle_timeout")
-            } catch {
-                throw PluginOptionError(location: entry.location, message: "\(error.message)")
-            }
-            guard timeout > .zero, timeout <= .seconds(366 * 86_400) else {
-                throw PluginOptionError(
-                    location: entry.location, message: "python.warm_idle_timeout must be more than 0 and at most a year")
-            }
-            idleTimeout = timeout
-        }
+        startsWithBroker = try options.choice("warm_start", as: Start.self) == .brokerStart
+        idleTimeout =
+            try options.duration("warm_idle_timeout", positive: true, atMost: Self.longestIdleTimeout) ?? Self.defaultIdleTimeout
     }
 }

@@ -31,12 +31,9 @@ public struct ShunterServices: Sendable {
         plugins: [JobPluginDescriptor] = JobPluginRegistry.builtIn,
         backends: [BackendDescriptor] = BackendRegistry.builtIn
     ) throws(ConfigErrors) -> HandlerLoadResult {
-        let catalog = JobPluginRegistry.catalog(plugins: plugins, backends: backends)
-        let loaded = HandlerLoader(catalog: catalog).load(config.handlers)
-        let errors = loaded.errors
-            + StartupValidation.errors(config: config, handlers: loaded.handlers, plugins: plugins, backends: backends)
-        guard errors.isEmpty else { throw ConfigErrors(errors) }
-        return loaded
+        let report = StartupValidation.report(config: config, plugins: plugins, backends: backends)
+        guard report.isValid else { throw ConfigErrors(report.errors) }
+        return report.handlers
     }
 
     /// Opens every part and recovers the jobs the journal holds. Throws with a message that

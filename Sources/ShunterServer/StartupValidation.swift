@@ -4,25 +4,65 @@ import ShunterEnvironments
 import ShunterHandlers
 import ShunterPlugins
 
-/// Everything `serve` checks before it opens anything, with every error collected: the
-/// option sections of each handler's plugin and backend (read by building them, exactly as
-/// the running broker builds them), the places the broker writes (work directory, buffer
-/// directory, result and journal databases), and the conda environment definitions.
-/// `shunter check` runs the same, so the two accept exactly the same files.
+/// The one validation of a broker's configuration, run by `shunter serve` before it opens
+/// anything and by `shunter check`, so that the two accept exactly the same files and name
+/// every error at once: the handler files, the option sections of each handler's plugin and
+/// backend (read by building them, exactly as the running broker builds them, but without
+/// starting anything), the places the broker writes (work directory, buffer directory, result
+/// and journal databases) and the conda environment definitions.
 public enum StartupValidation {
-    public static func errors(
-        config: BrokerConfig, handlers: [HandlerConfig],
+    /// Validates `config` and the handlers it names. Reads files and creates nothing.
+    package static func report(
+        config: BrokerConfig,
         plugins: [JobPluginDescriptor] = JobPluginRegistry.builtIn,
         backends: [BackendDescriptor] = BackendRegistry.builtIn
-    ) -> [ConfigError] {
-        var errors = componentErrors(handlers, plugins: plugins, backends: backends)
+    ) -> CheckReport {
+        let handlers = loadHandlers(config.handlers, plugins: plugins, backends: backends)
+        var errors = handlers.errors
         errors += placeErrors(config)
         errors += EnvironmentCatalog(directory: config.environments.definitions).validate()
-        return errors
+        return CheckReport(
+            config: config, handlers: handlers, errors: errors,
+            catalog: JobPluginRegistry.catalog(plugins: plugins, backends: backends))
     }
 
-    /// Builds each handler's plugin and backend from its option sections; one error per
-    /// component that refuses them. Unknown plugin or backend names are `HandlerLoader`'s errors.
+    /// What `shunter check` shows: the config found as `serve` finds it (`configPath`, else the
+    /// default), with `handlerFiles` instead of its handlers when some are given. Handler files
+    /// are still checked when the config itself is invalid.
+    package static func check(
+        configPath: String?, handlerFiles: [String] = [], currentDirectory: String,
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        plugins: [JobPluginDescriptor] = JobPluginRegistry.builtIn,
+        backends: [BackendDescriptor] = BackendRegistry.builtIn
+    ) -> CheckReport {
+        let loaded = BrokerConfigLoader.resolve(
+            explicitPath: configPath, currentDirectory: currentDirectory, environment: environment)
+        let files: HandlerSource? = handlerFiles.isEmpty
+            ? nil : .files(handlerFiles.map { ConfigPaths.resolve($0, against: currentDirectory) })
+        if var config = loaded.config {
+            if let files { config.handlers = files }
+            var checked = report(config: config, plugins: plugins, backends: backends)
+            checked.errors = loaded.errors + checked.errors
+            return checked
+        }
+        let handlers = files.map { loadHandlers($0, plugins: plugins, backends: backends) } ?? HandlerLoadResult()
+        return CheckReport(
+            config: nil, handlers: handlers, errors: loaded.errors + handlers.errors,
+            catalog: JobPluginRegistry.catalog(plugins: plugins, backends: backends))
+    }
+
+    /// The handlers of `source`, with the errors of their files and of their components.
+    static func loadHandlers(
+        _ source: HandlerSource, plugins: [JobPluginDescriptor], backends: [BackendDescriptor]
+    ) -> HandlerLoadResult {
+        var loaded = HandlerLoader(catalog: JobPluginRegistry.catalog(plugins: plugins, backends: backends)).load(source)
+        loaded.errors += componentErrors(loaded.handlers, plugins: plugins, backends: backends)
+        return loaded
+    }
+
+    /// Builds each handler's plugin and backend from its option sections, starting neither;
+    /// one error per component that refuses them. Unknown plugin or backend names are
+    /// `HandlerLoader`'s errors.
     static func componentErrors(
         _ handlers: [HandlerConfig], plugins: [JobPluginDescriptor], backends: [BackendDescriptor]
     ) -> [ConfigError] {
@@ -34,7 +74,7 @@ public enum StartupValidation {
         }
         for handler in handlers {
             if let plugin = plugins.first(where: { $0.name == handler.plugin }) {
-                do { _ = try plugin.make(handler) } catch { add(error, handler: handler, component: "plugin '\(handler.plugin)'") }
+                do { _ = try plugin.build(handler) } catch { add(error, handler: handler, component: "plugin '\(handler.plugin)'") }
             }
             if let backend = backends.first(where: { $0.name == handler.backend }) {
                 do { _ = try backend.make(handler, BackendContext()) } catch {

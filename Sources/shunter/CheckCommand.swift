@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import ShunterEnvironments
 import ShunterHandlers
-import ShunterPlugins
 import ShunterServer
 
 /// `shunter check`: validates the config and handler files and shows which handler takes what.
@@ -22,25 +21,10 @@ struct CheckCommand: ParsableCommand {
     @Argument(help: "Handler files to check instead of the config's handlers.") var handlerFiles: [String] = []
 
     func run() throws {
-        let cwd = FileManager.default.currentDirectoryPath
-        let catalog = JobPluginRegistry.catalog()
-        var report: CheckReport
-        if handlerFiles.isEmpty {
-            report = CheckReport.load(configPath: config, currentDirectory: cwd, catalog: catalog)
-        } else {
-            let loaded = BrokerConfigLoader.resolve(explicitPath: config, currentDirectory: cwd)
-            var brokerConfig = loaded.config
-            brokerConfig?.handlers = .files(handlerFiles.map { ConfigPaths.resolve($0, against: cwd) })
-            let handlers = HandlerLoader(catalog: catalog).load(
-                .files(handlerFiles.map { ConfigPaths.resolve($0, against: cwd) }))
-            report = CheckReport(
-                config: brokerConfig, handlers: handlers, errors: loaded.errors + handlers.errors, catalog: catalog)
-        }
-        // What `serve` checks when it builds the handlers' parts, opens its stores and reads
-        // the conda environment definitions: `check` accepts exactly what `serve` accepts.
-        if let config = report.config {
-            report.errors += StartupValidation.errors(config: config, handlers: report.handlers.handlers)
-        }
+        // The validation `serve` runs before it opens anything: `check` accepts exactly what
+        // `serve` accepts.
+        let report = StartupValidation.check(
+            configPath: config, handlerFiles: handlerFiles, currentDirectory: FileManager.default.currentDirectoryPath)
         if let environments = report.config?.environments {
             let catalog = EnvironmentCatalog(directory: environments.definitions)
             let names = catalog.names()

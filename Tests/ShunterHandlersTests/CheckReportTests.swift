@@ -1,7 +1,18 @@
 import Testing
 @testable import ShunterHandlers
 
+/// How `shunter check` renders a report. The report is made here from the config and the
+/// handler files alone; building the components is ShunterServer's `StartupValidation`, tested there.
 @Suite struct CheckReportTests {
+    func loadReport(configPath: String?, currentDirectory: String) -> CheckReport {
+        let loaded = BrokerConfigLoader.resolve(explicitPath: configPath, currentDirectory: currentDirectory, environment: [:])
+        guard let config = loaded.config else {
+            return CheckReport(config: nil, handlers: HandlerLoadResult(), errors: loaded.errors, catalog: testCatalog)
+        }
+        let handlers = HandlerLoader(catalog: testCatalog).load(config.handlers)
+        return CheckReport(config: config, handlers: handlers, errors: loaded.errors + handlers.errors, catalog: testCatalog)
+    }
+
     @Test func rendersHandlersTableAndErrors() throws {
         try withTemporaryDirectory { dir in
             try write("root: ..\n", to: "\(dir)/config/shunter.yaml")
@@ -9,7 +20,7 @@ import Testing
                       to: "\(dir)/handlers/10-bash.yaml")
             try write("name: cluster\nplugin: container-bash\nbackend: slurm\nmatch: {image: [\"ubuntu:*\"]}\nslurm: {partition: short}\n",
                       to: "\(dir)/handlers/20-cluster.yaml")
-            let report = CheckReport.load(configPath: nil, currentDirectory: dir, catalog: testCatalog, environment: [:])
+            let report = loadReport(configPath: nil, currentDirectory: dir)
             #expect(report.isValid)
             let text = renderCheckReport(report)
             #expect(text.contains("Broker config: \(dir)/config/shunter.yaml"))
@@ -24,7 +35,7 @@ import Testing
             #expect(text.hasSuffix("OK: configuration is valid.\n"))
 
             try write("name: bad\nplugin: bash\nbackend: docker\n", to: "\(dir)/handlers/30-bad.yaml")
-            let broken = CheckReport.load(configPath: nil, currentDirectory: dir, catalog: testCatalog, environment: [:])
+            let broken = loadReport(configPath: nil, currentDirectory: dir)
             #expect(!broken.isValid)
             #expect(renderCheckReport(broken).hasSuffix(
                 "1 error:\n\(dir)/handlers/30-bad.yaml:3:10: plugin 'bash' cannot run on backend 'docker' in handler 'bad'; accepted backends for plugin 'bash': local, slurm\n"))
@@ -34,7 +45,7 @@ import Testing
     @Test func invalidConfigStillReportsItsErrors() throws {
         try withTemporaryDirectory { dir in
             try write("lisen: 1\n", to: "\(dir)/c.yaml")
-            let report = CheckReport.load(configPath: "c.yaml", currentDirectory: dir, catalog: testCatalog, environment: [:])
+            let report = loadReport(configPath: "c.yaml", currentDirectory: dir)
             #expect(report.config == nil)
             let text = renderCheckReport(report)
             #expect(text.hasPrefix("Broker config: invalid"))

@@ -87,12 +87,12 @@ struct BashPluginTests {
 
         let bad = HandlerConfig(
             name: "h", plugin: "bash", backend: "local",
-            options: ["bash": .map([(key: "pass_environment", value: .string("PATH", at))], at)])
-        #expect(throws: PluginOptionError.self) { try BashPlugin(handler: bad) }
+            options: ["bash": .map([(key: "pass_environment", value: .int(3, at))], at)])
+        #expect(throws: ConfigError.self) { try BashPlugin(handler: bad) }
         do {
             _ = try BashPlugin(handler: bad)
         } catch {
-            #expect("\(error)" == "h.yaml:3:5: bash.pass_environment must be a list of strings")
+            #expect("\(error)" == "h.yaml:3:5: 'bash.pass_environment' must be text or a list of texts, got the number 3")
         }
     }
 

@@ -63,7 +63,7 @@ struct PythonPluginTests {
             brokerEnvironment: ["KEEP": "1", "SECRET": "2"])
         #expect(passing.inheritedEnvironment == ["KEEP": "1"])
 
-        #expect(throws: PluginOptionError.self) {
+        #expect(throws: ConfigError.self) {
             try PythonPlugin(handler: handler(section(["interpreter": .list([], location)])), brokerEnvironment: [:])
         }
     }

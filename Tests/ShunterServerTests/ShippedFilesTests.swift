@@ -1,6 +1,6 @@
 import Foundation
 import ShunterHandlers
-import ShunterPlugins
+import ShunterServer
 import Testing
 
 /// The config and handler files shipped in the repository must load cleanly against the
@@ -13,9 +13,7 @@ struct ShippedFilesTests {
     @Test("config/shunter.yaml and handlers/ load without errors and route jobs as documented")
     func shippedFilesLoad() throws {
         let root = Self.repositoryRoot
-        let report = CheckReport.load(
-            configPath: "config/shunter.yaml", currentDirectory: root, catalog: JobPluginRegistry.catalog(),
-            environment: [:])
+        let report = StartupValidation.check(configPath: "config/shunter.yaml", currentDirectory: root, environment: [:])
         #expect(report.errors.isEmpty, "\(report.errors.map(\.description))")
         let config = try #require(report.config)
         #expect(config.root == root)

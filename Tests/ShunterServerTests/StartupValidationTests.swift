@@ -23,12 +23,8 @@ import Testing
 
         /// What `shunter check` reports.
         func checkErrors() -> [String] {
-            let report = CheckReport.load(
-                configPath: root + "/config/shunter.yaml", currentDirectory: root, catalog: JobPluginRegistry.catalog(),
-                environment: [:])
-            guard let config = report.config else { return report.errors.map(\.description) }
-            return (report.errors + StartupValidation.errors(config: config, handlers: report.handlers.handlers))
-                .map(\.description)
+            StartupValidation.check(configPath: root + "/config/shunter.yaml", currentDirectory: root, environment: [:])
+                .errors.map(\.description)
         }
 
         /// What `shunter serve` refuses to start with.
