@@ -401,8 +401,14 @@ public actor Broker: JobProgressSink {
     /// last commit. Call once, after `recover`; jobs admitted or recovered before it runs
     /// start when it does. The process's service group runs it (`BrokerService`).
     public func run() async {
-        guard runState == .notStarted else {
-            logger.error("the broker's run() runs once: a second one returns at once")
+        switch runState {
+        case .notStarted:
+            break
+        case .running:
+            logger.error("the broker's run() is already running: a second one returns at once")
+            return
+        case .stopped:
+            // Stopped before it ran: nothing to run.
             return
         }
         runState = .running
