@@ -12,8 +12,9 @@ import ShunterStore
 ///
 /// The bookkeeping is a pure value, `BrokerStateMachine`: this actor feeds it events and
 /// performs the actions it returns (journal writes, starting and cancelling executions,
-/// answering waiters). The work of a job (buffers, processes, disk) runs in its own task
-/// outside the actor, and reports its progress to it (`JobProgressSink`).
+/// answering waiters). The work of a job (buffers, processes, disk) runs outside the actor, as
+/// a child of the task group of the broker's `run()`, and reports its progress to it
+/// (`JobProgressSink`).
 public actor Broker: JobProgressSink {
     private let settings: BrokerSettings
     private let buffers: any BufferStore
@@ -26,9 +27,15 @@ public actor Broker: JobProgressSink {
     /// Submissions being looked up or journaled, with the identical ones that wait for them.
     private var admitting: [Checksum: [CheckedContinuation<Submission, any Error>]] = [:]
     /// The callers waiting for a job's end, by the token the machine knows them by.
-    private var waiters: [Int: CheckedContinuation<JobOutcome, any Error>] = [:]
-    /// The execution of each started job.
-    private var tasks: [JobID: Task<Void, Never>] = [:]
+    private let waiters = JobWaiters()
+    /// The end or cancellation of each started job, which its child of `run()` waits on.
+    private var jobStops: [JobID: JobStop] = [:]
+    /// What `run()` is asked to run: jobs, and actions that wait (journal writes), in order.
+    private let runRequests: AsyncStream<RunRequest>
+    private let runRequestsIn: AsyncStream<RunRequest>.Continuation
+    private var runState = RunState.notStarted
+    /// Callers of `shutdown` waiting for `run()` to end.
+    private var stopWaiters: [CheckedContinuation<Void, Never>] = []
     /// Set when the broker stops, for the executions to read without asking the broker.
     private let stopping = StopSignal()
 
@@ -39,6 +46,25 @@ public actor Broker: JobProgressSink {
     }
 
     private typealias Action = BrokerStateMachine<JobInput>.Action
+
+    private enum RunRequest: Sendable {
+        case start(JobStart)
+        case perform([Action])
+    }
+
+    private enum RunState {
+        case notStarted, running, stopped
+    }
+
+    /// A job to start, with everything its execution needs.
+    private struct JobStart: Sendable {
+        let id: JobID
+        let handler: HandlerRuntime
+        let context: JobContext
+        let previousWorkDirectory: String?
+        let resuming: JobExecution.ResumePoint?
+        let stop: JobStop
+    }
 
     public init(
         settings: BrokerSettings, buffers: any BufferStore, results: any ResultStore, journal: JobJournal,
@@ -51,6 +77,7 @@ public actor Broker: JobProgressSink {
         self.handlers = handlers
         self.logger = logger
         self.machine = BrokerStateMachine(handlers: handlers.map { ($0.config, $0.backend.recoveryModel) })
+        (runRequests, runRequestsIn) = AsyncStream.makeStream(of: RunRequest.self)
     }
 
     // MARK: - Requests
@@ -141,28 +168,29 @@ public actor Broker: JobProgressSink {
     public func wait(_ id: JobID) async throws -> JobOutcome {
         if machine.active[id] != nil {
             let token = machine.newWaiterToken()
-            return try await withTaskCancellationHandler {
-                try await withCheckedThrowingContinuation { continuation in
-                    if Task.isCancelled || !machine.waiterAdded(token, to: id) {
-                        continuation.resume(throwing: CancellationError())
-                    } else {
-                        waiters[token] = continuation
+            let waiters = self.waiters
+            defer { waiters.forget(token) }
+            do {
+                return try await withTaskCancellationHandler {
+                    try await withCheckedThrowingContinuation { continuation in
+                        if Task.isCancelled || !machine.waiterAdded(token, to: id) || !waiters.add(token, continuation) {
+                            continuation.resume(throwing: CancellationError())
+                        }
                     }
+                } onCancel: {
+                    // Answered here and now; the machine forgets the waiter once the wait is
+                    // back on the actor.
+                    waiters.cancel(token)
                 }
-            } onCancel: {
-                Task { await self.dropWaiter(id, token) }
+            } catch {
+                _ = machine.waiterDropped(token, from: id)
+                throw error
             }
         }
         guard let record = try await record(id), let outcome = JobOutcome(finished: record) else {
             throw BrokerError.unknownJob(id)
         }
         return outcome
-    }
-
-    private func dropWaiter(_ id: JobID, _ token: Int) {
-        if machine.waiterDropped(token, from: id) {
-            waiters.removeValue(forKey: token)?.resume(throwing: CancellationError())
-        }
     }
 
     /// Cancels a job: a queued one ends at once, a running one once its backend has stopped
@@ -367,14 +395,81 @@ public actor Broker: JobProgressSink {
         }
     }
 
-    /// Stops taking jobs and cancels the running ones' processes. Queued and running jobs stay
-    /// in the journal as they are, so the next start runs them.
+    /// Runs the broker's jobs, and its journal's commits (`JobJournal.run`), until it stops
+    /// (`shutdown`, or the cancellation of the calling task): every job runs as a child of
+    /// this function's task group, so that a stop waits for all of them before the journal's
+    /// last commit. Call once, after `recover`; jobs admitted or recovered before it runs
+    /// start when it does. The process's service group runs it (`BrokerService`).
+    public func run() async {
+        switch runState {
+        case .notStarted:
+            break
+        case .running:
+            logger.error("the broker's run() is already running: a second one returns at once")
+            return
+        case .stopped:
+            // Stopped before it ran: nothing to run.
+            return
+        }
+        runState = .running
+        await withDiscardingTaskGroup { service in
+            service.addTask { await self.journal.run() }
+            await withDiscardingTaskGroup { jobs in
+                for await request in runRequests {
+                    switch request {
+                    case .start(let job):
+                        jobs.addTask { await self.execute(job) }
+                    case .perform(let actions):
+                        jobs.addTask { await self.performLogged(actions) }
+                    }
+                }
+                // Ends at `shutdown` (the requests' stream is finished), or when this task is
+                // cancelled; the group then waits for every job's child.
+            }
+            await finishStop()
+            // After the last commit: the journal's loops end.
+            service.cancelAll()
+        }
+        runState = .stopped
+        for waiter in stopWaiters { waiter.resume() }
+        stopWaiters = []
+    }
+
+    /// Stops taking jobs and cancels the running ones' processes; returns once they have
+    /// stopped and the journal is committed. Queued and running jobs stay in the journal as
+    /// they are, so the next start runs them.
     public func shutdown() async {
+        beginStop()
+        runRequestsIn.finish()
+        switch runState {
+        case .notStarted:
+            // Nothing ran: the actions that waited for `run()` are performed here (jobs are
+            // not started), and what there is to commit is committed.
+            runState = .stopped
+            for await request in runRequests {
+                if case .perform(let actions) = request { await performLogged(actions) }
+            }
+            await finishStop()
+        case .running:
+            await withCheckedContinuation { stopWaiters.append($0) }
+        case .stopped:
+            return
+        }
+    }
+
+    private func beginStop() {
+        guard !machine.shuttingDown else { return }
         let actions = machine.shutdown()
         stopping.set()
-        let running = Array(tasks.values)
         performSoon(actions)
-        for task in running { await task.value }
+    }
+
+    /// The end of a stop, once no job runs any more.
+    private func finishStop() async {
+        beginStop()
+        // Jobs whose start `run()` never took (it was cancelled, or never ran): their waiters
+        // are answered as those of a stopped job.
+        for id in jobStops.keys.sorted(by: { $0.rawValue < $1.rawValue }) { await executionEnded(id, .interrupted) }
         do {
             try await journal.commitPending()
             // The jobs left unfinished were stopped by this stop, not by a crash: they do not
@@ -418,12 +513,16 @@ public actor Broker: JobProgressSink {
         var rest = actions[...]
         while let action = rest.first, performNow(action) { rest = rest.dropFirst() }
         guard !rest.isEmpty else { return }
-        Task { [rest] in
-            do {
-                try await self.perform(Array(rest))
-            } catch {
-                self.logger.error("could not journal a job's change", metadata: ["error": "\(error)"])
-            }
+        if case .terminated = runRequestsIn.yield(.perform(Array(rest))) {
+            logger.warning("a job's change after the broker stopped is not journaled", metadata: ["actions": "\(rest.count)"])
+        }
+    }
+
+    private func performLogged(_ actions: [Action]) async {
+        do {
+            try await perform(actions)
+        } catch {
+            logger.error("could not journal a job's change", metadata: ["error": "\(error)"])
         }
     }
 
@@ -438,9 +537,9 @@ public actor Broker: JobProgressSink {
             }
             start(id, on: handlers[handler], input: input, record: record, resuming: resuming)
         case .answer(let tokens, let outcome):
-            for token in tokens { waiters.removeValue(forKey: token)?.resume(returning: outcome) }
+            for token in tokens { waiters.answer(token, with: outcome) }
         case .cancelTask(let id):
-            tasks[id]?.cancel()
+            jobStops[id]?.cancel()
         case .journal(_, _, event: .requeuedOnRecovery):
             if let recovering {
                 logger.info(
@@ -468,18 +567,44 @@ public actor Broker: JobProgressSink {
         context.maxResultBytes = settings.maxResultBytes
         // A job run again after a crash starts from a clean slate: its previous attempt's work
         // directory (same name) goes first.
-        let previousWorkDirectory = record.workDirectory
-        tasks[id] = Task { [buffers, results, settings, stopping] in
-            let execution = JobExecution(
-                id: id, handler: handler, context: context, buffers: buffers, results: results, settings: settings,
-                progress: self, stopping: stopping, previousWorkDirectory: previousWorkDirectory, resumePoint: resuming)
-            let ending = await execution.run()
-            await self.executionEnded(id, ending)
-            // After the answer, not before: emptying a directory is file-system work that no
-            // client needs to wait for.
-            if case .succeeded(_, _, let workDirectory) = ending {
-                WorkDirectory(path: workDirectory).recycle()
+        let stop = JobStop()
+        jobStops[id] = stop
+        let job = JobStart(
+            id: id, handler: handler, context: context, previousWorkDirectory: record.workDirectory, resuming: resuming,
+            stop: stop)
+        if case .terminated = runRequestsIn.yield(.start(job)) {
+            // A stopped broker's machine starts nothing: this would be a bug. The job's
+            // waiters are answered by the stop (`finishStop`).
+            logger.error("a job was started after the broker stopped", metadata: ["job": "\(id)"])
+        }
+    }
+
+    /// One job, as a child of `run()`'s task group: its execution runs in a group of its own,
+    /// so that a cancel request (`JobStop`) cancels it alone.
+    private nonisolated func execute(_ job: JobStart) async {
+        let execution = JobExecution(
+            id: job.id, handler: job.handler, context: job.context, buffers: buffers, results: results, settings: settings,
+            progress: self, stopping: stopping, previousWorkDirectory: job.previousWorkDirectory, resumePoint: job.resuming)
+        var ending = await withTaskGroup(of: JobEnding.self) { group in
+            group.addTask {
+                let ending = await execution.run()
+                job.stop.executionEnded()
+                return ending
             }
+            await job.stop.wait()
+            if job.stop.cancelRequested { group.cancelAll() }
+            return await group.next() ?? .interrupted
+        }
+        // Cancelled with the broker's `run()` (its service group was cancelled), not by a
+        // request: the broker is stopping, and the job runs again at the next start.
+        if Task.isCancelled, !job.stop.cancelRequested {
+            if case .succeeded = ending {} else { ending = .interrupted }
+        }
+        await executionEnded(job.id, ending)
+        // After the answer, not before: emptying a directory is file-system work that no
+        // client needs to wait for.
+        if case .succeeded(_, _, let workDirectory) = ending {
+            WorkDirectory(path: workDirectory).recycle()
         }
     }
 
@@ -501,7 +626,7 @@ public actor Broker: JobProgressSink {
     }
 
     private func executionEnded(_ id: JobID, _ ending: JobEnding) async {
-        tasks[id] = nil
+        guard jobStops.removeValue(forKey: id) != nil else { return }
         do {
             try await perform(machine.ended(id, ending, now: Self.now()))
         } catch {

@@ -49,8 +49,17 @@ public actor JobJournal {
     private var flushing = false
     /// How long a write that nobody waits on at once may wait for the next commit.
     public let batchWindow: Duration
-    /// The sleeping task that commits the pending writes at the end of the window.
-    private var windowFlush: Task<Void, Never>?
+    /// When the open batch window ends; nil while no window is open.
+    private var windowEnd: ContinuousClock.Instant?
+    /// Wake `run()`'s loops: an urgent commit, a window opened, a deferral started. nil while
+    /// `run()` is not running; awaited writes are then committed in their caller's task.
+    private var flushRequests: AsyncStream<Void>.Continuation?
+    private var windowOpenings: AsyncStream<Void>.Continuation?
+    private var deferralStarts: AsyncStream<Void>.Continuation?
+    /// A commit was asked of `run()`'s flush loop and has not begun.
+    private var flushRequested = false
+    /// The outcome of the write of a caller that commits in its own task (no `run()`).
+    private var committerResult: Result<Int64?, any Error>?
     /// The next job id to hand out, and the last one the journal has reserved durably.
     private var nextID: Int64
     private var reservedThrough: Int64
@@ -68,7 +77,8 @@ public actor JobJournal {
     private var writtenRows = 0
     /// Records held back by `.deferred` writes, by job; a later write of the same job drops them.
     private var deferred: [JobID: JobRecord] = [:]
-    private var deferredWriter: Task<Void, Never>?
+    /// When the records held back by `.deferred` are due; nil while none are.
+    private var deferralEnd: ContinuousClock.Instant?
     /// How long a `.deferred` write holds a record back at most.
     public let deferral: Duration
 
@@ -80,6 +90,8 @@ public actor JobJournal {
         let durable: Bool
         /// Committed at once, rather than at the end of the batch window.
         let urgent: Bool
+        /// Written by a caller that commits it in its own task and reads `committerResult`.
+        var committer = false
     }
 
     public init(
@@ -334,18 +346,15 @@ public actor JobJournal {
     /// `running` row is never written: its end's write supersedes it.
     private func deferRecord(_ record: JobRecord) {
         deferred[record.id] = record
-        guard deferredWriter == nil else { return }
-        // One sleeping task for all records held back in the same window, not one per job.
-        deferredWriter = Task { [deferral] in
-            try? await Task.sleep(for: deferral)
-            if !Task.isCancelled { self.writeDeferred() }
-        }
+        guard deferralEnd == nil else { return }
+        // One deadline for all records held back in the same window, not one per job.
+        deferralEnd = ContinuousClock.now.advanced(by: deferral)
+        deferralStarts?.yield()
     }
 
     /// Queues the records held back by `.deferred` now.
     private func writeDeferred() {
-        deferredWriter?.cancel()
-        deferredWriter = nil
+        deferralEnd = nil
         guard !deferred.isEmpty else { return }
         for record in deferred.values.sorted(by: { $0.id.rawValue < $1.id.rawValue }) {
             pending.append(PendingWrite(apply: Self.updateStatement(record), continuation: nil, durable: false, urgent: false))
@@ -356,41 +365,133 @@ public actor JobJournal {
 
     /// An urgent write starts a commit now (which takes every pending write along); otherwise
     /// a commit comes at the end of the batch window. A running commit takes whatever is
-    /// pending when it is done, urgent or not.
+    /// pending when it is done, urgent or not. Without `run()`, what nobody waits for stays
+    /// pending until the next commit.
     private func startFlushing(urgent: Bool) {
         guard !flushing else { return }
         if urgent {
-            windowFlush?.cancel()
-            windowFlush = nil
+            guard let flushRequests else { return }
+            windowEnd = nil
             flushing = true
-            Task { await self.flush() }
-        } else if windowFlush == nil {
-            windowFlush = Task { [batchWindow] in
-                try? await Task.sleep(for: batchWindow)
-                if !Task.isCancelled { await self.flushAtWindowEnd() }
+            flushRequested = true
+            flushRequests.yield()
+        } else if windowEnd == nil {
+            windowEnd = ContinuousClock.now.advanced(by: batchWindow)
+            windowOpenings?.yield()
+        }
+    }
+
+    /// Commits the journal's writes: urgent ones at once, the others at the end of their batch
+    /// window, records held back by `.deferred` when their deferral is over. Runs until it is
+    /// cancelled (the broker's `run()` cancels it after its last commit at a stop); one at a
+    /// time. While it does not run, a write that is waited for is committed in its caller's
+    /// task (the broker's recovery at start-up, before the process's services run).
+    public func run() async {
+        guard flushRequests == nil else {
+            logger.error("the journal's run() is already running: a second one returns at once", metadata: ["journal": "\(path)"])
+            return
+        }
+        let (requests, requestsIn) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let (windows, windowsIn) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let (deferrals, deferralsIn) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        flushRequests = requestsIn
+        windowOpenings = windowsIn
+        deferralStarts = deferralsIn
+        // What was written while nothing ran waits no longer than it would have.
+        if !pending.isEmpty, windowEnd == nil { windowEnd = ContinuousClock.now.advanced(by: batchWindow) }
+        if windowEnd != nil { windowsIn.yield() }
+        if !deferred.isEmpty, deferralEnd == nil { deferralEnd = ContinuousClock.now.advanced(by: deferral) }
+        if deferralEnd != nil { deferralsIn.yield() }
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.commitOnRequest(requests) }
+            group.addTask { await self.commitAtWindowEnds(windows) }
+            group.addTask { await self.writeDeferredWhenDue(deferrals) }
+        }
+        flushRequests = nil
+        windowOpenings = nil
+        deferralStarts = nil
+        windowEnd = nil
+        deferralEnd = nil
+        // A commit asked for and not begun: its writers wait for it.
+        if flushRequested {
+            flushRequested = false
+            await flush()
+        }
+    }
+
+    private func commitOnRequest(_ requests: AsyncStream<Void>) async {
+        for await _ in requests where flushRequested {
+            flushRequested = false
+            await flush()
+        }
+    }
+
+    private func commitAtWindowEnds(_ openings: AsyncStream<Void>) async {
+        for await _ in openings {
+            while let end = windowEnd {
+                do { try await Task.sleep(until: end, clock: .continuous) } catch { return }
+                // An urgent commit took the batch (and a later write may have opened a new window).
+                guard windowEnd == end else { continue }
+                windowEnd = nil
+                guard !flushing, !pending.isEmpty else { continue }
+                flushing = true
+                await flush()
             }
         }
     }
 
-    private func flushAtWindowEnd() async {
-        windowFlush = nil
-        guard !flushing, !pending.isEmpty else { return }
-        flushing = true
-        await flush()
+    private func writeDeferredWhenDue(_ starts: AsyncStream<Void>) async {
+        for await _ in starts {
+            while let end = deferralEnd {
+                do { try await Task.sleep(until: end, clock: .continuous) } catch { return }
+                guard deferralEnd == end else { continue }
+                writeDeferred()
+            }
+        }
     }
 
     private func enqueue(
         durable: Bool = true, urgent: Bool = true, _ apply: @escaping @Sendable (Database) throws -> Int64?
     ) async throws -> Int64? {
-        try await withCheckedThrowingContinuation { continuation in
-            pending.append(PendingWrite(apply: apply, continuation: continuation, durable: durable, urgent: urgent))
-            startFlushing(urgent: urgent)
+        guard flushRequests == nil, !flushing else {
+            return try await withCheckedThrowingContinuation { continuation in
+                pending.append(PendingWrite(apply: apply, continuation: continuation, durable: durable, urgent: urgent))
+                startFlushing(urgent: urgent)
+            }
         }
+        // No `run()`: the caller commits, taking along whatever is pending (and whatever is
+        // written while it commits).
+        pending.append(PendingWrite(apply: apply, continuation: nil, durable: durable, urgent: urgent, committer: true))
+        flushing = true
+        await flush()
+        defer { committerResult = nil }
+        guard let committerResult else {
+            throw JournalError(path: path, reason: "a commit ended without the outcome of its own write")
+        }
+        return try committerResult.get()
     }
 
     /// GRDB's synchronous write (in an async function the async overload would be chosen).
     private func writeNow<T>(_ body: (Database) throws -> T) throws -> T {
         try pool.writeWithoutTransaction(body)
+    }
+
+    /// A commit on GRDB's writer queue when `offThread`, right here otherwise, and right here
+    /// too in a cancelled task: GRDB's asynchronous accesses refuse one, and a stopping
+    /// process's last commits run in such a task.
+    private func commit<T: Sendable>(offThread: Bool, _ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        if offThread && !Task.isCancelled { return try await pool.writeWithoutTransaction(body) }
+        return try writeNow(body)
+    }
+
+    private func complete(_ write: PendingWrite, with result: Result<Int64?, any Error>) {
+        if write.committer {
+            committerResult = result
+        } else if let continuation = write.continuation {
+            continuation.resume(with: result)
+        } else if case .failure = result {
+            lostWrites += 1
+        }
     }
 
     private func flush() async {
@@ -402,6 +503,7 @@ public actor JobJournal {
             let full = durability == .full && batch.contains(where: \.durable)
             let switchTo: String? = full == writerIsFull ? nil : (full ? "FULL" : "NORMAL")
             writerIsFull = full
+            let statements = batch.map(\.apply)
             do {
                 // A synced commit runs on GRDB's writer queue, not on this actor's thread: tasks
                 // run on NIO's event loops, and an fsync there would stall a loop's I/O (slower
@@ -409,34 +511,37 @@ public actor JobJournal {
                 // to one pair per commit, not per job). A commit without an fsync is short and
                 // runs right here: the hop to the writer queue and back cost more per trivial job
                 // than the commit itself (docs/architecture.md, "Concurrency").
-                let commit: @Sendable (Database) throws -> [Int64?] = { db in
+                let results = try await commit(offThread: full) { db -> [Int64?] in
                     if let switchTo { try db.execute(sql: "PRAGMA synchronous = \(switchTo)") }
                     var results: [Int64?] = []
                     try db.inTransaction(.immediate) {
-                        results = try batch.map { try $0.apply(db) }
+                        results = try statements.map { try $0(db) }
                         return .commit
                     }
                     return results
                 }
-                let results = full ? try await pool.writeWithoutTransaction(commit) : try writeNow(commit)
                 checkpointer.noteCommit()
                 if full { syncedCommits += 1 }
                 writtenRows += batch.count
-                for (write, result) in zip(batch, results) { write.continuation?.resume(returning: result) }
+                for (write, result) in zip(batch, results) { complete(write, with: .success(result)) }
             } catch {
                 if reserveBytes > 0 && Self.isDiskFull(error) { releaseReserve(after: error) }
                 // One bad write must not fail its neighbours: retry them one by one.
                 for write in batch {
+                    let apply = write.apply
                     do {
-                        let result = try await pool.write { db in try write.apply(db) }
-                        checkpointer.noteCommit()
-                        write.continuation?.resume(returning: result)
-                    } catch {
-                        if let continuation = write.continuation {
-                            continuation.resume(throwing: error)
-                        } else {
-                            lostWrites += 1
+                        let result = try await commit(offThread: true) { db -> Int64? in
+                            var result: Int64?
+                            try db.inTransaction {
+                                result = try apply(db)
+                                return .commit
+                            }
+                            return result
                         }
+                        checkpointer.noteCommit()
+                        complete(write, with: .success(result))
+                    } catch {
+                        complete(write, with: .failure(error))
                     }
                 }
             }
@@ -586,7 +691,8 @@ public actor JobJournal {
 
     /// At a graceful stop: the jobs left unfinished were stopped by it, not by a crash.
     public func forgetRecoveries() async throws {
-        try await pool.write { db in
+        // Like a commit: at a stop, possibly in a cancelled task.
+        try await commit(offThread: true) { db in
             try db.execute(sql: "UPDATE jobs SET recoveries = 0 WHERE recoveries > 0 AND state IN (\(Self.unfinishedStates))")
         }
     }

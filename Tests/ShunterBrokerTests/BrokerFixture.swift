@@ -53,6 +53,16 @@ struct BrokerFixture {
         return broker
     }
 
+    /// `openBroker`, with the broker running (`withRunningBroker`: its jobs and its journal's
+    /// commits) while `body` uses it, and stopped gracefully after.
+    func withBroker<T: Sendable>(
+        journal: JobJournal? = nil, runtimes: [HandlerRuntime]? = nil, configure: (inout BrokerSettings) -> Void = { _ in },
+        _ body: (Broker) async throws -> T
+    ) async throws -> T {
+        let broker = try await openBroker(journal: journal, runtimes: runtimes, configure: configure)
+        return try await withRunningBroker(broker) { try await body(broker) }
+    }
+
     func journal() throws -> JobJournal { try JobJournal(path: root + "/journal.sqlite") }
 
     /// Journals `tf` as a submission does, then leaves it as a killed broker would have: in

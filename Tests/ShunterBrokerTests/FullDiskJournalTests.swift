@@ -47,14 +47,15 @@ struct FullDiskJournalTests {
     func largeFailedWorkDirectoryGoesAtOnce() async throws {
         let fixture = try BrokerFixture()
         defer { fixture.remove() }
-        let broker = try await fixture.openBroker { $0.keepFailedWorkDirectoryMaxBytes = 1 << 20 }
-        let large = try await broker.run(try await fixture.bash("head -c 3000000 /dev/zero > filled; exit 3"))
-        #expect(large.status == .failed)
-        let largeDirectory = try #require(large.record?.workDirectory)
-        #expect(!FileManager.default.fileExists(atPath: largeDirectory), "the large directory must not wait for the janitor")
-        let small = try await broker.run(try await fixture.bash("echo little > note; exit 3"))
-        let smallDirectory = try #require(small.record?.workDirectory)
-        #expect(FileManager.default.fileExists(atPath: smallDirectory + "/.kept"))
+        try await fixture.withBroker(configure: { $0.keepFailedWorkDirectoryMaxBytes = 1 << 20 }) { broker in
+            let large = try await broker.run(try await fixture.bash("head -c 3000000 /dev/zero > filled; exit 3"))
+            #expect(large.status == .failed)
+            let largeDirectory = try #require(large.record?.workDirectory)
+            #expect(!FileManager.default.fileExists(atPath: largeDirectory), "the large directory must not wait for the janitor")
+            let small = try await broker.run(try await fixture.bash("echo little > note; exit 3"))
+            let smallDirectory = try #require(small.record?.workDirectory)
+            #expect(FileManager.default.fileExists(atPath: smallDirectory + "/.kept"))
+        }
     }
 
     @Test("a job recovery finds unfinished after as many runs as allowed fails with the reason instead of running again")
@@ -66,10 +67,11 @@ struct FullDiskJournalTests {
         let journal = try fixture.journal()
         let attempts = BrokerSettings(workRoot: fixture.root).maxAttempts
         let id = try await fixture.journalJob(tf, in: journal, state: .running, handler: "bash-local", attempts: attempts)
-        let broker = try await fixture.openBroker()
-        let record = try #require(try await broker.record(id))
-        #expect(record.state == .failed)
-        #expect(record.error?.contains("ran \(attempts) times and the broker never recorded its end") == true, "\(record.error ?? "")")
-        #expect(!FileManager.default.fileExists(atPath: marker), "the job ran again")
+        try await fixture.withBroker { broker in
+            let record = try #require(try await broker.record(id))
+            #expect(record.state == .failed)
+            #expect(record.error?.contains("ran \(attempts) times and the broker never recorded its end") == true, "\(record.error ?? "")")
+            #expect(!FileManager.default.fileExists(atPath: marker), "the job ran again")
+        }
     }
 }

@@ -88,17 +88,34 @@ struct JobJournalTests {
         // A window no test run reaches: only an urgent write commits here.
         let journal = try JobJournal(path: path, batchWindow: .seconds(3600))
         let tf = HashAlgorithm.sha256.checksum(of: Array("batched".utf8))
-        let batched = try await journal.insert(transformation: tf, language: "bash", request: [7], at: 1, durability: .eventually)
-        #expect(try await journal.record(batched) == nil, "committed before its batch")
-        var ended = JobRecord(id: batched, transformation: tf, state: .succeeded, language: "bash", createdAt: 1)
+        try await withRunningJournal(journal) {
+            let batched = try await journal.insert(transformation: tf, language: "bash", request: [7], at: 1, durability: .eventually)
+            #expect(try await journal.record(batched) == nil, "committed before its batch")
+            var ended = JobRecord(id: batched, transformation: tf, state: .succeeded, language: "bash", createdAt: 1)
+            ended.finishedAt = 2
+            // A job's end waits for the batch too: it returns once an urgent write has committed it.
+            async let end: Void = journal.write(.record(ended), .batched)
+            let urgent = try await journal.insert(transformation: tf, language: "bash", request: [8], at: 3)
+            try await end
+            #expect(try await journal.record(batched)?.state == .succeeded)
+            #expect(try await journal.record(urgent)?.state == .queued)
+            #expect(urgent.rawValue > batched.rawValue)
+        }
+    }
+
+    @Test("without the journal's run(), a write that is waited for is committed in its caller's task, taking what is pending along")
+    func waitedForWriteCommitsWithoutRun() async throws {
+        let path = NSTemporaryDirectory() + "journal-\(UUID().uuidString).sqlite"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let journal = try JobJournal(path: path, batchWindow: .seconds(3600))
+        let tf = HashAlgorithm.sha256.checksum(of: Array("inline".utf8))
+        let eventual = try await journal.insert(transformation: tf, language: "bash", request: [1], at: 1, durability: .eventually)
+        #expect(try await journal.record(eventual) == nil, "nothing commits what nobody waits for")
+        var ended = JobRecord(id: eventual, transformation: tf, state: .succeeded, language: "bash", createdAt: 1)
         ended.finishedAt = 2
-        // A job's end waits for the batch too: it returns once an urgent write has committed it.
-        async let end: Void = journal.write(.record(ended), .batched)
-        let urgent = try await journal.insert(transformation: tf, language: "bash", request: [8], at: 3)
-        try await end
-        #expect(try await journal.record(batched)?.state == .succeeded)
-        #expect(try await journal.record(urgent)?.state == .queued)
-        #expect(urgent.rawValue > batched.rawValue)
+        // A batched write with no window running: committed now, with the insert before it.
+        try await journal.write(.record(ended), .batched)
+        #expect(try await journal.record(eventual)?.state == .succeeded)
     }
 
     @Test("without an urgent write, the batch is committed when its window ends")
@@ -107,16 +124,18 @@ struct JobJournalTests {
         defer { try? FileManager.default.removeItem(atPath: path) }
         let journal = try JobJournal(path: path, batchWindow: .milliseconds(20))
         let tf = HashAlgorithm.sha256.checksum(of: Array("window".utf8))
-        let ids = try await (0..<5).asyncMap { index in
-            try await journal.insert(transformation: tf, language: "bash", request: [UInt8(index)], at: 1, durability: .eventually)
+        try await withRunningJournal(journal) {
+            let ids = try await (0..<5).asyncMap { index in
+                try await journal.insert(transformation: tf, language: "bash", request: [UInt8(index)], at: 1, durability: .eventually)
+            }
+            // Polled, not timed.
+            var committed = 0
+            for _ in 0..<500 where committed < ids.count {
+                try await Task.sleep(for: .milliseconds(10))
+                committed = try await journal.unfinished().count
+            }
+            #expect(committed == ids.count, "the window's commit never came")
         }
-        // Polled, not timed.
-        var committed = 0
-        for _ in 0..<500 where committed < ids.count {
-            try await Task.sleep(for: .milliseconds(10))
-            committed = try await journal.unfinished().count
-        }
-        #expect(committed == ids.count, "the window's commit never came")
     }
 
     @Test("ids are never handed out twice, even when a crash lost the batched insert that had one")

@@ -31,25 +31,26 @@ struct RecoveryGuardTests {
         }
         try queue.close()
 
-        let broker = try await fixture.openBroker()
-        let outcome = try await broker.wait(goodID)
-        #expect(outcome.status == .succeeded, "\(outcome.error ?? "")")
-        #expect(try await fixture.text(of: outcome.result) == "good\n")
-        // Read column by column: the unreadable rows still cannot be decoded as a whole.
-        let ended = try DatabaseQueue(path: fixture.root + "/journal.sqlite")
-        for (id, fragment) in [
-            (garbled, "cannot be run again after a restart"), (mismatched, "journal row says \(other.checksum)"),
-            (unreadable, "journal entry cannot be read"), (badState, "tf_checksum"),
-        ] {
-            let row = try ended.read { db in
-                try Row.fetchOne(db, sql: "SELECT state, error FROM jobs WHERE id = ?", arguments: [id.rawValue])
+        try await fixture.withBroker { broker in
+            let outcome = try await broker.wait(goodID)
+            #expect(outcome.status == .succeeded, "\(outcome.error ?? "")")
+            #expect(try await fixture.text(of: outcome.result) == "good\n")
+            // Read column by column: the unreadable rows still cannot be decoded as a whole.
+            let ended = try DatabaseQueue(path: fixture.root + "/journal.sqlite")
+            for (id, fragment) in [
+                (garbled, "cannot be run again after a restart"), (mismatched, "journal row says \(other.checksum)"),
+                (unreadable, "journal entry cannot be read"), (badState, "tf_checksum"),
+            ] {
+                let row = try ended.read { db in
+                    try Row.fetchOne(db, sql: "SELECT state, error FROM jobs WHERE id = ?", arguments: [id.rawValue])
+                }
+                #expect(row?["state"] as String? == "failed", "job \(id)")
+                let error = row?["error"] as String? ?? ""
+                #expect(error.contains(fragment), "job \(id): \(error)")
             }
-            #expect(row?["state"] as String? == "failed", "job \(id)")
-            let error = row?["error"] as String? ?? ""
-            #expect(error.contains(fragment), "job \(id): \(error)")
+            try ended.close()
+            await broker.shutdown()
         }
-        try ended.close()
-        await broker.shutdown()
     }
 
     @Test("a job found unfinished by more starts in a row than the limit fails without running; a graceful stop resets the count")
@@ -66,31 +67,36 @@ struct RecoveryGuardTests {
             #expect(try await journal.recoveries(of: poisonID) == count)
         }
 
-        let broker = try await fixture.openBroker(journal: journal)
-        let record = try #require(try await broker.record(poisonID))
-        #expect(record.state == .failed)
-        #expect(record.error?.contains("\(Broker.recoveryLimit + 1) times in a row") == true, "\(record.error ?? "")")
-        #expect(!FileManager.default.fileExists(atPath: counter), "the poison job must not run again")
-        await broker.shutdown()
+        try await fixture.withBroker(journal: journal) { broker in
+            let record = try #require(try await broker.record(poisonID))
+            #expect(record.state == .failed)
+            #expect(record.error?.contains("\(Broker.recoveryLimit + 1) times in a row") == true, "\(record.error ?? "")")
+            #expect(!FileManager.default.fileExists(atPath: counter), "the poison job must not run again")
+            await broker.shutdown()
 
-        // A job stopped by a graceful stop is not counted as in flight at a crash.
-        let release = fixture.root + "/release"
-        let started = fixture.root + "/started"
-        let waiting = try await fixture.bash("touch \(started); while [ ! -e \(release) ]; do sleep 0.05; done; echo 2 > RESULT")
-        let second = try await fixture.openBroker(journal: journal)
-        guard case .job(let waitingID) = try await second.submit(waiting) else { throw BrokerTestFailure("expected a job") }
-        try await waitUntil { FileManager.default.fileExists(atPath: started) }
-        await second.shutdown()
-        try FileManager.default.removeItem(atPath: started)
-        // Recovered once (counted), then stopped gracefully again (forgotten).
-        let third = try await fixture.openBroker(journal: journal)
-        #expect(try await journal.recoveries(of: waitingID) == 1)
-        try await waitUntil { FileManager.default.fileExists(atPath: started) }
-        await third.shutdown()
-        #expect(try await journal.recoveries(of: waitingID) == 0)
-        _ = FileManager.default.createFile(atPath: release, contents: nil)
-        let fourth = try await fixture.openBroker(journal: journal)
-        #expect(try await fourth.wait(waitingID).status == .succeeded)
-        await fourth.shutdown()
+            // A job stopped by a graceful stop is not counted as in flight at a crash.
+            let release = fixture.root + "/release"
+            let started = fixture.root + "/started"
+            let waiting = try await fixture.bash("touch \(started); while [ ! -e \(release) ]; do sleep 0.05; done; echo 2 > RESULT")
+            try await fixture.withBroker(journal: journal) { second in
+                guard case .job(let waitingID) = try await second.submit(waiting) else { throw BrokerTestFailure("expected a job") }
+                try await waitUntil { FileManager.default.fileExists(atPath: started) }
+                await second.shutdown()
+                try FileManager.default.removeItem(atPath: started)
+                // Recovered once (counted), then stopped gracefully again (forgotten).
+                try await fixture.withBroker(journal: journal) { third in
+                    #expect(try await journal.recoveries(of: waitingID) == 1)
+                    try await waitUntil { FileManager.default.fileExists(atPath: started) }
+                    await third.shutdown()
+                    #expect(try await journal.recoveries(of: waitingID) == 0)
+                    _ = FileManager.default.createFile(atPath: release, contents: nil)
+                    try await fixture.withBroker(journal: journal) { fourth in
+                        let status = try await fourth.wait(waitingID).status
+                        #expect(status == .succeeded)
+                        await fourth.shutdown()
+                    }
+                }
+            }
+        }
     }
 }

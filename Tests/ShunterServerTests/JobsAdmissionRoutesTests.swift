@@ -61,6 +61,12 @@ import Testing
             return ByteBuffer(bytes: CanonicalJSON.encode(.object(payload)))
         }
 
+        /// A new fixture with its broker running (`withRunningBroker`) while `body` uses it.
+        static func running<T: Sendable>(_ body: (Fixture) async throws -> T) async throws -> T {
+            let fixture = try await Fixture()
+            return try await withRunningBroker(fixture.broker) { try await body(fixture) }
+        }
+
         func journaledJobs() async throws -> Int { try await journal.list(JobFilter()).count }
 
         func remove() { try? FileManager.default.removeItem(atPath: root) }
@@ -68,18 +74,19 @@ import Testing
 
     @Test("wait?timeout= beyond any duration is a 400 naming the bound, not a crash")
     func waitTimeoutOutOfRange() async throws {
-        let fixture = try await Fixture()
-        defer { fixture.remove() }
-        try await fixture.app().test(.router) { client in
-            for timeout in ["inf", "1e300", "9.3e18", "-1", "nan", "soon"] {
-                try await client.execute(uri: "/jobs/job-1/wait?timeout=\(timeout)", method: .get) { response in
-                    #expect(response.status == .badRequest, "timeout=\(timeout)")
-                    #expect(String(buffer: response.body).contains("from 0 to 3153600000"), "timeout=\(timeout)")
+        try await Fixture.running { fixture in
+            defer { fixture.remove() }
+            try await fixture.app().test(.router) { client in
+                for timeout in ["inf", "1e300", "9.3e18", "-1", "nan", "soon"] {
+                    try await client.execute(uri: "/jobs/job-1/wait?timeout=\(timeout)", method: .get) { response in
+                        #expect(response.status == .badRequest, "timeout=\(timeout)")
+                        #expect(String(buffer: response.body).contains("from 0 to 3153600000"), "timeout=\(timeout)")
+                    }
                 }
-            }
-            // In range, for a job that does not exist: the check after it still answers.
-            try await client.execute(uri: "/jobs/job-1/wait?timeout=0", method: .get) { response in
-                #expect(response.status == .notFound)
+                // In range, for a job that does not exist: the check after it still answers.
+                try await client.execute(uri: "/jobs/job-1/wait?timeout=0", method: .get) { response in
+                    #expect(response.status == .notFound)
+                }
             }
         }
     }
@@ -116,74 +123,80 @@ import Testing
         ("memory", .int(1 << 50)),
     ])
     func metaOutOfRange(key: String, value: JSONValue) async throws {
-        let fixture = try await Fixture()
-        defer { fixture.remove() }
-        let expected = key == "walltime" ? "at most 36500d" : "at most 1048576T"
-        try await expectRefused(fixture, try await fixture.request(["__meta__": .object([key: value])]), status: .badRequest, expected)
-        try await expectRefused(
-            fixture, try await fixture.request(tfDunder: ["__meta__": .object([key: value])]), status: .badRequest, expected)
+        try await Fixture.running { fixture in
+            defer { fixture.remove() }
+            let expected = key == "walltime" ? "at most 36500d" : "at most 1048576T"
+            try await expectRefused(fixture, try await fixture.request(["__meta__": .object([key: value])]), status: .badRequest, expected)
+            try await expectRefused(
+                fixture, try await fixture.request(tfDunder: ["__meta__": .object([key: value])]), status: .badRequest, expected)
+        }
     }
 
     @Test("pin names and __as__ renames that are no file in the job's directory are a 400")
     func badPinNames() async throws {
-        let fixture = try await Fixture()
-        defer { fixture.remove() }
-        try await expectRefused(
-            fixture, try await fixture.request(pinName: "../../../x"), status: .badRequest,
-            "pin '../../../x': the name cannot be a file name in the job's directory: a '..' path component is not allowed")
-        try await expectRefused(
-            fixture, try await fixture.request(["__as__": .object(["a": .string("/etc/x")])]), status: .badRequest,
-            "'__as__': pin 'a' cannot be written as '/etc/x': an absolute path is not allowed")
-        try await expectRefused(
-            fixture, try await fixture.request(["__as__": .object(["a": .int(3)])]), status: .badRequest,
-            "'__as__': pin 'a' must be renamed to a text")
+        try await Fixture.running { fixture in
+            defer { fixture.remove() }
+            try await expectRefused(
+                fixture, try await fixture.request(pinName: "../../../x"), status: .badRequest,
+                "pin '../../../x': the name cannot be a file name in the job's directory: a '..' path component is not allowed")
+            try await expectRefused(
+                fixture, try await fixture.request(["__as__": .object(["a": .string("/etc/x")])]), status: .badRequest,
+                "'__as__': pin 'a' cannot be written as '/etc/x': an absolute path is not allowed")
+            try await expectRefused(
+                fixture, try await fixture.request(["__as__": .object(["a": .int(3)])]), status: .badRequest,
+                "'__as__': pin 'a' must be renamed to a text")
+        }
     }
 
     @Test("an unknown celltype is a 400 naming the accepted ones")
     func unknownCelltype() async throws {
-        let fixture = try await Fixture()
-        defer { fixture.remove() }
-        let b = try await fixture.put("1\n")
-        try await expectRefused(
-            fixture, try await fixture.request(["b": .array([.string("integer"), .null, .string(b)])]), status: .badRequest,
-            "pin 'b': unknown celltype 'integer'; expected one of: binary, mixed")
+        try await Fixture.running { fixture in
+            defer { fixture.remove() }
+            let b = try await fixture.put("1\n")
+            try await expectRefused(
+                fixture, try await fixture.request(["b": .array([.string("integer"), .null, .string(b)])]), status: .badRequest,
+                "pin 'b': unknown celltype 'integer'; expected one of: binary, mixed")
+        }
     }
 
     @Test("a pin whose buffer is not in the store is a 422 saying to upload it")
     func missingBuffer() async throws {
-        let fixture = try await Fixture()
-        defer { fixture.remove() }
-        let absent = String(repeating: "ab", count: 32)
-        try await expectRefused(
-            fixture, try await fixture.request(["b": .array([.string("int"), .null, .string(absent)])]),
-            status: .unprocessableContent, "pin 'b': buffer \(absent) is not in the buffer store; upload each buffer first")
+        try await Fixture.running { fixture in
+            defer { fixture.remove() }
+            let absent = String(repeating: "ab", count: 32)
+            try await expectRefused(
+                fixture, try await fixture.request(["b": .array([.string("int"), .null, .string(absent)])]),
+                status: .unprocessableContent, "pin 'b': buffer \(absent) is not in the buffer store; upload each buffer first")
+        }
     }
 
     @Test("a language no handler runs, and a job no handler accepts, are a 422 in words")
     func noHandler() async throws {
-        let fixture = try await Fixture()
-        defer { fixture.remove() }
-        try await expectRefused(
-            fixture, try await fixture.request(["__language__": .string("cobol")]), status: .unprocessableContent,
-            "no job handler of this broker runs __language__ 'cobol'; its handlers run: bash")
-        let environment = try await fixture.buffers.put(
-            CanonicalJSON.encode(.object(["docker": .object(["name": .string("evil/miner:1")])])) + [10], expected: nil)
-        try await expectRefused(
-            fixture, try await fixture.request(tfDunder: ["__env__": .string(environment.hex)]), status: .unprocessableContent,
-            "no job handler accepts this job (language bash, image evil/miner:1, no environment); each handler's reason:\n  bash-local: ")
+        try await Fixture.running { fixture in
+            defer { fixture.remove() }
+            try await expectRefused(
+                fixture, try await fixture.request(["__language__": .string("cobol")]), status: .unprocessableContent,
+                "no job handler of this broker runs __language__ 'cobol'; its handlers run: bash")
+            let environment = try await fixture.buffers.put(
+                CanonicalJSON.encode(.object(["docker": .object(["name": .string("evil/miner:1")])])) + [10], expected: nil)
+            try await expectRefused(
+                fixture, try await fixture.request(tfDunder: ["__env__": .string(environment.hex)]), status: .unprocessableContent,
+                "no job handler accepts this job (language bash, image evil/miner:1, no environment); each handler's reason:\n  bash-local: ")
+        }
     }
 
     @Test("a job without mistakes is still accepted")
     func validJobIsAccepted() async throws {
-        let fixture = try await Fixture()
-        defer { fixture.remove() }
-        let body = try await fixture.request(["__meta__": .object(["walltime": .string("36500d"), "memory": .string("1G")])])
-        try await fixture.app().test(.router) { client in
-            try await client.execute(uri: "/jobs", method: .post, body: body) { response in
-                #expect(response.status == .accepted, "\(String(buffer: response.body))")
+        try await Fixture.running { fixture in
+            defer { fixture.remove() }
+            let body = try await fixture.request(["__meta__": .object(["walltime": .string("36500d"), "memory": .string("1G")])])
+            try await fixture.app().test(.router) { client in
+                try await client.execute(uri: "/jobs", method: .post, body: body) { response in
+                    #expect(response.status == .accepted, "\(String(buffer: response.body))")
+                }
             }
+            #expect(try await fixture.journaledJobs() == 1)
+            await fixture.broker.shutdown()
         }
-        #expect(try await fixture.journaledJobs() == 1)
-        await fixture.broker.shutdown()
     }
 }
