@@ -119,7 +119,6 @@ let package = Package(
                 "ShunterStore",
                 "ShunterBroker",
                 "ShunterHandlers",
-                "ShunterPlugins",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -143,7 +142,9 @@ let package = Package(
             dependencies: [
                 "ShunterBackends",
                 "ShunterBroker",
+                "ShunterCore",
                 "ShunterEnvironments",
+                "ShunterHandlers",
                 "ShunterPlugins",
                 "ShunterServer",
                 "ShunterStore",
@@ -267,7 +268,7 @@ let package = Package(
             name: "ShunterServerTests",
             dependencies: [
                 "ShunterCore", "ShunterStore", "ShunterHandlers", "ShunterPlugins", "ShunterServer", "ShunterTestSupport",
-                "ShunterBroker", "ShunterBackends",
+                "ShunterBroker", "ShunterBackends", "ShunterRuntime",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

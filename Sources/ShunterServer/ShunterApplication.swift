@@ -13,14 +13,6 @@ import ShunterStore
 /// Shunter's own `/jobs` API, all on one port. Their paths do not collide: the constant paths
 /// (`/healthcheck`, `/jobs`, ...) win over the hashserver's `/{checksum}`.
 public enum ShunterApplication {
-    package static func router(services: ShunterServices, access: HTTPAccess = .open, logger: Logger)
-        -> Router<ShunterRequestContext>
-    {
-        Self.router(
-            jobs: services.broker, hash: services.config.hash, buffers: services.buffers,
-            environments: services.environments, database: services.database, access: access, logger: logger)
-    }
-
     /// The same from its parts: the job routes ask `jobs` (the broker, or any other
     /// `JobService`), the store routes their stores.
     package static func router(
@@ -39,21 +31,6 @@ public enum ShunterApplication {
             addDatabaseRoutes(to: router, database: database)
         }
         return router
-    }
-
-    /// `onServerRunning` runs once the listening socket exists.
-    package static func make(
-        services: ShunterServices, access: HTTPAccess = .open, logger: Logger,
-        onServerRunning: @escaping @Sendable () async -> Void = {}
-    ) -> some ApplicationProtocol {
-        Application(
-            router: router(services: services, access: access, logger: logger),
-            server: server(limits: services.config.http, tls: access.tls, logger: logger),
-            configuration: .init(
-                address: .hostname(services.config.listen.host, port: services.config.listen.port),
-                serverName: "Shunter/\(ShunterVersion.current)"),
-            onServerRunning: { _ in await onServerRunning() },
-            logger: logger)
     }
 
     /// HTTP/1 with the connection limits of `http:` (`ConnectionLimitHandler`). Raises the

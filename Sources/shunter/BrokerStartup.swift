@@ -7,6 +7,7 @@ import ShunterBackends
 import ShunterEnvironments
 import ShunterHandlers
 import ShunterPlugins
+import ShunterRuntime
 import ShunterServer
 import ShunterStore
 import Synchronization

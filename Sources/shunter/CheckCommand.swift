@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ShunterEnvironments
 import ShunterHandlers
+import ShunterRuntime
 import ShunterServer
 
 /// `shunter check`: validates the config and handler files and shows which handler takes what.

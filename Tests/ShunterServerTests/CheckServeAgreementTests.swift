@@ -3,6 +3,7 @@ import ShunterBackends
 import ShunterBroker
 import ShunterHandlers
 import ShunterPlugins
+import ShunterRuntime
 import ShunterServer
 import Testing
 

@@ -1,5 +1,6 @@
 import Foundation
 import ShunterHandlers
+import ShunterRuntime
 import ShunterServer
 import Testing
 

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ShunterHandlers
 import ShunterPlugins
+import ShunterRuntime
 import ShunterServer
 import Testing
 
