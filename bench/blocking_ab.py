@@ -6,10 +6,15 @@ system sees the same machine (other builds, a loaded VM):
         --system B-store=/tmp/ab-B:SHUNTER_AB_STORE_ASYNC ... [--turns 6]
 
 A system is NAME=BINARY, optionally followed by `:VAR[,VAR...]`, environment variables set
-(to 1) for that broker: the measuring build of the `h3-io` work reads these switches (the
-cache lookup through GRDB's async read, work directories created/removed/recycled on a
-dispatch queue, local jobs spawned by posix_spawn on a serial queue, the default cooperative
-executor instead of NIO's event loops). Each system is a broker of its own, all started
+(to 1) for that broker. The measuring build is commit 648cd42 (its switches were taken out
+again in the next commit; build it in a worktree of its own with
+`swift build -c release --product shunter`). Its switches, each moving one kind of blocking
+work off NIO's event loops: SHUNTER_AB_STORE_ASYNC (the cache lookup through GRDB's async
+read), SHUNTER_AB_WORKDIR_OFFLOOP (work directories created and removed on `BlockingIO`'s
+queue, recycled on a serial queue), SHUNTER_AB_POSIX_SPAWN (local jobs spawned by glibc's
+posix_spawn on a serial dispatch queue instead of the clone shim on the caller's thread),
+SHUNTER_AB_DEFAULT_EXECUTOR (the default cooperative executor instead of NIO's event loops).
+Give the same binary twice without switches (A and A2) to see the noise of the run. Each system is a broker of its own, all started
 before the first turn (handler bash-local, `max_jobs: 8`).
 
 Each turn runs, for every system in an order that rotates from turn to turn: `--jobs` fresh

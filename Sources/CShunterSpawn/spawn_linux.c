@@ -273,44 +273,4 @@ int shunter_child_start_error(const shunter_child *child)
 
 void shunter_child_release(shunter_child *child) { free(child); }
 
-// A/B measurement (bench/blocking_ab.py): glibc's posix_spawn (clone(CLONE_VM|CLONE_VFORK), so
-// the calling thread waits for the child's exec), with a record of the same shape as the
-// clone spawn's so that the rest of ChildProcess is unchanged. No identity change and no umask.
-#include <spawn.h>
-int shunter_spawn_session_posix(
-    pid_t *pid, shunter_child **started, const char *path, char *const argv[], char *const envp[],
-    const char *directory, int stdout_fd, int stderr_fd)
-{
-    struct shunter_child *child = calloc(1, sizeof(struct shunter_child));
-    if (child == NULL) return ENOMEM;
-    posix_spawnattr_t attributes;
-    posix_spawn_file_actions_t actions;
-    int rc = posix_spawnattr_init(&attributes);
-    if (rc != 0) { free(child); return rc; }
-    rc = posix_spawn_file_actions_init(&actions);
-    if (rc != 0) { posix_spawnattr_destroy(&attributes); free(child); return rc; }
-    sigset_t none, every;
-    sigemptyset(&none);
-    sigfillset(&every);
-    sigdelset(&every, SIGKILL);
-    sigdelset(&every, SIGSTOP);
-    const int bits = 8 * sizeof(every.__val[0]);
-    for (int sig = 32; sig < SIGRTMIN; sig++) every.__val[(sig - 1) / bits] |= 1UL << ((sig - 1) % bits);
-    short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID;
-    rc = posix_spawnattr_setflags(&attributes, flags);
-    if (rc == 0) rc = posix_spawnattr_setsigmask(&attributes, &none);
-    if (rc == 0) rc = posix_spawnattr_setsigdefault(&attributes, &every);
-    if (rc == 0) rc = posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    if (rc == 0) rc = posix_spawn_file_actions_adddup2(&actions, stdout_fd, STDOUT_FILENO);
-    if (rc == 0) rc = posix_spawn_file_actions_adddup2(&actions, stderr_fd, STDERR_FILENO);
-    if (rc == 0 && directory != NULL) rc = posix_spawn_file_actions_addchdir_np(&actions, directory);
-    if (rc == 0) rc = posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
-    if (rc == 0) rc = posix_spawn(pid, path, &actions, &attributes, argv, envp);
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attributes);
-    if (rc != 0) { free(child); return rc; }
-    *started = child;
-    return 0;
-}
-
 #endif

@@ -1,5 +1,4 @@
 import CShunterSpawn
-import Dispatch
 import Synchronization
 
 #if canImport(Glibc)
@@ -75,45 +74,6 @@ final class ChildProcess: Sendable {
         guard rc == 0, let record else { throw SpawnError(code: rc) }
         let child = ChildProcess(pid: pid, record: record)
         ChildExitWatcher.shared.watch(pid) { [child] in child.exited() }
-        return child
-    }
-
-    /// A/B measurement switch (bench/blocking_ab.py): local jobs spawned with posix_spawn on a
-    /// dedicated serial queue instead of the clone shim on the caller's thread.
-    static let abPosixSpawnThread = getenv("SHUNTER_AB_POSIX_SPAWN") != nil
-    private static let spawnQueue = DispatchQueue(label: "shunter.spawn")
-
-    private struct SpawnOutcome: @unchecked Sendable {
-        var pid: pid_t = 0
-        var record: OpaquePointer?
-        var rc: Int32 = 0
-    }
-
-    /// `spawnInNewSession`, or with `abPosixSpawnThread` posix_spawn on `spawnQueue`.
-    static func spawnInNewSessionOffLoop(
-        executable: String, arguments: [String], environment: [String], directory: String,
-        stdout: Int32, stderr: Int32, user: JobUser? = nil
-    ) async throws(SpawnError) -> ChildProcess {
-        guard abPosixSpawnThread, user == nil else {
-            return try spawnInNewSession(
-                executable: executable, arguments: arguments, environment: environment, directory: directory,
-                stdout: stdout, stderr: stderr, user: user)
-        }
-        let outcome = await withCheckedContinuation { (continuation: CheckedContinuation<SpawnOutcome, Never>) in
-            spawnQueue.async {
-                var pid: pid_t = 0
-                var record: OpaquePointer?
-                let rc = withCStringArray([executable] + arguments) { argv in
-                    withCStringArray(environment) { envp in
-                        shunter_spawn_session_posix(&pid, &record, executable, argv, envp, directory, stdout, stderr)
-                    }
-                }
-                continuation.resume(returning: SpawnOutcome(pid: pid, record: record, rc: rc))
-            }
-        }
-        guard outcome.rc == 0, let record = outcome.record else { throw SpawnError(code: outcome.rc) }
-        let child = ChildProcess(pid: outcome.pid, record: record)
-        ChildExitWatcher.shared.watch(outcome.pid) { [child] in child.exited() }
         return child
     }
 

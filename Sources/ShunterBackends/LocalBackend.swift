@@ -127,7 +127,7 @@ public struct LocalBackend: Backend {
                 try? stdout.close()
                 try? stderr.close()
             }
-            leader = try await ChildProcess.spawnInNewSessionOffLoop(
+            leader = try ChildProcess.spawnInNewSession(
                 executable: executable, arguments: Array(execution.command.dropFirst()), environment: variables,
                 directory: execution.workDirectory, stdout: stdout.rawValue, stderr: stderr.rawValue, user: user)
         } catch {

@@ -86,7 +86,7 @@ public struct BashPlugin: JobPlugin {
 
         // Every file of the job is written here, so an earlier job's files of the same names
         // are overwritten in place rather than moved out and back in.
-        let directory = try await WorkDirectory.createOffLoop(
+        let directory = try WorkDirectory.create(
             root: job.workRoot, transformation: transformation.checksum, jobID: job.jobID, reusingFiles: true)
         do {
             var environment = ready?.activated(inheritedEnvironment) ?? inheritedEnvironment
@@ -122,7 +122,7 @@ public struct BashPlugin: JobPlugin {
             return PreparedJob(execution: execution, workDirectory: directory.path, environment: ready)
         } catch {
             // The broker never hears of a directory whose job could not be prepared.
-            try? await directory.removeOffLoop()
+            try? directory.remove()
             throw error
         }
     }

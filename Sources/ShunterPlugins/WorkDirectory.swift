@@ -1,6 +1,5 @@
 import Foundation
 import ShunterCore
-import ShunterStore
 
 /// One job's directory under the broker's work root, named so a human can find it:
 /// `<first 12 hex of the transformation checksum>-<job id>`.
@@ -117,26 +116,6 @@ public struct WorkDirectory: Sendable, Hashable {
             throw JobFailure(.internalError, "cannot create the work directory \(directory.workPath): \(error.localizedDescription)")
         }
         return directory
-    }
-
-    /// A/B measurement switch (bench/blocking_ab.py): creation, removal and recycling on
-    /// `BlockingIO`'s queue instead of the caller's thread.
-    static let abOffLoop = getenv("SHUNTER_AB_WORKDIR_OFFLOOP") != nil
-
-    public static func createOffLoop(
-        root: String, transformation: Checksum, jobID: String, reusingFiles: Bool = false
-    ) async throws -> WorkDirectory {
-        guard abOffLoop else {
-            return try create(root: root, transformation: transformation, jobID: jobID, reusingFiles: reusingFiles)
-        }
-        return try await BlockingIO.run {
-            try WorkDirectory.create(root: root, transformation: transformation, jobID: jobID, reusingFiles: reusingFiles)
-        }
-    }
-
-    public func removeOffLoop() async throws {
-        guard Self.abOffLoop else { return try remove() }
-        try await BlockingIO.run { [self] in try self.remove() }
     }
 
     /// Writes a file of the job's directory: created (or truncated) and written in place.

@@ -139,16 +139,6 @@ extension WorkDirectory {
     /// `RESULT` in the pool of spare files; removes it when the pool of directories is full
     /// (or emptying fails).
     public func recycle() {
-        if Self.abOffLoop {
-            Self.recycleQueue.async { [self] in recycleNow() }
-            return
-        }
-        recycleNow()
-    }
-
-    private static let recycleQueue = DispatchQueue(label: "shunter.workdir.recycle", qos: .utility)
-
-    private func recycleNow() {
         let spares = WorkRootSpares.of(root: root)
         do {
             try clearForReuse(into: spares)

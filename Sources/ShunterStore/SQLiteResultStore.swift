@@ -87,17 +87,11 @@ public final class SQLiteResultStore: ResultStore, Sendable {
 
     // MARK: - ResultStore
 
-    /// A/B measurement switch (bench/blocking_ab.py): the cache lookup through GRDB's async read.
-    static let abAsyncRead = getenv("SHUNTER_AB_STORE_ASYNC") != nil
-
     /// Synchronous GRDB calls here and in `setResult`, which every job makes: an async one
     /// hops to GRDB's dispatch queue and back (two thread wake-ups), a synchronous one runs on
     /// the caller's thread for the few microseconds the statement takes.
     public func result(for transformation: Checksum) async throws -> Checksum? {
         if let row = pending.row(for: transformation) { return row.result }
-        if Self.abAsyncRead {
-            return try await pool.unsafeRead { db in try Self.transformationResult(db, transformation) }
-        }
         return try readNow { db in try Self.transformationResult(db, transformation) }
     }
 

@@ -25,9 +25,7 @@ struct ShunterCommand: AsyncParsableCommand {
         // Swift tasks run on NIO's event loops: an HTTP handler, the broker and a job's steps
         // then continue on the thread that read the request instead of waking a thread of the
         // default pool at every hop. Before any task is created, as NIO requires.
-        if getenv("SHUNTER_AB_DEFAULT_EXECUTOR") == nil {
-            NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
-        }
+        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {

@@ -40,11 +40,6 @@ int shunter_spawn_session_as(
     pid_t *pid, shunter_child **child, const char *path, char *const argv[], char *const envp[],
     const char *directory, int stdout_fd, int stderr_fd, shunter_spawn_identity identity);
 
-/// A/B measurement only: posix_spawn, returning after the child's exec (Linux x86-64/AArch64).
-int shunter_spawn_session_posix(
-    pid_t *pid, shunter_child **child, const char *path, char *const argv[], char *const envp[],
-    const char *directory, int stdout_fd, int stderr_fd);
-
 /// After the child has been reaped: 0 if it reached exec, or the errno of the step that failed
 /// (setsid, opening /dev/null, chdir, the exec itself...). Such a child exited with status 127.
 int shunter_child_start_error(const shunter_child *child);
