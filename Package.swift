@@ -11,7 +11,7 @@ let package = Package(
     name: "Shunter",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "shunter", targets: ["shunter"]),
+        .executable(name: "shunter", targets: ["shunter"])
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -33,7 +33,7 @@ let package = Package(
         .target(
             name: "ShunterCore",
             dependencies: [
-                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Crypto", package: "swift-crypto")
             ],
             swiftSettings: strictSettings
         ),
@@ -133,7 +133,7 @@ let package = Package(
         .target(
             name: "ShunterAuth",
             dependencies: [
-                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Crypto", package: "swift-crypto")
             ],
             swiftSettings: strictSettings
         ),
@@ -182,7 +182,8 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
-            name: "ShunterCoreTests", dependencies: ["ShunterCore"], exclude: ["Vectors"], swiftSettings: strictSettings),
+            name: "ShunterCoreTests", dependencies: ["ShunterCore"], exclude: ["Vectors"], swiftSettings: strictSettings
+        ),
         .target(
             name: "ShunterTestSupport",
             dependencies: [
@@ -224,11 +225,14 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        .testTarget(name: "ShunterHandlersTests", dependencies: ["ShunterCore", "ShunterHandlers"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "ShunterHandlersTests", dependencies: ["ShunterCore", "ShunterHandlers"],
+            swiftSettings: strictSettings),
         .testTarget(
             name: "ShunterPluginsTests",
             dependencies: [
-                "ShunterCore", "ShunterStore", "ShunterHandlers", "ShunterPlugins", "ShunterBackends", "ShunterEnvironments", "ShunterTestSupport",
+                "ShunterCore", "ShunterStore", "ShunterHandlers", "ShunterPlugins", "ShunterBackends",
+                "ShunterEnvironments", "ShunterTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Vectors"],
@@ -245,7 +249,8 @@ let package = Package(
         .testTarget(
             name: "ShunterSlurmTests",
             dependencies: [
-                "ShunterStore", "ShunterCore", "ShunterHandlers", "ShunterBackends", "ShunterPlugins", "ShunterTestSupport",
+                "ShunterStore", "ShunterCore", "ShunterHandlers", "ShunterBackends", "ShunterPlugins",
+                "ShunterTestSupport",
                 "ShunterEnvironments",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -267,7 +272,8 @@ let package = Package(
         .testTarget(
             name: "ShunterServerTests",
             dependencies: [
-                "ShunterCore", "ShunterStore", "ShunterHandlers", "ShunterPlugins", "ShunterServer", "ShunterTestSupport",
+                "ShunterCore", "ShunterStore", "ShunterHandlers", "ShunterPlugins", "ShunterServer",
+                "ShunterTestSupport",
                 "ShunterBroker", "ShunterBackends", "ShunterRuntime",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -9,8 +9,10 @@ scripts/setup-seamless-venv.sh
 scripts/setup-conda-tools.sh >/dev/null
 scripts/setup-containers.sh || echo "test.sh: container setup failed; ShunterContainerTests will fail (see above)" >&2
 scripts/start-slurm-for-tests.sh || echo "test.sh: Slurm setup failed; ShunterSlurmTests will fail (see above)" >&2
-# Every module a target imports is declared by that target in Package.swift.
+# Every module a target imports is declared by that target in Package.swift, and the Swift
+# sources are as swift-format (.swift-format) writes them.
 python3 scripts/check-imports.py
+scripts/format.sh --check
 swift build --build-tests
 swift test --skip-build "$@"
 # The real Seamless client against the built shunter (.build/debug/shunter): Tests/conformance.

@@ -2,11 +2,11 @@ import Foundation
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The audit log: one JSON line per authenticated write, submission, cancel and token change
@@ -37,7 +37,9 @@ package final class AuditLog: Sendable {
         let fields: [String: Any] = [
             "time": now.timeIntervalSince1970, "principal": principal, "method": method, "path": path, "status": status,
         ]
-        guard var line = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys, .withoutEscapingSlashes])
+        guard
+            var line = try? JSONSerialization.data(
+                withJSONObject: fields, options: [.sortedKeys, .withoutEscapingSlashes])
         else { return }
         line.append(0x0A)
         descriptor.withLock { fd in

@@ -49,6 +49,7 @@ package struct FailedAttemptLimiter: Sendable {
 
     private func refilled(_ bucket: Bucket, at now: Double) -> Bucket {
         let elapsed = max(0, now - bucket.updatedAt)
-        return Bucket(tokens: min(Double(burst), bucket.tokens + elapsed / interval), updatedAt: max(now, bucket.updatedAt))
+        return Bucket(
+            tokens: min(Double(burst), bucket.tokens + elapsed / interval), updatedAt: max(now, bucket.updatedAt))
     }
 }

@@ -9,7 +9,9 @@ package final class RequestAuthenticator: Sendable {
     package let registry: TokenRegistry?
     private let limiter: Mutex<FailedAttemptLimiter>
 
-    package init(mode: AuthenticationMode, registry: TokenRegistry?, limiter: FailedAttemptLimiter = FailedAttemptLimiter()) {
+    package init(
+        mode: AuthenticationMode, registry: TokenRegistry?, limiter: FailedAttemptLimiter = FailedAttemptLimiter()
+    ) {
         self.mode = mode
         self.registry = registry
         self.limiter = Mutex(limiter)
@@ -45,7 +47,8 @@ package final class RequestAuthenticator: Sendable {
                     + "http://NAME:TOKEN@host:port; an admin creates one with 'shunter token add NAME --scope submit'")
         case .malformed(let reason):
             limiter.withLock { $0.recordFailure(client, at: now) }
-            return .unauthenticated("\(reason): send 'Authorization: Bearer TOKEN' or HTTP Basic with the token as password")
+            return .unauthenticated(
+                "\(reason): send 'Authorization: Bearer TOKEN' or HTTP Basic with the token as password")
         case .token(let text):
             token = text
         }
@@ -61,7 +64,8 @@ package final class RequestAuthenticator: Sendable {
             return .unauthenticated("the token is not known to this broker (revoked, or for another broker)")
         case .expired(let name):
             limiter.withLock { $0.recordFailure(client, at: now) }
-            return .unauthenticated("the token '\(name)' has expired; an admin can add a new one with 'shunter token add'")
+            return .unauthenticated(
+                "the token '\(name)' has expired; an admin can add a new one with 'shunter token add'")
         case .accepted(let principal):
             guard principal.scope.allows(needed) else {
                 return .forbidden(

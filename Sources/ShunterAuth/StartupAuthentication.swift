@@ -39,8 +39,11 @@ package enum StartupAuthentication {
             mode = .open
         case .tokens:
             guard tokensExist else {
-                return .failure(Refusal(description:
-                    "auth.mode is tokens but \(tokenFile) holds no token: add one with 'shunter token add NAME --scope admin'"))
+                return .failure(
+                    Refusal(
+                        description:
+                            "auth.mode is tokens but \(tokenFile) holds no token: add one with 'shunter token add NAME --scope admin'"
+                    ))
             }
             mode = .tokens
         case .automatic:
@@ -49,10 +52,13 @@ package enum StartupAuthentication {
             } else if loopback {
                 mode = .open
             } else {
-                return .failure(Refusal(description:
-                    "listen \(address) is reachable from other machines and no token exists: anyone there could run "
-                        + "code as this user. Add a token ('shunter token add NAME --scope submit', then give clients "
-                        + "http://NAME:TOKEN@host:\(port)), or set 'auth: {mode: none}' in the config for a trusted network"))
+                return .failure(
+                    Refusal(
+                        description:
+                            "listen \(address) is reachable from other machines and no token exists: anyone there could run "
+                            + "code as this user. Add a token ('shunter token add NAME --scope submit', then give clients "
+                            + "http://NAME:TOKEN@host:\(port)), or set 'auth: {mode: none}' in the config for a trusted network"
+                    ))
             }
         }
         if mode == .tokens && !tls && !loopback {

@@ -9,7 +9,8 @@ package struct TokenEntry: Sendable, Codable, Equatable {
     package var expiresAt: Double?
     package var trusted: Bool
 
-    package init(name: String, scope: AccessScope, digest: String, createdAt: Double, expiresAt: Double?, trusted: Bool) {
+    package init(name: String, scope: AccessScope, digest: String, createdAt: Double, expiresAt: Double?, trusted: Bool)
+    {
         self.name = name
         self.scope = scope
         self.digest = digest

@@ -2,11 +2,11 @@ import Foundation
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The broker's tokens, in one owner-only JSON file under its root (`auth/tokens.json`).
@@ -32,7 +32,9 @@ package final class TokenRegistry: Sendable {
 
     /// Looks a presented token up. Every entry is compared, in constant time, whatever
     /// matches: how long this takes says nothing of which digest is close.
-    package func authenticate(_ presented: String, now: Double = Date().timeIntervalSince1970) throws(TokenFileError) -> Verdict {
+    package func authenticate(_ presented: String, now: Double = Date().timeIntervalSince1970) throws(TokenFileError)
+        -> Verdict
+    {
         let digest = AccessToken(text: presented).digest
         var found: TokenEntry?
         for entry in try current() where AccessToken.constantTimeEquals(entry.digest, digest) {
@@ -58,11 +60,13 @@ package final class TokenRegistry: Sendable {
         let token = AccessToken.generate()
         try change { entries throws(TokenFileError) in
             guard !entries.contains(where: { $0.name == name }) else {
-                throw TokenFileError(path: path, "a token named '\(name)' exists; revoke it first (shunter token revoke \(name))")
+                throw TokenFileError(
+                    path: path, "a token named '\(name)' exists; revoke it first (shunter token revoke \(name))")
             }
-            entries.append(TokenEntry(
-                name: name, scope: scope, digest: token.digest, createdAt: now,
-                expiresAt: seconds.map { now + $0 }, trusted: trusted))
+            entries.append(
+                TokenEntry(
+                    name: name, scope: scope, digest: token.digest, createdAt: now,
+                    expiresAt: seconds.map { now + $0 }, trusted: trusted))
         }
         return token
     }
@@ -114,7 +118,9 @@ package final class TokenRegistry: Sendable {
             throw TokenFileError(path: path, "cannot create its directory: \(error)")
         }
         let lockFD = open(path + ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard lockFD >= 0 else { throw TokenFileError(path: path, "cannot open its lock: \(String(cString: strerror(errno)))") }
+        guard lockFD >= 0 else {
+            throw TokenFileError(path: path, "cannot open its lock: \(String(cString: strerror(errno)))")
+        }
         defer { close(lockFD) }
         guard flock(lockFD, LOCK_EX) == 0 else {
             throw TokenFileError(path: path, "cannot lock it: \(String(cString: strerror(errno)))")
@@ -137,7 +143,9 @@ package final class TokenRegistry: Sendable {
     private func replaceFile(with data: Data) throws(TokenFileError) {
         let temporary = path + ".tmp-\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else { throw TokenFileError(path: path, "cannot write \(temporary): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            throw TokenFileError(path: path, "cannot write \(temporary): \(String(cString: strerror(errno)))")
+        }
         let bytes = [UInt8](data)
         var written = 0
         while written < bytes.count {

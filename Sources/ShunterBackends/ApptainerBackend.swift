@@ -17,18 +17,21 @@ import ShunterHandlers
 /// - The `apptainer` process runs through `LocalBackend`: in its own session, so a timeout or
 ///   a cancel stops the whole process tree (TERM, grace, KILL to the group; with
 ///   `--containall` the job's processes also live in a PID namespace that dies with it).
-public struct ApptainerBackend: AvailabilityReporting {
-    public static let descriptor = BackendDescriptor(
+package struct ApptainerBackend: AvailabilityReporting {
+    package static let descriptor = BackendDescriptor(
         component: ComponentCatalog.Component(
             name: "apptainer",
-            summary: "runs the job in an Apptainer container from a SIF file or sandbox directory of the image directory; "
+            summary:
+                "runs the job in an Apptainer container from a SIF file or sandbox directory of the image directory; "
                 + "a timeout or a cancel stops the whole process tree",
             optionSection: "apptainer",
             optionKeys: [
-                "executable": "apptainer (or singularity) client, a name looked up on PATH or a path (default apptainer)",
+                "executable":
+                    "apptainer (or singularity) client, a name looked up on PATH or a path (default apptainer)",
                 "image_dir": "directory of images: NAME_TAG.sif, NAME_TAG/ sandboxes, NAME_TAG.tar docker archives "
                     + "(see docs/containers.md; default \(Settings.defaultImageDirectory))",
-                "containall": "true (default): --containall, own PID/IPC namespaces and no host home, /tmp or environment",
+                "containall":
+                    "true (default): --containall, own PID/IPC namespaces and no host home, /tmp or environment",
                 "no_privs": "true (default): --no-privs, no capabilities inside the container even for root",
                 "extra_args": "list of further `apptainer exec` arguments, placed before the image",
             ]
@@ -36,16 +39,16 @@ public struct ApptainerBackend: AvailabilityReporting {
         make: { handler, context in try ApptainerBackend(handler: handler, killGrace: context.killGrace) }
     )
 
-    public struct Settings: Sendable, Hashable {
-        public static let defaultImageDirectory = "/var/lib/shunter/images"
+    package struct Settings: Sendable, Hashable {
+        package static let defaultImageDirectory = "/var/lib/shunter/images"
 
-        public var executable: String = "apptainer"
-        public var imageDirectory: String = Settings.defaultImageDirectory
-        public var containAll = true
-        public var noPrivileges = true
-        public var extraArguments: [String] = []
+        package var executable: String = "apptainer"
+        package var imageDirectory: String = Settings.defaultImageDirectory
+        package var containAll = true
+        package var noPrivileges = true
+        package var extraArguments: [String] = []
 
-        public init() {}
+        package init() {}
     }
 
     /// Broker variables the apptainer client itself reads (`APPTAINER_HOST_BINDS` is read by
@@ -56,16 +59,16 @@ public struct ApptainerBackend: AvailabilityReporting {
     ]
 
     /// One conversion per image file, shared by every apptainer handler of the broker.
-    public static let sharedImages = ImageProvisioner<String>()
+    package static let sharedImages = ImageProvisioner<String>()
 
-    public let settings: Settings
-    public let killGrace: Duration
+    package let settings: Settings
+    package let killGrace: Duration
     let executablePath: String?
     let clientEnvironment: [String: String]
     let images: ImageProvisioner<String>
     let logger: Logger
 
-    public init(
+    package init(
         settings: Settings, killGrace: Duration = .seconds(5),
         brokerEnvironment: [String: String] = ProcessInfo.processInfo.environment,
         images: ImageProvisioner<String> = ApptainerBackend.sharedImages,
@@ -75,15 +78,17 @@ public struct ApptainerBackend: AvailabilityReporting {
         self.killGrace = killGrace
         self.clientEnvironment = brokerEnvironment.filter { Self.clientVariables.contains($0.key) }
         let path = brokerEnvironment["PATH"]
-        self.executablePath = ContainerTool.locate(settings.executable, searchPath: path)
+        self.executablePath =
+            ContainerTool.locate(settings.executable, searchPath: path)
             ?? (settings.executable == "apptainer" ? ContainerTool.locate("singularity", searchPath: path) : nil)
         self.images = images
         self.logger = logger
     }
 
     /// Reads the handler's `apptainer:` section.
-    public init(handler: HandlerConfig, killGrace: Duration = .seconds(5)) throws {
-        let options = try OptionReader(section: "apptainer", of: handler, accepted: Self.descriptor.component.optionKeys.keys)
+    package init(handler: HandlerConfig, killGrace: Duration = .seconds(5)) throws {
+        let options = try OptionReader(
+            section: "apptainer", of: handler, accepted: Self.descriptor.component.optionKeys.keys)
         var settings = Settings()
         settings.executable = try options.string("executable") ?? settings.executable
         settings.imageDirectory = try options.string("image_dir") ?? settings.imageDirectory
@@ -97,9 +102,10 @@ public struct ApptainerBackend: AvailabilityReporting {
         executablePath.map { ContainerTool(path: $0, environment: toolEnvironment(binding: [settings.imageDirectory])) }
     }
 
-    public func availabilityProblem() async -> String? {
+    package func availabilityProblem() async -> String? {
         guard let tool else {
-            return "neither '\(settings.executable)' nor singularity is on PATH: install Apptainer (https://apptainer.org/docs/admin/main/installation.html), or on Debian run scripts/install-apptainer.sh of Shunter's repository as root"
+            return
+                "neither '\(settings.executable)' nor singularity is on PATH: install Apptainer (https://apptainer.org/docs/admin/main/installation.html), or on Debian run scripts/install-apptainer.sh of Shunter's repository as root"
         }
         do {
             let version = try await tool.run(["--version"])
@@ -108,7 +114,9 @@ public struct ApptainerBackend: AvailabilityReporting {
             return "cannot run \(tool.path): \(error)"
         }
         var isDirectory: ObjCBool = false
-        if !FileManager.default.fileExists(atPath: settings.imageDirectory, isDirectory: &isDirectory) || !isDirectory.boolValue {
+        if !FileManager.default.fileExists(atPath: settings.imageDirectory, isDirectory: &isDirectory)
+            || !isDirectory.boolValue
+        {
             return "the image directory apptainer.image_dir \(settings.imageDirectory) does not exist"
         }
         return nil
@@ -117,21 +125,23 @@ public struct ApptainerBackend: AvailabilityReporting {
     /// Reports the `apptainer` process's identity (through `LocalBackend`), by which recovery
     /// stops what a crashed broker left: inside the container, the job's processes need not
     /// work in a directory the broker knows.
-    public var recoveryModel: RecoveryModel { .rerunFoundByExternalID }
+    package var recoveryModel: RecoveryModel { .rerunFoundByExternalID }
 
     /// The apptainer process runs as a local process group: stop what a crashed broker left.
-    public func abandon(externalID: String) async {
+    package func abandon(externalID: String) async {
         await LocalBackend(killGrace: killGrace, logger: logger).abandon(externalID: externalID)
     }
 
-    public func run(_ execution: Execution, events: ExecutionEvents) async throws -> ExecutionOutcome {
+    package func run(_ execution: Execution, events: ExecutionEvents) async throws -> ExecutionOutcome {
         try Task.checkCancellation()
         guard let tool else {
             throw BackendError.unavailable(
-                backend: "apptainer", reason: "neither '\(settings.executable)' nor singularity is on the broker's PATH")
+                backend: "apptainer", reason: "neither '\(settings.executable)' nor singularity is on the broker's PATH"
+            )
         }
         guard let image = execution.image else {
-            throw BackendError.launchFailed(command: "apptainer exec", reason: "the job names no image (the plugin gave none)")
+            throw BackendError.launchFailed(
+                command: "apptainer exec", reason: "the job names no image (the plugin gave none)")
         }
         if let problem = ContainerImageName.problem(with: image) {
             throw BackendError.launchFailed(command: "apptainer exec", reason: problem)
@@ -148,7 +158,8 @@ public struct ApptainerBackend: AvailabilityReporting {
         let directory = execution.workDirectory
         if directory.contains(":") || directory.contains(",") {
             throw BackendError.launchFailed(
-                command: "apptainer exec", reason: "the work directory \(directory) contains ':' or ',', which --bind cannot name")
+                command: "apptainer exec",
+                reason: "the work directory \(directory) contains ':' or ',', which --bind cannot name")
         }
         var arguments = ["--silent", "exec"]
         if settings.containAll { arguments.append("--containall") }
@@ -164,7 +175,8 @@ public struct ApptainerBackend: AvailabilityReporting {
             // file but no variable, which is all bash could use anyway.
             guard Self.isShellName(name) else { continue }
             guard !value.contains("\0") else {
-                throw BackendError.launchFailed(command: "apptainer exec", reason: "illegal environment variable value: '\(name)'")
+                throw BackendError.launchFailed(
+                    command: "apptainer exec", reason: "illegal environment variable value: '\(name)'")
             }
             variables["APPTAINERENV_" + name] = value
         }
@@ -184,10 +196,13 @@ public struct ApptainerBackend: AvailabilityReporting {
     }
 
     static func isShellName(_ name: String) -> Bool {
-        guard let first = name.unicodeScalars.first, first == "_" || (first.isASCII && first.properties.isAlphabetic) else {
+        guard let first = name.unicodeScalars.first, first == "_" || (first.isASCII && first.properties.isAlphabetic)
+        else {
             return false
         }
-        return name.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) }
+        return name.unicodeScalars.allSatisfy {
+            $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0)))
+        }
     }
 
     // MARK: - Images
@@ -218,12 +233,18 @@ public struct ApptainerBackend: AvailabilityReporting {
             let build = try await tool.run(["--silent", "build", partial, "docker-archive:\(archive)"])
             guard build.succeeded else {
                 try? manager.removeItem(atPath: partial)
-                throw BackendError.launchFailed(command: "apptainer build \(sif) docker-archive:\(archive)", reason: build.message)
+                throw BackendError.launchFailed(
+                    command: "apptainer build \(sif) docker-archive:\(archive)", reason: build.message)
             }
             do {
-                if manager.fileExists(atPath: sif) { try manager.removeItem(atPath: partial) } else { try manager.moveItem(atPath: partial, toPath: sif) }
+                if manager.fileExists(atPath: sif) {
+                    try manager.removeItem(atPath: partial)
+                } else {
+                    try manager.moveItem(atPath: partial, toPath: sif)
+                }
             } catch {
-                throw BackendError.launchFailed(command: "apptainer build \(sif)", reason: "cannot move the built image into place: \(error)")
+                throw BackendError.launchFailed(
+                    command: "apptainer build \(sif)", reason: "cannot move the built image into place: \(error)")
             }
             return sif
         }

@@ -6,7 +6,7 @@ import ShunterHandlers
 /// A backend knows nothing of transformations or celltypes: the job plugin has already turned
 /// the job into an `Execution` (a work directory and a command). To add one, write a type
 /// conforming to `Backend` in one file with a `descriptor`, and list it in `BackendRegistry`.
-public protocol Backend: Sendable {
+package protocol Backend: Sendable {
     /// Runs the execution to its end. Cancelling the calling task must stop everything the
     /// execution started (the whole process group, the container, the batch job) before this
     /// returns, and then throw `CancellationError`.
@@ -34,18 +34,20 @@ public protocol Backend: Sendable {
 }
 
 extension Backend {
-    public func resume(_ execution: Execution, externalID: String, events: ExecutionEvents) async throws -> ExecutionOutcome {
+    package func resume(_ execution: Execution, externalID: String, events: ExecutionEvents) async throws
+        -> ExecutionOutcome
+    {
         throw BackendError.cannotResume(backend: String(describing: Self.self), externalID: externalID)
     }
 
-    public func abandon(externalID: String) async {}
+    package func abandon(externalID: String) async {}
 
-    public var recoveryModel: RecoveryModel { .rerun }
+    package var recoveryModel: RecoveryModel { .rerun }
 }
 
 /// What becomes of a backend's executions when the broker dies, and how the next broker finds
 /// them: the one fact from which the broker's journal writes follow (its durability policy).
-public enum RecoveryModel: String, Sendable, CaseIterable {
+package enum RecoveryModel: String, Sendable, CaseIterable {
     /// The job runs again after a restart, and the backend promises nothing else: it may report
     /// no identity at start, so the job's `running` state is journaled on a write of its own,
     /// and an identity it does report is committed before `events.started` returns.
@@ -69,21 +71,21 @@ public enum RecoveryModel: String, Sendable, CaseIterable {
 
     /// Whether recovery follows a running execution (`Backend.resume`) instead of running the
     /// job again.
-    public var reattaches: Bool { self == .reattach }
+    package var reattaches: Bool { self == .reattach }
 }
 
 /// Callbacks from a running execution to the broker.
-public struct ExecutionEvents: Sendable {
+package struct ExecutionEvents: Sendable {
     /// Called once the execution has an identity outside this process (a Slurm job id, a
     /// container id). The broker journals it before the backend goes on, so a crash right
     /// after never loses track of it (unless the backend's `RecoveryModel` finds its executions
     /// another way).
-    public var started: @Sendable (_ externalID: String) async throws -> Void
+    package var started: @Sendable (_ externalID: String) async throws -> Void
     /// True while the broker shuts down: a cancelled execution that outlives the broker (a
     /// batch job) is then left running for the next start to re-attach, not stopped.
-    public var brokerIsStopping: @Sendable () async -> Bool
+    package var brokerIsStopping: @Sendable () async -> Bool
 
-    public init(
+    package init(
         started: @escaping @Sendable (_ externalID: String) async throws -> Void = { _ in },
         brokerIsStopping: @escaping @Sendable () async -> Bool = { false }
     ) {
@@ -93,11 +95,11 @@ public struct ExecutionEvents: Sendable {
 }
 
 /// Builds backends from handler configs; one per backend kind, listed in `BackendRegistry`.
-public struct BackendDescriptor: Sendable {
-    public var component: ComponentCatalog.Component
-    public var make: @Sendable (_ handler: HandlerConfig, _ context: BackendContext) throws -> any Backend
+package struct BackendDescriptor: Sendable {
+    package var component: ComponentCatalog.Component
+    package var make: @Sendable (_ handler: HandlerConfig, _ context: BackendContext) throws -> any Backend
 
-    public init(
+    package init(
         component: ComponentCatalog.Component,
         make: @escaping @Sendable (_ handler: HandlerConfig, _ context: BackendContext) throws -> any Backend
     ) {
@@ -105,25 +107,25 @@ public struct BackendDescriptor: Sendable {
         self.make = make
     }
 
-    public var name: String { component.name }
+    package var name: String { component.name }
 }
 
 /// What every backend may need from the broker's configuration.
-public struct BackendContext: Sendable {
+package struct BackendContext: Sendable {
     /// Grace period between TERM and KILL when stopping a job.
-    public var killGrace: Duration
+    package var killGrace: Duration
 
-    public init(killGrace: Duration = .seconds(5)) {
+    package init(killGrace: Duration = .seconds(5)) {
         self.killGrace = killGrace
     }
 }
 
-public enum BackendError: Error, Sendable, CustomStringConvertible {
+package enum BackendError: Error, Sendable, CustomStringConvertible {
     case cannotResume(backend: String, externalID: String)
     case launchFailed(command: String, reason: String)
     case unavailable(backend: String, reason: String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .cannotResume(let backend, let externalID):
             "\(backend) cannot re-attach to execution \(externalID); the job runs again"

@@ -6,15 +6,15 @@ import ShunterHandlers
 /// handlers name Docker must still start on a machine without it. Instead the broker asks at
 /// startup and logs a warning for each enabled handler whose engine is unusable; jobs that
 /// reach such a handler fail with `BackendError.unavailable`.
-public protocol AvailabilityReporting: Backend {
+package protocol AvailabilityReporting: Backend {
     /// Why jobs of this backend cannot run on this machine now, nil when they can.
     func availabilityProblem() async -> String?
 }
 
-public enum BackendAvailability {
+package enum BackendAvailability {
     /// One warning per handler whose backend reports a problem (or cannot even be built from
     /// its section), in handler order, for the broker to log at startup.
-    public static func warnings(
+    package static func warnings(
         for handlers: [HandlerConfig], backends: [BackendDescriptor] = BackendRegistry.builtIn,
         context: BackendContext = BackendContext()
     ) async -> [String] {
@@ -25,14 +25,17 @@ public enum BackendAvailability {
             do {
                 backend = try descriptor.make(handler, context)
             } catch {
-                warnings.append("handler '\(handler.name)' (\(handler.source)): backend \(handler.backend) cannot be set up: \(error)")
+                warnings.append(
+                    "handler '\(handler.name)' (\(handler.source)): backend \(handler.backend) cannot be set up: \(error)"
+                )
                 continue
             }
             guard let reporting = backend as? any AvailabilityReporting else { continue }
             if let problem = await reporting.availabilityProblem() {
                 warnings.append(
                     "handler '\(handler.name)' (\(handler.source)): backend \(handler.backend) is not usable on this machine: "
-                        + "\(problem); jobs this handler takes will fail. Install the engine or set 'enabled: false' in \(handler.source.file)")
+                        + "\(problem); jobs this handler takes will fail. Install the engine or set 'enabled: false' in \(handler.source.file)"
+                )
             }
         }
         return warnings

@@ -1,7 +1,7 @@
 /// The backends this build of the broker knows. Adding a backend is one file conforming to
 /// `Backend` (with a static `descriptor`) and one line here.
-public enum BackendRegistry {
-    public static let builtIn: [BackendDescriptor] = [
+package enum BackendRegistry {
+    package static let builtIn: [BackendDescriptor] = [
         LocalBackend.descriptor,
         SlurmBackend.descriptor,
         DockerBackend.descriptor,
@@ -9,7 +9,9 @@ public enum BackendRegistry {
     ]
 
     /// The descriptor for a handler's `backend:` name, nil if none has it.
-    public static func descriptor(named name: String, in descriptors: [BackendDescriptor] = builtIn) -> BackendDescriptor? {
+    package static func descriptor(named name: String, in descriptors: [BackendDescriptor] = builtIn)
+        -> BackendDescriptor?
+    {
         descriptors.first { $0.name == name }
     }
 }

@@ -2,11 +2,11 @@ import CShunterSpawn
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A process this broker started as the leader of a new session, and the wait for its end.

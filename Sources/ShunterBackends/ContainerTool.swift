@@ -49,7 +49,8 @@ struct ContainerTool: Sendable {
     static func locate(_ name: String, searchPath: String?) -> String? {
         let manager = FileManager.default
         if name.contains("/") { return manager.isExecutableFile(atPath: name) ? name : nil }
-        let directories = (searchPath ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin").split(separator: ":")
+        let directories = (searchPath ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin").split(
+            separator: ":")
         for directory in directories {
             let candidate = "\(directory)/\(name)"
             var isDirectory: ObjCBool = false

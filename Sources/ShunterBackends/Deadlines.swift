@@ -61,7 +61,9 @@ final class Deadlines: Sendable {
             let turn: ([Entry], ContinuousClock.Instant?)? = state.withLock { state in
                 guard state.generation == generation else { return nil }
                 // In deadline order, also when a late wake-up finds several due at once.
-                let due = state.entries.filter { $0.value.deadline <= now }.sorted { $0.value.deadline < $1.value.deadline }
+                let due = state.entries.filter { $0.value.deadline <= now }.sorted {
+                    $0.value.deadline < $1.value.deadline
+                }
                 for (id, _) in due { state.entries.removeValue(forKey: id) }
                 let next = state.entries.values.map(\.deadline).min()
                 state.sleepingUntil = next

@@ -3,9 +3,9 @@ import Logging
 import ShunterHandlers
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// Runs an execution inside a container of a local Docker engine, with `docker run`.
@@ -23,8 +23,8 @@ import Musl
 ///   broker restarted after a crash removes what its predecessor left running.
 /// - No registry is assumed: the image must be in the engine already, or be a `docker save`
 ///   archive in `image_dir` (loaded on first use, once however many jobs ask at once).
-public struct DockerBackend: AvailabilityReporting {
-    public static let descriptor = BackendDescriptor(
+package struct DockerBackend: AvailabilityReporting {
+    package static let descriptor = BackendDescriptor(
         component: ComponentCatalog.Component(
             name: "docker",
             summary: "runs the job in a container of the local Docker engine (work directory bind-mounted, "
@@ -35,7 +35,8 @@ public struct DockerBackend: AvailabilityReporting {
                 "network": "none (default) or host",
                 "cpus": "CPU limit per container, a number (the job's __meta__.ncores, when lower, wins)",
                 "memory": "memory limit per container, a size such as 2G (the job's request, when lower, wins)",
-                "image_dir": "directory of `docker save` archives (NAME_TAG.tar, see docs/containers.md) loaded when an image is not in the engine",
+                "image_dir":
+                    "directory of `docker save` archives (NAME_TAG.tar, see docs/containers.md) loaded when an image is not in the engine",
                 "init": "true (default): docker-init runs as PID 1 so the job's shell receives signals normally",
                 "drop_capabilities": "true (default): --cap-drop=ALL --security-opt=no-new-privileges",
                 "extra_args": "list of further `docker run` arguments, placed before the image",
@@ -44,22 +45,22 @@ public struct DockerBackend: AvailabilityReporting {
         make: { handler, context in try DockerBackend(handler: handler, killGrace: context.killGrace) }
     )
 
-    public enum Network: String, Sendable, CaseIterable {
+    package enum Network: String, Sendable, CaseIterable {
         case none
         case host
     }
 
-    public struct Settings: Sendable, Hashable {
-        public var executable: String = "docker"
-        public var network: Network = .none
-        public var cpus: Double?
-        public var memoryBytes: Int64?
-        public var imageDirectory: String?
-        public var runsInit = true
-        public var dropsCapabilities = true
-        public var extraArguments: [String] = []
+    package struct Settings: Sendable, Hashable {
+        package var executable: String = "docker"
+        package var network: Network = .none
+        package var cpus: Double?
+        package var memoryBytes: Int64?
+        package var imageDirectory: String?
+        package var runsInit = true
+        package var dropsCapabilities = true
+        package var extraArguments: [String] = []
 
-        public init() {}
+        package init() {}
     }
 
     /// Variables of the broker that the docker client itself needs (where the engine is, its
@@ -70,17 +71,17 @@ public struct DockerBackend: AvailabilityReporting {
     ]
 
     /// One `docker load` per image and engine, shared by every docker handler of the broker.
-    public static let sharedImages = ImageProvisioner<Bool>()
+    package static let sharedImages = ImageProvisioner<Bool>()
 
-    public let settings: Settings
-    public let killGrace: Duration
+    package let settings: Settings
+    package let killGrace: Duration
     /// The docker client, nil when it is not installed.
     let executablePath: String?
     let clientEnvironment: [String: String]
     let images: ImageProvisioner<Bool>
     let logger: Logger
 
-    public init(
+    package init(
         settings: Settings, killGrace: Duration = .seconds(5),
         brokerEnvironment: [String: String] = ProcessInfo.processInfo.environment,
         images: ImageProvisioner<Bool> = DockerBackend.sharedImages,
@@ -95,8 +96,9 @@ public struct DockerBackend: AvailabilityReporting {
     }
 
     /// Reads the handler's `docker:` section.
-    public init(handler: HandlerConfig, killGrace: Duration = .seconds(5)) throws {
-        let options = try OptionReader(section: "docker", of: handler, accepted: Self.descriptor.component.optionKeys.keys)
+    package init(handler: HandlerConfig, killGrace: Duration = .seconds(5)) throws {
+        let options = try OptionReader(
+            section: "docker", of: handler, accepted: Self.descriptor.component.optionKeys.keys)
         var settings = Settings()
         settings.executable = try options.string("executable") ?? settings.executable
         settings.network = try options.choice("network", as: Network.self) ?? settings.network
@@ -114,14 +116,16 @@ public struct DockerBackend: AvailabilityReporting {
         executablePath.map { ContainerTool(path: $0, environment: clientEnvironment) }
     }
 
-    public func availabilityProblem() async -> String? {
+    package func availabilityProblem() async -> String? {
         guard let tool else {
-            return "the docker client '\(settings.executable)' is not on PATH: install Docker (https://docs.docker.com/engine/install/), or on Debian run scripts/start-docker.sh of Shunter's repository as root (no bridge network, no iptables)"
+            return
+                "the docker client '\(settings.executable)' is not on PATH: install Docker (https://docs.docker.com/engine/install/), or on Debian run scripts/start-docker.sh of Shunter's repository as root (no bridge network, no iptables)"
         }
         do {
             let version = try await tool.run(["version", "--format", "{{.Server.Version}}"])
             if !version.succeeded {
-                return "the Docker engine does not answer (start it, e.g. with scripts/start-docker.sh of Shunter's repository as root): \(version.message)"
+                return
+                    "the Docker engine does not answer (start it, e.g. with scripts/start-docker.sh of Shunter's repository as root): \(version.message)"
             }
         } catch {
             return "cannot run \(tool.path): \(error)"
@@ -133,10 +137,10 @@ public struct DockerBackend: AvailabilityReporting {
     }
 
     /// Reports the container's name once its image is there; only that name finds it again.
-    public var recoveryModel: RecoveryModel { .rerunFoundByExternalID }
+    package var recoveryModel: RecoveryModel { .rerunFoundByExternalID }
 
     /// Removes the container a crashed broker left behind (the external id is its name).
-    public func abandon(externalID: String) async {
+    package func abandon(externalID: String) async {
         guard let tool, externalID.hasPrefix(Self.namePrefix) else { return }
         let removal = await tool.runUncancelled(["rm", "--force", externalID])
         if removal.succeeded {
@@ -144,7 +148,7 @@ public struct DockerBackend: AvailabilityReporting {
         }
     }
 
-    public func run(_ execution: Execution, events: ExecutionEvents) async throws -> ExecutionOutcome {
+    package func run(_ execution: Execution, events: ExecutionEvents) async throws -> ExecutionOutcome {
         try Task.checkCancellation()
         let started = ContinuousClock.now
         guard let tool else {
@@ -152,7 +156,8 @@ public struct DockerBackend: AvailabilityReporting {
                 backend: "docker", reason: "the docker client '\(settings.executable)' is not on the broker's PATH")
         }
         guard let image = execution.image else {
-            throw BackendError.launchFailed(command: "docker run", reason: "the job names no image (the plugin gave none)")
+            throw BackendError.launchFailed(
+                command: "docker run", reason: "the job names no image (the plugin gave none)")
         }
         if let problem = ContainerImageName.problem(with: image) {
             throw BackendError.launchFailed(command: "docker run", reason: problem)
@@ -178,7 +183,8 @@ public struct DockerBackend: AvailabilityReporting {
         case .timedOut:
             logger.info("timed out; container killed", metadata: ["job": "\(execution.jobID)", "container": "\(name)"])
             let wallTime = ContinuousClock.now - started
-            return ExecutionOutcome(termination: .timedOut(execution.timeout ?? wallTime), wallTime: wallTime, externalID: name)
+            return ExecutionOutcome(
+                termination: .timedOut(execution.timeout ?? wallTime), wallTime: wallTime, externalID: name)
         case .finished(var outcome):
             // 125 is docker's own failure (no such image, a bad option), before the job ran; the
             // client then says so on stderr as `docker: ...`.
@@ -200,7 +206,8 @@ public struct DockerBackend: AvailabilityReporting {
         let directory = execution.workDirectory
         if directory.contains(":") || directory.contains(",") {
             throw BackendError.launchFailed(
-                command: "docker run", reason: "the work directory \(directory) contains ':' or ',', which a bind mount cannot name")
+                command: "docker run",
+                reason: "the work directory \(directory) contains ':' or ',', which a bind mount cannot name")
         }
         var arguments = [
             "run", "--rm", "--name", name, "--pull=never", "--network=\(settings.network.rawValue)",
@@ -223,7 +230,8 @@ public struct DockerBackend: AvailabilityReporting {
         var variables = clientEnvironment
         for (variable, value) in execution.environment.sorted(by: { $0.key < $1.key }) {
             guard !variable.isEmpty, !variable.contains("="), !variable.contains("\0"), !value.contains("\0") else {
-                throw BackendError.launchFailed(command: "docker run", reason: "illegal environment variable name or value: '\(variable)'")
+                throw BackendError.launchFailed(
+                    command: "docker run", reason: "illegal environment variable name or value: '\(variable)'")
             }
             if clientEnvironment[variable] != nil {
                 arguments += ["--env", "\(variable)=\(value)"]
@@ -242,7 +250,8 @@ public struct DockerBackend: AvailabilityReporting {
 
     /// `shunter-<job id>-<random>`: findable by job, unique even when a job runs again.
     static func containerName(jobID: String) -> String {
-        let safe = String(jobID.prefix(64).map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." ? $0 : "_" })
+        let safe = String(
+            jobID.prefix(64).map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." ? $0 : "_" })
         let random = String(UInt32.random(in: .min ... .max), radix: 16)
         return "\(namePrefix)\(safe)-\(random)"
     }
@@ -278,7 +287,9 @@ public struct DockerBackend: AvailabilityReporting {
     /// TERM to the container, `grace` for it to end, KILL; then the client ends on its own (it
     /// is cancelled, which stops its process group, only if it does not), and the container
     /// is removed in case the client died before `--rm` could act.
-    static func stop(container: String, client: Task<ExecutionOutcome, any Error>, tool: ContainerTool, grace: Duration) async {
+    static func stop(container: String, client: Task<ExecutionOutcome, any Error>, tool: ContainerTool, grace: Duration)
+        async
+    {
         let term = await tool.runUncancelled(["kill", "--signal=TERM", container])
         if term.succeeded {
             if await !ended(client, within: grace) {
@@ -324,10 +335,13 @@ public struct DockerBackend: AvailabilityReporting {
             let stem = ContainerImageName.fileStem(image)
             let candidates = directory.map { dir in ["tar", "tar.gz"].map { "\(dir)/\(stem).\($0)" } } ?? []
             guard let archive = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
-                let looked = candidates.isEmpty ? "no docker.image_dir is configured" : "there is no \(candidates.joined(separator: " or "))"
+                let looked =
+                    candidates.isEmpty
+                    ? "no docker.image_dir is configured" : "there is no \(candidates.joined(separator: " or "))"
                 throw BackendError.launchFailed(
                     command: "docker run \(image)",
-                    reason: "the image is not in the Docker engine and \(looked); provide it with `docker load -i ARCHIVE` "
+                    reason:
+                        "the image is not in the Docker engine and \(looked); provide it with `docker load -i ARCHIVE` "
                         + "or `docker import ROOTFS.tar \(ContainerImageName.withTag(image))` (see docs/containers.md)")
             }
             logger.notice("loading image archive", metadata: ["image": "\(image)", "archive": "\(archive)"])

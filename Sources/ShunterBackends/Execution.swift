@@ -1,28 +1,28 @@
 import ShunterCore
 
 /// One command to run, as a job plugin prepared it.
-public struct Execution: Sendable {
-    public var jobID: String
+package struct Execution: Sendable {
+    package var jobID: String
     /// Handler name, for logs and for backends that label what they start.
-    public var handler: String
+    package var handler: String
     /// The directory the command runs in; it holds the inputs and receives `RESULT`.
-    public var workDirectory: String
+    package var workDirectory: String
     /// argv; `command[0]` is looked up in `PATH` unless it contains a slash.
-    public var command: [String]
+    package var command: [String]
     /// The command's whole environment: nothing is inherited that is not listed here.
-    public var environment: [String: String]
+    package var environment: [String: String]
     /// A container image, for container backends.
-    public var image: String?
-    public var timeout: Duration?
-    public var resources: ResourceRequest
+    package var image: String?
+    package var timeout: Duration?
+    package var resources: ResourceRequest
     /// Where standard output and standard error go (files, so that large output never sits in
     /// the broker's memory).
-    public var stdoutPath: String
-    public var stderrPath: String
+    package var stdoutPath: String
+    package var stderrPath: String
     /// Start the job forked from a warm parent (local backend only; others run `command`).
-    public var warmStart: WarmStart?
+    package var warmStart: WarmStart?
 
-    public init(
+    package init(
         jobID: String, handler: String, workDirectory: String, command: [String],
         environment: [String: String], image: String? = nil, timeout: Duration? = nil,
         resources: ResourceRequest = ResourceRequest(), stdoutPath: String, stderrPath: String,
@@ -43,20 +43,20 @@ public struct Execution: Sendable {
 }
 
 /// Resources a job asks for (from `__meta__` and the handler's defaults).
-public struct ResourceRequest: Sendable, Hashable {
-    public var cores: Int?
-    public var memoryBytes: Int64?
-    public var walltime: Duration?
-    public var gpus: Int?
+package struct ResourceRequest: Sendable, Hashable {
+    package var cores: Int?
+    package var memoryBytes: Int64?
+    package var walltime: Duration?
+    package var gpus: Int?
     /// Batch-scheduler placement (Slurm's `--partition`, `--account`, `--qos`); other backends
     /// ignore them.
-    public var partition: String?
-    public var account: String?
-    public var qos: String?
+    package var partition: String?
+    package var account: String?
+    package var qos: String?
     /// Free scheduler directives, one option each (`--constraint=avx2`), for what has no field.
-    public var extraDirectives: [String]
+    package var extraDirectives: [String]
 
-    public init(
+    package init(
         cores: Int? = nil, memoryBytes: Int64? = nil, walltime: Duration? = nil, gpus: Int? = nil,
         partition: String? = nil, account: String? = nil, qos: String? = nil, extraDirectives: [String] = []
     ) {
@@ -72,24 +72,24 @@ public struct ResourceRequest: Sendable, Hashable {
 }
 
 /// How an execution ended.
-public struct ExecutionOutcome: Sendable, Hashable {
-    public enum Termination: Sendable, Hashable {
+package struct ExecutionOutcome: Sendable, Hashable {
+    package enum Termination: Sendable, Hashable {
         case exited(Int32)
         case signaled(Int32)
         /// Stopped by the backend because `Execution.timeout` ran out.
         case timedOut(Duration)
     }
 
-    public var termination: Termination
-    public var wallTime: Duration
+    package var termination: Termination
+    package var wallTime: Duration
     /// The backend's own id for the execution (a Slurm job id), if it has one.
-    public var externalID: String?
+    package var externalID: String?
 
-    public init(termination: Termination, wallTime: Duration, externalID: String? = nil) {
+    package init(termination: Termination, wallTime: Duration, externalID: String? = nil) {
         self.termination = termination
         self.wallTime = wallTime
         self.externalID = externalID
     }
 
-    public var succeeded: Bool { termination == .exited(0) }
+    package var succeeded: Bool { termination == .exited(0) }
 }

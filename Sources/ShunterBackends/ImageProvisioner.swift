@@ -5,14 +5,14 @@
 /// that same work instead of starting their own, which would convert the same image twice
 /// and race on its file. A success is remembered (for `freshFor`, so an image removed behind
 /// the broker's back is looked for again); a failure is not, so the next job tries again.
-public actor ImageProvisioner<Value: Sendable> {
+package actor ImageProvisioner<Value: Sendable> {
     private var ready: [String: (value: Value, since: ContinuousClock.Instant)] = [:]
     private var inFlight: [String: Task<Value, any Error>] = [:]
     /// How many times the work ran, per key (tests use it to see that it ran once).
-    public private(set) var runs: [String: Int] = [:]
-    public let freshFor: Duration
+    package private(set) var runs: [String: Int] = [:]
+    package let freshFor: Duration
 
-    public init(freshFor: Duration = .seconds(60)) {
+    package init(freshFor: Duration = .seconds(60)) {
         self.freshFor = freshFor
     }
 
@@ -20,7 +20,7 @@ public actor ImageProvisioner<Value: Sendable> {
     /// is already running it. A caller cancelled while waiting still waits for the running
     /// work to end (it is shared and its result is kept for the others), then throws
     /// `CancellationError`.
-    public func value(for key: String, provide: @escaping @Sendable () async throws -> Value) async throws -> Value {
+    package func value(for key: String, provide: @escaping @Sendable () async throws -> Value) async throws -> Value {
         if let entry = ready[key], ContinuousClock.now - entry.since < freshFor { return entry.value }
         let work: Task<Value, any Error>
         if let running = inFlight[key] {
@@ -40,7 +40,7 @@ public actor ImageProvisioner<Value: Sendable> {
     }
 
     /// Drops a remembered value, for when using it failed (the image vanished).
-    public func forget(_ key: String) {
+    package func forget(_ key: String) {
         ready[key] = nil
     }
 }

@@ -1,29 +1,29 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The user a handler's local jobs run as (`local: {run_as: NAME}`), resolved from the
 /// password database when the handler is loaded.
-public struct JobUser: Sendable, Hashable, CustomStringConvertible {
-    public var name: String
-    public var uid: uid_t
+package struct JobUser: Sendable, Hashable, CustomStringConvertible {
+    package var name: String
+    package var uid: uid_t
     /// The user's primary group; the job gets it as its only group.
-    public var gid: gid_t
+    package var gid: gid_t
 
-    public var description: String { "\(name) (uid \(uid), gid \(gid))" }
+    package var description: String { "\(name) (uid \(uid), gid \(gid))" }
 
-    public init(name: String, uid: uid_t, gid: gid_t) {
+    package init(name: String, uid: uid_t, gid: gid_t) {
         self.name = name
         self.uid = uid
         self.gid = gid
     }
 
     /// A user name, or a number taken as a uid; nil when the password database has no such user.
-    public static func lookUp(_ nameOrID: String) -> JobUser? {
+    package static func lookUp(_ nameOrID: String) -> JobUser? {
         var entry = passwd()
         var result: UnsafeMutablePointer<passwd>?
         var buffer = [CChar](repeating: 0, count: 16_384)

@@ -6,11 +6,11 @@ import Foundation
 /// job and journaling the job's process identity, nothing in the journal names those
 /// processes; their working directory still does, and the next attempt of the job knows that
 /// directory's name.
-public enum LeftoverProcesses {
+package enum LeftoverProcesses {
     /// Kills (SIGKILL, with their process group) the processes whose working directory is
     /// `directory` or below it, and returns their pids.
     @discardableResult
-    public static func kill(workingUnder directory: String) -> [pid_t] {
+    package static func kill(workingUnder directory: String) -> [pid_t] {
         let resolved = URL(fileURLWithPath: directory).resolvingSymlinksInPath().path
         let prefix = resolved.hasSuffix("/") ? resolved : resolved + "/"
         var killed: [pid_t] = []

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 extension LocalBackend {
@@ -43,11 +43,16 @@ extension LocalBackend {
             case .process(.signaled(let signal)):
                 return ExecutionOutcome(termination: .signaled(signal), wallTime: wallTime)
             case .process(.failedToStart(let code)):
-                throw BackendError.launchFailed(command: execution.command.first ?? "", reason: "\(ChildProcess.SpawnError(code: code))")
+                throw BackendError.launchFailed(
+                    command: execution.command.first ?? "", reason: "\(ChildProcess.SpawnError(code: code))")
             case .setupFailed(let reason):
-                throw BackendError.launchFailed(command: execution.command.first ?? "", reason: "its process forked from the warm parent could not be set up: \(reason)")
+                throw BackendError.launchFailed(
+                    command: execution.command.first ?? "",
+                    reason: "its process forked from the warm parent could not be set up: \(reason)")
             case .parentDied(let reason):
-                throw WarmParentError(key: warm.parent, reason: "its warm parent died while it ran (\(reason)); the job's processes were killed")
+                throw WarmParentError(
+                    key: warm.parent,
+                    reason: "its warm parent died while it ran (\(reason)); the job's processes were killed")
             }
         }
     }

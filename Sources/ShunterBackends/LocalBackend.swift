@@ -6,11 +6,11 @@ import Synchronization
 import SystemPackage
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Runs an execution as a process on the broker's own machine.
@@ -22,8 +22,8 @@ import Darwin
 /// A timeout or a cancelled task stops the group: SIGTERM to every member, `killGrace` to exit,
 /// then SIGKILL. After a normal exit whatever the job left running in its group gets the same
 /// treatment (Seamless sends SIGTERM to the group once the job is done).
-public struct LocalBackend: Backend {
-    public static let descriptor = BackendDescriptor(
+package struct LocalBackend: Backend {
+    package static let descriptor = BackendDescriptor(
         component: ComponentCatalog.Component(
             name: "local",
             summary: "runs the job as a process on the broker's machine, in its own session; "
@@ -37,17 +37,19 @@ public struct LocalBackend: Backend {
         make: { handler, context in try LocalBackend(handler: handler, killGrace: context.killGrace) }
     )
 
-    public var killGrace: Duration
+    package var killGrace: Duration
     /// Who the jobs run as; nil: the broker's user.
-    public var user: JobUser?
+    package var user: JobUser?
     private let logger: Logger
 
     /// Reports the process's identity, whenever /proc gives one (Linux); the job's processes
     /// run in its work directory (and any they start stay there unless they `cd` away, which a
     /// job's own clean-up is for).
-    public var recoveryModel: RecoveryModel { .rerunFoundByWorkDirectory }
+    package var recoveryModel: RecoveryModel { .rerunFoundByWorkDirectory }
 
-    public init(killGrace: Duration = .seconds(5), user: JobUser? = nil, logger: Logger = Logger(label: "shunter.backend.local")) {
+    package init(
+        killGrace: Duration = .seconds(5), user: JobUser? = nil, logger: Logger = Logger(label: "shunter.backend.local")
+    ) {
         self.killGrace = killGrace
         self.user = user
         self.logger = logger
@@ -56,8 +58,9 @@ public struct LocalBackend: Backend {
 
     /// Reads the handler's `local:` section: `run_as` must name a user of this machine, and
     /// a broker that is not root can only run jobs as itself.
-    public init(handler: HandlerConfig, killGrace: Duration) throws {
-        let options = try OptionReader(section: "local", of: handler, accepted: Self.descriptor.component.optionKeys.keys)
+    package init(handler: HandlerConfig, killGrace: Duration) throws {
+        let options = try OptionReader(
+            section: "local", of: handler, accepted: Self.descriptor.component.optionKeys.keys)
         var user: JobUser?
         if let name = try options.nameOrNumber("run_as") {
             let location = options.location(of: "run_as")
@@ -80,22 +83,24 @@ public struct LocalBackend: Backend {
 
     /// The umask jobs start with: the one the broker was started with, before it made its own
     /// owner-only (what a job writes stays as it was).
-    public static func keepJobFileCreationMask(_ mask: mode_t) {
+    package static func keepJobFileCreationMask(_ mask: mode_t) {
         ChildProcess.jobFileCreationMask.store(Int(mask), ordering: .relaxed)
     }
 
     /// Kills the process group of a job whose broker was killed, if that very process still
     /// runs (the identity holds boot id and start time, so a reused pid is left alone).
-    public func abandon(externalID: String) async {
+    package func abandon(externalID: String) async {
         guard let identity = ProcessIdentity(externalID: externalID), identity.isAlive else { return }
         logger.notice("killing the process group a crashed broker left running", metadata: ["pid": "\(identity.pid)"])
         kill(-identity.pid, SIGKILL)
     }
 
-    public func run(_ execution: Execution, events: ExecutionEvents) async throws -> ExecutionOutcome {
+    package func run(_ execution: Execution, events: ExecutionEvents) async throws -> ExecutionOutcome {
         try Task.checkCancellation()
         let started = ContinuousClock.now
-        if let warm = execution.warmStart, let outcome = try await runWarm(execution, warm, events: events, started: started) {
+        if let warm = execution.warmStart,
+            let outcome = try await runWarm(execution, warm, events: events, started: started)
+        {
             return outcome
         }
         guard let program = execution.command.first else {
@@ -217,7 +222,8 @@ public struct LocalBackend: Backend {
     private static func environment(_ variables: [String: String], command: String) throws -> [String] {
         try variables.map { name, value in
             guard !name.isEmpty, !name.contains("="), !name.contains("\0"), !value.contains("\0") else {
-                throw BackendError.launchFailed(command: command, reason: "illegal environment variable name or value: '\(name)'")
+                throw BackendError.launchFailed(
+                    command: command, reason: "illegal environment variable name or value: '\(name)'")
             }
             return "\(name)=\(value)"
         }
@@ -237,7 +243,8 @@ public struct LocalBackend: Backend {
             throw BackendError.launchFailed(command: command, reason: "cannot open \(path) for output: \(error)")
         }
         var status = stat()
-        guard fstat(descriptor.rawValue, &status) == 0, status.st_size == 0 || ftruncate(descriptor.rawValue, 0) == 0 else {
+        guard fstat(descriptor.rawValue, &status) == 0, status.st_size == 0 || ftruncate(descriptor.rawValue, 0) == 0
+        else {
             let reason = String(cString: strerror(errno))
             try? descriptor.close()
             throw BackendError.launchFailed(command: command, reason: "cannot empty \(path) for output: \(reason)")

@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The process group (and session) a local job runs in: its id is the pid of the job's first
@@ -31,9 +31,9 @@ struct ProcessGroup: Sendable {
     /// otherwise steal the leader's exit status from swift-subprocess.
     func reapAdoptedMembers() {
         #if os(Linux)
-        var status: Int32 = 0
-        // waitpid(-group): any child of ours in that group; 0 when none has exited yet.
-        while waitpid(-id, &status, WNOHANG) > 0 {}
+            var status: Int32 = 0
+            // waitpid(-group): any child of ours in that group; 0 when none has exited yet.
+            while waitpid(-id, &status, WNOHANG) > 0 {}
         #endif
     }
 
@@ -79,16 +79,16 @@ struct ProcessGroup: Sendable {
 enum OrphanReaper {
     static let adopt: Bool = {
         #if os(Linux)
-        // prctl is variadic in C, which Swift cannot call directly; all its arguments here are
-        // integers, so calling it through a fixed five-argument signature is ABI-compatible on
-        // the Linux targets we build for (x86_64, aarch64).
-        typealias Prctl = @convention(c) (Int32, UInt, UInt, UInt, UInt) -> Int32
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "prctl") else { return false }
-        let prctl = unsafeBitCast(symbol, to: Prctl.self)
-        let PR_SET_CHILD_SUBREAPER: Int32 = 36
-        return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+            // prctl is variadic in C, which Swift cannot call directly; all its arguments here are
+            // integers, so calling it through a fixed five-argument signature is ABI-compatible on
+            // the Linux targets we build for (x86_64, aarch64).
+            typealias Prctl = @convention(c) (Int32, UInt, UInt, UInt, UInt) -> Int32
+            guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "prctl") else { return false }
+            let prctl = unsafeBitCast(symbol, to: Prctl.self)
+            let PR_SET_CHILD_SUBREAPER: Int32 = 36
+            return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
         #else
-        return false
+            return false
         #endif
     }()
 }

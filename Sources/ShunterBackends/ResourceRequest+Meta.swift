@@ -18,15 +18,17 @@ import ShunterHandlers
 /// | `partition`, `account`, `qos` | text |
 /// | `sbatch` | one option or a list of them, e.g. `--constraint=avx2`, added as `#SBATCH` lines |
 extension ResourceRequest {
-    public static let metaKeys = [
+    package static let metaKeys = [
         "ncores", "cores", "memory", "walltime", "gpus", "ngpus", "partition", "account", "qos", "sbatch",
     ]
 
-    public init(meta: [String: JSONValue], defaults: ResourceRequest) throws(ResourceRequestError) {
+    package init(meta: [String: JSONValue], defaults: ResourceRequest) throws(ResourceRequestError) {
         self = defaults
         if let value = meta["ncores"] ?? meta["cores"], !value.isNull {
             let cores = try Self.wholeNumber(value, key: "ncores", minimum: -1)
-            if cores == 0 { throw ResourceRequestError(key: "ncores", value: value, expected: "a whole number of at least 1") }
+            if cores == 0 {
+                throw ResourceRequestError(key: "ncores", value: value, expected: "a whole number of at least 1")
+            }
             if cores > 0 { self.cores = cores }
         }
         if let value = meta["memory"], !value.isNull {
@@ -45,11 +47,16 @@ extension ResourceRequest {
             let lines: [String]
             switch value {
             case .string(let line): lines = [line]
-            case .array(let items): lines = try items.map { item throws(ResourceRequestError) in try Self.text(item, key: "sbatch") }
-            default: throw ResourceRequestError(key: "sbatch", value: value, expected: "an option such as '--constraint=avx2' or a list of them")
+            case .array(let items):
+                lines = try items.map { item throws(ResourceRequestError) in try Self.text(item, key: "sbatch") }
+            default:
+                throw ResourceRequestError(
+                    key: "sbatch", value: value, expected: "an option such as '--constraint=avx2' or a list of them")
             }
             for line in lines where line.contains("\n") || !line.hasPrefix("-") {
-                throw ResourceRequestError(key: "sbatch", value: .string(line), expected: "options starting with '-' on one line each, such as '--constraint=avx2'")
+                throw ResourceRequestError(
+                    key: "sbatch", value: .string(line),
+                    expected: "options starting with '-' on one line each, such as '--constraint=avx2'")
             }
             extraDirectives += lines
         }
@@ -64,7 +71,8 @@ extension ResourceRequest {
         default: break
         }
         guard let number, number >= minimum else {
-            throw ResourceRequestError(key: key, value: value, expected: "a whole number of at least \(max(minimum, 0))")
+            throw ResourceRequestError(
+                key: key, value: value, expected: "a whole number of at least \(max(minimum, 0))")
         }
         return number
     }
@@ -99,7 +107,8 @@ extension ResourceRequest {
         switch reading {
         case .value(let bytes) where bytes > 0: return bytes
         case .outOfRange:
-            throw ResourceRequestError(key: "memory", value: value, expected: expected + ", at most " + CheckedQuantity.maximumByteCountText)
+            throw ResourceRequestError(
+                key: "memory", value: value, expected: expected + ", at most " + CheckedQuantity.maximumByteCountText)
         default:
             throw ResourceRequestError(key: "memory", value: value, expected: expected)
         }
@@ -120,7 +129,8 @@ extension ResourceRequest {
         switch reading {
         case .value(let duration) where duration > .zero: return duration
         case .outOfRange:
-            throw ResourceRequestError(key: "walltime", value: value, expected: expected + ", at most " + CheckedQuantity.maximumDurationText)
+            throw ResourceRequestError(
+                key: "walltime", value: value, expected: expected + ", at most " + CheckedQuantity.maximumDurationText)
         default:
             throw ResourceRequestError(key: "walltime", value: value, expected: expected)
         }
@@ -163,12 +173,12 @@ extension ResourceRequest {
 }
 
 /// A `__meta__` resource entry Shunter cannot read; the job fails before it is submitted.
-public struct ResourceRequestError: Error, Sendable, CustomStringConvertible {
-    public var key: String
-    public var value: JSONValue
-    public var expected: String
+package struct ResourceRequestError: Error, Sendable, CustomStringConvertible {
+    package var key: String
+    package var value: JSONValue
+    package var expected: String
 
-    public var description: String {
+    package var description: String {
         "__meta__ '\(key)': expected \(expected), got \(String(decoding: CanonicalJSON.encodeCompact(value), as: UTF8.self))"
     }
 }
@@ -176,7 +186,7 @@ public struct ResourceRequestError: Error, Sendable, CustomStringConvertible {
 extension ResourceRequest {
     /// This request with `defaults` filling what it leaves open; extra directives add up
     /// (the defaults first, so that a job's own option wins where Slurm takes the last one).
-    public func filling(from defaults: ResourceRequest) -> ResourceRequest {
+    package func filling(from defaults: ResourceRequest) -> ResourceRequest {
         ResourceRequest(
             cores: cores ?? defaults.cores, memoryBytes: memoryBytes ?? defaults.memoryBytes,
             walltime: walltime ?? defaults.walltime, gpus: gpus ?? defaults.gpus,

@@ -18,8 +18,8 @@ import ShunterHandlers
 /// - Recovery: `resume` follows a journaled job id; without one (the broker died between
 ///   `sbatch` and the journal) it finds the job by its name `shunter-<tf prefix>-<job id>` and
 ///   work directory, and submits only if Slurm has none.
-public struct SlurmBackend: AvailabilityReporting {
-    public static let descriptor = BackendDescriptor(
+package struct SlurmBackend: AvailabilityReporting {
+    package static let descriptor = BackendDescriptor(
         component: ComponentCatalog.Component(
             name: "slurm",
             summary: "submits each job as a Slurm batch job (sbatch) and follows all of them with one squeue per "
@@ -30,16 +30,19 @@ public struct SlurmBackend: AvailabilityReporting {
         make: { handler, context in try SlurmBackend(handler: handler, killGrace: context.killGrace) }
     )
 
-    public let options: SlurmOptions
-    public var killGrace: Duration
+    package let options: SlurmOptions
+    package var killGrace: Duration
     let runner: SlurmCommandRunner
     let poller: SlurmQueuePoller
     private let gate: SlurmSubmissionGate
     private let logger: Logger
 
-    public var recoveryModel: RecoveryModel { .reattach }
+    package var recoveryModel: RecoveryModel { .reattach }
 
-    public init(options: SlurmOptions, killGrace: Duration = .seconds(5), logger: Logger = Logger(label: "shunter.backend.slurm")) {
+    package init(
+        options: SlurmOptions, killGrace: Duration = .seconds(5),
+        logger: Logger = Logger(label: "shunter.backend.slurm")
+    ) {
         self.options = options
         self.killGrace = killGrace
         self.logger = logger
@@ -51,23 +54,24 @@ public struct SlurmBackend: AvailabilityReporting {
     /// Reads the handler's `slurm:` section. A machine without `sbatch` is no reason to refuse
     /// it: the broker warns at startup (`availabilityProblem`), still serves its other
     /// handlers, and jobs sent here fail saying why.
-    public init(handler: HandlerConfig, killGrace: Duration = .seconds(5)) throws {
+    package init(handler: HandlerConfig, killGrace: Duration = .seconds(5)) throws {
         var logger = Logger(label: "shunter.backend.slurm")
         logger[metadataKey: "handler"] = "\(handler.name)"
         self.init(options: try SlurmOptions(handler: handler), killGrace: killGrace, logger: logger)
     }
 
-    public func availabilityProblem() async -> String? {
+    package func availabilityProblem() async -> String? {
         missingTools()
     }
 
     /// Why Slurm's tools cannot be used here, nil when `sbatch` and `squeue` are found.
-    public func missingTools() -> String? {
+    package func missingTools() -> String? {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
         let directories = options.binDirectory.map { [$0] } ?? path.split(separator: ":").map(String.init)
         for tool in ["sbatch", "squeue", "scancel"] {
             if !directories.contains(where: { FileManager.default.isExecutableFile(atPath: $0 + "/" + tool) }) {
-                return "'\(tool)' is not in \(options.binDirectory.map { "slurm.bin_dir \($0)" } ?? "the broker's PATH (\(path))")"
+                return
+                    "'\(tool)' is not in \(options.binDirectory.map { "slurm.bin_dir \($0)" } ?? "the broker's PATH (\(path))")"
             }
         }
         return nil
@@ -75,7 +79,7 @@ public struct SlurmBackend: AvailabilityReporting {
 
     // MARK: - Backend
 
-    public func run(_ execution: Execution, events: ExecutionEvents) async throws -> ExecutionOutcome {
+    package func run(_ execution: Execution, events: ExecutionEvents) async throws -> ExecutionOutcome {
         try Task.checkCancellation()
         let execution = try await inContainer(withDefaults(execution))
         if let problem = missingTools() { throw BackendError.unavailable(backend: "slurm", reason: problem) }
@@ -85,7 +89,9 @@ public struct SlurmBackend: AvailabilityReporting {
         return try await follow(jobID, execution: execution, files: files, events: events, since: started)
     }
 
-    public func resume(_ execution: Execution, externalID: String, events: ExecutionEvents) async throws -> ExecutionOutcome {
+    package func resume(_ execution: Execution, externalID: String, events: ExecutionEvents) async throws
+        -> ExecutionOutcome
+    {
         let execution = try await inContainer(withDefaults(execution))
         let files = SlurmJobFiles(execution: execution)
         let started = ContinuousClock.now
@@ -95,7 +101,9 @@ public struct SlurmBackend: AvailabilityReporting {
         }
         // The broker died after submitting but before journaling the id: find the job by name.
         if let found = try await poller.find(name: files.jobName, workDirectory: files.workDirectory) {
-            logger.notice("found the job a crashed broker submitted", metadata: ["job": "\(execution.jobID)", "slurm_job": "\(found.jobID)"])
+            logger.notice(
+                "found the job a crashed broker submitted",
+                metadata: ["job": "\(execution.jobID)", "slurm_job": "\(found.jobID)"])
             try await events.started(found.jobID)
             return try await follow(found.jobID, execution: execution, files: files, events: events, since: started)
         }
@@ -107,7 +115,9 @@ public struct SlurmBackend: AvailabilityReporting {
             try await events.started(found.jobID)
             return try await follow(found.jobID, execution: execution, files: files, events: events, since: started)
         }
-        logger.info("no Slurm job found for an interrupted submission; submitting it", metadata: ["job": "\(execution.jobID)", "name": "\(files.jobName)"])
+        logger.info(
+            "no Slurm job found for an interrupted submission; submitting it",
+            metadata: ["job": "\(execution.jobID)", "name": "\(files.jobName)"])
         return try await run(execution, events: events)
     }
 
@@ -148,19 +158,25 @@ public struct SlurmBackend: AvailabilityReporting {
     /// the command timeout means such a call may be in flight: wait until it must be over and
     /// look by name once more.
     private func findAfterOrphanedSubmission(_ files: SlurmJobFiles) async throws -> SlurmJobStatus? {
-        guard let written = (try? FileManager.default.attributesOfItem(atPath: files.scriptPath))?[.modificationDate] as? Date
+        guard
+            let written = (try? FileManager.default.attributesOfItem(atPath: files.scriptPath))?[.modificationDate]
+                as? Date
         else { return nil }
         let settle = options.commandTimeout + .seconds(2)
         // The job could have set the script's time to anything: a time in the future counts
         // as just written, one too far in the past as old, with no conversion that can trap.
-        let age = CheckedQuantity.duration(seconds: max(0, Date().timeIntervalSince(written))) ?? CheckedQuantity.maximumDuration
+        let age =
+            CheckedQuantity.duration(seconds: max(0, Date().timeIntervalSince(written)))
+            ?? CheckedQuantity.maximumDuration
         guard age < settle else { return nil }
-        logger.info("waiting for a submission the previous broker may have left in flight", metadata: ["name": "\(files.jobName)"])
+        logger.info(
+            "waiting for a submission the previous broker may have left in flight",
+            metadata: ["name": "\(files.jobName)"])
         try await Task.sleep(for: settle - age)
         return try await poller.find(name: files.jobName, workDirectory: files.workDirectory)
     }
 
-    public func abandon(externalID: String) async {
+    package func abandon(externalID: String) async {
         guard !externalID.isEmpty else { return }
         _ = try? await runner.run("scancel", [externalID])
     }
@@ -184,16 +200,22 @@ public struct SlurmBackend: AvailabilityReporting {
                         try Data(script.utf8).write(to: URL(fileURLWithPath: files.scriptPath), options: .atomic)
                         try? FileManager.default.removeItem(atPath: files.exitMarkerPath)
                     } catch {
-                        throw BackendError.launchFailed(command: "sbatch", reason: "cannot write \(files.scriptPath): \(error.localizedDescription)")
+                        throw BackendError.launchFailed(
+                            command: "sbatch", reason: "cannot write \(files.scriptPath): \(error.localizedDescription)"
+                        )
                     }
-                    return try await runner.run("sbatch", ["--parsable", files.scriptPath], environment: SlurmCommandRunner.submissionEnvironment())
+                    return try await runner.run(
+                        "sbatch", ["--parsable", files.scriptPath],
+                        environment: SlurmCommandRunner.submissionEnvironment())
                 }
                 var jobID: String?
                 if result.succeeded {
                     jobID = result.stdout.split(separator: "\n").last.flatMap { $0.split(separator: ";").first }
                         .map { $0.trimmingCharacters(in: .whitespaces) }
                 } else if Self.isTransient(result) {
-                    logger.warning("sbatch could not reach Slurm; retrying", metadata: ["job": "\(execution.jobID)", "error": "\(result.message)"])
+                    logger.warning(
+                        "sbatch could not reach Slurm; retrying",
+                        metadata: ["job": "\(execution.jobID)", "error": "\(result.message)"])
                     // A timed-out call may still have landed: never submit twice.
                     jobID = try await poller.find(name: files.jobName, workDirectory: files.workDirectory)?.jobID
                     if jobID == nil {
@@ -220,7 +242,9 @@ public struct SlurmBackend: AvailabilityReporting {
         } catch is CancellationError {
             // A killed sbatch may have submitted the job all the same.
             if await !events.brokerIsStopping() {
-                await Task { [runner] in _ = try? await runner.run("scancel", ["--name=\(files.jobName)", "--user=\(NSUserName())"]) }.value
+                await Task { [runner] in
+                    _ = try? await runner.run("scancel", ["--name=\(files.jobName)", "--user=\(NSUserName())"])
+                }.value
             }
             throw CancellationError()
         }
@@ -230,9 +254,11 @@ public struct SlurmBackend: AvailabilityReporting {
     static func isTransient(_ result: SlurmCommandRunner.Result) -> Bool {
         if result.timedOut || result.status == nil { return true }
         let text = result.stderr.lowercased()
-        return ["unable to contact slurm controller", "socket timed out", "temporarily", "try again",
-                "zero bytes were transmitted", "connection refused", "slurm_persist_conn", "transient"]
-            .contains { text.contains($0) }
+        return [
+            "unable to contact slurm controller", "socket timed out", "temporarily", "try again",
+            "zero bytes were transmitted", "connection refused", "slurm_persist_conn", "transient",
+        ]
+        .contains { text.contains($0) }
     }
 
     /// The job's limit: the handler's timeout capped by the walltime it asked for.
@@ -253,7 +279,8 @@ public struct SlurmBackend: AvailabilityReporting {
     }
 
     private func follow(
-        _ jobID: String, execution: Execution, files: SlurmJobFiles, events: ExecutionEvents, since started: ContinuousClock.Instant
+        _ jobID: String, execution: Execution, files: SlurmJobFiles, events: ExecutionEvents,
+        since started: ContinuousClock.Instant
     ) async throws -> ExecutionOutcome {
         let limit = Self.timeLimit(of: execution)
         let finish: Finish
@@ -276,7 +303,8 @@ public struct SlurmBackend: AvailabilityReporting {
             }
         } catch is CancellationError {
             if await events.brokerIsStopping() {
-                logger.info("broker stopping: Slurm job left running for the next start", metadata: ["slurm_job": "\(jobID)"])
+                logger.info(
+                    "broker stopping: Slurm job left running for the next start", metadata: ["slurm_job": "\(jobID)"])
                 throw CancellationError()
             }
             await Task { await self.cancel(jobID, files: files) }.value
@@ -286,7 +314,8 @@ public struct SlurmBackend: AvailabilityReporting {
         let status: SlurmJobStatus
         switch finish {
         case .timerFired:
-            logger.info("time limit reached; cancelling", metadata: ["job": "\(execution.jobID)", "slurm_job": "\(jobID)"])
+            logger.info(
+                "time limit reached; cancelling", metadata: ["job": "\(execution.jobID)", "slurm_job": "\(jobID)"])
             await cancel(jobID, files: files)
             return ExecutionOutcome(termination: .timedOut(limit!), wallTime: wallTime, externalID: jobID)
         case .ended(let ended):
@@ -301,7 +330,9 @@ public struct SlurmBackend: AvailabilityReporting {
         case .outcome(let termination):
             return ExecutionOutcome(termination: termination, wallTime: wallTime, externalID: jobID)
         case .cancelled:
-            throw SlurmJobError("Slurm job \(jobID) was cancelled outside Shunter (scancel or an administrator)" + slurmOutputTail(files))
+            throw SlurmJobError(
+                "Slurm job \(jobID) was cancelled outside Shunter (scancel or an administrator)"
+                    + slurmOutputTail(files))
         case .failure(let message):
             throw SlurmJobError(message + slurmOutputTail(files))
         }
@@ -343,7 +374,7 @@ public struct SlurmBackend: AvailabilityReporting {
 
 /// A Slurm job that ended without an exit code the plugin could read: refused at submission,
 /// out of memory, node failure, preempted, cancelled by someone else. The message says which.
-public struct SlurmJobError: Error, Sendable, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
+package struct SlurmJobError: Error, Sendable, CustomStringConvertible {
+    package let description: String
+    package init(_ description: String) { self.description = description }
 }

@@ -48,15 +48,20 @@ enum SlurmBatchScript {
     }
 
     static func text(for execution: Execution, files: SlurmJobFiles, timeLimit: Duration?) throws(Unusable) -> String {
-        for path in [files.jobDirectory, execution.stdoutPath, execution.stderrPath] where path.contains(where: { $0.isWhitespace || $0 == "\"" || $0 == "'" }) {
-            throw Unusable(description: "the Slurm backend cannot use the path '\(path)': #SBATCH lines cannot hold spaces or quotes; choose a workdir without them")
+        for path in [files.jobDirectory, execution.stdoutPath, execution.stderrPath]
+        where path.contains(where: { $0.isWhitespace || $0 == "\"" || $0 == "'" }) {
+            throw Unusable(
+                description:
+                    "the Slurm backend cannot use the path '\(path)': #SBATCH lines cannot hold spaces or quotes; choose a workdir without them"
+            )
         }
         guard !execution.command.isEmpty else { throw Unusable(description: "the command is empty") }
         var lines = ["#!/bin/bash"]
         for option in directives(for: execution, files: files, timeLimit: timeLimit) {
             lines.append("#SBATCH " + option)
         }
-        lines.append("""
+        lines.append(
+            """
             # Written by Shunter for job \(execution.jobID) of handler \(execution.handler).
             # The command below runs with exactly this environment (env -i); its exit code is then
             # written to \(files.exitMarkerPath) for the broker, which also asks squeue/sacct.
@@ -71,9 +76,11 @@ enum SlurmBatchScript {
             invocation.append(quote(name + "=" + value))
         }
         invocation += execution.command.map(quote)
-        lines.append(invocation.joined(separator: " \\\n    ")
-            + " \\\n    < /dev/null > \(quote(execution.stdoutPath)) 2> \(quote(execution.stderrPath))")
-        lines.append("""
+        lines.append(
+            invocation.joined(separator: " \\\n    ")
+                + " \\\n    < /dev/null > \(quote(execution.stdoutPath)) 2> \(quote(execution.stderrPath))")
+        lines.append(
+            """
             status=$?
             printf '%s\\n' "$status" > \(quote(files.exitMarkerPath + ".tmp")) && mv -f \(quote(files.exitMarkerPath + ".tmp")) \(quote(files.exitMarkerPath))
             exit "$status"

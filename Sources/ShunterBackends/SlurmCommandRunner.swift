@@ -37,19 +37,31 @@ struct SlurmCommandRunner: Sendable {
     /// `--export=NONE` would be as clean but makes slurmd load the user's login environment
     /// for every job (`--get-user-env`), which costs a login shell per job: 3-4 times slower
     /// for small jobs on the test cluster. The command itself runs under `env -i` anyway.
-    static let submissionVariables = ["PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR", "SLURM_CONF"]
+    static let submissionVariables = [
+        "PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR", "SLURM_CONF",
+    ]
 
-    static func submissionEnvironment(from broker: [String: String] = ProcessInfo.processInfo.environment) -> [String: String] {
+    static func submissionEnvironment(from broker: [String: String] = ProcessInfo.processInfo.environment) -> [String:
+        String]
+    {
         broker.filter { submissionVariables.contains($0.key) }
     }
 
     /// Runs `tool arguments` with the broker's environment (Slurm reads `SLURM_CONF` and the like
     /// from it), or exactly `environment` when given. Throws only `CancellationError`; every
     /// other failure is in the result.
-    func run(_ tool: String, _ arguments: [String], environment: [String: String]? = nil, outputLimit: Int = 64 << 20) async throws -> Result {
+    func run(_ tool: String, _ arguments: [String], environment: [String: String]? = nil, outputLimit: Int = 64 << 20)
+        async throws -> Result
+    {
         let executable: Executable = binDirectory == nil ? .name(tool) : .path(FilePath(path(of: tool)))
         let variables: Environment =
-            environment.map { .custom(Dictionary(uniqueKeysWithValues: $0.compactMap { key, value in Environment.Key(rawValue: key).map { ($0, value) } })) }
+            environment.map {
+                .custom(
+                    Dictionary(
+                        uniqueKeysWithValues: $0.compactMap { key, value in
+                            Environment.Key(rawValue: key).map { ($0, value) }
+                        }))
+            }
             ?? .inherit
         let commandText = ([tool] + arguments.prefix(3)).joined(separator: " ") + (arguments.count > 3 ? " …" : "")
         let limit = timeout
@@ -72,7 +84,8 @@ struct SlurmCommandRunner: Sendable {
                     throw CancellationError()
                 } catch {
                     if Task.isCancelled { throw CancellationError() }
-                    return Result(command: commandText, status: nil, stdout: "", stderr: "cannot run \(path(of: tool)): \(error)")
+                    return Result(
+                        command: commandText, status: nil, stdout: "", stderr: "cannot run \(path(of: tool)): \(error)")
                 }
             }
             group.addTask {

@@ -1,4 +1,5 @@
 import Foundation
+
 /// What Slurm says about one job at one moment, from `squeue` or `sacct`.
 struct SlurmJobStatus: Sendable, Hashable {
     var jobID: String
@@ -50,7 +51,10 @@ struct SlurmJobStatus: Sendable, Hashable {
         workDirectory = fields[4]
     }
 
-    init(jobID: String, state: String, exitCode: Int32? = nil, signal: Int32? = nil, reason: String = "", name: String = "", workDirectory: String = "") {
+    init(
+        jobID: String, state: String, exitCode: Int32? = nil, signal: Int32? = nil, reason: String = "",
+        name: String = "", workDirectory: String = ""
+    ) {
         self.jobID = jobID
         self.state = state
         self.exitCode = exitCode
@@ -76,7 +80,9 @@ struct SlurmJobStatus: Sendable, Hashable {
 
     var isTerminal: Bool { Self.terminalStates.contains(state) }
     /// The job has started (its time limit runs); `COMPLETING` is the end of a run.
-    var hasStarted: Bool { isTerminal || ["RUNNING", "COMPLETING", "SUSPENDED", "STOPPED", "SIGNALING", "STAGE_OUT"].contains(state) }
+    var hasStarted: Bool {
+        isTerminal || ["RUNNING", "COMPLETING", "SUSPENDED", "STOPPED", "SIGNALING", "STAGE_OUT"].contains(state)
+    }
 }
 
 /// How a Slurm job ended, in the terms the broker understands: an outcome the plugin reads
@@ -105,18 +111,22 @@ enum SlurmJobEnd: Sendable, Hashable {
             return .cancelled
         case "OUT_OF_MEMORY":
             let asked = memory.map { " it asked for \(ResourceRequest.megabytes($0))M;" } ?? ""
-            return .failure("\(job) was killed for using more memory than it asked for (OUT_OF_MEMORY):\(asked) "
-                + "raise __meta__ memory or the handler's slurm.memory")
+            return .failure(
+                "\(job) was killed for using more memory than it asked for (OUT_OF_MEMORY):\(asked) "
+                    + "raise __meta__ memory or the handler's slurm.memory")
         case "NODE_FAIL":
             return .failure("\(job) ended because the node running it failed (NODE_FAIL); it may succeed if run again")
         case "PREEMPTED":
-            return .failure("\(job) was preempted by a higher-priority job (PREEMPTED) and not requeued; it may succeed if run again")
+            return .failure(
+                "\(job) was preempted by a higher-priority job (PREEMPTED) and not requeued; it may succeed if run again"
+            )
         case "BOOT_FAIL":
             return .failure("\(job) could not start: its node failed to boot (BOOT_FAIL)")
         case "DEADLINE":
             return .failure("\(job) was removed because it could not finish before its deadline (DEADLINE)")
         default:
-            return .failure("\(job) ended in state \(status.state)\(status.reason.isEmpty ? "" : " (\(status.reason))")")
+            return .failure(
+                "\(job) ended in state \(status.state)\(status.reason.isEmpty ? "" : " (\(status.reason))")")
         }
     }
 }

@@ -2,30 +2,30 @@ import ShunterHandlers
 
 /// The `slurm:` section of a handler: default resources of its jobs and how the broker talks to
 /// the controller.
-public struct SlurmOptions: Sendable, Hashable {
+package struct SlurmOptions: Sendable, Hashable {
     /// Resources every job of the handler asks for, unless its `__meta__` says otherwise.
-    public var defaults: ResourceRequest
+    package var defaults: ResourceRequest
     /// Time between two `squeue` calls (one call covers every job of the handler).
-    public var pollInterval: Duration
+    package var pollInterval: Duration
     /// Ceiling of the back-off when Slurm is slow or down: the interval doubles up to this.
-    public var maxPollInterval: Duration
+    package var maxPollInterval: Duration
     /// `sbatch` processes running at once; more submissions wait their turn.
-    public var submitConcurrency: Int
+    package var submitConcurrency: Int
     /// How long one Slurm command may take before it is killed and counted as a failure.
-    public var commandTimeout: Duration
+    package var commandTimeout: Duration
     /// Whether `sacct` is asked about jobs `squeue` no longer lists; nil = find out once.
-    public var accounting: Bool?
+    package var accounting: Bool?
     /// Directory holding `sbatch`, `squeue`, `sacct`, `scancel`; nil = the broker's `PATH`.
-    public var binDirectory: String?
+    package var binDirectory: String?
     /// How long to wait for a finished job's exit marker to appear (a shared file system may
     /// show the compute node's files late).
-    public var markerWait: Duration
+    package var markerWait: Duration
     /// How a job that names a container image runs inside its batch job: `apptainer exec` with
     /// these settings (the image directory must be visible to the compute nodes). nil: such a
     /// job fails, saying the handler has no `slurm.container`.
-    public var container: ApptainerBackend.Settings?
+    package var container: ApptainerBackend.Settings?
 
-    public init(
+    package init(
         defaults: ResourceRequest = ResourceRequest(), pollInterval: Duration = .seconds(5),
         maxPollInterval: Duration = .seconds(60), submitConcurrency: Int = 4, commandTimeout: Duration = .seconds(60),
         accounting: Bool? = nil, binDirectory: String? = nil, markerWait: Duration = .seconds(30)
@@ -40,7 +40,7 @@ public struct SlurmOptions: Sendable, Hashable {
         self.markerWait = markerWait
     }
 
-    public static let keys: [String: String] = [
+    package static let keys: [String: String] = [
         "partition": "default partition (sbatch --partition); __meta__ partition overrides it",
         "account": "default account (sbatch --account); __meta__ account overrides it",
         "qos": "default quality of service (sbatch --qos); __meta__ qos overrides it",
@@ -64,7 +64,7 @@ public struct SlurmOptions: Sendable, Hashable {
     static let containerKeys = ["runtime", "image_dir", "executable", "containall", "no_privs"]
 
     /// Reads a handler's `slurm:` section.
-    public init(handler: HandlerConfig) throws(ConfigError) {
+    package init(handler: HandlerConfig) throws(ConfigError) {
         self.init()
         let options = try OptionReader(section: "slurm", of: handler, accepted: Self.keys.keys)
         defaults.partition = try options.string("partition")

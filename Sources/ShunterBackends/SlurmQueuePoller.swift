@@ -91,7 +91,8 @@ actor SlurmQueuePoller {
                     continuation.resume(throwing: CancellationError())
                     return
                 }
-                lookups[token] = Lookup(name: name, workDirectory: workDirectory, since: generation + 1, continuation: continuation)
+                lookups[token] = Lookup(
+                    name: name, workDirectory: workDirectory, since: generation + 1, continuation: continuation)
                 startLoop()
             }
         } onCancel: {
@@ -137,7 +138,8 @@ actor SlurmQueuePoller {
         squeueCalls += 1
         let result: SlurmCommandRunner.Result
         do {
-            result = try await runner.run("squeue", ["--me", "--noheader", "--states=all", "--Format=\(SlurmJobStatus.squeueFormat)"])
+            result = try await runner.run(
+                "squeue", ["--me", "--noheader", "--states=all", "--Format=\(SlurmJobStatus.squeueFormat)"])
         } catch {
             return false
         }
@@ -163,7 +165,8 @@ actor SlurmQueuePoller {
         // Jobs squeue no longer lists (older than MinJobAge): ask sacct, all at once.
         let missing = watches.filter { $0.value.since <= current && byID[$0.key] == nil }.map(\.key)
         let unmatchedLookups = lookups.filter { entry in
-            entry.value.since <= current && !(byName[entry.value.name] ?? []).contains { $0.workDirectory == entry.value.workDirectory }
+            entry.value.since <= current
+                && !(byName[entry.value.name] ?? []).contains { $0.workDirectory == entry.value.workDirectory }
         }
         if !missing.isEmpty || !unmatchedLookups.isEmpty, await accountingEnabled() {
             for status in await sacct(jobIDs: missing, names: unmatchedLookups.values.map(\.name)) {
@@ -182,7 +185,9 @@ actor SlurmQueuePoller {
             } else {
                 watch.missingPolls += 1
                 if watch.missingPolls >= Self.missingPollsBeforeLost {
-                    watch.last = SlurmJobStatus(jobID: jobID, state: SlurmJobStatus.lost, reason: "unknown to squeue\(accounting == true ? " and sacct" : ""), no exit marker")
+                    watch.last = SlurmJobStatus(
+                        jobID: jobID, state: SlurmJobStatus.lost,
+                        reason: "unknown to squeue\(accounting == true ? " and sacct" : ""), no exit marker")
                 }
             }
             if let status = watch.last {
@@ -205,12 +210,16 @@ actor SlurmQueuePoller {
     private func accountingEnabled() async -> Bool {
         if let accounting { return accounting }
         sacctCalls += 1
-        guard let probe = try? await runner.run("sacct", ["--noheader", "--parsable2", "--allocations", "--format=JobID", "--starttime=now-1minutes"])
+        guard
+            let probe = try? await runner.run(
+                "sacct", ["--noheader", "--parsable2", "--allocations", "--format=JobID", "--starttime=now-1minutes"])
         else { return false }
         // "Slurm accounting storage is disabled" comes with a failing status.
         let enabled = probe.succeeded && !probe.stderr.contains("disabled")
         accounting = enabled
-        logger.info("Slurm accounting \(enabled ? "is on: sacct resolves jobs squeue forgot" : "is off: exit markers resolve jobs squeue forgot")")
+        logger.info(
+            "Slurm accounting \(enabled ? "is on: sacct resolves jobs squeue forgot" : "is off: exit markers resolve jobs squeue forgot")"
+        )
         return enabled
     }
 
@@ -220,7 +229,9 @@ actor SlurmQueuePoller {
         var calls: [[String]] = []
         if !jobIDs.isEmpty { calls.append(base + ["--jobs=\(jobIDs.joined(separator: ","))"]) }
         // By name only for recovery lookups; a month back covers any broker downtime worth recovering.
-        if !names.isEmpty { calls.append(base + ["--starttime=now-30days", "--name=\(Set(names).sorted().joined(separator: ","))"]) }
+        if !names.isEmpty {
+            calls.append(base + ["--starttime=now-30days", "--name=\(Set(names).sorted().joined(separator: ","))"])
+        }
         for arguments in calls {
             sacctCalls += 1
             guard let result = try? await runner.run("sacct", arguments), result.succeeded else { continue }

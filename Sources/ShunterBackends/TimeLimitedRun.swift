@@ -13,7 +13,8 @@ enum TimeLimitedRun<Value: Sendable>: Sendable {
     /// No task group and no sleeping child task: the time limit is an entry in `Deadlines`, the
     /// cancel a handler, so a job that ends in time costs no thread wake-up for either.
     static func race(
-        timeout: Duration?, run: @escaping @Sendable () async throws -> Value, stop: @escaping @Sendable () async -> Void
+        timeout: Duration?, run: @escaping @Sendable () async throws -> Value,
+        stop: @escaping @Sendable () async -> Void
     ) async throws -> TimeLimitedRun<Value> {
         let stopping = Stopping(stop)
         let deadline = timeout.map { timeout in
@@ -21,11 +22,12 @@ enum TimeLimitedRun<Value: Sendable>: Sendable {
         }
         let result: Result<Value, any Error>
         do {
-            result = .success(try await withTaskCancellationHandler {
-                try await run()
-            } onCancel: {
-                stopping.start(.cancelled)
-            })
+            result = .success(
+                try await withTaskCancellationHandler {
+                    try await run()
+                } onCancel: {
+                    stopping.start(.cancelled)
+                })
         } catch {
             result = .failure(error)
         }

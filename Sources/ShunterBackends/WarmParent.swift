@@ -3,9 +3,9 @@ import Logging
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// One warm parent process (a fork server, see `WarmParentMessage` for its protocol) and the
@@ -164,7 +164,9 @@ final class WarmParent: Sendable {
             return !state.closed
         }
         if first {
-            logger.info("warm parent stopping", metadata: ["kind": "\(key.label)", "pid": "\(process.pid)", "reason": "\(reason)"])
+            logger.info(
+                "warm parent stopping",
+                metadata: ["kind": "\(key.label)", "pid": "\(process.pid)", "reason": "\(reason)"])
         }
         if kill { process.signal(SIGKILL) }
         // Wakes the reader, which then closes the descriptor (only it may: a closed number
@@ -209,7 +211,8 @@ final class WarmParent: Sendable {
             while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
                 let line = pending[..<newline]
                 guard let message = WarmParentMessage(line: line) else {
-                    reason = "it wrote something that is not its protocol: \(String(decoding: line.prefix(200), as: UTF8.self))"
+                    reason =
+                        "it wrote something that is not its protocol: \(String(decoding: line.prefix(200), as: UTF8.self))"
                     process.signal(SIGKILL)
                     break reading
                 }
@@ -270,7 +273,8 @@ final class WarmParent: Sendable {
         setReadiness(.dead(reason))
         if !jobs.isEmpty {
             logger.warning(
-                "warm parent gone while it ran jobs", metadata: ["kind": "\(key.label)", "pid": "\(process.pid)", "reason": "\(reason)"])
+                "warm parent gone while it ran jobs",
+                metadata: ["kind": "\(key.label)", "pid": "\(process.pid)", "reason": "\(reason)"])
         }
         for job in jobs { job.ended(.parentDied(reason)) }
     }

@@ -57,7 +57,9 @@ enum WarmParentMessage: Sendable, Equatable {
     }
 
     /// The broker's request to start a job.
-    static func run(job: Int, arguments: [String], directory: String, environment: [String: String], stdout: String, stderr: String) -> [UInt8] {
+    static func run(
+        job: Int, arguments: [String], directory: String, environment: [String: String], stdout: String, stderr: String
+    ) -> [UInt8] {
         encode([
             "run": job, "argv": arguments, "cwd": directory, "env": environment, "stdout": stdout, "stderr": stderr,
         ])
@@ -67,7 +69,8 @@ enum WarmParentMessage: Sendable, Equatable {
 
     private static func encode(_ object: [String: Any]) -> [UInt8] {
         // Only strings, integers, arrays and dictionaries of them: serialization cannot fail.
-        var bytes = [UInt8]((try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8))
+        var bytes = [UInt8](
+            (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8))
         bytes.append(UInt8(ascii: "\n"))
         return bytes
     }

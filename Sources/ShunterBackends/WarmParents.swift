@@ -3,15 +3,15 @@ import Logging
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// The broker's warm parents, one per `WarmParentKey` in use: started on first use (or by
 /// `prestart`), replaced when one dies or stops answering, stopped after their idle time.
-public final class WarmParents: Sendable {
-    public static let shared = WarmParents()
+package final class WarmParents: Sendable {
+    package static let shared = WarmParents()
 
     /// How long a parent may take to import what jobs need before it counts as stuck.
     static let readyLimit: Duration = .seconds(300)
@@ -43,7 +43,7 @@ public final class WarmParents: Sendable {
 
     /// Starts the parent for `key` now (a handler's `warm_start: at-start`), so that even the
     /// first job finds it warm.
-    public func prestart(_ key: WarmParentKey, idleTimeout: Duration) {
+    package func prestart(_ key: WarmParentKey, idleTimeout: Duration) {
         do {
             guard let parent = try parent(for: key, idleTimeout: idleTimeout) else { return }
             Task.detached { [self] in
@@ -65,7 +65,9 @@ public final class WarmParents: Sendable {
                 guard let found = try self.parent(for: warm.parent, idleTimeout: warm.idleTimeout) else { return nil }
                 parent = found
             } catch {
-                logger.warning("cannot start a warm parent; the job runs cold", metadata: ["kind": "\(warm.parent.label)", "error": "\(error)"])
+                logger.warning(
+                    "cannot start a warm parent; the job runs cold",
+                    metadata: ["kind": "\(warm.parent.label)", "error": "\(error)"])
                 markCold(warm.parent, for: warm.idleTimeout)
                 return nil
             }
@@ -114,7 +116,9 @@ public final class WarmParents: Sendable {
             markCold(parent.key, for: parent.idleTimeout)
             return nil
         case .dead(let reason):
-            logger.warning("warm parent died before it was ready", metadata: ["kind": "\(parent.key.label)", "reason": "\(reason)"])
+            logger.warning(
+                "warm parent died before it was ready",
+                metadata: ["kind": "\(parent.key.label)", "reason": "\(reason)"])
             return nil
         }
     }
@@ -124,7 +128,7 @@ public final class WarmParents: Sendable {
     }
 
     /// Stops every parent (their running jobs are killed). For tests and an orderly shutdown.
-    public func stopAll() {
+    package func stopAll() {
         let parents = state.withLock { state -> [WarmParent] in
             defer { state.parents = [:] }
             return Array(state.parents.values)
@@ -133,7 +137,7 @@ public final class WarmParents: Sendable {
     }
 
     /// The live parents, with their memory, for `GET /status`.
-    public func status() -> [WarmParentStatus] {
+    package func status() -> [WarmParentStatus] {
         let parents = state.withLock { state in state.parents.values.filter { !$0.isDead } }
         return parents.map { parent in
             let snapshot = parent.snapshot
@@ -147,17 +151,17 @@ public final class WarmParents: Sendable {
 }
 
 /// One warm parent as `GET /status` lists it.
-public struct WarmParentStatus: Sendable, Hashable {
-    public var kind: String
-    public var interpreter: String
-    public var pid: Int32
-    public var ready: Bool
-    public var running: Int
-    public var jobsStarted: Int
+package struct WarmParentStatus: Sendable, Hashable {
+    package var kind: String
+    package var interpreter: String
+    package var pid: Int32
+    package var ready: Bool
+    package var running: Int
+    package var jobsStarted: Int
     /// Its resident set (`VmRSS`); most of it is shared with the children it forks.
-    public var residentBytes: Int64?
+    package var residentBytes: Int64?
     /// Its proportional set size (`Pss`): its share of pages shared with its children.
-    public var proportionalBytes: Int64?
+    package var proportionalBytes: Int64?
 }
 
 /// A process's memory from /proc.
@@ -168,12 +172,16 @@ struct ProcessMemory {
     init?(pid: Int32) {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
         resident = Self.kilobytes("VmRSS:", in: status)
-        proportional = (try? String(contentsOfFile: "/proc/\(pid)/smaps_rollup", encoding: .utf8)).flatMap { Self.kilobytes("Pss:", in: $0) }
+        proportional = (try? String(contentsOfFile: "/proc/\(pid)/smaps_rollup", encoding: .utf8)).flatMap {
+            Self.kilobytes("Pss:", in: $0)
+        }
     }
 
     private static func kilobytes(_ field: String, in text: String) -> Int64? {
         for line in text.split(separator: "\n") where line.hasPrefix(field) {
-            let number = line.dropFirst(field.count).split(whereSeparator: { $0 == " " || $0 == "\t" }).first.flatMap { Int64($0) }
+            let number = line.dropFirst(field.count).split(whereSeparator: { $0 == " " || $0 == "\t" }).first.flatMap {
+                Int64($0)
+            }
             guard let number, number >= 0, number < Int64.max / 1024 else { return nil }
             return number * 1024
         }

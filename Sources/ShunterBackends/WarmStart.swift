@@ -7,15 +7,15 @@ import Foundation
 /// this and submits the command, a human can re-run it, and the job looks the same to the
 /// broker either way (a process of its own in its own session and work directory, its exit
 /// status, its stdout and stderr files). See `WarmParents` and docs/python-plugin.md.
-public struct WarmStart: Sendable {
+package struct WarmStart: Sendable {
     /// Which warm parent: one per distinct key, started on first use.
-    public var parent: WarmParentKey
+    package var parent: WarmParentKey
     /// What the child runs (for Python: the runner script and its argument, `sys.argv`).
-    public var arguments: [String]
+    package var arguments: [String]
     /// How long a warm parent with no job stays up.
-    public var idleTimeout: Duration
+    package var idleTimeout: Duration
 
-    public init(parent: WarmParentKey, arguments: [String], idleTimeout: Duration) {
+    package init(parent: WarmParentKey, arguments: [String], idleTimeout: Duration) {
         self.parent = parent
         self.arguments = arguments
         self.idleTimeout = idleTimeout
@@ -25,14 +25,14 @@ public struct WarmStart: Sendable {
 /// What makes two warm parents interchangeable: the same program (interpreter and arguments)
 /// started with the same environment. A job's own environment must equal it: the child only
 /// re-applies it, what the interpreter read at start-up (`PYTHONPATH`, ...) stays.
-public struct WarmParentKey: Sendable, Hashable {
+package struct WarmParentKey: Sendable, Hashable {
     /// For `GET /status` and logs ("python", "python in conda environment x").
-    public var label: String
+    package var label: String
     /// argv; `command[0]` is looked up in the environment's `PATH` unless it has a slash.
-    public var command: [String]
-    public var environment: [String: String]
+    package var command: [String]
+    package var environment: [String: String]
 
-    public init(label: String, command: [String], environment: [String: String]) {
+    package init(label: String, command: [String], environment: [String: String]) {
         self.label = label
         self.command = command
         self.environment = environment

@@ -15,7 +15,7 @@ import ShunterStore
 /// answering waiters). The work of a job (buffers, processes, disk) runs outside the actor, as
 /// a child of the task group of the broker's `run()`, and reports its progress to it
 /// (`JobProgressSink`).
-public actor Broker: JobProgressSink {
+package actor Broker: JobProgressSink {
     private let settings: BrokerSettings
     private let buffers: any BufferStore
     private let results: any ResultStore
@@ -66,7 +66,7 @@ public actor Broker: JobProgressSink {
         let stop: JobStop
     }
 
-    public init(
+    package init(
         settings: BrokerSettings, buffers: any BufferStore, results: any ResultStore, journal: JobJournal,
         handlers: [HandlerRuntime], logger: Logger
     ) {
@@ -91,7 +91,7 @@ public actor Broker: JobProgressSink {
     /// caller's request with the broker, and recovery removes what the job had started
     /// (`recover`). That fsync was a large part of a trivial job's latency, and the commit of
     /// its own the largest part of the broker's CPU per job (docs/performance.md).
-    public func run(_ transformation: Transformation) async throws -> JobOutcome {
+    package func run(_ transformation: Transformation) async throws -> JobOutcome {
         switch try await submit(transformation, durable: false) {
         case .cached(let result): return .cached(result)
         case .job(let id): return try await wait(id)
@@ -102,7 +102,7 @@ public actor Broker: JobProgressSink {
     /// is told the job id), when this returns `.job` the job is in the journal and will run even
     /// if the broker crashes or the machine loses power right after. Without it, the job's
     /// insert goes with the journal's next batch (see `run`).
-    public func submit(_ transformation: Transformation, durable: Bool = true) async throws -> Submission {
+    package func submit(_ transformation: Transformation, durable: Bool = true) async throws -> Submission {
         let submission = try await accept(transformation, durable: durable)
         // Joined a job that `run` journaled without an fsync (or one that ended while this
         // caller waited for an identical admission): this caller is told its id, so the job's
@@ -158,14 +158,15 @@ public actor Broker: JobProgressSink {
         // Debug, not info: the end's line ("job succeeded", "job ended") names the job, its
         // transformation and handler already, and a second line per job costs a formatted
         // write on the request's thread.
-        logger.debug("job accepted", metadata: ["job": "\(id)", "tf": "\(tf)", "language": "\(transformation.language)"])
+        logger.debug(
+            "job accepted", metadata: ["job": "\(id)", "tf": "\(tf)", "language": "\(transformation.language)"])
         performSoon(actions)
         return .job(id)
     }
 
     /// Waits for a job to end. For a job that ended before, answers from the journal.
     /// Cancelling the waiting task stops the wait, not the job.
-    public func wait(_ id: JobID) async throws -> JobOutcome {
+    package func wait(_ id: JobID) async throws -> JobOutcome {
         if machine.active[id] != nil {
             let token = machine.newWaiterToken()
             let waiters = self.waiters
@@ -173,7 +174,8 @@ public actor Broker: JobProgressSink {
             do {
                 return try await withTaskCancellationHandler {
                     try await withCheckedThrowingContinuation { continuation in
-                        if Task.isCancelled || !machine.waiterAdded(token, to: id) || !waiters.add(token, continuation) {
+                        if Task.isCancelled || !machine.waiterAdded(token, to: id) || !waiters.add(token, continuation)
+                        {
                             continuation.resume(throwing: CancellationError())
                         }
                     }
@@ -196,7 +198,7 @@ public actor Broker: JobProgressSink {
     /// Cancels a job: a queued one ends at once, a running one once its backend has stopped
     /// everything it started. Returns false for a job that had already ended.
     @discardableResult
-    public func cancel(_ id: JobID) -> Bool {
+    package func cancel(_ id: JobID) -> Bool {
         let state = machine.active[id]?.record.state
         let (accepted, actions) = machine.cancelRequested(id, now: Self.now())
         guard accepted else { return false }
@@ -206,13 +208,13 @@ public actor Broker: JobProgressSink {
     }
 
     @discardableResult
-    public func cancel(transformation: Checksum) -> Bool {
+    package func cancel(transformation: Checksum) -> Bool {
         guard let id = machine.jobForTransformation[transformation] else { return false }
         return cancel(id)
     }
 
     /// The record of a job, live if it is running, from the journal otherwise.
-    public func record(_ id: JobID) async throws -> JobRecord? {
+    package func record(_ id: JobID) async throws -> JobRecord? {
         if let record = machine.record(id) { return record }
         return try await journal.record(id)
     }
@@ -220,7 +222,7 @@ public actor Broker: JobProgressSink {
     /// The journal's records, with what the broker knows better: intermediate states are
     /// journaled lazily and an end is answered before its commit, so for live and just-ended
     /// jobs the memory is newer than the journal.
-    public func list(_ filter: JobFilter) async throws -> [JobRecord] {
+    package func list(_ filter: JobFilter) async throws -> [JobRecord] {
         // Memory is read before the journal: while the read runs, a job may end and its end
         // be committed, taking it out of memory; a snapshot taken after the read would then
         // miss a job the read came too early for (a batched insert not committed yet).
@@ -238,34 +240,35 @@ public actor Broker: JobProgressSink {
     /// Forgets the records of jobs that ended before `time` (seconds since 1970): the journal's
     /// retention, run by the housekeeping. Returns how many went.
     @discardableResult
-    public func removeEndedJobs(before time: Double) async throws -> Int {
+    package func removeEndedJobs(before time: Double) async throws -> Int {
         try await journal.removeEnded(before: time)
     }
 
     /// Sets the journal's disk reserve aside again after a full disk used it.
-    public func restoreJournalReserve() async -> Bool {
+    package func restoreJournalReserve() async -> Bool {
         await journal.restoreReserve()
     }
 
     /// The live job for a transformation, if one runs it now.
-    public func activeJob(for transformation: Checksum) -> JobRecord? {
+    package func activeJob(for transformation: Checksum) -> JobRecord? {
         machine.jobForTransformation[transformation].flatMap { machine.active[$0]?.record }
     }
 
     /// How many jobs are queued and running, per handler.
-    public func journalStatistics() async throws -> JournalStatistics {
+    package func journalStatistics() async throws -> JournalStatistics {
         try await journal.statistics()
     }
 
-    public func load() -> (queued: Int, running: [String: Int]) {
+    package func load() -> (queued: Int, running: [String: Int]) {
         (machine.queue.count, machine.runningPerHandler)
     }
 
-    public func cachedResult(for tf: Checksum) async throws -> Checksum? {
+    package func cachedResult(for tf: Checksum) async throws -> Checksum? {
         guard let result = try await results.result(for: tf) else { return nil }
         // A cache entry whose buffer is gone is no answer: the job must run again.
         guard try await buffers.has([result]).first == true else {
-            logger.warning("cached result buffer missing; running again", metadata: ["tf": "\(tf)", "result": "\(result)"])
+            logger.warning(
+                "cached result buffer missing; running again", metadata: ["tf": "\(tf)", "result": "\(result)"])
             return nil
         }
         return result
@@ -277,7 +280,7 @@ public actor Broker: JobProgressSink {
     /// instead of running it again: a job that brings the broker down, however it does, must
     /// not keep it down. Not lower: a broker killed a few times in a row for other reasons
     /// (an admin, the OOM killer) must not fail the jobs that were merely in flight.
-    public static let recoveryLimit = 5
+    package static let recoveryLimit = 5
 
     /// Picks up where the last broker process stopped: every job the journal holds that had not
     /// ended is queued again (or answered from the cache if its result was stored before the
@@ -287,7 +290,7 @@ public actor Broker: JobProgressSink {
     /// cannot be parsed or does not match its transformation, or whose recovery fails in any
     /// other way ends as failed with the reason, and the others are recovered; one that was in
     /// flight at `recoveryLimit` crashes in a row fails without running (the poison-job guard).
-    public func recover() async throws {
+    package func recover() async throws {
         removeWorkOfLostJobs()
         let candidates = try await journal.beginRecovery()
         guard !candidates.isEmpty else { return }
@@ -297,14 +300,18 @@ public actor Broker: JobProgressSink {
         for candidate in candidates {
             switch candidate {
             case .unreadable(let id, let reason):
-                logger.error("a journaled job cannot be read back; it fails", metadata: ["job": "\(id)", "error": "\(reason)"])
+                logger.error(
+                    "a journaled job cannot be read back; it fails", metadata: ["job": "\(id)", "error": "\(reason)"])
                 let actions = machine.unreadable(
                     id, externalID: nil, handler: nil,
-                    reason: "cannot be run again after a restart: its journal entry cannot be read (\(reason))", now: Self.now())
+                    reason: "cannot be run again after a restart: its journal entry cannot be read (\(reason))",
+                    now: Self.now())
                 do {
                     try await perform(actions)
                 } catch {
-                    logger.error("could not journal the failure of an unreadable job", metadata: ["job": "\(id)", "error": "\(error)"])
+                    logger.error(
+                        "could not journal the failure of an unreadable job",
+                        metadata: ["job": "\(id)", "error": "\(error)"])
                 }
             case .readable(let record, let request, let recoveries):
                 if recoveries > Self.recoveryLimit {
@@ -315,7 +322,9 @@ public actor Broker: JobProgressSink {
                 let input = await readBack(record, request: request)
                 let cached: Result<Checksum?, any Error>
                 if case .success = input {
-                    do { cached = .success(try await cachedResult(for: record.transformation)) } catch { cached = .failure(error) }
+                    do { cached = .success(try await cachedResult(for: record.transformation)) } catch {
+                        cached = .failure(error)
+                    }
                 } else {
                     cached = .success(nil)
                 }
@@ -325,12 +334,17 @@ public actor Broker: JobProgressSink {
                 do {
                     try await perform(actions, recovering: record)
                 } catch {
-                    logger.error("a journaled job cannot be recovered; it fails", metadata: ["job": "\(record.id)", "error": "\(error)"])
+                    logger.error(
+                        "a journaled job cannot be recovered; it fails",
+                        metadata: ["job": "\(record.id)", "error": "\(error)"])
                     do {
-                        try await perform(machine.recoveryFailed(
-                            record, reason: "cannot be run again after a restart: \(error)", now: Self.now()))
+                        try await perform(
+                            machine.recoveryFailed(
+                                record, reason: "cannot be run again after a restart: \(error)", now: Self.now()))
                     } catch {
-                        logger.error("could not journal the failure of a job", metadata: ["job": "\(record.id)", "error": "\(error)"])
+                        logger.error(
+                            "could not journal the failure of a job",
+                            metadata: ["job": "\(record.id)", "error": "\(error)"])
                     }
                 }
             }
@@ -344,12 +358,15 @@ public actor Broker: JobProgressSink {
             let transformation = try JobRequest.fromJournal(request, hash: settings.hash).transformation
             guard transformation.checksum == record.transformation else {
                 throw BrokerError.journalMismatch(
-                    "its request is transformation \(transformation.checksum), its journal row says \(record.transformation)")
+                    "its request is transformation \(transformation.checksum), its journal row says \(record.transformation)"
+                )
             }
             let environment = try await resolveEnvironment(of: transformation)
-            return .success((
-                JobInput(transformation: transformation, environment: environment),
-                Self.traits(of: transformation, environment: environment)))
+            return .success(
+                (
+                    JobInput(transformation: transformation, environment: environment),
+                    Self.traits(of: transformation, environment: environment)
+                ))
         } catch {
             return .failure(error)
         }
@@ -362,7 +379,7 @@ public actor Broker: JobProgressSink {
     /// these jobs but the callers whose requests failed with the broker.
     private func removeWorkOfLostJobs() {
         guard let lost = journal.unjournaledIDs,
-              let names = try? FileManager.default.contentsOfDirectory(atPath: settings.workRoot)
+            let names = try? FileManager.default.contentsOfDirectory(atPath: settings.workRoot)
         else { return }
         for name in names {
             guard let id = WorkDirectory.jobID(inName: name).flatMap({ JobID($0) })?.rawValue, lost.contains(id)
@@ -389,7 +406,9 @@ public actor Broker: JobProgressSink {
             let path = settings.workRoot + "/" + name
             let killed = LeftoverProcesses.kill(workingUnder: path)
             if !killed.isEmpty {
-                logger.notice("stopped processes a failed job's interrupted attempt left running", metadata: ["job": "\(id)", "pids": "\(killed)"])
+                logger.notice(
+                    "stopped processes a failed job's interrupted attempt left running",
+                    metadata: ["job": "\(id)", "pids": "\(killed)"])
             }
             try? WorkDirectory(path: path).markKept(reason: "recovery failed this job")
         }
@@ -400,7 +419,7 @@ public actor Broker: JobProgressSink {
     /// this function's task group, so that a stop waits for all of them before the journal's
     /// last commit. Call once, after `recover`; jobs admitted or recovered before it runs
     /// start when it does. The process's service group runs it (`BrokerService`).
-    public func run() async {
+    package func run() async {
         switch runState {
         case .notStarted:
             break
@@ -438,7 +457,7 @@ public actor Broker: JobProgressSink {
     /// Stops taking jobs and cancels the running ones' processes; returns once they have
     /// stopped and the journal is committed. Queued and running jobs stay in the journal as
     /// they are, so the next start runs them.
-    public func shutdown() async {
+    package func shutdown() async {
         beginStop()
         runRequestsIn.finish()
         switch runState {
@@ -481,7 +500,9 @@ public actor Broker: JobProgressSink {
         do {
             try await results.commitPending()
         } catch {
-            logger.error("could not commit the last stored results; their transformations will run again", metadata: ["error": "\(error)"])
+            logger.error(
+                "could not commit the last stored results; their transformations will run again",
+                metadata: ["error": "\(error)"])
         }
     }
 
@@ -514,7 +535,8 @@ public actor Broker: JobProgressSink {
         while let action = rest.first, performNow(action) { rest = rest.dropFirst() }
         guard !rest.isEmpty else { return }
         if case .terminated = runRequestsIn.yield(.perform(Array(rest))) {
-            logger.warning("a job's change after the broker stopped is not journaled", metadata: ["actions": "\(rest.count)"])
+            logger.warning(
+                "a job's change after the broker stopped is not journaled", metadata: ["actions": "\(rest.count)"])
         }
     }
 
@@ -583,8 +605,10 @@ public actor Broker: JobProgressSink {
     /// so that a cancel request (`JobStop`) cancels it alone.
     private nonisolated func execute(_ job: JobStart) async {
         let execution = JobExecution(
-            id: job.id, handler: job.handler, context: job.context, buffers: buffers, results: results, settings: settings,
-            progress: self, stopping: stopping, previousWorkDirectory: job.previousWorkDirectory, resumePoint: job.resuming)
+            id: job.id, handler: job.handler, context: job.context, buffers: buffers, results: results,
+            settings: settings,
+            progress: self, stopping: stopping, previousWorkDirectory: job.previousWorkDirectory,
+            resumePoint: job.resuming)
         var ending = await withTaskGroup(of: JobEnding.self) { group in
             group.addTask {
                 let ending = await execution.run()
@@ -647,7 +671,9 @@ public actor Broker: JobProgressSink {
             "state": "\(record.state.rawValue)",
         ]
         if record.state == .succeeded {
-            logger.info("job succeeded", metadata: metadata.merging(["result": "\(record.result.map { "\($0)" } ?? "-")"]) { $1 })
+            logger.info(
+                "job succeeded",
+                metadata: metadata.merging(["result": "\(record.result.map { "\($0)" } ?? "-")"]) { $1 })
         } else {
             logger.info("job ended", metadata: metadata.merging(["error": "\(record.error ?? "")"]) { $1 })
         }

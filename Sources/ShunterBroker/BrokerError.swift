@@ -1,6 +1,6 @@
 import ShunterCore
 
-public enum BrokerError: Error, Sendable, CustomStringConvertible {
+package enum BrokerError: Error, Sendable, CustomStringConvertible {
     case unknownComponent(kind: String, name: String, handler: String)
     case unknownJob(JobID)
     case environmentUnavailable(Checksum, reason: String)
@@ -8,7 +8,7 @@ public enum BrokerError: Error, Sendable, CustomStringConvertible {
     /// A journaled job whose parts disagree (a corrupt or hand-edited journal).
     case journalMismatch(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .unknownComponent(let kind, let name, let handler):
             "handler '\(handler)' names \(kind) '\(name)', which this broker does not have"

@@ -68,7 +68,9 @@ struct BrokerStateMachine<Input: Sendable>: Sendable {
 
     /// The handlers in the order jobs are offered to them, each with its backend's recovery model.
     init(handlers: [(config: HandlerConfig, recoveryModel: RecoveryModel)]) {
-        self.handlers = handlers.map { Handler(name: $0.config.name, maxJobs: $0.config.limits.maxJobs, recoveryModel: $0.recoveryModel) }
+        self.handlers = handlers.map {
+            Handler(name: $0.config.name, maxJobs: $0.config.limits.maxJobs, recoveryModel: $0.recoveryModel)
+        }
         matcher = HandlerMatcher(handlers: handlers.map(\.config))
         runningPerHandler = Dictionary(self.handlers.map { ($0.name, 0) }, uniquingKeysWith: { first, _ in first })
     }
@@ -132,11 +134,17 @@ struct BrokerStateMachine<Input: Sendable>: Sendable {
             let candidates = matcher.candidateIndices(job.traits)
             if candidates.isEmpty {
                 let reasons = matcher.explain(job.traits).map { "  \($0.handler.name): \($0.reason)" }
-                unrunnable.append((
-                    id, "no job handler accepts this job (\(job.traits.summary)):\n" + reasons.joined(separator: "\n")))
+                unrunnable.append(
+                    (
+                        id,
+                        "no job handler accepts this job (\(job.traits.summary)):\n" + reasons.joined(separator: "\n")
+                    ))
                 continue
             }
-            guard let handler = candidates.first(where: { runningPerHandler[handlers[$0].name, default: 0] < handlers[$0].maxJobs })
+            guard
+                let handler = candidates.first(where: {
+                    runningPerHandler[handlers[$0].name, default: 0] < handlers[$0].maxJobs
+                })
             else {
                 waiting.append(id)
                 continue
@@ -150,7 +158,9 @@ struct BrokerStateMachine<Input: Sendable>: Sendable {
         return actions
     }
 
-    private mutating func start(_ id: JobID, on handler: Int, resuming: JobExecution.ResumePoint?, now: Double) -> [Action] {
+    private mutating func start(_ id: JobID, on handler: Int, resuming: JobExecution.ResumePoint?, now: Double)
+        -> [Action]
+    {
         guard var job = active[id] else { return [] }
         let name = handlers[handler].name
         runningPerHandler[name, default: 0] += 1
@@ -225,8 +235,11 @@ struct BrokerStateMachine<Input: Sendable>: Sendable {
         case .touch:
             return [.journal(.touch(record.id, at: record.updatedAt), rule.durability, event: event)]
         case .failure:
-            return [.journal(
-                .failUnreadable(record.id, error: record.error ?? "", at: record.updatedAt), rule.durability, event: event)]
+            return [
+                .journal(
+                    .failUnreadable(record.id, error: record.error ?? "", at: record.updatedAt), rule.durability,
+                    event: event)
+            ]
         }
     }
 
@@ -272,9 +285,11 @@ struct BrokerStateMachine<Input: Sendable>: Sendable {
             outcome = JobOutcome(status: .cancelled, result: nil, error: reason, record: job.record)
         case .interrupted:
             // The broker is stopping: the journal keeps the job as it was, for the next start.
-            return [.answer(
-                waiters: job.waiters,
-                JobOutcome(status: .cancelled, result: nil, error: "broker shutting down", record: job.record))]
+            return [
+                .answer(
+                    waiters: job.waiters,
+                    JobOutcome(status: .cancelled, result: nil, error: "broker shutting down", record: job.record))
+            ]
         }
         endedNotJournaled[id] = job.record
         return [.answer(waiters: job.waiters, outcome)] + dispatch(now: now)
@@ -356,11 +371,13 @@ struct BrokerStateMachine<Input: Sendable>: Sendable {
         var record = job.record
         let leftovers = Action.stopLeftovers(record.id, externalID: record.externalID, handler: record.handler)
         guard job.recoveries <= limits.recoveries else {
-            return [leftovers] + endRecovered(
-                record, .failed, now: now,
-                error: "the broker stopped without a graceful shutdown \(job.recoveries) times in a row while this job was "
-                    + "queued or running; it is not run again, so that it cannot keep the broker down. Submit it again "
-                    + "to retry, and look for the cause in the broker's log.")
+            return [leftovers]
+                + endRecovered(
+                    record, .failed, now: now,
+                    error:
+                        "the broker stopped without a graceful shutdown \(job.recoveries) times in a row while this job was "
+                        + "queued or running; it is not run again, so that it cannot keep the broker down. Submit it again "
+                        + "to retry, and look for the cause in the broker's log.")
         }
         let input: Input
         let traits: JobTraits
@@ -369,7 +386,8 @@ struct BrokerStateMachine<Input: Sendable>: Sendable {
             (input, traits) = try job.input.get()
             cached = try job.cachedResult.get()
         } catch {
-            return [leftovers] + endRecovered(record, .failed, now: now, error: "cannot be run again after a restart: \(error)")
+            return [leftovers]
+                + endRecovered(record, .failed, now: now, error: "cannot be run again after a restart: \(error)")
         }
         if let cached {
             // The crash came after the result was stored but before the job's end was journaled.
@@ -379,14 +397,18 @@ struct BrokerStateMachine<Input: Sendable>: Sendable {
         if record.attempts >= limits.attempts {
             // Each run ended without its end reaching the journal: running it again would do
             // the same (a job that fills the disk holding the journal, at every start).
-            return [leftovers] + endRecovered(record, .failed, now: now, error:
-                "the job ran \(record.attempts) times and the broker never recorded its end (it stopped, crashed, "
-                + "or could not write its journal \(limits.journalPath): is that disk full?); it is not run again. "
-                + "Submit it again to retry.")
+            return [leftovers]
+                + endRecovered(
+                    record, .failed, now: now,
+                    error:
+                        "the job ran \(record.attempts) times and the broker never recorded its end (it stopped, crashed, "
+                        + "or could not write its journal \(limits.journalPath): is that disk full?); it is not run again. "
+                        + "Submit it again to retry.")
         }
         if jobForTransformation[record.transformation] != nil {
             // Only a journal written before per-transformation dedup existed can hold two.
-            return endRecovered(record, .cancelled, now: now, error: "duplicate of a recovered job for the same transformation")
+            return endRecovered(
+                record, .cancelled, now: now, error: "duplicate of a recovered job for the same transformation")
         }
         let handler = handlers.firstIndex { $0.name == record.handler }
         // A backend whose executions outlive the broker (Slurm) is followed, not re-run: the
@@ -439,7 +461,9 @@ struct BrokerStateMachine<Input: Sendable>: Sendable {
             runningPerHandler[handler, default: 1] -= 1
         }
         queue.removeAll { $0 == record.id }
-        if jobForTransformation[record.transformation] == record.id { jobForTransformation[record.transformation] = nil }
+        if jobForTransformation[record.transformation] == record.id {
+            jobForTransformation[record.transformation] = nil
+        }
         return unreadable(record.id, externalID: record.externalID, handler: record.handler, reason: reason, now: now)
     }
 

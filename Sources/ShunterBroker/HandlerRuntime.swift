@@ -3,22 +3,22 @@ import ShunterHandlers
 import ShunterPlugins
 
 /// A configured handler with the plugin and backend instances that do its work.
-public struct HandlerRuntime: Sendable {
-    public var config: HandlerConfig
-    public var plugin: any JobPlugin
-    public var backend: any Backend
+package struct HandlerRuntime: Sendable {
+    package var config: HandlerConfig
+    package var plugin: any JobPlugin
+    package var backend: any Backend
 
-    public init(config: HandlerConfig, plugin: any JobPlugin, backend: any Backend) {
+    package init(config: HandlerConfig, plugin: any JobPlugin, backend: any Backend) {
         self.config = config
         self.plugin = plugin
         self.backend = backend
     }
 
-    public var name: String { config.name }
+    package var name: String { config.name }
 
     /// Builds the runtime of each handler from the registries. Fails on a plugin or backend
     /// name no registry knows, which `HandlerLoader` validation normally catches first.
-    public static func build(
+    package static func build(
         _ handlers: [HandlerConfig],
         plugins: [JobPluginDescriptor] = JobPluginRegistry.builtIn,
         backends: [BackendDescriptor] = BackendRegistry.builtIn,

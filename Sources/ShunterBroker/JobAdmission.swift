@@ -5,8 +5,8 @@ import ShunterStore
 
 /// Why the broker refused a transformation before journaling it: a client's mistake, said as
 /// a sentence the client can act on. Nothing was journaled and nothing ran.
-public struct AdmissionRefusal: Error, Sendable, CustomStringConvertible {
-    public enum Kind: Sendable {
+package struct AdmissionRefusal: Error, Sendable, CustomStringConvertible {
+    package enum Kind: Sendable {
         /// The request itself is wrong (a pin name, a celltype, a `__meta__` value): HTTP 400.
         case invalid
         /// The request is well formed but this broker cannot run it (no handler takes it, an
@@ -14,15 +14,15 @@ public struct AdmissionRefusal: Error, Sendable, CustomStringConvertible {
         case unrunnable
     }
 
-    public var kind: Kind
-    public var message: String
+    package var kind: Kind
+    package var message: String
 
-    public init(_ kind: Kind, _ message: String) {
+    package init(_ kind: Kind, _ message: String) {
         self.kind = kind
         self.message = message
     }
 
-    public var description: String { message }
+    package var description: String { message }
 }
 
 /// What the broker checks before it journals a job: everything that would fail the job for a
@@ -55,17 +55,22 @@ enum JobAdmission {
         let languages = matcher.handlers.compactMap(\.match.languages)
         if languages.count == matcher.handlers.count, !languages.contains(where: { $0.contains(traits.language) }) {
             let served = Array(Set(languages.joined())).sorted()
-            return AdmissionRefusal(.unrunnable,
+            return AdmissionRefusal(
+                .unrunnable,
                 "no job handler of this broker runs __language__ '\(traits.language)'; its handlers run: "
                     + served.joined(separator: ", "))
         }
         let reasons = matcher.explain(traits).map { "  \($0.handler.name): \($0.reason)" }
-        return AdmissionRefusal(.unrunnable,
-            "no job handler accepts this job (\(traits.summary)); each handler's reason:\n" + reasons.joined(separator: "\n"))
+        return AdmissionRefusal(
+            .unrunnable,
+            "no job handler accepts this job (\(traits.summary)); each handler's reason:\n"
+                + reasons.joined(separator: "\n"))
     }
 
     /// Every pin's buffer must be in the store (or promised to it): the plugins read them all.
-    static func checkBuffers(of transformation: Transformation, in buffers: any BufferStore) async throws(AdmissionRefusal) {
+    static func checkBuffers(of transformation: Transformation, in buffers: any BufferStore)
+        async throws(AdmissionRefusal)
+    {
         let names = transformation.pins.keys.sorted()
         let present: [Bool]
         do {
@@ -77,7 +82,8 @@ enum JobAdmission {
         let missing = zip(names, present).filter { !$0.1 }.map(\.0)
         guard !missing.isEmpty else { return }
         let list = missing.map { "pin '\($0)': buffer \(transformation.pins[$0]!.checksum) is not in the buffer store" }
-        throw AdmissionRefusal(.unrunnable,
+        throw AdmissionRefusal(
+            .unrunnable,
             list.joined(separator: "; ") + "; upload each buffer first (PUT /<checksum> on this server)")
     }
 }

@@ -61,12 +61,14 @@ struct JobExecution: Sendable {
             if let resumePoint, let reattached = await reattach(resumePoint) {
                 ready = reattached
                 prepared = ready
-                outcome = try await handler.backend.resume(ready.execution, externalID: resumePoint.externalID, events: events)
+                outcome = try await handler.backend.resume(
+                    ready.execution, externalID: resumePoint.externalID, events: events)
             } else {
                 if resumePoint != nil { try await progress.report(.reattachAbandoned, of: id) }
                 // A crash while preparing leaves a directory the journal never heard of, under
                 // the very name this attempt uses: it goes too.
-                let unjournaled = context.workRoot + "/"
+                let unjournaled =
+                    context.workRoot + "/"
                     + WorkDirectory.name(transformation: context.transformation.checksum, jobID: context.jobID)
                 // Looked up once: on the usual first attempt, one stat of a path that is not there.
                 let leftovers = Set([previousWorkDirectory, unjournaled].compactMap { $0 })
@@ -104,7 +106,8 @@ struct JobExecution: Sendable {
                         let killed = LeftoverProcesses.kill(workingUnder: leftover)
                         if !killed.isEmpty {
                             context.logger.notice(
-                                "stopped processes an interrupted attempt left running", metadata: ["pids": "\(killed)"])
+                                "stopped processes an interrupted attempt left running", metadata: ["pids": "\(killed)"]
+                            )
                         }
                         Self.removeWorkDirectory(leftover, logger: context.logger)
                     }
@@ -152,7 +155,9 @@ struct JobExecution: Sendable {
     private func finishedAttempt(among leftovers: Set<String>) -> (String, Int32)? {
         guard context.recordsExitStatus else { return nil }
         for directory in leftovers.sorted() {
-            if let code = WorkDirectory(path: directory).recordedExitStatus(jobID: context.jobID) { return (directory, code) }
+            if let code = WorkDirectory(path: directory).recordedExitStatus(jobID: context.jobID) {
+                return (directory, code)
+            }
         }
         return nil
     }
@@ -202,10 +207,14 @@ struct JobExecution: Sendable {
             if case .removed(let bytes?) = fate {
                 context.logger.notice(
                     "removed the failed job's work directory at once: it takes more than keep_failed_workdirs_max_size",
-                    metadata: ["path": "\(path)", "bytes": "\(bytes)", "limit": "\(settings.keepFailedWorkDirectoryMaxBytes)"])
+                    metadata: [
+                        "path": "\(path)", "bytes": "\(bytes)", "limit": "\(settings.keepFailedWorkDirectoryMaxBytes)",
+                    ])
             }
         } catch {
-            context.logger.warning("could not keep or remove the failed job's work directory", metadata: ["path": "\(path)", "error": "\(error)"])
+            context.logger.warning(
+                "could not keep or remove the failed job's work directory",
+                metadata: ["path": "\(path)", "error": "\(error)"])
         }
     }
 

@@ -18,9 +18,9 @@ import ShunterStore
 /// is never given twice, even when a crash lost the row of the job that had it, and the ids a
 /// crashed process had reserved but not committed (`unjournaledIDs`) tell recovery which
 /// work directories belong to jobs the journal never heard of.
-public actor JobJournal {
+package actor JobJournal {
     /// How hard a commit is made durable.
-    public enum Durability: String, Sendable {
+    package enum Durability: String, Sendable {
         /// fsync on every commit: survives power loss.
         case full
         /// fsync at checkpoints only: survives a crash or `kill -9` of the broker (the OS
@@ -30,15 +30,15 @@ public actor JobJournal {
 
     private let pool: DatabasePool
     /// The journal's file.
-    public nonisolated let path: String
+    package nonisolated let path: String
     /// Disk space held beside the journal (`<journal>.reserve`) and given back when a commit
     /// finds the disk full, so that the ends of jobs can still be journaled on a disk a job
     /// filled: otherwise such a job is never recorded as ended and runs again at every start.
-    public nonisolated let reservePath: String
+    package nonisolated let reservePath: String
     /// The reserve's size; 0 keeps none.
-    public nonisolated let reserveBytes: Int
+    package nonisolated let reserveBytes: Int
     /// What the broker sets aside: room for thousands of job updates.
-    public static let defaultReserveBytes = 16 << 20
+    package static let defaultReserveBytes = 16 << 20
     private let logger: Logger
     /// Checkpoints off the committing threads (the journal commits on an event loop).
     private let checkpointer: WALCheckpointer
@@ -48,7 +48,7 @@ public actor JobJournal {
     private var pending: [PendingWrite] = []
     private var flushing = false
     /// How long a write that nobody waits on at once may wait for the next commit.
-    public let batchWindow: Duration
+    package let batchWindow: Duration
     /// When the open batch window ends; nil while no window is open.
     private var windowEnd: ContinuousClock.Instant?
     /// Wake `run()`'s loops: an urgent commit, a window opened, a deferral started. nil while
@@ -68,7 +68,7 @@ public actor JobJournal {
     /// Ids the previous broker process reserved and never committed a job row under: unused
     /// ones, and those of jobs whose batched insert was still waiting when it died. Recovery
     /// removes the work directories of such ids and stops what runs there. nil when none.
-    public nonisolated let unjournaledIDs: ClosedRange<Int64>?
+    package nonisolated let unjournaledIDs: ClosedRange<Int64>?
     /// `.eventually` and `.deferred` writes that failed; nobody waited for them, so they are counted.
     private var lostWrites = 0
     /// Commits that were fsynced (batches holding a durable write, with `Durability.full`).
@@ -80,7 +80,7 @@ public actor JobJournal {
     /// When the records held back by `.deferred` are due; nil while none are.
     private var deferralEnd: ContinuousClock.Instant?
     /// How long a `.deferred` write holds a record back at most.
-    public let deferral: Duration
+    package let deferral: Duration
 
     private struct PendingWrite {
         let apply: @Sendable (Database) throws -> Int64?
@@ -94,9 +94,10 @@ public actor JobJournal {
         var committer = false
     }
 
-    public init(
+    package init(
         path: String, durability: Durability = .full, deferral: Duration = .milliseconds(200),
-        batchWindow: Duration = .milliseconds(10), reserveBytes: Int = 0, logger: Logger = Logger(label: "shunter.journal")
+        batchWindow: Duration = .milliseconds(10), reserveBytes: Int = 0,
+        logger: Logger = Logger(label: "shunter.journal")
     ) throws {
         self.path = path
         self.reserveBytes = reserveBytes
@@ -123,8 +124,10 @@ public actor JobJournal {
             try JobJournal.migrator.migrate(pool)
             checkpointer = try WALCheckpointer.attach(to: pool, label: "shunter.journal")
             let (committed, reserved) = try pool.read { db in
-                (try Int64.fetchOne(db, sql: "SELECT max(id) FROM jobs") ?? 0,
-                 try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'jobs'") ?? 0)
+                (
+                    try Int64.fetchOne(db, sql: "SELECT max(id) FROM jobs") ?? 0,
+                    try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'jobs'") ?? 0
+                )
             }
             unjournaledIDs = reserved > committed ? (committed + 1)...reserved : nil
             if reserveBytes > 0 && !Self.makeReserve(at: path + ".reserve", bytes: reserveBytes) {
@@ -150,7 +153,7 @@ public actor JobJournal {
     }
 
     /// What the journal has done since it was opened, and what it holds: `GET /status` shows it.
-    public func statistics() async throws -> JournalStatistics {
+    package func statistics() async throws -> JournalStatistics {
         let synchronous = try writerSynchronous()
         return JournalStatistics(
             syncedCommits: syncedCommits, writtenRows: writtenRows, lostWrites: lostWrites,
@@ -204,12 +207,13 @@ public actor JobJournal {
     /// loses the row (the caller's request fails with the broker); the id stays in
     /// `unjournaledIDs`, so recovery finds the job's work directory. An insert is never held
     /// back nor skipped: `.deferred` and `.memoryOnly` write it as `.eventually` does.
-    public func insert(
+    package func insert(
         transformation: Checksum, language: String, request: [UInt8], at time: Double,
         durability: JournalDurability = .durable
     ) async throws -> JobID {
         let id = try takeID()
-        let statement = Self.insertStatement(id, transformation: transformation, language: language, request: request, at: time)
+        let statement = Self.insertStatement(
+            id, transformation: transformation, language: language, request: request, at: time)
         switch durability {
         case .memoryOnly, .deferred, .eventually:
             pending.append(PendingWrite(apply: statement, continuation: nil, durable: false, urgent: false))
@@ -254,7 +258,8 @@ public actor JobJournal {
                             INSERT INTO sqlite_sequence (name, seq) SELECT 'jobs', 0
                             WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'jobs')
                             """)
-                    try db.execute(sql: "UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'jobs'", arguments: [through])
+                    try db.execute(
+                        sql: "UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'jobs'", arguments: [through])
                     return .commit
                 }
             }
@@ -270,7 +275,7 @@ public actor JobJournal {
     /// job's row changes once inserted. Writes keep their order, so a later awaited write also
     /// commits every earlier one; a record written by any durability but `.deferred` drops the
     /// same job's record held back by `.deferred`, which it supersedes.
-    public func write(_ write: JournalWrite, _ durability: JournalDurability) async throws {
+    package func write(_ write: JournalWrite, _ durability: JournalDurability) async throws {
         let statement: @Sendable (Database) throws -> Int64?
         switch write {
         case .record(let record):
@@ -315,7 +320,7 @@ public actor JobJournal {
 
     /// Returns once every write queued before it, and every record held back by `.deferred`,
     /// is committed (at a graceful stop).
-    public func commitPending() async throws {
+    package func commitPending() async throws {
         writeDeferred()
         _ = try await enqueue(durable: false) { _ in nil }
     }
@@ -330,11 +335,11 @@ public actor JobJournal {
                     WHERE id = ?
                     """
             ).execute(arguments: [
-                    record.state.rawValue, record.handler, record.updatedAt, record.startedAt, record.finishedAt,
-                    record.result?.hex, StoredText.capped(record.error), StoredText.capped(record.stdoutTail),
-                    StoredText.capped(record.stderrTail), record.externalID,
-                    record.attempts, record.workDirectory, record.id.rawValue,
-                ])
+                record.state.rawValue, record.handler, record.updatedAt, record.startedAt, record.finishedAt,
+                record.result?.hex, StoredText.capped(record.error), StoredText.capped(record.stdoutTail),
+                StoredText.capped(record.stderrTail), record.externalID,
+                record.attempts, record.workDirectory, record.id.rawValue,
+            ])
             return nil
         }
     }
@@ -357,7 +362,8 @@ public actor JobJournal {
         deferralEnd = nil
         guard !deferred.isEmpty else { return }
         for record in deferred.values.sorted(by: { $0.id.rawValue < $1.id.rawValue }) {
-            pending.append(PendingWrite(apply: Self.updateStatement(record), continuation: nil, durable: false, urgent: false))
+            pending.append(
+                PendingWrite(apply: Self.updateStatement(record), continuation: nil, durable: false, urgent: false))
         }
         deferred = [:]
         startFlushing(urgent: false)
@@ -386,9 +392,11 @@ public actor JobJournal {
     /// cancelled (the broker's `run()` cancels it after its last commit at a stop); one at a
     /// time. While it does not run, a write that is waited for is committed in its caller's
     /// task (the broker's recovery at start-up, before the process's services run).
-    public func run() async {
+    package func run() async {
         guard flushRequests == nil else {
-            logger.error("the journal's run() is already running: a second one returns at once", metadata: ["journal": "\(path)"])
+            logger.error(
+                "the journal's run() is already running: a second one returns at once", metadata: ["journal": "\(path)"]
+            )
             return
         }
         let (requests, requestsIn) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
@@ -479,7 +487,9 @@ public actor JobJournal {
     /// A commit on GRDB's writer queue when `offThread`, right here otherwise, and right here
     /// too in a cancelled task: GRDB's asynchronous accesses refuse one, and a stopping
     /// process's last commits run in such a task.
-    private func commit<T: Sendable>(offThread: Bool, _ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    private func commit<T: Sendable>(offThread: Bool, _ body: @escaping @Sendable (Database) throws -> T) async throws
+        -> T
+    {
         if offThread && !Task.isCancelled { return try await pool.writeWithoutTransaction(body) }
         return try writeNow(body)
     }
@@ -593,7 +603,7 @@ public actor JobJournal {
     /// Sets the reserve aside again once the disk has room (the housekeeping calls this).
     /// Returns whether the reserve is in place.
     @discardableResult
-    public func restoreReserve() -> Bool {
+    package func restoreReserve() -> Bool {
         reserveBytes == 0 || Self.makeReserve(at: reservePath, bytes: reserveBytes)
     }
 
@@ -601,7 +611,7 @@ public actor JobJournal {
     /// how many went. The newest row always stays: the journal's highest id tells the next start
     /// which ids were handed out (`unjournaledIDs`).
     @discardableResult
-    public func removeEnded(before time: Double) async throws -> Int {
+    package func removeEnded(before time: Double) async throws -> Int {
         let states = JobState.allCases.filter(\.isTerminal).map { "'\($0.rawValue)'" }.joined(separator: ",")
         return try await pool.write { db in
             try db.execute(
@@ -616,13 +626,15 @@ public actor JobJournal {
 
     // MARK: reads
 
-    public func record(_ id: JobID) async throws -> JobRecord? {
+    package func record(_ id: JobID) async throws -> JobRecord? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id.rawValue]).map { try JobJournal.decode($0) }
+            try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id.rawValue]).map {
+                try JobJournal.decode($0)
+            }
         }
     }
 
-    public func list(_ filter: JobFilter) async throws -> [JobRecord] {
+    package func list(_ filter: JobFilter) async throws -> [JobRecord] {
         var clauses: [String] = []
         var arguments: StatementArguments = []
         if let states = filter.states, !states.isEmpty {
@@ -652,16 +664,17 @@ public actor JobJournal {
 
     /// Jobs that had not ended when the broker last stopped, oldest first, with what was
     /// submitted for each.
-    public func unfinished() async throws -> [(record: JobRecord, request: [UInt8])] {
+    package func unfinished() async throws -> [(record: JobRecord, request: [UInt8])] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM jobs WHERE state IN (\(Self.unfinishedStates)) ORDER BY id").map { row in
+            try Row.fetchAll(db, sql: "SELECT * FROM jobs WHERE state IN (\(Self.unfinishedStates)) ORDER BY id").map {
+                row in
                 (try JobJournal.decode(row), [UInt8](try row.decode(Data.self, forColumn: "request")))
             }
         }
     }
 
     /// One unfinished job as recovery finds it.
-    public enum RecoveryCandidate: Sendable {
+    package enum RecoveryCandidate: Sendable {
         /// `recoveries`: how many starts in a row found it unfinished, this one included.
         case readable(JobRecord, request: [UInt8], recoveries: Int)
         /// A row that cannot be read back (a corrupt or hand-edited journal): it can only fail.
@@ -673,32 +686,35 @@ public actor JobJournal {
     /// then bring the broker down (a crash nobody foresaw, while preparing or running it),
     /// the next start knows it was one of those in flight. A graceful stop resets the counts
     /// (`forgetRecoveries`).
-    public func beginRecovery() async throws -> [RecoveryCandidate] {
+    package func beginRecovery() async throws -> [RecoveryCandidate] {
         try await pool.write { db in
             try db.execute(sql: "UPDATE jobs SET recoveries = recoveries + 1 WHERE state IN (\(Self.unfinishedStates))")
-            return try Row.fetchAll(db, sql: "SELECT * FROM jobs WHERE state IN (\(Self.unfinishedStates)) ORDER BY id").map { row -> RecoveryCandidate in
-                let id = JobID(row["id"] as Int64)
-                do {
-                    let record = try JobJournal.decode(row)
-                    let request = [UInt8](try row.decode(Data.self, forColumn: "request"))
-                    return .readable(record, request: request, recoveries: try row.decode(Int.self, forColumn: "recoveries"))
-                } catch {
-                    return .unreadable(id, reason: "\(error)")
+            return try Row.fetchAll(db, sql: "SELECT * FROM jobs WHERE state IN (\(Self.unfinishedStates)) ORDER BY id")
+                .map { row -> RecoveryCandidate in
+                    let id = JobID(row["id"] as Int64)
+                    do {
+                        let record = try JobJournal.decode(row)
+                        let request = [UInt8](try row.decode(Data.self, forColumn: "request"))
+                        return .readable(
+                            record, request: request, recoveries: try row.decode(Int.self, forColumn: "recoveries"))
+                    } catch {
+                        return .unreadable(id, reason: "\(error)")
+                    }
                 }
-            }
         }
     }
 
     /// At a graceful stop: the jobs left unfinished were stopped by it, not by a crash.
-    public func forgetRecoveries() async throws {
+    package func forgetRecoveries() async throws {
         // Like a commit: at a stop, possibly in a cancelled task.
         try await commit(offThread: true) { db in
-            try db.execute(sql: "UPDATE jobs SET recoveries = 0 WHERE recoveries > 0 AND state IN (\(Self.unfinishedStates))")
+            try db.execute(
+                sql: "UPDATE jobs SET recoveries = 0 WHERE recoveries > 0 AND state IN (\(Self.unfinishedStates))")
         }
     }
 
     /// The recoveries count of a job (tests, diagnostics).
-    public func recoveries(of id: JobID) async throws -> Int? {
+    package func recoveries(of id: JobID) async throws -> Int? {
         try await pool.read { db in
             try Int.fetchOne(db, sql: "SELECT recoveries FROM jobs WHERE id = ?", arguments: [id.rawValue])
         }
@@ -758,15 +774,15 @@ struct JournalRowError: Error, CustomStringConvertible {
     var description: String { "column \(column): \(reason)" }
 }
 
-public struct JournalError: Error, Sendable, CustomStringConvertible {
-    public let path: String
-    public let reason: String
+package struct JournalError: Error, Sendable, CustomStringConvertible {
+    package let path: String
+    package let reason: String
 
-    public var description: String { "job journal \(path): \(reason)" }
+    package var description: String { "job journal \(path): \(reason)" }
 }
 
 /// What one journal write changes in a job's row (`JobJournal.write`).
-public enum JournalWrite: Sendable {
+package enum JournalWrite: Sendable {
     /// The job's whole record: its state and everything that changed with it.
     case record(JobRecord)
     /// Only the row's `updated_at`: with `.durable`, a synced commit that makes the row, and
@@ -778,7 +794,7 @@ public enum JournalWrite: Sendable {
 
 /// How hard one journal write is made to stick, and whether its writer waits for it: the
 /// values the broker's durability policy (`DurabilityPolicy`) hands out, weakest first.
-public enum JournalDurability: String, Sendable, CaseIterable, Comparable {
+package enum JournalDurability: String, Sendable, CaseIterable, Comparable {
     /// Not written: kept in the broker's memory, where `record` and `list` show it, until the
     /// job's next write carries it.
     case memoryOnly
@@ -798,26 +814,26 @@ public enum JournalDurability: String, Sendable, CaseIterable, Comparable {
     /// Committed at once with an fsync (with `Durability.full`): survives a power loss.
     case durable
 
-    public static func < (lhs: Self, rhs: Self) -> Bool {
+    package static func < (lhs: Self, rhs: Self) -> Bool {
         allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
     }
 }
 
 /// The journal's counters and contents at a glance (`JobJournal.statistics()`).
-public struct JournalStatistics: Sendable, Equatable {
+package struct JournalStatistics: Sendable, Equatable {
     /// Commits that were fsynced (batches holding a durable write).
-    public var syncedCommits: Int
+    package var syncedCommits: Int
     /// Rows written, counting each write of a job's row and each insert.
-    public var writtenRows: Int
+    package var writtenRows: Int
     /// Writes nobody waited for that failed (logged when they did).
-    public var lostWrites: Int
+    package var lostWrites: Int
     /// The writer's `PRAGMA synchronous` now: `full` or `normal`.
-    public var synchronous: String
+    package var synchronous: String
     /// The writer's `wal_autocheckpoint` (the checkpointer's backstop), in pages.
-    public var autocheckpointPages: Int
-    public var jobsByState: [JobState: Int]
+    package var autocheckpointPages: Int
+    package var jobsByState: [JobState: Int]
 
-    public init(
+    package init(
         syncedCommits: Int, writtenRows: Int, lostWrites: Int, synchronous: String, autocheckpointPages: Int,
         jobsByState: [JobState: Int]
     ) {

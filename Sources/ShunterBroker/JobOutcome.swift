@@ -1,25 +1,25 @@
 import ShunterCore
 
 /// How a request for a transformation ended, as every waiter on it hears.
-public struct JobOutcome: Sendable {
-    public enum Status: String, Sendable {
+package struct JobOutcome: Sendable {
+    package enum Status: String, Sendable {
         case succeeded
         case failed
         case cancelled
     }
 
-    public var status: Status
-    public var result: Checksum?
+    package var status: Status
+    package var result: Checksum?
     /// The error text a client shows its user (Seamless's shape for job failures).
-    public var error: String?
+    package var error: String?
     /// The job's record; nil when the answer came from the result cache without a job.
-    public var record: JobRecord?
+    package var record: JobRecord?
 
-    public static func cached(_ result: Checksum) -> JobOutcome {
+    package static func cached(_ result: Checksum) -> JobOutcome {
         JobOutcome(status: .succeeded, result: result, error: nil, record: nil)
     }
 
-    public var fromCache: Bool { record == nil && status == .succeeded }
+    package var fromCache: Bool { record == nil && status == .succeeded }
 
     /// The outcome of a job that ended before this broker process started.
     init?(finished record: JobRecord) {
@@ -40,7 +40,7 @@ public struct JobOutcome: Sendable {
 }
 
 /// What `Broker.submit` did with a request.
-public enum Submission: Sendable {
+package enum Submission: Sendable {
     /// The result cache already had the answer; no job was created.
     case cached(Checksum)
     /// A job runs it: a new one, or the one already running the same transformation.

@@ -1,28 +1,28 @@
 import ShunterCore
 
 /// Everything the broker knows about one job, as journaled and as the native API shows it.
-public struct JobRecord: Sendable, Codable, Hashable {
-    public var id: JobID
-    public var transformation: Checksum
-    public var state: JobState
-    public var language: String
+package struct JobRecord: Sendable, Codable, Hashable {
+    package var id: JobID
+    package var transformation: Checksum
+    package var state: JobState
+    package var language: String
     /// The handler that took the job; nil while it waits for one.
-    public var handler: String?
-    public var createdAt: Double
-    public var updatedAt: Double
-    public var startedAt: Double?
-    public var finishedAt: Double?
-    public var result: Checksum?
-    public var error: String?
-    public var stdoutTail: String?
-    public var stderrTail: String?
+    package var handler: String?
+    package var createdAt: Double
+    package var updatedAt: Double
+    package var startedAt: Double?
+    package var finishedAt: Double?
+    package var result: Checksum?
+    package var error: String?
+    package var stdoutTail: String?
+    package var stderrTail: String?
     /// The backend's id for the execution (a Slurm job id), journaled as soon as it exists.
-    public var externalID: String?
+    package var externalID: String?
     /// How many times the job was started; more than one after a crash recovery.
-    public var attempts: Int
-    public var workDirectory: String?
+    package var attempts: Int
+    package var workDirectory: String?
 
-    public init(id: JobID, transformation: Checksum, state: JobState, language: String, createdAt: Double) {
+    package init(id: JobID, transformation: Checksum, state: JobState, language: String, createdAt: Double) {
         self.id = id
         self.transformation = transformation
         self.state = state
@@ -53,16 +53,16 @@ public struct JobRecord: Sendable, Codable, Hashable {
 }
 
 /// Which jobs a listing returns.
-public struct JobFilter: Sendable, Hashable {
-    public var states: [JobState]?
-    public var handler: String?
-    public var transformation: Checksum?
-    public var limit: Int
+package struct JobFilter: Sendable, Hashable {
+    package var states: [JobState]?
+    package var handler: String?
+    package var transformation: Checksum?
+    package var limit: Int
     /// Paging: only jobs older than this one (listings are newest first, so these come after
     /// it); the cursor `GET /jobs` gives for its next page.
-    public var after: JobID?
+    package var after: JobID?
 
-    public init(
+    package init(
         states: [JobState]? = nil, handler: String? = nil, transformation: Checksum? = nil, limit: Int = 100,
         after: JobID? = nil
     ) {
@@ -74,7 +74,7 @@ public struct JobFilter: Sendable, Hashable {
     }
 
     /// Whether `record` passes the filter (the limit aside).
-    public func matches(_ record: JobRecord) -> Bool {
+    package func matches(_ record: JobRecord) -> Bool {
         if let states, !states.isEmpty, !states.contains(record.state) { return false }
         if let handler, record.handler != handler { return false }
         if let transformation, record.transformation != transformation { return false }

@@ -2,15 +2,15 @@ import ShunterCore
 
 /// What a client submitted: the transformation dict and the dunders beside it. Journaled as
 /// canonical JSON, so that after a restart the broker can rebuild the exact `Transformation`.
-public struct JobRequest: Sendable {
-    public var transformation: Transformation
+package struct JobRequest: Sendable {
+    package var transformation: Transformation
 
-    public init(transformation: Transformation) {
+    package init(transformation: Transformation) {
         self.transformation = transformation
     }
 
     /// The journal's form: `{"dict": {...}, "dunder": {...}}`.
-    public func journalBytes() -> [UInt8] {
+    package func journalBytes() -> [UInt8] {
         CanonicalJSON.encode(
             .object([
                 "dict": .object(transformation.dict),
@@ -18,7 +18,7 @@ public struct JobRequest: Sendable {
             ]))
     }
 
-    public static func fromJournal(_ bytes: [UInt8], hash: HashAlgorithm) throws -> JobRequest {
+    package static func fromJournal(_ bytes: [UInt8], hash: HashAlgorithm) throws -> JobRequest {
         let value = try JSONParser.parse(bytes)
         guard let dict = value["dict"]?.objectValue else {
             throw TransformationError.missingKey("dict")

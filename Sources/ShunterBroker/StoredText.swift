@@ -8,7 +8,9 @@ package enum StoredText {
     package static func capped(_ text: String, limit: Int = limit) -> String {
         let bytes = text.utf8
         guard bytes.count > limit else { return text }
-        let marker = { (cut: Int) in "\n[... \(cut) bytes cut here: the record keeps the first and last part of this text ...]\n" }
+        let marker = { (cut: Int) in
+            "\n[... \(cut) bytes cut here: the record keeps the first and last part of this text ...]\n"
+        }
         let room = max(0, limit - marker(bytes.count).utf8.count)
         let headCount = room / 2
         let tailCount = room - headCount

@@ -13,22 +13,22 @@
 ///
 /// `.bigInt` text is written as is (orjson itself refuses integers beyond 64 bits;
 /// `CelltypeCodec` reports those as errors where Seamless would fail).
-public enum CanonicalJSON {
+package enum CanonicalJSON {
     /// `orjson.dumps(value, option=OPT_INDENT_2 | OPT_SORT_KEYS)`.
-    public static func encode(_ value: JSONValue) -> [UInt8] {
+    package static func encode(_ value: JSONValue) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(256)
         encode(value, into: &out)
         return out
     }
 
-    public static func encode(_ value: JSONValue, into out: inout [UInt8]) {
+    package static func encode(_ value: JSONValue, into out: inout [UInt8]) {
         write(value, indent: 0, pretty: true, into: &out)
     }
 
     /// `orjson.dumps(value, option=OPT_SORT_KEYS)`: the compact form (`{"a":1,"b":[1,2]}`).
     /// `JSONValue` objects have no order, so keys are always sorted.
-    public static func encodeCompact(_ value: JSONValue) -> [UInt8] {
+    package static func encodeCompact(_ value: JSONValue) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(128)
         write(value, indent: 0, pretty: false, into: &out)
@@ -36,7 +36,7 @@ public enum CanonicalJSON {
     }
 
     /// Object keys in the order orjson's OPT_SORT_KEYS writes them.
-    public static func sortedKeys(_ object: [String: JSONValue]) -> [String] {
+    package static func sortedKeys(_ object: [String: JSONValue]) -> [String] {
         object.keys.sorted(by: utf8Precedes)
     }
 
@@ -137,7 +137,9 @@ public enum CanonicalJSON {
                     out.append(hexDigits[Int(byte & 0xF)])
                 }
             }
-            if runStart < bytes.count { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<bytes.count])) }
+            if runStart < bytes.count {
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<bytes.count]))
+            }
         }
         out.append(UInt8(ascii: "\""))
     }

@@ -1,6 +1,6 @@
 /// The celltypes of Seamless 1.x. A celltype fixes how a value becomes a buffer, and so which
 /// checksum it has; see `CelltypeCodec` for the exact rules.
-public enum Celltype: String, Sendable, Codable, CaseIterable {
+package enum Celltype: String, Sendable, Codable, CaseIterable {
     case binary
     case mixed
     case text
@@ -16,7 +16,7 @@ public enum Celltype: String, Sendable, Codable, CaseIterable {
     case checksum
 
     /// Celltypes whose buffer is UTF-8 text.
-    public var isText: Bool {
+    package var isText: Bool {
         switch self {
         case .text, .python, .ipython, .yaml, .str, .int, .float, .bool: true
         default: false
@@ -24,7 +24,7 @@ public enum Celltype: String, Sendable, Codable, CaseIterable {
     }
 
     /// Parses a celltype name, naming the accepted ones when it is not one of them.
-    public init(name: String) throws(TransformationError) {
+    package init(name: String) throws(TransformationError) {
         guard let celltype = Celltype(rawValue: name) else {
             throw .unknownCelltype(name)
         }

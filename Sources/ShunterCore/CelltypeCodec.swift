@@ -1,31 +1,31 @@
 /// Why a value or buffer cannot be turned into (or read as) a buffer of a celltype the way
 /// Seamless would: Seamless itself fails there too, or the case is one Shunter does not
 /// reproduce (said so in the reason).
-public struct CelltypeCodecError: Error, Sendable, Equatable, CustomStringConvertible {
-    public let celltype: String
-    public let reason: String
+package struct CelltypeCodecError: Error, Sendable, Equatable, CustomStringConvertible {
+    package let celltype: String
+    package let reason: String
 
-    public init(celltype: String, reason: String) {
+    package init(celltype: String, reason: String) {
         self.celltype = celltype
         self.reason = reason
     }
 
-    public var description: String { "celltype '\(celltype)': \(reason)" }
+    package var description: String { "celltype '\(celltype)': \(reason)" }
 }
 
 /// What a bash job's work directory gets for one input pin (`execute_bash.py:write_bash_job`).
-public struct BashPinMaterialization: Sendable, Equatable {
+package struct BashPinMaterialization: Sendable, Equatable {
     /// The bytes of the file named after the pin, relative to the work directory (a pin name
     /// may contain `/`: create the parent directories; `..` and absolute names are refused by
     /// Seamless).
-    public var fileContents: [UInt8]
+    package var fileContents: [UInt8]
     /// The value of the environment variable named after the pin, or nil when the pin is not
     /// exported. Seamless sets it in the job's environment even when the pin name is not a
     /// valid shell name; only valid names also get an `export` line in `transform.sh`
     /// (`CelltypeCodec.isShellVariableName`).
-    public var environmentValue: String?
+    package var environmentValue: String?
 
-    public init(fileContents: [UInt8], environmentValue: String?) {
+    package init(fileContents: [UInt8], environmentValue: String?) {
         self.fileContents = fileContents
         self.environmentValue = environmentValue
     }
@@ -37,7 +37,7 @@ public struct BashPinMaterialization: Sendable, Equatable {
 /// operation", so the codec goes through the same intermediate value (`PythonValue`) and
 /// applies the same operations: `seamless/checksum/serialize.py:_serialize`,
 /// `seamless/checksum/parse_buffer.py:_parse_buffer`, `seamless_transformer/execute_bash.py`.
-public enum CelltypeCodec {
+package enum CelltypeCodec {
     // MARK: (a) value → buffer
 
     /// The buffer Seamless makes of `value` (as Python would hold it after `json.loads`) in
@@ -50,13 +50,13 @@ public enum CelltypeCodec {
     /// - `mixed`: Python `json.dumps(value, sort_keys=True, indent=2)` (ASCII-escaped!), + `"\n"`
     /// - `binary`: `np.save(np.array(value))`
     /// - `bytes`: `str(value)` with trailing newlines stripped (a string's own bytes)
-    public static func serialize(_ value: JSONValue, as celltype: Celltype) throws(CelltypeCodecError) -> [UInt8] {
+    package static func serialize(_ value: JSONValue, as celltype: Celltype) throws(CelltypeCodecError) -> [UInt8] {
         try serialize(python: PythonValue(value), as: celltype)
     }
 
     /// The buffer Seamless makes of a Python `bytes` value: `bytes` and `binary` keep it as is;
     /// text celltypes decode it as UTF-8 first; `str` writes Python's `b'...'` repr.
-    public static func serialize(bytes: [UInt8], as celltype: Celltype) throws(CelltypeCodecError) -> [UInt8] {
+    package static func serialize(bytes: [UInt8], as celltype: Celltype) throws(CelltypeCodecError) -> [UInt8] {
         try serialize(python: .bytes(bytes), as: celltype)
     }
 
@@ -67,10 +67,11 @@ public enum CelltypeCodec {
     /// `float`/`bool`/`checksum` give their JSON value (converted as Seamless converts it, e.g.
     /// an `int` buffer `"3.5\n"` reads as 3), `mixed` gives its JSON value when it holds plain
     /// data. `bytes`, `binary` and Numpy data have no JSON value and throw.
-    public static func deserialize(_ buffer: [UInt8], as celltype: Celltype) throws(CelltypeCodecError) -> JSONValue {
+    package static func deserialize(_ buffer: [UInt8], as celltype: Celltype) throws(CelltypeCodecError) -> JSONValue {
         let value = try deserialize(python: buffer, as: celltype)
         guard let json = value.jsonValue else {
-            throw CelltypeCodecError(celltype: celltype.rawValue, reason: "the value is \(value.typeName) data, which has no JSON form")
+            throw CelltypeCodecError(
+                celltype: celltype.rawValue, reason: "the value is \(value.typeName) data, which has no JSON form")
         }
         return json
     }
@@ -78,7 +79,7 @@ public enum CelltypeCodec {
     /// Checks that `buffer` is a valid buffer of `celltype` as far as Seamless can read it
     /// (UTF-8 for text celltypes, JSON for plain ones, `.npy` for `binary`). Code celltypes
     /// (`python`, `ipython`, `yaml`) are not parsed as code.
-    public static func validate(_ buffer: [UInt8], as celltype: Celltype) throws(CelltypeCodecError) {
+    package static func validate(_ buffer: [UInt8], as celltype: Celltype) throws(CelltypeCodecError) {
         _ = try deserialize(python: buffer, as: celltype)
     }
 
@@ -98,7 +99,9 @@ public enum CelltypeCodec {
     ///    `"3\n"` but of `"true\n"` is `"True\n"` and of `"[1,2]"` is `"[1, 2]\n"` (Python's str).
     ///
     /// An empty file or a `null` result fails in Seamless ("Result is empty"), and so here.
-    public static func resultBuffer(fromFileBytes bytes: [UInt8], celltype: Celltype) throws(CelltypeCodecError) -> [UInt8] {
+    package static func resultBuffer(fromFileBytes bytes: [UInt8], celltype: Celltype) throws(CelltypeCodecError)
+        -> [UInt8]
+    {
         let fail = { (reason: String) in CelltypeCodecError(celltype: celltype.rawValue, reason: reason) }
         if celltype == .bytes { return bytes }
         if bytes.isEmpty { throw fail("the RESULT file is empty (numpy: No data left in file)") }
@@ -139,8 +142,12 @@ public enum CelltypeCodec {
     /// - `bytes` becomes the file as is; a Numpy array (a `binary`/`mixed` `.npy` buffer) the
     ///   raw data when it is 1-D `uint8`, else the `.npy` file re-saved; no variable;
     /// - `mixed` buffers with mixed (`\x94SEAMLESS-MIXED`) data are refused, as in Seamless.
-    public static func bashPin(name: String, buffer: [UInt8], celltype: Celltype) throws(CelltypeCodecError) -> BashPinMaterialization {
-        let fail = { (reason: String) in CelltypeCodecError(celltype: celltype.rawValue, reason: "pin '\(name)': " + reason) }
+    package static func bashPin(name: String, buffer: [UInt8], celltype: Celltype) throws(CelltypeCodecError)
+        -> BashPinMaterialization
+    {
+        let fail = { (reason: String) in
+            CelltypeCodecError(celltype: celltype.rawValue, reason: "pin '\(name)': " + reason)
+        }
         let value = try deserialize(python: buffer, as: celltype)
         switch value {
         case .none, .bool, .int, .bigInt, .float, .str:
@@ -155,7 +162,9 @@ public enum CelltypeCodec {
             if !name.contains("."), text.unicodeScalars.count <= 1000 {
                 var stripped = Substring(text)
                 while stripped.utf8.last == 0x0A { stripped = stripped.dropLast() }
-                if stripped.utf8.contains(0) { throw fail("the value contains a NUL character, which cannot be in an environment variable") }
+                if stripped.utf8.contains(0) {
+                    throw fail("the value contains a NUL character, which cannot be in an environment variable")
+                }
                 variable = String(stripped)
             }
             return BashPinMaterialization(fileContents: Array(text.utf8), environmentValue: variable)
@@ -177,27 +186,29 @@ public enum CelltypeCodec {
     }
 
     /// The bytes of the file a bash job gets for a pin; see `bashPin(name:buffer:celltype:)`.
-    public static func workFileContents(buffer: [UInt8], celltype: Celltype) throws(CelltypeCodecError) -> [UInt8] {
+    package static func workFileContents(buffer: [UInt8], celltype: Celltype) throws(CelltypeCodecError) -> [UInt8] {
         try bashPin(name: "pin", buffer: buffer, celltype: celltype).fileContents
     }
 
     /// The environment variable a bash job gets for a pin, nil when the pin is not exported
     /// (not a scalar, a `.` in its name, or longer than 1000 characters); see
     /// `bashPin(name:buffer:celltype:)`.
-    public static func environmentValue(buffer: [UInt8], celltype: Celltype, pinName: String) throws(CelltypeCodecError) -> String? {
+    package static func environmentValue(buffer: [UInt8], celltype: Celltype, pinName: String)
+        throws(CelltypeCodecError) -> String?
+    {
         try bashPin(name: pinName, buffer: buffer, celltype: celltype).environmentValue
     }
 
     /// `execute_bash.py:_is_shell_env_name`: a letter or `_`, then letters, digits or `_`
     /// (Python's Unicode-aware `isalpha`/`isalnum`). Only such pins get an `export` line in
     /// the job script.
-    public static func isShellVariableName(_ name: String) -> Bool {
+    package static func isShellVariableName(_ name: String) -> Bool {
         guard let first = name.first, first.isLetter || first == "_" else { return false }
         return name.dropFirst().allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" }
     }
 
     /// Python's `shlex.quote`, used for the `export NAME=VALUE` lines of `transform.sh`.
-    public static func shellQuote(_ text: String) -> String {
+    package static func shellQuote(_ text: String) -> String {
         if text.isEmpty { return "''" }
         let safe = text.utf8.allSatisfy { byte in
             (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
@@ -274,7 +285,9 @@ public enum CelltypeCodec {
         }
     }
 
-    private static func decodedIfBytes(_ value: PythonValue, _ celltype: Celltype) throws(CelltypeCodecError) -> PythonValue {
+    private static func decodedIfBytes(_ value: PythonValue, _ celltype: Celltype) throws(CelltypeCodecError)
+        -> PythonValue
+    {
         guard case .bytes(let bytes) = value else { return value }
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw CelltypeCodecError(celltype: celltype.rawValue, reason: "the bytes are not UTF-8 text")
@@ -285,7 +298,8 @@ public enum CelltypeCodec {
     /// `json_dumps_bytes(value) + b"\n"`, refusing what orjson refuses.
     private static func orjsonLine(_ value: PythonValue, _ celltype: Celltype) throws(CelltypeCodecError) -> [UInt8] {
         guard let json = value.jsonValue else {
-            throw CelltypeCodecError(celltype: celltype.rawValue, reason: "Type is not JSON serializable: \(value.typeName)")
+            throw CelltypeCodecError(
+                celltype: celltype.rawValue, reason: "Type is not JSON serializable: \(value.typeName)")
         }
         try checkOrjsonIntegers(json, celltype)
         var out = CanonicalJSON.encode(json)
@@ -310,12 +324,15 @@ public enum CelltypeCodec {
 
     /// `seamless/util/mixed/io/serialization.py:serialize` for the values a bash result or a
     /// JSON request can hold: plain data as Python JSON, arrays as `.npy`.
-    private static func mixedSerialize(_ value: PythonValue, _ celltype: Celltype) throws(CelltypeCodecError) -> [UInt8] {
+    private static func mixedSerialize(_ value: PythonValue, _ celltype: Celltype) throws(CelltypeCodecError) -> [UInt8]
+    {
         let fail = { (reason: String) in CelltypeCodecError(celltype: celltype.rawValue, reason: reason) }
         switch value {
         case .ndarray(let array):
             if array.descr.dropFirst().hasPrefix("U") {
-                throw fail("Numpy unicode-string arrays take a special path in Seamless's mixed serialization that is not reproduced")
+                throw fail(
+                    "Numpy unicode-string arrays take a special path in Seamless's mixed serialization that is not reproduced"
+                )
             }
             if array.descr.hasPrefix(">") { throw fail("dtypes must be native (got '\(array.descr)')") }
             return array.npyBytes()
@@ -335,11 +352,15 @@ public enum CelltypeCodec {
     /// `np.array(value).tolist()[0]` when numpy would make a `'U'` (unicode) array of `value`:
     /// a string, or a rectangular list whose scalars include a string (numpy then turns every
     /// scalar into its `str`).
-    private static func firstOfStringArray(_ value: PythonValue, _ celltype: Celltype) throws(CelltypeCodecError) -> PythonValue? {
+    private static func firstOfStringArray(_ value: PythonValue, _ celltype: Celltype) throws(CelltypeCodecError)
+        -> PythonValue?
+    {
         var hasString = false
         func scalarsOnly(_ node: PythonValue) -> Bool {
             switch node {
-            case .str: hasString = true; return true
+            case .str:
+                hasString = true
+                return true
             case .int, .bigInt, .float, .bool: return true
             case .list(let items): return !items.isEmpty && items.allSatisfy(scalarsOnly)
             default: return false
@@ -375,7 +396,9 @@ public enum CelltypeCodec {
 
     /// `np.array(value)` for JSON data: scalars and rectangular nested lists of bool, int,
     /// float (numpy's type promotion: bool < int64 < float64).
-    private static func numpyArray(from value: PythonValue, _ celltype: Celltype) throws(CelltypeCodecError) -> NumpyArray {
+    private static func numpyArray(from value: PythonValue, _ celltype: Celltype) throws(CelltypeCodecError)
+        -> NumpyArray
+    {
         let fail = { (reason: String) in CelltypeCodecError(celltype: celltype.rawValue, reason: reason) }
         if case .ndarray(let array) = value { return array }
         var shape: [Int] = []
@@ -401,7 +424,7 @@ public enum CelltypeCodec {
         // it and none is negative) < float64.
         enum Kind: Int { case bool, int, uint, float }
         var kind = Kind.bool
-        if leaves.isEmpty { kind = .float }  // np.array([]) is float64
+        if leaves.isEmpty { kind = .float } // np.array([]) is float64
         var hasNegative = false
         for leaf in leaves {
             switch leaf {
@@ -437,12 +460,13 @@ public enum CelltypeCodec {
             default: break
             }
         }
-        let descr = switch kind {
-        case .bool: "|b1"
-        case .int: "<i8"
-        case .uint: "<u8"
-        case .float: "<f8"
-        }
+        let descr =
+            switch kind {
+            case .bool: "|b1"
+            case .int: "<i8"
+            case .uint: "<u8"
+            case .float: "<f8"
+            }
         return NumpyArray(descr: descr, fortranOrder: false, shape: shape, data: data)
     }
 
@@ -453,7 +477,9 @@ public enum CelltypeCodec {
         case .bytes:
             return .bytes(buffer)
         case .text, .python, .ipython, .yaml:
-            guard var text = String(validating: buffer, as: UTF8.self) else { throw fail("the buffer is not UTF-8 text") }
+            guard var text = String(validating: buffer, as: UTF8.self) else {
+                throw fail("the buffer is not UTF-8 text")
+            }
             while text.utf8.last == 0x0A { text.removeLast() }
             return .str(text)
         case .plain:
@@ -506,13 +532,16 @@ public enum CelltypeCodec {
         do {
             return try JSONParser.parseOrjson(buffer[0..<end])
         } catch {
-            throw CelltypeCodecError(celltype: celltype.rawValue, reason: "the buffer is not JSON: \(error.description)")
+            throw CelltypeCodecError(
+                celltype: celltype.rawValue, reason: "the buffer is not JSON: \(error.description)")
         }
     }
 
     /// `seamless/util/mixed/io/serialization.py:deserialize`: `.npy` → array, Seamless mixed
     /// streams refused (not reproduced), anything else read as Python JSON.
-    private static func mixedDeserialize(_ buffer: [UInt8], _ celltype: Celltype) throws(CelltypeCodecError) -> PythonValue {
+    private static func mixedDeserialize(_ buffer: [UInt8], _ celltype: Celltype) throws(CelltypeCodecError)
+        -> PythonValue
+    {
         let fail = { (reason: String) in CelltypeCodecError(celltype: celltype.rawValue, reason: reason) }
         if buffer.starts(with: NumpyArray.magic) {
             let loaded: NumpyArray?
@@ -524,14 +553,20 @@ public enum CelltypeCodec {
             guard let array = loaded else { throw fail("the buffer starts like .npy but is not a loadable array") }
             return .ndarray(array)
         }
-        if buffer.starts(with: [0x94] + Array("SEAMLESS-MIXED".utf8)) || buffer.starts(with: [0x93] + Array("SEAMLESS".utf8)) {
+        if buffer.starts(with: [0x94] + Array("SEAMLESS-MIXED".utf8))
+            || buffer.starts(with: [0x93] + Array("SEAMLESS".utf8))
+        {
             throw fail("mixed data (plain with embedded arrays) is not supported")
         }
-        guard String(validating: buffer, as: UTF8.self) != nil else { throw fail("the buffer is neither .npy nor UTF-8 JSON") }
+        guard String(validating: buffer, as: UTF8.self) != nil else {
+            throw fail("the buffer is neither .npy nor UTF-8 JSON")
+        }
         do {
             return try JSONParser.parsePython(buffer)
         } catch {
-            throw fail("the buffer is not JSON (Seamless would read it as a numpy bytes scalar, which is not reproduced): \(error.description)")
+            throw fail(
+                "the buffer is not JSON (Seamless would read it as a numpy bytes scalar, which is not reproduced): \(error.description)"
+            )
         }
     }
 }

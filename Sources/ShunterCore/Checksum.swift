@@ -3,14 +3,14 @@
 /// Seamless identifies every buffer, every transformation and every result by such a value.
 /// Stored as four words so that hashing and comparing one (the result cache, the in-flight
 /// table) costs a few instructions, not a string compare.
-public struct Checksum: Hashable, Sendable, Comparable {
+package struct Checksum: Hashable, Sendable, Comparable {
     @usableFromInline let w0: UInt64
     @usableFromInline let w1: UInt64
     @usableFromInline let w2: UInt64
     @usableFromInline let w3: UInt64
 
     /// Builds a checksum from exactly 32 digest bytes.
-    public init<Bytes: Collection>(digest: Bytes) where Bytes.Element == UInt8 {
+    package init<Bytes: Collection>(digest: Bytes) where Bytes.Element == UInt8 {
         precondition(digest.count == 32, "a checksum has 32 bytes, got \(digest.count)")
         var words: [UInt64] = [0, 0, 0, 0]
         for (index, byte) in digest.enumerated() {
@@ -21,7 +21,7 @@ public struct Checksum: Hashable, Sendable, Comparable {
 
     /// Parses 64 hexadecimal characters (either case). Throws `ChecksumError.malformed`
     /// with the offending text, so an HTTP route can answer 400 with it as is.
-    public init(hex text: some StringProtocol) throws(ChecksumError) {
+    package init(hex text: some StringProtocol) throws(ChecksumError) {
         let utf8 = Array(text.utf8)
         guard utf8.count == 64 else { throw .malformed(String(text)) }
         var words: [UInt64] = [0, 0, 0, 0]
@@ -33,7 +33,7 @@ public struct Checksum: Hashable, Sendable, Comparable {
     }
 
     /// The 32 digest bytes.
-    public var bytes: [UInt8] {
+    package var bytes: [UInt8] {
         var out = [UInt8]()
         out.reserveCapacity(32)
         for word in [w0, w1, w2, w3] {
@@ -45,7 +45,7 @@ public struct Checksum: Hashable, Sendable, Comparable {
     }
 
     /// 64 lowercase hexadecimal characters, the form every Seamless API speaks.
-    public var hex: String {
+    package var hex: String {
         let digits: [UInt8] = Array("0123456789abcdef".utf8)
         var out = [UInt8]()
         out.reserveCapacity(64)
@@ -58,9 +58,9 @@ public struct Checksum: Hashable, Sendable, Comparable {
     }
 
     /// The first `count` hex characters, for log lines and directory names.
-    public func prefix(_ count: Int) -> String { String(hex.prefix(count)) }
+    package func prefix(_ count: Int) -> String { String(hex.prefix(count)) }
 
-    public static func < (lhs: Checksum, rhs: Checksum) -> Bool {
+    package static func < (lhs: Checksum, rhs: Checksum) -> Bool {
         (lhs.w0, lhs.w1, lhs.w2, lhs.w3) < (rhs.w0, rhs.w1, rhs.w2, rhs.w3)
     }
 
@@ -75,25 +75,25 @@ public struct Checksum: Hashable, Sendable, Comparable {
 }
 
 extension Checksum: CustomStringConvertible {
-    public var description: String { hex }
+    package var description: String { hex }
 }
 
 extension Checksum: Codable {
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         self = try Checksum(hex: container.decode(String.self))
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(hex)
     }
 }
 
-public enum ChecksumError: Error, Sendable, Equatable, CustomStringConvertible {
+package enum ChecksumError: Error, Sendable, Equatable, CustomStringConvertible {
     case malformed(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .malformed(let text):
             let shown = text.count > 80 ? String(text.prefix(80)) + "…" : text

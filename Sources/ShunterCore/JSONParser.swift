@@ -1,16 +1,16 @@
 /// Why some bytes are not the JSON they were supposed to be: the byte offset where parsing
 /// stopped and what was expected there, so a 400 answer points at the exact spot.
-public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertible {
+package struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Offset (0-based) of the byte where the input stopped being valid JSON.
-    public let offset: Int
-    public let reason: String
+    package let offset: Int
+    package let reason: String
 
-    public init(offset: Int, reason: String) {
+    package init(offset: Int, reason: String) {
         self.offset = offset
         self.reason = reason
     }
 
-    public var description: String { "invalid JSON at byte \(offset): \(reason)" }
+    package var description: String { "invalid JSON at byte \(offset): \(reason)" }
 }
 
 /// A strict RFC 8259 JSON parser working directly on UTF-8 bytes.
@@ -20,22 +20,22 @@ public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertibl
 /// slice. Integers without fraction or exponent stay integers (`1` and `1.0` serialize
 /// differently in Seamless); beyond 64 bits they are kept as their text (`.bigInt`).
 /// Duplicate object keys: the last one wins, as in Python's `json` and orjson.
-public enum JSONParser {
+package enum JSONParser {
     /// Nesting deeper than this is refused (orjson refuses at 1024; deeper input would only
     /// risk the stack).
-    public static let maximumDepth = 1024
+    package static let maximumDepth = 1024
 
-    public static func parse(_ bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
+    package static func parse(_ bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
         try bytes.withUnsafeBufferPointer { (buffer) throws(JSONParseError) -> JSONValue in
             try parse(buffer: buffer)
         }
     }
 
-    public static func parse(_ text: String) throws(JSONParseError) -> JSONValue {
+    package static func parse(_ text: String) throws(JSONParseError) -> JSONValue {
         try parse(Array(text.utf8))
     }
 
-    public static func parse(buffer: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> JSONValue {
+    package static func parse(buffer: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> JSONValue {
         var scanner = JSONScanner<JSONValueBuilder>(buffer, allowNonFinite: false)
         return try scanner.parseDocument()
     }
@@ -121,23 +121,33 @@ struct JSONScanner<Builder: JSONTreeBuilder> {
         case UInt8(ascii: "{"): return try parseObject()
         case UInt8(ascii: "["): return try parseArray()
         case UInt8(ascii: "\""): return Builder.string(try parseString())
-        case UInt8(ascii: "t"): try expectLiteral("true"); return Builder.bool(true)
-        case UInt8(ascii: "f"): try expectLiteral("false"); return Builder.bool(false)
-        case UInt8(ascii: "n"): try expectLiteral("null"); return Builder.null()
+        case UInt8(ascii: "t"):
+            try expectLiteral("true")
+            return Builder.bool(true)
+        case UInt8(ascii: "f"):
+            try expectLiteral("false")
+            return Builder.bool(false)
+        case UInt8(ascii: "n"):
+            try expectLiteral("null")
+            return Builder.null()
         case UInt8(ascii: "N") where allowNonFinite:
-            try expectLiteral("NaN"); return Builder.double(.nan)
+            try expectLiteral("NaN")
+            return Builder.double(.nan)
         case UInt8(ascii: "I") where allowNonFinite:
-            try expectLiteral("Infinity"); return Builder.double(.infinity)
+            try expectLiteral("Infinity")
+            return Builder.double(.infinity)
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
             return try parseNumber()
         default:
-            throw fail("unexpected \(describeByte(at: position)), expected a value (object, array, string, number, true, false or null)")
+            throw fail(
+                "unexpected \(describeByte(at: position)), expected a value (object, array, string, number, true, false or null)"
+            )
         }
     }
 
     private mutating func parseObject() throws(JSONParseError) -> Builder.Node {
         try enterNesting()
-        position += 1  // {
+        position += 1 // {
         var pairs: [(String, Builder.Node)] = []
         skipWhitespace()
         if position < bytes.count, bytes[position] == UInt8(ascii: "}") {
@@ -160,7 +170,9 @@ struct JSONScanner<Builder: JSONTreeBuilder> {
             let value = try parseValue()
             pairs.append((key, value))
             skipWhitespace()
-            guard position < bytes.count else { throw fail("unexpected end of input inside an object, expected ',' or '}'") }
+            guard position < bytes.count else {
+                throw fail("unexpected end of input inside an object, expected ',' or '}'")
+            }
             if bytes[position] == UInt8(ascii: ",") {
                 position += 1
                 continue
@@ -176,7 +188,7 @@ struct JSONScanner<Builder: JSONTreeBuilder> {
 
     private mutating func parseArray() throws(JSONParseError) -> Builder.Node {
         try enterNesting()
-        position += 1  // [
+        position += 1 // [
         var items: [Builder.Node] = []
         skipWhitespace()
         if position < bytes.count, bytes[position] == UInt8(ascii: "]") {
@@ -188,7 +200,9 @@ struct JSONScanner<Builder: JSONTreeBuilder> {
             skipWhitespace()
             items.append(try parseValue())
             skipWhitespace()
-            guard position < bytes.count else { throw fail("unexpected end of input inside an array, expected ',' or ']'") }
+            guard position < bytes.count else {
+                throw fail("unexpected end of input inside an array, expected ',' or ']'")
+            }
             if bytes[position] == UInt8(ascii: ",") {
                 position += 1
                 continue
@@ -273,11 +287,15 @@ struct JSONScanner<Builder: JSONTreeBuilder> {
                     guard index + 7 < bytes.count,
                         bytes[index + 6] == UInt8(ascii: "\\"), bytes[index + 7] == UInt8(ascii: "u")
                     else {
-                        throw JSONParseError(offset: index, reason: "high surrogate \\u\(hex4(scalar)) not followed by a low surrogate escape")
+                        throw JSONParseError(
+                            offset: index,
+                            reason: "high surrogate \\u\(hex4(scalar)) not followed by a low surrogate escape")
                     }
                     let low = try readHex4(at: index + 8)
                     guard (0xDC00...0xDFFF).contains(low) else {
-                        throw JSONParseError(offset: index + 6, reason: "expected a low surrogate after \\u\(hex4(scalar)), got \\u\(hex4(low))")
+                        throw JSONParseError(
+                            offset: index + 6,
+                            reason: "expected a low surrogate after \\u\(hex4(scalar)), got \\u\(hex4(low))")
                     }
                     scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
                     consumed = 12
@@ -288,7 +306,10 @@ struct JSONScanner<Builder: JSONTreeBuilder> {
                 index += consumed
                 continue
             default:
-                throw JSONParseError(offset: index, reason: "invalid escape '\\\(printable(escape))' (accepted: \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX)")
+                throw JSONParseError(
+                    offset: index,
+                    reason:
+                        "invalid escape '\\\(printable(escape))' (accepted: \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX)")
             }
             index += 2
         }
@@ -308,7 +329,8 @@ struct JSONScanner<Builder: JSONTreeBuilder> {
             case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = UInt32(byte - UInt8(ascii: "a") + 10)
             case UInt8(ascii: "A")...UInt8(ascii: "F"): nibble = UInt32(byte - UInt8(ascii: "A") + 10)
             default:
-                throw JSONParseError(offset: i, reason: "invalid \\u escape: \(describeByte(at: i)) is not a hexadecimal digit")
+                throw JSONParseError(
+                    offset: i, reason: "invalid \\u escape: \(describeByte(at: i)) is not a hexadecimal digit")
             }
             value = value << 4 | nibble
         }

@@ -10,7 +10,7 @@
 /// `preparing`, `running` and `collecting` are *interrupted* states after a crash: recovery
 /// moves such a job back to `queued` (or, for a backend that can re-attach, leaves it running),
 /// or ends it.
-public enum JobState: String, Sendable, Codable, CaseIterable {
+package enum JobState: String, Sendable, Codable, CaseIterable {
     case queued
     case preparing
     case running
@@ -19,7 +19,7 @@ public enum JobState: String, Sendable, Codable, CaseIterable {
     case failed
     case cancelled
 
-    public var isTerminal: Bool {
+    package var isTerminal: Bool {
         switch self {
         case .succeeded, .failed, .cancelled: true
         default: false
@@ -27,7 +27,7 @@ public enum JobState: String, Sendable, Codable, CaseIterable {
     }
 
     /// A job in one of these states was being worked on when the broker stopped.
-    public var isActive: Bool {
+    package var isActive: Bool {
         switch self {
         case .preparing, .running, .collecting: true
         default: false
@@ -36,7 +36,7 @@ public enum JobState: String, Sendable, Codable, CaseIterable {
 
     /// The legal moves. `atRecovery` adds the moves only a restart may make, from what the
     /// journal held of a job the last broker process did not finish.
-    public func canMove(to next: JobState, atRecovery: Bool = false) -> Bool {
+    package func canMove(to next: JobState, atRecovery: Bool = false) -> Bool {
         switch (self, next) {
         case (.queued, .preparing), (.preparing, .running), (.running, .collecting),
             (.collecting, .succeeded):
@@ -57,18 +57,18 @@ public enum JobState: String, Sendable, Codable, CaseIterable {
     }
 }
 
-public struct IllegalTransition: Error, Sendable, CustomStringConvertible {
-    public let from: JobState
-    public let to: JobState
-    public let jobID: String
+package struct IllegalTransition: Error, Sendable, CustomStringConvertible {
+    package let from: JobState
+    package let to: JobState
+    package let jobID: String
 
-    public init(from: JobState, to: JobState, jobID: String) {
+    package init(from: JobState, to: JobState, jobID: String) {
         self.from = from
         self.to = to
         self.jobID = jobID
     }
 
-    public var description: String {
+    package var description: String {
         "job \(jobID): illegal state transition \(from.rawValue) → \(to.rawValue)"
     }
 }

@@ -116,7 +116,8 @@ struct NumpyArray: Sendable {
         case 1: shapeText = "(\(shape[0]),)"
         default: shapeText = "(" + shape.map(String.init).joined(separator: ", ") + ")"
         }
-        var header = "{'descr': '\(descr)', 'fortran_order': \(fortranOrder ? "True" : "False"), 'shape': \(shapeText), }"
+        var header =
+            "{'descr': '\(descr)', 'fortran_order': \(fortranOrder ? "True" : "False"), 'shape': \(shapeText), }"
         if !shape.isEmpty {
             // numpy leaves room to grow the array in place along its growth axis.
             let axis = fortranOrder ? shape[shape.count - 1] : shape[0]

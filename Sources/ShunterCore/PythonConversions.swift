@@ -36,7 +36,7 @@ extension PythonValue {
     /// The exact decimal text of an integral Double beyond 64 bits (Python's `int(float)`).
     static func exactIntegerText(_ value: Double) -> String {
         // value = significand × 2^exponent with an integer significand; double it in base 1e9.
-        var limbs: [UInt64] = [value.significandBitPattern | (1 << 52)]  // little-endian base 1e9 after normalisation
+        var limbs: [UInt64] = [value.significandBitPattern | (1 << 52)] // little-endian base 1e9 after normalisation
         var normalized: [UInt64] = []
         var carry = limbs[0]
         while carry > 0 {
@@ -103,7 +103,10 @@ extension PythonValue {
         case .bytes(let bytes): return !bytes.isEmpty
         case .ndarray(let array):
             guard let scalar = array.singleScalar else {
-                throw ConversionError(reason: "The truth value of an array with more than one element is ambiguous (or the dtype is not numeric)")
+                throw ConversionError(
+                    reason:
+                        "The truth value of an array with more than one element is ambiguous (or the dtype is not numeric)"
+                )
             }
             return try scalar.pythonBool()
         }
@@ -171,7 +174,9 @@ extension PythonValue {
         default: break
         }
         guard let cleaned = removeUnderscores(unsigned), !cleaned.isEmpty,
-            cleaned.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2E || $0 == 0x65 || $0 == 0x45 || $0 == 0x2B || $0 == 0x2D }),
+            cleaned.utf8.allSatisfy({
+                ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2E || $0 == 0x65 || $0 == 0x45 || $0 == 0x2B || $0 == 0x2D
+            }),
             cleaned.utf8.contains(where: { $0 >= 0x30 && $0 <= 0x39 }),
             let value = Double(cleaned)
         else { throw invalid }

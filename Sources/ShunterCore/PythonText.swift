@@ -1,7 +1,7 @@
 /// Python's text conversions of a value, where Seamless's buffers are made of them:
 /// `str(value)` (text celltypes, bash pin files and variables) and `json.dumps(value, ...)`
 /// (the `mixed` celltype and bash pin files of dicts and lists).
-public enum PythonText {
+package enum PythonText {
     struct Unsupported: Error {
         let reason: String
     }
@@ -57,7 +57,8 @@ public enum PythonText {
     /// `repr(str)`: single quotes unless the text has `'` and no `"`; non-printable characters
     /// (Unicode categories Cc Cf Cs Co Cn Zl Zp and Zs other than space) escaped.
     static func appendStringRepr(_ text: String, to out: inout [UInt8]) {
-        let quote: UInt8 = text.utf8.contains(UInt8(ascii: "'")) && !text.utf8.contains(UInt8(ascii: "\""))
+        let quote: UInt8 =
+            text.utf8.contains(UInt8(ascii: "'")) && !text.utf8.contains(UInt8(ascii: "\""))
             ? UInt8(ascii: "\"") : UInt8(ascii: "'")
         out.append(quote)
         for scalar in text.unicodeScalars {
@@ -106,7 +107,8 @@ public enum PythonText {
 
     /// `repr(bytes)`: `b'...'` with `\t \n \r \\`, the quote, and `\xNN` for non-printable ASCII.
     static func appendBytesRepr(_ bytes: [UInt8], to out: inout [UInt8]) {
-        let quote: UInt8 = bytes.contains(UInt8(ascii: "'")) && !bytes.contains(UInt8(ascii: "\""))
+        let quote: UInt8 =
+            bytes.contains(UInt8(ascii: "'")) && !bytes.contains(UInt8(ascii: "\""))
             ? UInt8(ascii: "\"") : UInt8(ascii: "'")
         out.append(UInt8(ascii: "b"))
         out.append(quote)
@@ -145,7 +147,9 @@ public enum PythonText {
         return out
     }
 
-    private static func appendJSON(_ value: PythonValue, layout: JSONLayout, indent: Int, to out: inout [UInt8]) throws(Unsupported) {
+    private static func appendJSON(_ value: PythonValue, layout: JSONLayout, indent: Int, to out: inout [UInt8])
+        throws(Unsupported)
+    {
         switch value {
         case .none: out.append(contentsOf: "null".utf8)
         case .bool(let flag): out.append(contentsOf: (flag ? "true" : "false").utf8)
@@ -170,7 +174,8 @@ public enum PythonText {
                 out.append(contentsOf: "{}".utf8)
                 return
             }
-            let ordered = layout == .sortedIndent2
+            let ordered =
+                layout == .sortedIndent2
                 ? pairs.sorted { CanonicalJSON.utf8Precedes($0.0, $1.0) } : pairs
             out.append(UInt8(ascii: "{"))
             for (index, (key, item)) in ordered.enumerated() {
@@ -205,7 +210,7 @@ public enum PythonText {
 
     /// A string as `json.dumps` writes it (`ensure_ascii`): outside printable ASCII as
     /// `\uXXXX`, a character beyond the BMP as its two UTF-16 units.
-    public static func appendASCIIJSONString(_ text: String, to out: inout [UInt8]) {
+    package static func appendASCIIJSONString(_ text: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         // Checksums, names, host names: nothing to escape, copied whole (a result-cache
         // metadata row is written for every job).

@@ -94,7 +94,7 @@ extension Double {
     }
 
     /// Python's `repr(float)`: fixed notation for decimal exponents -4…15, else `1e-05` / `1e+16`.
-    public func appendPythonRepr(to out: inout [UInt8]) {
+    package func appendPythonRepr(to out: inout [UInt8]) {
         if isNaN {
             out.append(contentsOf: "nan".utf8)
         } else if isInfinite {
@@ -106,7 +106,7 @@ extension Double {
 
     /// A float as Python's `json.dumps` writes it: `repr` for finite values, `NaN`,
     /// `Infinity` and `-Infinity` (not `repr`'s `nan`, `inf`) otherwise.
-    public func appendPythonJSON(to out: inout [UInt8]) {
+    package func appendPythonJSON(to out: inout [UInt8]) {
         if isNaN {
             out.append(contentsOf: "NaN".utf8)
         } else if isInfinite {

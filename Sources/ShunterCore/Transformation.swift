@@ -4,14 +4,14 @@
 /// load-bearing dunders only (`__language__ __output__ __as__ __format__ __schema__`),
 /// serialized as a `plain` buffer. `__env__` and `__meta__` travel beside it and do not
 /// change the identity.
-public struct Transformation: Sendable {
+package struct Transformation: Sendable {
     /// One input pin: `[celltype, subcelltype, checksum]` in the dict.
-    public struct Pin: Sendable, Hashable {
-        public var celltype: String
-        public var subcelltype: String?
-        public var checksum: Checksum
+    package struct Pin: Sendable, Hashable {
+        package var celltype: String
+        package var subcelltype: String?
+        package var checksum: Checksum
 
-        public init(celltype: String, subcelltype: String?, checksum: Checksum) {
+        package init(celltype: String, subcelltype: String?, checksum: Checksum) {
             self.celltype = celltype
             self.subcelltype = subcelltype
             self.checksum = checksum
@@ -19,12 +19,12 @@ public struct Transformation: Sendable {
     }
 
     /// `__output__`: `[name, celltype, subcelltype, ...]`.
-    public struct Output: Sendable, Hashable {
-        public var name: String
-        public var celltype: Celltype
-        public var subcelltype: String?
+    package struct Output: Sendable, Hashable {
+        package var name: String
+        package var celltype: Celltype
+        package var subcelltype: String?
 
-        public init(name: String, celltype: Celltype, subcelltype: String?) {
+        package init(name: String, celltype: Celltype, subcelltype: String?) {
             self.name = name
             self.celltype = celltype
             self.subcelltype = subcelltype
@@ -32,20 +32,20 @@ public struct Transformation: Sendable {
     }
 
     /// The dict as received (without orthogonal dunders, which are in `dunder`).
-    public let dict: [String: JSONValue]
+    package let dict: [String: JSONValue]
     /// Orthogonal dunders (`__env__`, `__meta__`, ...), from the dict or from the request's `tf_dunder`.
-    public let dunder: [String: JSONValue]
-    public let checksum: Checksum
-    public let language: String
-    public let output: Output
-    public let pins: [String: Pin]
+    package let dunder: [String: JSONValue]
+    package let checksum: Checksum
+    package let language: String
+    package let output: Output
+    package let pins: [String: Pin]
 
     /// `__env__`: the checksum of a `plain` buffer holding the environment request, if any.
-    public var environmentChecksum: Checksum? {
+    package var environmentChecksum: Checksum? {
         guard let text = dunder["__env__"]?.stringValue else { return nil }
         return try? Checksum(hex: text)
     }
 
     /// `__meta__`: scheduling hints (cores, memory, walltime, ...), never part of the identity.
-    public var meta: [String: JSONValue] { dunder["__meta__"]?.objectValue ?? [:] }
+    package var meta: [String: JSONValue] { dunder["__meta__"]?.objectValue ?? [:] }
 }

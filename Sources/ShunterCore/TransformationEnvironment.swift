@@ -5,21 +5,24 @@
 /// only the keys that were set: `which` (list of binaries), `conda` (the environment.yml,
 /// parsed to a mapping), `conda_environment` (a name), `powers` (a dict), `docker` (a dict with
 /// at least `name`), e.g. `{"docker": {"name": "ubuntu:24.04"}, "conda_environment": "numpy"}`.
-public struct TransformationEnvironment: Sendable, Hashable {
+package struct TransformationEnvironment: Sendable, Hashable {
     /// `docker.name`: the container image to run in.
-    public var image: String?
+    package var image: String?
     /// `conda_environment`: the name of an existing environment.
-    public var condaEnvironment: String?
+    package var condaEnvironment: String?
     /// `conda`: an inline environment.yml, as a JSON object.
-    public var condaSpec: JSONValue?
+    package var condaSpec: JSONValue?
     /// `which`: binaries that must be on `PATH` where the job runs.
-    public var which: [String]? = nil
+    package var which: [String]? = nil
     /// `powers`: platform-specific execution privileges, as given.
-    public var powers: JSONValue? = nil
+    package var powers: JSONValue? = nil
     /// The whole decoded value, for plugins that read more of it.
-    public var raw: JSONValue
+    package var raw: JSONValue
 
-    public init(image: String? = nil, condaEnvironment: String? = nil, condaSpec: JSONValue? = nil, raw: JSONValue = .object([:])) {
+    package init(
+        image: String? = nil, condaEnvironment: String? = nil, condaSpec: JSONValue? = nil,
+        raw: JSONValue = .object([:])
+    ) {
         self.image = image
         self.condaEnvironment = condaEnvironment
         self.condaSpec = condaSpec
@@ -31,12 +34,13 @@ public struct TransformationEnvironment: Sendable, Hashable {
     /// A value that is not an object counts as no environment, as in
     /// `seamless_transformer/run.py:run_transformation_dict` (`if not isinstance(env_dict,
     /// dict): env_dict = {}`). Keys of the wrong type are refused, naming the key.
-    public init(json: JSONValue) throws(TransformationError) {
+    package init(json: JSONValue) throws(TransformationError) {
         self.init(raw: json)
         guard let object = json.objectValue else { return }
         if let docker = object["docker"], !docker.isNull {
             guard let dockerObject = docker.objectValue else {
-                throw .badDunder(key: "__env__.docker", reason: "expected an object with 'name', got \(docker.kindName)")
+                throw .badDunder(
+                    key: "__env__.docker", reason: "expected an object with 'name', got \(docker.kindName)")
             }
             guard let name = dockerObject["name"]?.stringValue else {
                 throw .badDunder(key: "__env__.docker", reason: "expected a string 'name' (the image)")
@@ -51,7 +55,8 @@ public struct TransformationEnvironment: Sendable, Hashable {
         }
         if let value = object["conda"], !value.isNull {
             guard value.objectValue != nil else {
-                throw .badDunder(key: "__env__.conda", reason: "expected an environment.yml mapping, got \(value.kindName)")
+                throw .badDunder(
+                    key: "__env__.conda", reason: "expected an environment.yml mapping, got \(value.kindName)")
             }
             condaSpec = value
         }
@@ -75,14 +80,14 @@ public struct TransformationEnvironment: Sendable, Hashable {
 
     /// The conda environment as handlers match it (`match.environment`): `conda_environment`,
     /// else the `name` of an inline `conda` spec, else `inline` for an unnamed one.
-    public var environmentName: String? {
+    package var environmentName: String? {
         if let condaEnvironment { return condaEnvironment }
         guard let condaSpec else { return nil }
         return condaSpec["name"]?.stringValue ?? "inline"
     }
 
     /// Parses and decodes an `__env__` buffer.
-    public init(buffer: [UInt8]) throws(TransformationError) {
+    package init(buffer: [UInt8]) throws(TransformationError) {
         let value: JSONValue
         do {
             value = try JSONParser.parse(buffer)

@@ -1,6 +1,6 @@
 /// Why a transformation dict was refused. Each case says what was expected so that the HTTP
 /// layer can answer 400 with the text as is.
-public enum TransformationError: Error, Sendable, Equatable, CustomStringConvertible {
+package enum TransformationError: Error, Sendable, Equatable, CustomStringConvertible {
     case notAnObject(String)
     case missingKey(String)
     case badPin(name: String, reason: String)
@@ -9,7 +9,7 @@ public enum TransformationError: Error, Sendable, Equatable, CustomStringConvert
     case unknownCelltype(String)
     case checksumMismatch(claimed: Checksum, computed: Checksum)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .notAnObject(let got):
             "a transformation must be a JSON object, got \(got)"

@@ -1,15 +1,15 @@
 /// Which dunder keys decide a transformation's identity, as in
 /// `seamless_transformer/transformation_utils.py` (Seamless 1.x).
-public enum TransformationDunder {
+package enum TransformationDunder {
     /// Kept in the identity buffer (`TRANSFORMATION_LOAD_BEARING_DUNDER_KEYS`).
-    public static let loadBearing: Set<String> = ["__language__", "__output__", "__as__", "__format__", "__schema__"]
+    package static let loadBearing: Set<String> = ["__language__", "__output__", "__as__", "__format__", "__schema__"]
     /// Travel beside the transformation, never in its identity (`TRANSFORMATION_ORTHOGONAL_DUNDER_KEYS`).
-    public static let orthogonal: Set<String> = [
+    package static let orthogonal: Set<String> = [
         "__meta__", "__env__", "__compilation__", "__record_probe__", "__code_checksum__",
         "__code_text__", "__compilers__", "__languages__",
     ]
     /// Computed by the executor, never in the identity (`TRANSFORMATION_DERIVED_DUNDER_KEYS`).
-    public static let derived: Set<String> = ["__compiled__", "__header__", "__deps__"]
+    package static let derived: Set<String> = ["__compiled__", "__header__", "__deps__"]
 }
 
 extension Transformation {
@@ -21,7 +21,7 @@ extension Transformation {
     /// dunders, and `META__*` keys (which are still pins for execution). Refused: any other key
     /// starting with `__`, and a pin that is not a 3-element array. The result is a `plain`
     /// buffer: canonical JSON plus `"\n"`.
-    public static func identityBuffer(of dict: [String: JSONValue]) throws(TransformationError) -> [UInt8] {
+    package static func identityBuffer(of dict: [String: JSONValue]) throws(TransformationError) -> [UInt8] {
         var kept = [String: JSONValue](minimumCapacity: dict.count)
         for (key, value) in dict {
             if TransformationDunder.loadBearing.contains(key) {
@@ -55,7 +55,7 @@ extension Transformation {
     ///   identity but not in `pins`, as `build_transformation_namespace_sync` skips it.
     /// - `__language__` defaults to `"python"` when absent, as in Seamless.
     /// - When `claimedChecksum` is given and differs from the computed one: `.checksumMismatch`.
-    public static func parse(
+    package static func parse(
         dict: [String: JSONValue], dunder: [String: JSONValue] = [:], hash: HashAlgorithm = .sha256,
         claimedChecksum: Checksum? = nil
     ) throws(TransformationError) -> Transformation {
@@ -79,7 +79,8 @@ extension Transformation {
         var body: [String: JSONValue] = [:]
         for meta in [dict["__meta__"], dunder["__meta__"]] {
             if let meta, !meta.isNull, meta.objectValue == nil {
-                throw .badDunder(key: "__meta__", reason: "expected a dict (ncores, memory, walltime, ...), got \(meta.kindName)")
+                throw .badDunder(
+                    key: "__meta__", reason: "expected a dict (ncores, memory, walltime, ...), got \(meta.kindName)")
             }
         }
         var merged = dunder
@@ -103,7 +104,9 @@ extension Transformation {
         }
         if let env = merged["__env__"], !env.isNull {
             guard let text = env.stringValue, (try? Checksum(hex: text)) != nil else {
-                throw .badDunder(key: "__env__", reason: "expected the checksum (64 hex characters) of a plain buffer, got \(env.kindName)")
+                throw .badDunder(
+                    key: "__env__",
+                    reason: "expected the checksum (64 hex characters) of a plain buffer, got \(env.kindName)")
             }
         }
         return Transformation(
@@ -118,11 +121,13 @@ extension Transformation {
             throw .badDunder(key: "__output__", reason: "the output name must be a string, got \(parts[0].kindName)")
         }
         guard let celltypeName = parts[1].stringValue else {
-            throw .badDunder(key: "__output__", reason: "the output celltype must be a string, got \(parts[1].kindName)")
+            throw .badDunder(
+                key: "__output__", reason: "the output celltype must be a string, got \(parts[1].kindName)")
         }
         guard let celltype = Celltype(rawValue: celltypeName) else {
             if ["deepcell", "deepfolder", "folder"].contains(celltypeName) {
-                throw .badDunder(key: "__output__", reason: "output celltype '\(celltypeName)' (a deep result) is not supported")
+                throw .badDunder(
+                    key: "__output__", reason: "output celltype '\(celltypeName)' (a deep result) is not supported")
             }
             throw .unknownCelltype(celltypeName)
         }
@@ -131,7 +136,9 @@ extension Transformation {
             if let text = parts[2].stringValue {
                 subcelltype = text
             } else if !parts[2].isNull {
-                throw .badDunder(key: "__output__", reason: "the output subcelltype must be a string or null, got \(parts[2].kindName)")
+                throw .badDunder(
+                    key: "__output__",
+                    reason: "the output subcelltype must be a string or null, got \(parts[2].kindName)")
             }
         }
         return Output(name: name, celltype: celltype, subcelltype: subcelltype)

@@ -8,8 +8,8 @@
 /// absolute one, an empty component (`a//b`, a trailing `/`), `.` and `..` components (the
 /// first names the directory itself, the second leaves it), and NUL, which no path can hold.
 /// Symlinks are not this check's business: the plugins write into directories they made.
-public enum WorkPathName {
-    public enum Problem: Sendable, Equatable, CustomStringConvertible {
+package enum WorkPathName {
+    package enum Problem: Sendable, Equatable, CustomStringConvertible {
         case empty
         case nul
         case absolute
@@ -17,7 +17,7 @@ public enum WorkPathName {
         case currentDirectory
         case parentDirectory
 
-        public var description: String {
+        package var description: String {
             switch self {
             case .empty: "the name is empty"
             case .nul: "the name contains a NUL character"
@@ -30,7 +30,7 @@ public enum WorkPathName {
     }
 
     /// Why `name` cannot be a path inside a job's directory, or nil when it can.
-    public static func problem(with name: String) -> Problem? {
+    package static func problem(with name: String) -> Problem? {
         if name.isEmpty { return .empty }
         if name.utf8.contains(0) { return .nul }
         if name.hasPrefix("/") { return .absolute }

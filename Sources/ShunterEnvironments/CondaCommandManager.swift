@@ -2,34 +2,38 @@ import Foundation
 
 /// Builds conda prefixes with an installed `micromamba`, `mamba` or `conda` (what cluster
 /// machines have), from the spec written out as environment.yml.
-public struct CondaCommandManager: EnvironmentManager {
-    public enum Tool: String, Sendable, CaseIterable {
+package struct CondaCommandManager: EnvironmentManager {
+    package enum Tool: String, Sendable, CaseIterable {
         case micromamba, mamba, conda
     }
 
-    public let tool: Tool
+    package let tool: Tool
     /// The tool's path, or nil when it is not installed here.
-    public let executable: String?
+    package let executable: String?
 
-    public var name: String { tool.rawValue }
-    public var kind: EnvironmentKind { .conda }
+    package var name: String { tool.rawValue }
+    package var kind: EnvironmentKind { .conda }
 
     /// `executable`: a configured path, else the tool is looked up in `searchPath` (`PATH`).
-    public init(tool: Tool, executable: String? = nil, searchPath: String?) {
+    package init(tool: Tool, executable: String? = nil, searchPath: String?) {
         self.tool = tool
         self.executable = executable ?? ExecutableSearch.find(tool.rawValue, in: searchPath)
     }
 
-    public func unsuitability(for spec: EnvironmentSpec) async -> String? {
-        guard let executable else { return "\(tool.rawValue) is not on PATH (or set environments.executables.\(tool.rawValue))" }
-        guard FileManager.default.isExecutableFile(atPath: executable) else { return "\(executable) is not an executable file" }
+    package func unsuitability(for spec: EnvironmentSpec) async -> String? {
+        guard let executable else {
+            return "\(tool.rawValue) is not on PATH (or set environments.executables.\(tool.rawValue))"
+        }
+        guard FileManager.default.isExecutableFile(atPath: executable) else {
+            return "\(executable) is not an executable file"
+        }
         return nil
     }
 
     /// The command line for each tool. All three read the pip section of environment.yml and
     /// install it with the environment's own pip. `env create` never prompts, so conda and
     /// mamba need no `--yes` (which older versions of `env create` refuse).
-    public func command(spec file: String, prefix: String) -> [String] {
+    package func command(spec file: String, prefix: String) -> [String] {
         let executable = executable ?? tool.rawValue
         switch tool {
         case .micromamba: return [executable, "create", "--yes", "--prefix", prefix, "--file", file]
@@ -37,7 +41,7 @@ public struct CondaCommandManager: EnvironmentManager {
         }
     }
 
-    public func create(_ spec: EnvironmentSpec, prefix: String, step: ManagerCommand) async throws {
+    package func create(_ spec: EnvironmentSpec, prefix: String, step: ManagerCommand) async throws {
         let file = step.workspace + "/environment.yml"
         try Data(spec.environmentYAML.utf8).write(to: URL(fileURLWithPath: file))
         let result = try await step.run(command(spec: file, prefix: prefix))
@@ -48,8 +52,8 @@ public struct CondaCommandManager: EnvironmentManager {
 }
 
 /// Finds a program the way a shell does.
-public enum ExecutableSearch {
-    public static func find(_ name: String, in searchPath: String?) -> String? {
+package enum ExecutableSearch {
+    package static func find(_ name: String, in searchPath: String?) -> String? {
         if name.contains("/") { return FileManager.default.isExecutableFile(atPath: name) ? name : nil }
         for directory in (searchPath ?? "").split(separator: ":") where !directory.isEmpty {
             let candidate = "\(directory)/\(name)"

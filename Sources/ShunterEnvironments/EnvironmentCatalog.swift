@@ -5,13 +5,13 @@ import ShunterHandlers
 /// (`conda-envs/NAME.yml` or `NAME.yaml`). Files are read when asked for, so an edited file
 /// takes effect for the next job without a restart — as a new environment, since its
 /// identity changed.
-public struct EnvironmentCatalog: Sendable {
-    public let directory: String
+package struct EnvironmentCatalog: Sendable {
+    package let directory: String
 
-    public init(directory: String) { self.directory = directory }
+    package init(directory: String) { self.directory = directory }
 
     /// The defined names, sorted.
-    public func names() -> [String] {
+    package func names() -> [String] {
         let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         return files.compactMap { file in
             for suffix in [".yml", ".yaml"] where file.hasSuffix(suffix) && !file.hasPrefix(".") {
@@ -22,7 +22,7 @@ public struct EnvironmentCatalog: Sendable {
     }
 
     /// The file defining `name`, if there is one.
-    public func file(for name: String) -> String? {
+    package func file(for name: String) -> String? {
         guard !name.contains("/"), !name.hasPrefix(".") else { return nil }
         for suffix in [".yml", ".yaml"] {
             let path = "\(directory)/\(name)\(suffix)"
@@ -32,7 +32,7 @@ public struct EnvironmentCatalog: Sendable {
     }
 
     /// The spec named `name`; nil when no file defines it.
-    public func spec(named name: String) throws(EnvironmentError) -> EnvironmentSpec? {
+    package func spec(named name: String) throws(EnvironmentError) -> EnvironmentSpec? {
         guard let path = file(for: name) else { return nil }
         do throws(ConfigErrors) {
             return try EnvironmentSpecParser.parse(file: path)
@@ -42,7 +42,7 @@ public struct EnvironmentCatalog: Sendable {
     }
 
     /// Every definition's errors (for `shunter check` and the startup report).
-    public func validate() -> [ConfigError] {
+    package func validate() -> [ConfigError] {
         var errors: [ConfigError] = []
         for name in names() {
             guard let path = file(for: name) else { continue }

@@ -1,7 +1,7 @@
 import ShunterHandlers
 
 /// Why a job cannot have the environment it asked for, in words the job's owner can act on.
-public enum EnvironmentError: Error, Sendable, CustomStringConvertible {
+package enum EnvironmentError: Error, Sendable, CustomStringConvertible {
     /// `conda_environment` names no file in the definitions directory.
     case unknownName(String, known: [String], definitions: String)
     /// The spec (a file, or `__env__.conda`) is malformed.
@@ -14,7 +14,7 @@ public enum EnvironmentError: Error, Sendable, CustomStringConvertible {
     case notConfigured(String)
     case internalError(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .unknownName(let name, let known, let definitions):
             let list = known.isEmpty ? "none are defined" : "defined: \(known.joined(separator: ", "))"
@@ -22,7 +22,8 @@ public enum EnvironmentError: Error, Sendable, CustomStringConvertible {
             if let close = EditDistance.closest(to: name, among: known) { text += "; did you mean '\(close)'?" }
             return text
         case .badSpec(let origin, let errors):
-            return "the environment spec \(origin) is invalid:\n" + errors.errors.map(\.description).joined(separator: "\n")
+            return "the environment spec \(origin) is invalid:\n"
+                + errors.errors.map(\.description).joined(separator: "\n")
         case .noManager(let label, let reasons):
             return "no environment manager can build '\(label)' on this machine:\n"
                 + reasons.map { "- \($0.manager): \($0.reason)" }.joined(separator: "\n")

@@ -2,7 +2,7 @@
 /// for micromamba, mamba and conda; `RattlerManager`; `VenvManager`), listed by name in
 /// `EnvironmentManagerRegistry`. The `EnvironmentStore` decides where and when (a fresh
 /// directory, under a lock, renamed into place after success); a manager only fills the prefix.
-public protocol EnvironmentManager: Sendable {
+package protocol EnvironmentManager: Sendable {
     /// The name an admin writes in `environments.managers`.
     var name: String { get }
 
@@ -19,7 +19,7 @@ public protocol EnvironmentManager: Sendable {
     func create(_ spec: EnvironmentSpec, prefix: String, step: ManagerCommand) async throws
 }
 
-public enum EnvironmentKind: String, Sendable, Hashable, Codable {
+package enum EnvironmentKind: String, Sendable, Hashable, Codable {
     /// A conda prefix (`conda-meta/`): jobs get `CONDA_PREFIX`.
     case conda
     /// A virtual environment (`pyvenv.cfg`): jobs get `VIRTUAL_ENV`, and `CONDA_PREFIX` too,
@@ -28,8 +28,8 @@ public enum EnvironmentKind: String, Sendable, Hashable, Codable {
 }
 
 /// A build that failed for a reason the user can act on: the message is the tool's own.
-public struct EnvironmentBuildFailure: Error, Sendable, CustomStringConvertible {
-    public var message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
+package struct EnvironmentBuildFailure: Error, Sendable, CustomStringConvertible {
+    package var message: String
+    package init(_ message: String) { self.message = message }
+    package var description: String { message }
 }

@@ -1,5 +1,5 @@
-import Foundation
 import Crypto
+import Foundation
 import ShunterCore
 import ShunterHandlers
 
@@ -11,20 +11,20 @@ import ShunterHandlers
 /// not change what gets installed does not change the identity: the `name`, comments and
 /// layout of the YAML, the order of `dependencies` and of `pip` entries (a solver and pip take
 /// them as a set), spacing inside a match spec. Channel order does count: it is priority.
-public struct EnvironmentSpec: Sendable, Hashable {
+package struct EnvironmentSpec: Sendable, Hashable {
     /// `name:` of the spec, else the file's stem; nil for an inline spec without one.
-    public var name: String?
-    public var channels: [String]
+    package var name: String?
+    package var channels: [String]
     /// Conda match specs (`python 3.11.*`, `numpy>=1.26`, `numpy=1.26`), sorted.
-    public var dependencies: [String]
+    package var dependencies: [String]
     /// Requirements from the `pip:` entry of `dependencies`, sorted.
-    public var pip: [String]
+    package var pip: [String]
     /// `variables:`: set in every job that runs in the environment.
-    public var variables: [String: String]
+    package var variables: [String: String]
     /// Where it was written: a file, or `__env__.conda` of a transformation.
-    public var origin: String
+    package var origin: String
 
-    public init(
+    package init(
         name: String?, channels: [String], dependencies: [String], pip: [String] = [],
         variables: [String: String] = [:], origin: String
     ) {
@@ -37,7 +37,7 @@ public struct EnvironmentSpec: Sendable, Hashable {
     }
 
     /// SHA-256 of the normalised spec as canonical JSON: 64 hex digits.
-    public var identity: String {
+    package var identity: String {
         var object: [String: JSONValue] = [
             "channels": .array(channels.map { .string($0) }),
             "dependencies": .array(dependencies.map { .string($0) }),
@@ -52,16 +52,16 @@ public struct EnvironmentSpec: Sendable, Hashable {
     }
 
     /// The first 16 hex digits of the identity: the environment's directory name.
-    public var shortIdentity: String { String(identity.prefix(16)) }
+    package var shortIdentity: String { String(identity.prefix(16)) }
 
     /// How logs and messages call the environment: its name, or `inline-<identity>`.
-    public var label: String { name ?? "inline-\(identity.prefix(12))" }
+    package var label: String { name ?? "inline-\(identity.prefix(12))" }
 
     /// The conda package names the spec asks for (`numpy>=1.26` → `numpy`).
-    public var packageNames: [String] { dependencies.map(Self.packageName) }
+    package var packageNames: [String] { dependencies.map(Self.packageName) }
 
     /// The spec as environment.yml text (what conda, mamba and micromamba read).
-    public var environmentYAML: String {
+    package var environmentYAML: String {
         var text = "name: \(Self.yamlQuoted(name ?? "shunter-\(shortIdentity)"))\n"
         if !channels.isEmpty {
             text += "channels:\n" + channels.map { "  - \(Self.yamlQuoted($0))\n" }.joined()
@@ -71,20 +71,23 @@ public struct EnvironmentSpec: Sendable, Hashable {
             text += "  - pip:\n" + pip.map { "      - \(Self.yamlQuoted($0))\n" }.joined()
         }
         if !variables.isEmpty {
-            text += "variables:\n" + variables.keys.sorted().map { "  \($0): \(Self.yamlQuoted(variables[$0]!))\n" }.joined()
+            text +=
+                "variables:\n"
+                + variables.keys.sorted().map { "  \($0): \(Self.yamlQuoted(variables[$0]!))\n" }.joined()
         }
         return text
     }
 
     /// The spec as JSON for the py-rattler creator script.
     func creatorJSON(channelAlias: String, platform: String) -> [UInt8] {
-        CanonicalJSON.encode(.object([
-            "channels": .array(channels.map { .string($0) }),
-            "dependencies": .array(dependencies.map { .string($0) }),
-            "pip": .array(pip.map { .string($0) }),
-            "channel_alias": .string(channelAlias),
-            "platform": .string(platform),
-        ]))
+        CanonicalJSON.encode(
+            .object([
+                "channels": .array(channels.map { .string($0) }),
+                "dependencies": .array(dependencies.map { .string($0) }),
+                "pip": .array(pip.map { .string($0) }),
+                "channel_alias": .string(channelAlias),
+                "platform": .string(platform),
+            ]))
     }
 
     // MARK: - Normalising

@@ -4,14 +4,14 @@ import ShunterHandlers
 
 /// Reads `environment.yml` content: a file in `conda-envs/` (errors point at file:line:column)
 /// or the `conda` mapping of a transformation's `__env__`.
-public enum EnvironmentSpecParser {
+package enum EnvironmentSpecParser {
     /// `prefix:` is accepted and ignored (`conda env export` writes it; Shunter chooses where
     /// an environment lives).
-    public static let keys = ["name", "channels", "dependencies", "variables", "prefix"]
+    package static let keys = ["name", "channels", "dependencies", "variables", "prefix"]
 
     /// Parses `conda-envs/NAME.yml`. The environment is called by the file's stem, whatever
     /// its `name:` says: the stem is what handlers and jobs name.
-    public static func parse(file path: String) throws(ConfigErrors) -> EnvironmentSpec {
+    package static func parse(file path: String) throws(ConfigErrors) -> EnvironmentSpec {
         let document: ConfigDocument
         do throws(ConfigError) {
             document = try YAMLConfigReader.document(file: path)
@@ -20,17 +20,22 @@ public enum EnvironmentSpecParser {
         }
         let stem = String(path.split(separator: "/").last ?? "").split(separator: ".").dropLast().joined(separator: ".")
         guard let value = document.root else {
-            throw ConfigErrors([ConfigError("the environment file is empty; it needs at least 'dependencies'",
-                                            at: SourceLocation(file: path, line: 0, column: 0))])
+            throw ConfigErrors([
+                ConfigError(
+                    "the environment file is empty; it needs at least 'dependencies'",
+                    at: SourceLocation(file: path, line: 0, column: 0))
+            ])
         }
         return try parse(value, name: stem, origin: path, keyLocation: document.keyLocation(of:))
     }
 
     /// Parses the `conda` entry of `__env__` (an environment.yml that Seamless parsed to JSON).
-    public static func parse(inline json: JSONValue) throws(ConfigErrors) -> EnvironmentSpec {
+    package static func parse(inline json: JSONValue) throws(ConfigErrors) -> EnvironmentSpec {
         let value = configValue(json, at: SourceLocation(file: "__env__.conda", line: 0, column: 0))
         var name: String?
-        if case .map(let entries, _) = value, case .string(let written, _)? = entries.first(where: { $0.key == "name" })?.value {
+        if case .map(let entries, _) = value,
+            case .string(let written, _)? = entries.first(where: { $0.key == "name" })?.value
+        {
             name = written
         }
         return try parse(value, name: name, origin: "__env__.conda")
@@ -42,9 +47,11 @@ public enum EnvironmentSpecParser {
     ) throws(ConfigErrors) -> EnvironmentSpec {
         var errors: [ConfigError] = []
         guard case .map(let entries, _) = value else {
-            throw ConfigErrors([ConfigError(
-                "an environment spec must be a mapping with 'dependencies' (environment.yml format), got \(ConfigParsing.kindName(value))",
-                at: value.location)])
+            throw ConfigErrors([
+                ConfigError(
+                    "an environment spec must be a mapping with 'dependencies' (environment.yml format), got \(ConfigParsing.kindName(value))",
+                    at: value.location)
+            ])
         }
         errors += ConfigParsing.checkKeys(
             value, key: "environment", accepted: keys, context: "in an environment spec", keyLocation: keyLocation)
@@ -65,7 +72,9 @@ public enum EnvironmentSpecParser {
             case "variables":
                 attempt { () throws(ConfigError) in
                     guard case .map(let pairs, _) = entry else {
-                        throw ConfigError("'variables' must be a mapping of NAME: value, got \(ConfigParsing.kindName(entry))", at: entry.location)
+                        throw ConfigError(
+                            "'variables' must be a mapping of NAME: value, got \(ConfigParsing.kindName(entry))",
+                            at: entry.location)
                     }
                     for (variable, setting) in pairs {
                         switch setting {
@@ -74,14 +83,19 @@ public enum EnvironmentSpecParser {
                         case .double(let number, _): variables[variable] = String(number)
                         case .bool(let flag, _): variables[variable] = flag ? "true" : "false"
                         default:
-                            throw ConfigError("variable '\(variable)' must be a text or a number, got \(ConfigParsing.kindName(setting))", at: setting.location)
+                            throw ConfigError(
+                                "variable '\(variable)' must be a text or a number, got \(ConfigParsing.kindName(setting))",
+                                at: setting.location)
                         }
                     }
                 }
             case "dependencies":
                 sawDependencies = true
                 guard case .list(let items, _) = entry else {
-                    errors.append(ConfigError("'dependencies' must be a list of packages, got \(ConfigParsing.kindName(entry))", at: entry.location))
+                    errors.append(
+                        ConfigError(
+                            "'dependencies' must be a list of packages, got \(ConfigParsing.kindName(entry))",
+                            at: entry.location))
                     continue
                 }
                 for item in items {
@@ -95,9 +109,12 @@ public enum EnvironmentSpecParser {
                         case .map(let inner, _) where inner.count == 1 && inner[0].key == "pip":
                             pip += try list(inner[0].value, key: "pip")
                         case .map:
-                            throw ConfigError("a mapping in 'dependencies' may only be {pip: [requirements]}", at: item.location)
+                            throw ConfigError(
+                                "a mapping in 'dependencies' may only be {pip: [requirements]}", at: item.location)
                         default:
-                            throw ConfigError("a dependency must be a match spec such as 'numpy>=1.26', got \(ConfigParsing.kindName(item))", at: item.location)
+                            throw ConfigError(
+                                "a dependency must be a match spec such as 'numpy>=1.26', got \(ConfigParsing.kindName(item))",
+                                at: item.location)
                         }
                     }
                 }
@@ -106,9 +123,11 @@ public enum EnvironmentSpecParser {
             }
         }
         if !sawDependencies {
-            errors.append(ConfigError("an environment spec needs 'dependencies' (a list of packages)", at: value.location))
+            errors.append(
+                ConfigError("an environment spec needs 'dependencies' (a list of packages)", at: value.location))
         } else if dependencies.isEmpty && pip.isEmpty && errors.isEmpty {
-            errors.append(ConfigError("'dependencies' is empty: the environment would have nothing in it", at: value.location))
+            errors.append(
+                ConfigError("'dependencies' is empty: the environment would have nothing in it", at: value.location))
         }
         guard errors.isEmpty else { throw ConfigErrors(errors) }
         return EnvironmentSpec(
@@ -124,7 +143,9 @@ public enum EnvironmentSpecParser {
             switch item {
             case .string(let text, _) where !text.isEmpty: result.append(text)
             // YAML reads `- 3.11` or `- 1` as numbers; a channel or requirement never is one.
-            default: throw ConfigError("an entry of '\(key)' must be a text, got \(ConfigParsing.kindName(item))", at: item.location)
+            default:
+                throw ConfigError(
+                    "an entry of '\(key)' must be a text, got \(ConfigParsing.kindName(item))", at: item.location)
             }
         }
         return result

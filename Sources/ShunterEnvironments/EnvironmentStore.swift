@@ -20,9 +20,9 @@ import ShunterHandlers
 /// built elsewhere and moved would point into a directory that no longer exists. Until the
 /// symlink appears, no job sees the environment; a build that dies leaves a prefix no name
 /// points to, which the janitor removes.
-public actor EnvironmentStore {
-    public nonisolated let config: EnvironmentsConfig
-    public nonisolated let catalog: EnvironmentCatalog
+package actor EnvironmentStore {
+    package nonisolated let config: EnvironmentsConfig
+    package nonisolated let catalog: EnvironmentCatalog
     private let managers: [any EnvironmentManager]
     private let toolEnvironment: [String: String]
     private let logger: Logger
@@ -30,14 +30,14 @@ public actor EnvironmentStore {
     /// the first one's build.
     private var building: [String: Task<Built, any Error>] = [:]
     /// Builds this store ran (not the ones it waited for): for `/status` and tests.
-    public private(set) var buildsRun = 0
+    package private(set) var buildsRun = 0
 
     struct Built: Sendable {
         var prefix: String
         var kind: EnvironmentKind
     }
 
-    public init(
+    package init(
         config: EnvironmentsConfig, managers: [any EnvironmentManager],
         toolEnvironment: [String: String] = ProcessInfo.processInfo.environment, logger: Logger
     ) {
@@ -54,7 +54,9 @@ public actor EnvironmentStore {
     /// `conda_environment` when both are given), else the definition named by
     /// `conda_environment`. Nil when the name is not defined here (the bash plugin may still
     /// activate it from an existing conda installation) or the job asks for none.
-    public nonisolated func spec(for environment: TransformationEnvironment) throws(EnvironmentError) -> EnvironmentSpec? {
+    package nonisolated func spec(for environment: TransformationEnvironment) throws(EnvironmentError)
+        -> EnvironmentSpec?
+    {
         var spec: EnvironmentSpec
         if let inline = environment.condaSpec {
             do throws(ConfigErrors) {
@@ -74,7 +76,7 @@ public actor EnvironmentStore {
     }
 
     /// The error for a `conda_environment` that `spec(for:)` did not find.
-    public nonisolated func unknown(_ name: String) -> EnvironmentError {
+    package nonisolated func unknown(_ name: String) -> EnvironmentError {
         .unknownName(name, known: catalog.names(), definitions: config.definitions)
     }
 
@@ -82,7 +84,9 @@ public actor EnvironmentStore {
 
     /// The environment for `spec`, built now if it does not exist yet, leased to the caller
     /// until the returned value is dropped.
-    public func prepare(_ spec: EnvironmentSpec, jobID: String? = nil) async throws(EnvironmentError) -> ReadyEnvironment {
+    package func prepare(_ spec: EnvironmentSpec, jobID: String? = nil) async throws(EnvironmentError)
+        -> ReadyEnvironment
+    {
         let id = spec.shortIdentity
         var metadata: Logger.Metadata = ["environment": "\(spec.label)", "identity": "\(id)"]
         if let jobID { metadata["job"] = "\(jobID)" }
@@ -111,14 +115,16 @@ public actor EnvironmentStore {
     /// The environment whose prefix is `prefix`, leased again for a job that outlived a broker
     /// restart (its execution names the prefix); nil when it is not one of this store's or is
     /// gone.
-    public func lease(prefix: String) async -> ReadyEnvironment? {
+    package func lease(prefix: String) async -> ReadyEnvironment? {
         let directory = (prefix as NSString).lastPathComponent
         guard (prefix as NSString).deletingLastPathComponent == "\(config.root)/.prefixes",
             let marker = EnvironmentMarker.read(from: prefix),
-            let lease = try? await FileLock.acquire(lockPath(String(directory.prefix(16)), "use"), .shared, touchOnRelease: true)
+            let lease = try? await FileLock.acquire(
+                lockPath(String(directory.prefix(16)), "use"), .shared, touchOnRelease: true)
         else { return nil }
         return ReadyEnvironment(
-            label: marker.label, identity: marker.identity, prefix: prefix, kind: marker.kind, variables: [:], lease: lease)
+            label: marker.label, identity: marker.identity, prefix: prefix, kind: marker.kind, variables: [:],
+            lease: lease)
     }
 
     private func build(_ spec: EnvironmentSpec) async throws -> Built {
@@ -162,7 +168,8 @@ public actor EnvironmentStore {
         defer { try? FileManager.default.removeItem(atPath: workspace) }
         // The build goes on without its log if the file cannot be made; `note` tries again.
         _ = FileManager.default.createFile(atPath: log, contents: nil)
-        let step = ManagerCommand(workspace: workspace, logPath: log, environment: toolEnvironment, timeout: config.buildTimeout)
+        let step = ManagerCommand(
+            workspace: workspace, logPath: log, environment: toolEnvironment, timeout: config.buildTimeout)
         step.note("# environment '\(spec.label)' (\(spec.origin)), identity \(spec.identity)")
         step.note("# manager: \(manager.name); prefix: \(prefix)")
         step.note(spec.environmentYAML)
@@ -175,7 +182,9 @@ public actor EnvironmentStore {
             try? FileManager.default.removeItem(atPath: prefix)
             let message = (error as? EnvironmentBuildFailure)?.message ?? "\(error)"
             step.note("# FAILED: \(message)")
-            logger.error("environment build failed", metadata: metadata.merging(["manager": "\(manager.name)", "log": "\(log)"]) { $1 })
+            logger.error(
+                "environment build failed",
+                metadata: metadata.merging(["manager": "\(manager.name)", "log": "\(log)"]) { $1 })
             throw EnvironmentError.buildFailed(label: spec.label, manager: manager.name, message: message, log: log)
         }
         let marker = EnvironmentMarker(
@@ -185,7 +194,9 @@ public actor EnvironmentStore {
         try publish(id: id, prefix: prefix)
         let seconds = (ContinuousClock.now - started).components.seconds
         step.note("# built in \(seconds) s")
-        logger.info("environment built", metadata: metadata.merging(["manager": "\(manager.name)", "seconds": "\(seconds)"]) { $1 })
+        logger.info(
+            "environment built",
+            metadata: metadata.merging(["manager": "\(manager.name)", "seconds": "\(seconds)"]) { $1 })
         return Built(prefix: prefix, kind: manager.kind)
     }
 
@@ -194,7 +205,8 @@ public actor EnvironmentStore {
         let name = "\(config.root)/\(id)"
         let temporary = "\(config.root)/.builds/\(id).link-\(UUID().uuidString.prefix(8))"
         let previous = try? FileManager.default.destinationOfSymbolicLink(atPath: name)
-        try FileManager.default.createSymbolicLink(atPath: temporary, withDestinationPath: ".prefixes/" + (prefix as NSString).lastPathComponent)
+        try FileManager.default.createSymbolicLink(
+            atPath: temporary, withDestinationPath: ".prefixes/" + (prefix as NSString).lastPathComponent)
         guard rename(temporary, name) == 0 else {
             let reason = String(cString: strerror(errno))
             try? FileManager.default.removeItem(atPath: temporary)
@@ -209,7 +221,9 @@ public actor EnvironmentStore {
 
     /// The complete environment named `id`, if there is one.
     private nonisolated func existing(_ id: String) -> Built? {
-        guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "\(config.root)/\(id)") else { return nil }
+        guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "\(config.root)/\(id)") else {
+            return nil
+        }
         let prefix = target.hasPrefix("/") ? target : "\(config.root)/\(target)"
         guard let marker = EnvironmentMarker.read(from: prefix) else { return nil }
         return Built(prefix: prefix, kind: marker.kind)
@@ -219,20 +233,23 @@ public actor EnvironmentStore {
 
     private nonisolated func createLayout() throws {
         for directory in [".prefixes", ".builds", ".locks", "logs"] {
-            try FileManager.default.createDirectory(atPath: "\(config.root)/\(directory)", withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                atPath: "\(config.root)/\(directory)", withIntermediateDirectories: true)
         }
     }
 
     // MARK: - What is there
 
     /// The built environments under `root`, for `GET /environments`.
-    public func inventory() -> [EnvironmentSummary] {
+    package func inventory() -> [EnvironmentSummary] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: config.root)) ?? []
         return entries.sorted().compactMap { id -> EnvironmentSummary? in
-            guard !id.hasPrefix("."), let built = existing(id), let marker = EnvironmentMarker.read(from: built.prefix) else {
+            guard !id.hasPrefix("."), let built = existing(id), let marker = EnvironmentMarker.read(from: built.prefix)
+            else {
                 return nil
             }
-            let lastUse = (try? FileManager.default.attributesOfItem(atPath: lockPath(id, "use")))?[.modificationDate] as? Date
+            let lastUse =
+                (try? FileManager.default.attributesOfItem(atPath: lockPath(id, "use")))?[.modificationDate] as? Date
             return EnvironmentSummary(
                 label: marker.label, identity: marker.identity, kind: marker.kind, manager: marker.manager,
                 prefix: built.prefix, origin: marker.origin, created: marker.created,
@@ -241,7 +258,7 @@ public actor EnvironmentStore {
     }
 
     /// Identities being built by this broker now.
-    public var buildsUnderWay: [String] { building.keys.sorted() }
+    package var buildsUnderWay: [String] { building.keys.sorted() }
 
     // MARK: - Removing unused environments
 
@@ -253,7 +270,7 @@ public actor EnvironmentStore {
     /// an exclusive lock on both means nobody anywhere uses or builds the environment. Not
     /// isolated to the actor: deleting a large prefix must not hold up jobs' `prepare`.
     @discardableResult
-    public nonisolated func removeUnused(now: Date = Date()) -> [String] {
+    package nonisolated func removeUnused(now: Date = Date()) -> [String] {
         let root = config.root
         let files = FileManager.default
         var removed: [String] = []
@@ -278,9 +295,10 @@ public actor EnvironmentStore {
             for entry in (try? files.contentsOfDirectory(atPath: "\(root)/\(directory)")) ?? [] {
                 let id = String(entry.prefix(16))
                 guard let build = try? FileLock.attempt(lockPath(id, "build"), .exclusive) else { continue }
-                let named = (try? files.destinationOfSymbolicLink(atPath: "\(root)/\(id)")).map {
-                    ($0 as NSString).lastPathComponent == entry
-                } ?? false
+                let named =
+                    (try? files.destinationOfSymbolicLink(atPath: "\(root)/\(id)")).map {
+                        ($0 as NSString).lastPathComponent == entry
+                    } ?? false
                 if !named { try? files.removeItem(atPath: "\(root)/\(directory)/\(entry)") }
                 withExtendedLifetime(build) {}
             }
@@ -290,19 +308,19 @@ public actor EnvironmentStore {
 }
 
 /// One built environment, as `GET /environments` lists it.
-public struct EnvironmentSummary: Sendable, Codable, Hashable {
-    public var label: String
-    public var identity: String
-    public var kind: EnvironmentKind
-    public var manager: String
-    public var prefix: String
+package struct EnvironmentSummary: Sendable, Codable, Hashable {
+    package var label: String
+    package var identity: String
+    package var kind: EnvironmentKind
+    package var manager: String
+    package var prefix: String
     /// The definition file, or `__env__.conda`.
-    public var origin: String
+    package var origin: String
     /// Seconds since 1970.
-    public var created: Double
-    public var lastUsed: Double?
+    package var created: Double
+    package var lastUsed: Double?
     /// A rebuild of the same identity is under way (after its prefix went missing).
-    public var building: Bool
+    package var building: Bool
 }
 
 /// `.shunter-environment.json` in a finished prefix: its presence means "complete".

@@ -3,15 +3,15 @@ import Foundation
 /// An advisory `flock(2)` lock on a file, shared between processes (two brokers on one
 /// environment root) and between open descriptions inside one process. The kernel drops it
 /// when the holder dies, so a crashed broker never leaves an environment locked.
-public final class FileLock: Sendable {
-    public enum Mode: Sendable {
+package final class FileLock: Sendable {
+    package enum Mode: Sendable {
         /// Many holders at once (jobs using an environment).
         case shared
         /// One holder, no shared ones (a build; the janitor removing an environment).
         case exclusive
     }
 
-    public let path: String
+    package let path: String
     private let descriptor: Int32
     private let touchOnRelease: Bool
 
@@ -27,7 +27,7 @@ public final class FileLock: Sendable {
     }
 
     /// Takes the lock, or returns nil at once when another holder prevents it.
-    public static func attempt(_ path: String, _ mode: Mode, touchOnRelease: Bool = false) throws -> FileLock? {
+    package static func attempt(_ path: String, _ mode: Mode, touchOnRelease: Bool = false) throws -> FileLock? {
         let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
             throw EnvironmentError.internalError("cannot open lock file \(path): \(String(cString: strerror(errno)))")
@@ -46,7 +46,7 @@ public final class FileLock: Sendable {
     /// Takes the lock, waiting (without holding a thread) as long as it takes; `onWait` is
     /// called once if it has to wait. Throws `CancellationError` when the task is cancelled.
     /// With `touchOnRelease`, releasing sets the file's time to now (see `touch`).
-    public static func acquire(
+    package static func acquire(
         _ path: String, _ mode: Mode, touchOnRelease: Bool = false, onWait: @Sendable () -> Void = {}
     ) async throws -> FileLock {
         var waited = false
@@ -62,7 +62,7 @@ public final class FileLock: Sendable {
 
     /// Sets the file's modification time to now: the lock files of an environment record when
     /// it was last used.
-    public func touch() {
+    package func touch() {
         _ = futimens(descriptor, nil)
     }
 }

@@ -4,31 +4,31 @@ import ShunterBackends
 /// Runs the commands of one environment build, each with its output appended to the build's
 /// log, under the build's time limit, and stopped with its whole process tree when the build
 /// is abandoned (the local backend's process handling).
-public struct ManagerCommand: Sendable {
+package struct ManagerCommand: Sendable {
     /// The build's scratch directory: commands run there; their spec files go there.
-    public var workspace: String
+    package var workspace: String
     /// The log kept after a failed build (and until the next build of the same spec).
-    public var logPath: String
+    package var logPath: String
     /// The variables every command gets: the broker's own, so that proxies, `HOME` and the
     /// tools' settings (`CONDA_PKGS_DIRS`, `MAMBA_ROOT_PREFIX`, `PIP_INDEX_URL`) apply.
-    public var environment: [String: String]
-    public var timeout: Duration
+    package var environment: [String: String]
+    package var timeout: Duration
 
-    public init(workspace: String, logPath: String, environment: [String: String], timeout: Duration) {
+    package init(workspace: String, logPath: String, environment: [String: String], timeout: Duration) {
         self.workspace = workspace
         self.logPath = logPath
         self.environment = environment
         self.timeout = timeout
     }
 
-    public struct Result: Sendable {
-        public var exitCode: Int32?
-        public var stdout: String
-        public var stderr: String
-        public var succeeded: Bool { exitCode == 0 }
+    package struct Result: Sendable {
+        package var exitCode: Int32?
+        package var stdout: String
+        package var stderr: String
+        package var succeeded: Bool { exitCode == 0 }
 
         /// The part of the output a user needs: standard error, else the end of standard output.
-        public var message: String {
+        package var message: String {
             let text = stderr.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? stdout : stderr
             let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
             return lines.suffix(40).joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
@@ -37,7 +37,7 @@ public struct ManagerCommand: Sendable {
 
     /// Runs `command`; never throws for a non-zero exit (the caller decides what it means).
     @discardableResult
-    public func run(_ command: [String], extraEnvironment: [String: String] = [:]) async throws -> Result {
+    package func run(_ command: [String], extraEnvironment: [String: String] = [:]) async throws -> Result {
         let step = UUID().uuidString.prefix(8)
         let stdoutPath = "\(workspace)/\(step).out"
         let stderrPath = "\(workspace)/\(step).err"
@@ -60,13 +60,14 @@ public struct ManagerCommand: Sendable {
             append("[killed by signal \(signal)]\n")
         case .timedOut(let limit):
             append("[stopped: the build ran longer than \(limit) (environments.build_timeout)]\n")
-            throw EnvironmentBuildFailure("the build ran longer than \(limit) (environments.build_timeout) and was stopped")
+            throw EnvironmentBuildFailure(
+                "the build ran longer than \(limit) (environments.build_timeout) and was stopped")
         }
         return Result(exitCode: exitCode, stdout: stdout, stderr: stderr)
     }
 
     /// Adds a line to the log (the store writes what it decided; managers what they do).
-    public func note(_ text: String) { append(text.hasSuffix("\n") ? text : text + "\n") }
+    package func note(_ text: String) { append(text.hasSuffix("\n") ? text : text + "\n") }
 
     private func append(_ text: String) {
         guard !text.isEmpty else { return }

@@ -5,15 +5,15 @@ import Foundation
 /// (`scripts/setup-conda-tools.sh` makes `.venv-conda-tools`). Solves and installs from the
 /// spec's channels like micromamba would; a `pip:` entry is installed by pip into the new
 /// prefix's interpreter.
-public struct RattlerManager: EnvironmentManager {
-    public var name: String { "rattler" }
-    public var kind: EnvironmentKind { .conda }
+package struct RattlerManager: EnvironmentManager {
+    package var name: String { "rattler" }
+    package var kind: EnvironmentKind { .conda }
     /// The Python with `py-rattler`.
-    public let python: String
+    package let python: String
     /// Where channel names (`conda-forge`) point.
-    public let channelAlias: String
+    package let channelAlias: String
 
-    public init(python: String, channelAlias: String) {
+    package init(python: String, channelAlias: String) {
         self.python = python
         self.channelAlias = channelAlias
     }
@@ -22,7 +22,7 @@ public struct RattlerManager: EnvironmentManager {
     static let unsolvable: Int32 = 2
     static let channelUnreadable: Int32 = 3
 
-    public func unsuitability(for spec: EnvironmentSpec) async -> String? {
+    package func unsuitability(for spec: EnvironmentSpec) async -> String? {
         let scratch = NSTemporaryDirectory() + "shunter-rattler-probe-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         do {
@@ -32,14 +32,15 @@ public struct RattlerManager: EnvironmentManager {
                 timeout: .seconds(60))
             let result = try await probe.run([python, "-c", "import rattler"])
             if result.succeeded { return nil }
-            return "\(python) cannot import py-rattler (run scripts/setup-conda-tools.sh, or set environments.tools_python): "
+            return
+                "\(python) cannot import py-rattler (run scripts/setup-conda-tools.sh, or set environments.tools_python): "
                 + (result.message.split(separator: "\n").last.map(String.init) ?? "")
         } catch {
             return "\(python) cannot be started: \(error)"
         }
     }
 
-    public func create(_ spec: EnvironmentSpec, prefix: String, step: ManagerCommand) async throws {
+    package func create(_ spec: EnvironmentSpec, prefix: String, step: ManagerCommand) async throws {
         let script = step.workspace + "/" + RattlerCreateScript.fileName
         let specFile = step.workspace + "/spec.json"
         try Data(RattlerCreateScript.source.utf8).write(to: URL(fileURLWithPath: script))
@@ -55,19 +56,19 @@ public struct RattlerManager: EnvironmentManager {
     }
 
     /// This machine's conda platform (`linux-64`, `linux-aarch64`, `osx-arm64`, ...).
-    public static var platform: String {
+    package static var platform: String {
         var info = utsname()
         uname(&info)
         let machine = withUnsafeBytes(of: &info.machine) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         #if os(macOS)
-        return machine == "arm64" ? "osx-arm64" : "osx-64"
+            return machine == "arm64" ? "osx-arm64" : "osx-64"
         #else
-        switch machine {
-        case "x86_64": return "linux-64"
-        case "aarch64", "arm64": return "linux-aarch64"
-        case "ppc64le": return "linux-ppc64le"
-        default: return "linux-\(machine)"
-        }
+            switch machine {
+            case "x86_64": return "linux-64"
+            case "aarch64", "arm64": return "linux-aarch64"
+            case "ppc64le": return "linux-ppc64le"
+            default: return "linux-\(machine)"
+            }
         #endif
     }
 }

@@ -2,19 +2,19 @@ import Foundation
 
 /// A built environment a job runs in, held for the job's lifetime: while any job holds one,
 /// the janitor does not remove its prefix (also across brokers sharing the root).
-public struct ReadyEnvironment: Sendable {
+package struct ReadyEnvironment: Sendable {
     /// The name, or `inline-<identity>` for an inline spec.
-    public var label: String
-    public var identity: String
+    package var label: String
+    package var identity: String
     /// The real directory (not the symlink that names it): stable for the job's whole life.
-    public var prefix: String
-    public var kind: EnvironmentKind
+    package var prefix: String
+    package var kind: EnvironmentKind
     /// `variables:` of the spec.
-    public var variables: [String: String]
+    package var variables: [String: String]
     /// Released when the last copy is dropped (the job ended).
-    public var lease: FileLock?
+    package var lease: FileLock?
 
-    public init(
+    package init(
         label: String, identity: String, prefix: String, kind: EnvironmentKind, variables: [String: String],
         lease: FileLock?
     ) {
@@ -27,12 +27,12 @@ public struct ReadyEnvironment: Sendable {
     }
 
     /// The interpreter of the environment.
-    public var python: String { prefix + "/bin/python" }
+    package var python: String { prefix + "/bin/python" }
 
     /// The job's variables with the environment activated the way `conda activate` does it:
     /// `bin/` first on `PATH`, `CONDA_PREFIX` and `CONDA_DEFAULT_ENV` (plus `VIRTUAL_ENV` for a
     /// venv), and the spec's `variables:`.
-    public func activated(_ environment: [String: String]) -> [String: String] {
+    package func activated(_ environment: [String: String]) -> [String: String] {
         var result = environment
         let path = environment["PATH"].map { "\(prefix)/bin:\($0)" } ?? "\(prefix)/bin:/usr/local/bin:/usr/bin:/bin"
         result["PATH"] = path
@@ -47,9 +47,11 @@ public struct ReadyEnvironment: Sendable {
     /// One bash line that runs the packages' activation scripts (`etc/conda/activate.d/*.sh`)
     /// as `conda activate` would, or nil when the environment has none. One line, so that the
     /// user's code keeps its line numbers in bash's error messages.
-    public var activationLine: String? {
+    package var activationLine: String? {
         let directory = prefix + "/etc/conda/activate.d"
-        let scripts = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".sh") }
+        let scripts = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter {
+            $0.hasSuffix(".sh")
+        }
         guard !scripts.isEmpty else { return nil }
         // Activation scripts are not written for `set -u`.
         return "set +u; for __a in \"$CONDA_PREFIX\"/etc/conda/activate.d/*.sh; do . \"$__a\"; done; unset __a; set -u"

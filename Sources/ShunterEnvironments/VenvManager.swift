@@ -3,15 +3,15 @@ import Foundation
 /// Builds a Python virtual environment with pip, for specs whose packages all come from PyPI:
 /// `dependencies` holds nothing but `python` (optionally with a version) and `pip`, and the
 /// packages are in the `pip:` entry. Fast, and needs no conda at all.
-public struct VenvManager: EnvironmentManager {
-    public var name: String { "venv" }
-    public var kind: EnvironmentKind { .venv }
+package struct VenvManager: EnvironmentManager {
+    package var name: String { "venv" }
+    package var kind: EnvironmentKind { .venv }
     /// Where `python3` / `python3.X` are looked up.
-    public let searchPath: String?
+    package let searchPath: String?
 
-    public init(searchPath: String?) { self.searchPath = searchPath }
+    package init(searchPath: String?) { self.searchPath = searchPath }
 
-    public func unsuitability(for spec: EnvironmentSpec) async -> String? {
+    package func unsuitability(for spec: EnvironmentSpec) async -> String? {
         let conda = spec.dependencies.filter { !["python", "pip"].contains(EnvironmentSpec.packageName($0)) }
         if !conda.isEmpty {
             return "venv builds pip-only specs; this one needs conda packages (\(conda.joined(separator: ", "))); "
@@ -44,7 +44,7 @@ public struct VenvManager: EnvironmentManager {
         return "python\(parts[0]).\(parts[1])"
     }
 
-    public func create(_ spec: EnvironmentSpec, prefix: String, step: ManagerCommand) async throws {
+    package func create(_ spec: EnvironmentSpec, prefix: String, step: ManagerCommand) async throws {
         let python = try interpreter(for: spec)
         let created = try await step.run([python, "-m", "venv", prefix])
         guard created.succeeded else {

@@ -1,6 +1,6 @@
 /// Who may use the broker (`auth:`): docs/security.md.
-public struct AuthConfig: Sendable, Hashable {
-    public enum Mode: String, Sendable, Hashable, CaseIterable {
+package struct AuthConfig: Sendable, Hashable {
+    package enum Mode: String, Sendable, Hashable, CaseIterable {
         /// Tokens are asked for as soon as one exists, or always when the broker listens beyond
         /// loopback (where it refuses to start without one).
         case automatic
@@ -10,34 +10,34 @@ public struct AuthConfig: Sendable, Hashable {
         case none
     }
 
-    public var mode: Mode = .automatic
+    package var mode: Mode = .automatic
     /// The token file (`shunter token add|list|revoke` change it).
-    public var tokens: String
+    package var tokens: String
     /// One JSON line per authenticated write.
-    public var auditLog: String
+    package var auditLog: String
     /// Jobs one principal may have queued and running at once; more are refused with 429.
-    public var maxJobsPerPrincipal: Int = 10_000
+    package var maxJobsPerPrincipal: Int = 10_000
 
-    public init(root: String) {
+    package init(root: String) {
         tokens = ConfigPaths.resolve("var/auth/tokens.json", against: root)
         auditLog = ConfigPaths.resolve("var/auth/audit.jsonl", against: root)
     }
 }
 
 /// The server's certificate and key (`tls:`), PEM files: with them the broker speaks HTTPS.
-public struct TLSConfig: Sendable, Hashable {
-    public var certificate: String
-    public var key: String
+package struct TLSConfig: Sendable, Hashable {
+    package var certificate: String
+    package var key: String
 
-    public init(certificate: String, key: String) {
+    package init(certificate: String, key: String) {
         self.certificate = certificate
         self.key = key
     }
 }
 
 extension BrokerConfigLoader {
-    public static let authKeys = ["mode", "tokens", "audit_log", "max_jobs_per_principal"]
-    public static let tlsKeys = ["certificate", "key"]
+    package static let authKeys = ["mode", "tokens", "audit_log", "max_jobs_per_principal"]
+    package static let tlsKeys = ["certificate", "key"]
 
     static func auth(_ value: ConfigValue, root: String, document: ConfigDocument) throws(ConfigError) -> AuthConfig {
         let entries = try ConfigParsing.mapping(
@@ -55,7 +55,8 @@ extension BrokerConfigLoader {
                 auth.mode = mode
             case "tokens": auth.tokens = try path(entry, key: "auth.tokens", root: root)
             case "audit_log": auth.auditLog = try path(entry, key: "auth.audit_log", root: root)
-            default: auth.maxJobsPerPrincipal = try ConfigParsing.int(entry, key: "auth.max_jobs_per_principal", minimum: 1)
+            default:
+                auth.maxJobsPerPrincipal = try ConfigParsing.int(entry, key: "auth.max_jobs_per_principal", minimum: 1)
             }
         }
         return auth
@@ -67,8 +68,11 @@ extension BrokerConfigLoader {
         var certificate: String?
         var key: String?
         for (name, entry) in entries {
-            if name == "certificate" { certificate = try path(entry, key: "tls.certificate", root: root) }
-            else { key = try path(entry, key: "tls.key", root: root) }
+            if name == "certificate" {
+                certificate = try path(entry, key: "tls.certificate", root: root)
+            } else {
+                key = try path(entry, key: "tls.key", root: root)
+            }
         }
         guard let certificate, let key else {
             throw ConfigError(

@@ -2,43 +2,44 @@ import Foundation
 import ShunterCore
 
 /// The broker's own settings (`config/shunter.yaml`), every path already made absolute.
-public struct BrokerConfig: Sendable, Hashable {
-    public var listen: ListenAddress
-    public var hash: HashAlgorithm
+package struct BrokerConfig: Sendable, Hashable {
+    package var listen: ListenAddress
+    package var hash: HashAlgorithm
     /// The directory relative paths were resolved against.
-    public var root: String
-    public var store: StoreConfig
+    package var root: String
+    package var store: StoreConfig
     /// The SQLite job journal.
-    public var journal: String
+    package var journal: String
     /// Root under which each job gets its work directory.
-    public var workdir: String
+    package var workdir: String
     /// How long the work directory of a failed job is kept for inspection; zero deletes it at once.
-    public var keepFailedWorkdirs: Duration
+    package var keepFailedWorkdirs: Duration
     /// The largest result a job may produce (`max_result_size`); a larger one fails the job.
-    public var maxResultSize: Int64 = 1 << 30
+    package var maxResultSize: Int64 = 1 << 30
     /// How long the journal keeps the record of an ended job (`journal_retention`).
-    public var journalRetention: Duration = .seconds(7 * 86_400)
+    package var journalRetention: Duration = .seconds(7 * 86_400)
     /// A failed job's work directory larger than this is removed at once, not kept.
-    public var keepFailedWorkdirsMaxSize: Int64 = 256 << 20
+    package var keepFailedWorkdirsMaxSize: Int64 = 256 << 20
     /// Limits of the HTTP server's connections (`http:`).
-    public var http: HTTPServerLimits = HTTPServerLimits()
+    package var http: HTTPServerLimits = HTTPServerLimits()
     /// Who may use the broker (`auth:`).
-    public var auth: AuthConfig
+    package var auth: AuthConfig
     /// HTTPS (`tls:`); nil speaks plain HTTP.
-    public var tls: TLSConfig?
-    public var handlers: HandlerSource
+    package var tls: TLSConfig?
+    package var handlers: HandlerSource
     /// Conda environments: definitions, where they are built, with which tools.
-    public var environments: EnvironmentsConfig
-    public var logLevel: BrokerLogLevel
+    package var environments: EnvironmentsConfig
+    package var logLevel: BrokerLogLevel
     /// The file this came from; nil for the built-in default.
-    public var file: String?
+    package var file: String?
     /// Where each setting was written in `file`.
-    public var locations = SettingLocations()
+    package var locations = SettingLocations()
 
-    public init(
+    package init(
         listen: ListenAddress = ListenAddress(host: "127.0.0.1", port: 5533), hash: HashAlgorithm = .sha256,
         root: String, store: StoreConfig, journal: String, workdir: String,
-        keepFailedWorkdirs: Duration = .seconds(86_400), handlers: HandlerSource, environments: EnvironmentsConfig? = nil,
+        keepFailedWorkdirs: Duration = .seconds(86_400), handlers: HandlerSource,
+        environments: EnvironmentsConfig? = nil,
         logLevel: BrokerLogLevel = .info, file: String? = nil
     ) {
         self.listen = listen
@@ -57,7 +58,7 @@ public struct BrokerConfig: Sendable, Hashable {
 
     /// The settings used when a key is absent, paths under `root`: the embedded store in
     /// `var/`, handlers from `handlers/`.
-    public static func defaults(root: String) -> BrokerConfig {
+    package static func defaults(root: String) -> BrokerConfig {
         BrokerConfig(
             root: root,
             store: StoreConfig(
@@ -70,11 +71,13 @@ public struct BrokerConfig: Sendable, Hashable {
 
     /// What runs with no config file at all: the defaults under `directory` (normally the
     /// current one), and the built-in bash-local handler unless `directory/handlers` exists.
-    public static func builtinDefault(directory: String) -> BrokerConfig {
+    package static func builtinDefault(directory: String) -> BrokerConfig {
         var config = defaults(root: directory)
         var isDirectory: ObjCBool = false
         let handlersDirectory = ConfigPaths.resolve("handlers", against: directory)
-        if !(FileManager.default.fileExists(atPath: handlersDirectory, isDirectory: &isDirectory) && isDirectory.boolValue) {
+        if !(FileManager.default.fileExists(atPath: handlersDirectory, isDirectory: &isDirectory)
+            && isDirectory.boolValue)
+        {
             config.handlers = .builtin
         }
         return config
@@ -82,19 +85,19 @@ public struct BrokerConfig: Sendable, Hashable {
 }
 
 /// `host:port` the HTTP server binds.
-public struct ListenAddress: Sendable, Hashable, CustomStringConvertible {
-    public var host: String
+package struct ListenAddress: Sendable, Hashable, CustomStringConvertible {
+    package var host: String
     /// 0 asks the system for any free port.
-    public var port: Int
+    package var port: Int
 
-    public init(host: String, port: Int) {
+    package init(host: String, port: Int) {
         self.host = host
         self.port = port
     }
 
     /// `127.0.0.1:5533`, `0.0.0.0:5533`, `[::1]:5533`, `localhost:5533`, `:5533` (all
     /// interfaces) or a bare port (`5533`, on 127.0.0.1).
-    public init?(parsing text: String) {
+    package init?(parsing text: String) {
         if let port = Int(text) {
             guard (0...65535).contains(port) else { return nil }
             self.init(host: "127.0.0.1", port: port)
@@ -103,7 +106,9 @@ public struct ListenAddress: Sendable, Hashable, CustomStringConvertible {
         let host: Substring
         let portText: Substring
         if text.hasPrefix("[") {
-            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else { return nil }
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else {
+                return nil
+            }
             host = text[text.index(after: text.startIndex)..<close]
             portText = text[text.index(close, offsetBy: 2)...]
         } else {
@@ -115,48 +120,50 @@ public struct ListenAddress: Sendable, Hashable, CustomStringConvertible {
         self.init(host: host.isEmpty ? "0.0.0.0" : String(host), port: port)
     }
 
-    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    package var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }
 
 /// How long the HTTP server waits for a client, and how many connections it holds.
-public struct HTTPServerLimits: Sendable, Hashable {
+package struct HTTPServerLimits: Sendable, Hashable {
     /// A connection with no request in progress (or whose request head is still arriving) is
     /// closed after this; nil never closes it.
-    public var idleTimeout: Duration?
+    package var idleTimeout: Duration?
     /// A request's body must have arrived whole this long after its head; nil waits forever.
-    public var bodyTimeout: Duration?
+    package var bodyTimeout: Duration?
     /// Connections beyond this many are closed as soon as they are accepted.
-    public var maxConnections: Int
+    package var maxConnections: Int
 
-    public init(idleTimeout: Duration? = .seconds(120), bodyTimeout: Duration? = .seconds(600), maxConnections: Int = 512) {
+    package init(
+        idleTimeout: Duration? = .seconds(120), bodyTimeout: Duration? = .seconds(600), maxConnections: Int = 512
+    ) {
         self.idleTimeout = idleTimeout
         self.bodyTimeout = bodyTimeout
         self.maxConnections = maxConnections
     }
 }
 
-public struct StoreConfig: Sendable, Hashable {
+package struct StoreConfig: Sendable, Hashable {
     /// The buffer store: a directory (embedded, hashserver prefix layout) or a hashserver URL.
-    public var buffers: StoreLocation
+    package var buffers: StoreLocation
     /// The result store: an SQLite file (embedded) or a seamless-database URL.
-    public var results: StoreLocation
+    package var results: StoreLocation
     /// How long a promised buffer (`PUT /promise/{checksum}`) is waited for.
-    public var promiseTimeout: Duration
+    package var promiseTimeout: Duration
 
-    public init(buffers: StoreLocation, results: StoreLocation, promiseTimeout: Duration = .seconds(60)) {
+    package init(buffers: StoreLocation, results: StoreLocation, promiseTimeout: Duration = .seconds(60)) {
         self.buffers = buffers
         self.results = results
         self.promiseTimeout = promiseTimeout
     }
 }
 
-public enum StoreLocation: Sendable, Hashable, CustomStringConvertible {
+package enum StoreLocation: Sendable, Hashable, CustomStringConvertible {
     /// An absolute path: embedded store.
     case path(String)
     /// An `http://` or `https://` URL of an external server.
     case url(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .path(let path): path
         case .url(let url): url
@@ -165,14 +172,14 @@ public enum StoreLocation: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// The swift-log levels, by the names `Logger.Level(rawValue:)` reads.
-public enum BrokerLogLevel: String, Sendable, Hashable, CaseIterable {
+package enum BrokerLogLevel: String, Sendable, Hashable, CaseIterable {
     case trace, debug, info, notice, warning, error, critical
 }
 
-public enum ConfigPaths {
+package enum ConfigPaths {
     /// An absolute `path` stays; `~/...` is the home directory; anything else is under `base`.
     /// The result is standardized (`..` and `.` removed) so messages show plain paths.
-    public static func resolve(_ path: String, against base: String, home: String? = nil) -> String {
+    package static func resolve(_ path: String, against base: String, home: String? = nil) -> String {
         let joined: String
         if path.hasPrefix("/") {
             joined = path

@@ -2,16 +2,16 @@ import Foundation
 import ShunterCore
 
 /// The outcome of reading a broker config: the config when it is valid, and every error.
-public struct BrokerConfigLoadResult: Sendable {
-    public var config: BrokerConfig?
-    public var errors: [ConfigError]
+package struct BrokerConfigLoadResult: Sendable {
+    package var config: BrokerConfig?
+    package var errors: [ConfigError]
 
-    public init(config: BrokerConfig?, errors: [ConfigError]) {
+    package init(config: BrokerConfig?, errors: [ConfigError]) {
         self.config = config
         self.errors = errors
     }
 
-    public func get() throws(ConfigErrors) -> BrokerConfig {
+    package func get() throws(ConfigErrors) -> BrokerConfig {
         guard errors.isEmpty, let config else { throw ConfigErrors(errors) }
         return config
     }
@@ -22,36 +22,38 @@ public struct BrokerConfigLoadResult: Sendable {
 /// Relative paths resolve against `root:`, which defaults to the directory holding the config
 /// file; a relative `root` is itself taken from that directory. The shipped config says
 /// `root: ..`, so `config/shunter.yaml` puts `var/` and `handlers/` next to `config/`.
-public enum BrokerConfigLoader {
+package enum BrokerConfigLoader {
     /// Where `shunter` looks when no `--config` is given, relative to the current directory.
-    public static let defaultPath = "config/shunter.yaml"
+    package static let defaultPath = "config/shunter.yaml"
 
-    public static let keys = [
-        "listen", "hash", "root", "store", "journal", "workdir", "keep_failed_workdirs", "handlers", "environments", "log_level",
+    package static let keys = [
+        "listen", "hash", "root", "store", "journal", "workdir", "keep_failed_workdirs", "handlers", "environments",
+        "log_level",
         "max_result_size", "journal_retention", "keep_failed_workdirs_max_size", "http", "auth", "tls",
     ]
-    public static let httpKeys = ["idle_timeout", "body_timeout", "max_connections"]
-    public static let storeKeys = ["buffers", "results", "promise_timeout"]
-    public static let environmentsKeys = [
+    package static let httpKeys = ["idle_timeout", "body_timeout", "max_connections"]
+    package static let storeKeys = ["buffers", "results", "promise_timeout"]
+    package static let environmentsKeys = [
         "definitions", "root", "managers", "channels", "channel_alias", "keep_unused", "build_timeout", "tools_python",
         "executables",
     ]
 
     /// Environment variables that override the file (applied after it, checked the same way).
-    public static let environmentKeys = [
+    package static let environmentKeys = [
         "SHUNTER_LISTEN": "listen", "SHUNTER_HASH": "hash", "SHUNTER_LOG_LEVEL": "log_level",
         "SHUNTER_HANDLERS": "handlers",
     ]
 
     /// The config `shunter` runs with: `explicitPath` if given (it must exist); otherwise
     /// `config/shunter.yaml` under `currentDirectory` if present; otherwise the built-in default.
-    public static func resolve(
+    package static func resolve(
         explicitPath: String?, currentDirectory: String,
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) -> BrokerConfigLoadResult {
         if let explicitPath {
-            return load(file: ConfigPaths.resolve(explicitPath, against: currentDirectory), environment: environment,
-                        currentDirectory: currentDirectory)
+            return load(
+                file: ConfigPaths.resolve(explicitPath, against: currentDirectory), environment: environment,
+                currentDirectory: currentDirectory)
         }
         let candidate = ConfigPaths.resolve(defaultPath, against: currentDirectory)
         if FileManager.default.fileExists(atPath: candidate) {
@@ -63,7 +65,7 @@ public enum BrokerConfigLoader {
         return BrokerConfigLoadResult(config: errors.isEmpty ? config : nil, errors: errors)
     }
 
-    public static func load(
+    package static func load(
         file: String, environment: [String: String] = [:], currentDirectory: String? = nil
     ) -> BrokerConfigLoadResult {
         do throws(ConfigError) {
@@ -75,7 +77,7 @@ public enum BrokerConfigLoader {
     }
 
     /// Validates config text as if it were the file `file` (whose directory anchors `root`).
-    public static func parse(
+    package static func parse(
         yaml: String, file: String, environment: [String: String] = [:], currentDirectory: String? = nil
     ) -> BrokerConfigLoadResult {
         do throws(ConfigError) {
@@ -89,12 +91,13 @@ public enum BrokerConfigLoader {
     static func parse(
         _ document: ConfigDocument, file: String, environment: [String: String], currentDirectory: String?
     ) -> BrokerConfigLoadResult {
-        let fileDirectory = (ConfigPaths.resolve(file, against: currentDirectory ?? FileManager.default.currentDirectoryPath)
+        let fileDirectory =
+            (ConfigPaths.resolve(file, against: currentDirectory ?? FileManager.default.currentDirectoryPath)
             as NSString).deletingLastPathComponent
         var errors: [ConfigError] = []
         let entries: [(key: String, value: ConfigValue)]
         switch document.root {
-        case nil: entries = []  // An empty config file means "all defaults".
+        case nil: entries = [] // An empty config file means "all defaults".
         case .map(let found, _)?:
             entries = found
             errors += ConfigParsing.checkKeys(
@@ -103,7 +106,11 @@ public enum BrokerConfigLoader {
         case let other?:
             return BrokerConfigLoadResult(
                 config: nil,
-                errors: [ConfigError("the broker config must be a mapping of settings, got \(ConfigParsing.kindName(other))", at: other.location)])
+                errors: [
+                    ConfigError(
+                        "the broker config must be a mapping of settings, got \(ConfigParsing.kindName(other))",
+                        at: other.location)
+                ])
         }
         func attempt(_ body: () throws(ConfigError) -> Void) {
             do throws(ConfigError) { try body() } catch { errors.append(error) }
@@ -134,7 +141,8 @@ public enum BrokerConfigLoader {
                 case "keep_failed_workdirs": config.keepFailedWorkdirs = try ConfigParsing.duration(value, key: key)
                 case "handlers": config.handlers = try handlers(value, root: root)
                 case "environments":
-                    config.environments = try environments(value, root: root, defaults: config.environments, document: document)
+                    config.environments = try environments(
+                        value, root: root, defaults: config.environments, document: document)
                 case "log_level": config.logLevel = try logLevel(value)
                 case "max_result_size":
                     config.maxResultSize = try ConfigParsing.byteSize(value, key: key)
@@ -177,7 +185,8 @@ public enum BrokerConfigLoader {
                 case "log_level": config.logLevel = try logLevel(value)
                 default:
                     let resolved = ConfigPaths.resolve(text, against: currentDirectory)
-                    config.handlers = text.hasSuffix(".yaml") || text.hasSuffix(".yml") ? .files([resolved]) : .directory(resolved)
+                    config.handlers =
+                        text.hasSuffix(".yaml") || text.hasSuffix(".yml") ? .files([resolved]) : .directory(resolved)
                 }
             } catch {
                 errors.append(error)
@@ -205,7 +214,8 @@ public enum BrokerConfigLoader {
         let text = try ConfigParsing.string(value, key: "hash")
         guard let algorithm = HashAlgorithm(rawValue: text) else {
             throw .notOneOf(
-                "unknown hash '\(text)'", written: text, accepted: HashAlgorithm.allCases.map(\.rawValue), kind: "values",
+                "unknown hash '\(text)'", written: text, accepted: HashAlgorithm.allCases.map(\.rawValue),
+                kind: "values",
                 at: value.location)
         }
         return algorithm
@@ -266,7 +276,8 @@ public enum BrokerConfigLoader {
         for (key, entry) in entries {
             switch key {
             case "buffers": store.buffers = try location(entry, key: "store.buffers", root: root, server: "hashserver")
-            case "results": store.results = try location(entry, key: "store.results", root: root, server: "seamless-database")
+            case "results":
+                store.results = try location(entry, key: "store.results", root: root, server: "seamless-database")
             default: store.promiseTimeout = try ConfigParsing.duration(entry, key: "store.promise_timeout")
             }
         }
@@ -313,7 +324,9 @@ public enum BrokerConfigLoader {
             case "build_timeout": result.buildTimeout = try ConfigParsing.duration(entry, key: name)
             case "managers":
                 let names = try ConfigParsing.stringList(entry, key: name)
-                guard !names.isEmpty else { throw ConfigError("'\(name)' is empty: no environment could be built", at: entry.location) }
+                guard !names.isEmpty else {
+                    throw ConfigError("'\(name)' is empty: no environment could be built", at: entry.location)
+                }
                 for manager in names where !EnvironmentsConfig.defaultManagers.contains(manager) {
                     throw .notOneOf(
                         "unknown environment manager '\(manager)'", written: manager,
@@ -332,7 +345,9 @@ public enum BrokerConfigLoader {
     }
 
     /// `PATH`, `{path: PATH}` or `{url: http://host:port}`.
-    static func location(_ value: ConfigValue, key: String, root: String, server: String) throws(ConfigError) -> StoreLocation {
+    static func location(_ value: ConfigValue, key: String, root: String, server: String) throws(ConfigError)
+        -> StoreLocation
+    {
         switch value {
         case .string:
             return .path(try path(value, key: key, root: root))
@@ -344,7 +359,8 @@ public enum BrokerConfigLoader {
             }
             if which == "path" { return .path(try path(inner, key: "\(key).path", root: root)) }
             let url = try ConfigParsing.string(inner, key: "\(key).url")
-            guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil else {
+            guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil
+            else {
                 throw ConfigError(
                     "'\(key).url' must be an http:// or https:// URL of a \(server), got '\(url)'", at: inner.location)
             }

@@ -5,18 +5,18 @@ import ShunterCore
 /// every error found in any file. `errors` empty means the broker would start. Made by the
 /// validation `serve` runs too (`StartupValidation` in ShunterServer, which can build the
 /// plugins and backends this module does not know).
-public struct CheckReport: Sendable {
+package struct CheckReport: Sendable {
     /// nil when the config itself was invalid.
-    public var config: BrokerConfig?
-    public var handlers: HandlerLoadResult
+    package var config: BrokerConfig?
+    package var handlers: HandlerLoadResult
     /// Config errors first, then handler errors, in file order.
-    public var errors: [ConfigError]
-    public var catalog: ComponentCatalog
+    package var errors: [ConfigError]
+    package var catalog: ComponentCatalog
 
-    public var isValid: Bool { errors.isEmpty }
+    package var isValid: Bool { errors.isEmpty }
 
     /// Kinds of job an admin usually wonders about, for the "who takes what" table.
-    public static let typicalJobs: [(label: String, traits: JobTraits)] = [
+    package static let typicalJobs: [(label: String, traits: JobTraits)] = [
         ("bash", JobTraits(language: "bash")),
         ("bash in image ubuntu:24.04", JobTraits(language: "bash", image: "ubuntu:24.04")),
         ("bash in conda env 'analysis'", JobTraits(language: "bash", environment: "analysis")),
@@ -25,7 +25,7 @@ public struct CheckReport: Sendable {
         ("python in image python:3.12", JobTraits(language: "python", image: "python:3.12")),
     ]
 
-    public init(config: BrokerConfig?, handlers: HandlerLoadResult, errors: [ConfigError], catalog: ComponentCatalog) {
+    package init(config: BrokerConfig?, handlers: HandlerLoadResult, errors: [ConfigError], catalog: ComponentCatalog) {
         self.config = config
         self.handlers = handlers
         self.errors = errors
@@ -35,7 +35,7 @@ public struct CheckReport: Sendable {
 
 /// The human-readable text of `shunter check`. Errors are listed last, one per line in
 /// `file:line:column: message` form; the CLI exits non-zero when `report.isValid` is false.
-public func renderCheckReport(_ report: CheckReport) -> String {
+package func renderCheckReport(_ report: CheckReport) -> String {
     var out: [String] = []
     if let config = report.config {
         out.append("Broker config: \(config.file ?? "built-in default (no config file)")")
@@ -45,7 +45,9 @@ public func renderCheckReport(_ report: CheckReport) -> String {
         out.append("  results            \(describe(config.store.results, embedded: "embedded SQLite"))")
         out.append("  promise timeout    \(ConfigParsing.format(config.store.promiseTimeout))")
         out.append("  journal            \(config.journal)")
-        out.append("  work directories   \(config.workdir) (failed ones kept \(ConfigParsing.format(config.keepFailedWorkdirs)))")
+        out.append(
+            "  work directories   \(config.workdir) (failed ones kept \(ConfigParsing.format(config.keepFailedWorkdirs)))"
+        )
         out.append("  log level          \(config.logLevel.rawValue)")
         out.append("  handlers from      \(describe(config.handlers))")
     } else {

@@ -3,23 +3,23 @@
 ///
 /// The registries in `ShunterPlugins` and `ShunterBackends` build this; the handler module
 /// only reads it, so it never has to import the code that runs jobs.
-public struct ComponentCatalog: Sendable {
-    public struct Component: Sendable, Hashable {
-        public var name: String
+package struct ComponentCatalog: Sendable {
+    package struct Component: Sendable, Hashable {
+        package var name: String
         /// One line for `shunter check` and error messages.
-        public var summary: String
+        package var summary: String
         /// For plugins: the backends it can run on. Empty for backends.
-        public var compatibleBackends: [String]
+        package var compatibleBackends: [String]
         /// The option section this component reads (`slurm:`, `docker:` ...), nil if none.
-        public var optionSection: String?
+        package var optionSection: String?
         /// Accepted keys in that section, with a short description of each value.
-        public var optionKeys: [String: String]
+        package var optionKeys: [String: String]
         /// For plugins: the `__language__` values it can run (`bash`, `python`). A handler that
         /// omits `match.language` accepts exactly these; a handler listing a language outside
         /// them is refused at load time. Empty means "not declared": no default, no check.
-        public var languages: [String]
+        package var languages: [String]
 
-        public init(
+        package init(
             name: String, summary: String, compatibleBackends: [String] = [],
             optionSection: String? = nil, optionKeys: [String: String] = [:],
             languages: [String] = []
@@ -33,14 +33,14 @@ public struct ComponentCatalog: Sendable {
         }
     }
 
-    public var plugins: [Component]
-    public var backends: [Component]
+    package var plugins: [Component]
+    package var backends: [Component]
 
-    public init(plugins: [Component], backends: [Component]) {
+    package init(plugins: [Component], backends: [Component]) {
         self.plugins = plugins
         self.backends = backends
     }
 
-    public func plugin(named name: String) -> Component? { plugins.first { $0.name == name } }
-    public func backend(named name: String) -> Component? { backends.first { $0.name == name } }
+    package func plugin(named name: String) -> Component? { plugins.first { $0.name == name } }
+    package func backend(named name: String) -> Component? { backends.first { $0.name == name } }
 }

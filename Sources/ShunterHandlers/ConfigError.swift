@@ -3,19 +3,19 @@
 /// Printed the way compilers print, so editors and terminals can jump to it:
 /// `handlers/10-bash.yaml:4:3: unknown key 'backnd' in handler 'bash-local'; accepted keys:
 /// backend, limits, ... (did you mean 'backend'?)`
-public struct ConfigError: Error, Sendable, Hashable, CustomStringConvertible {
+package struct ConfigError: Error, Sendable, Hashable, CustomStringConvertible {
     /// Line 0 means "the file as a whole" (a missing file, an empty directory).
-    public var location: SourceLocation
-    public var message: String
+    package var location: SourceLocation
+    package var message: String
     /// What would have been accepted instead (keys, plugin names, values), empty when the
     /// set is open-ended.
-    public var accepted: [String]
+    package var accepted: [String]
     /// What `accepted` lists, for the message: "keys", "plugins", "values" ...
-    public var acceptedKind: String
+    package var acceptedKind: String
     /// The accepted value closest to what was written, when one is close enough to be a typo.
-    public var suggestion: String?
+    package var suggestion: String?
 
-    public init(
+    package init(
         _ message: String, at location: SourceLocation, accepted: [String] = [],
         acceptedKind: String = "values", suggestion: String? = nil
     ) {
@@ -28,7 +28,7 @@ public struct ConfigError: Error, Sendable, Hashable, CustomStringConvertible {
 
     /// An error about a value that must be one of `accepted`; adds a did-you-mean when
     /// `written` is a near miss.
-    public static func notOneOf(
+    package static func notOneOf(
         _ message: String, written: String, accepted: [String], kind: String, at location: SourceLocation
     ) -> ConfigError {
         ConfigError(
@@ -36,11 +36,11 @@ public struct ConfigError: Error, Sendable, Hashable, CustomStringConvertible {
             suggestion: EditDistance.closest(to: written, among: accepted))
     }
 
-    public var file: String { location.file }
-    public var line: Int { location.line }
-    public var column: Int { location.column }
+    package var file: String { location.file }
+    package var line: Int { location.line }
+    package var column: Int { location.column }
 
-    public var description: String {
+    package var description: String {
         var text = location.line > 0 ? "\(location): \(message)" : "\(location.file): \(message)"
         if !accepted.isEmpty {
             text += "; accepted \(acceptedKind): \(accepted.joined(separator: ", "))"
@@ -54,12 +54,12 @@ public struct ConfigError: Error, Sendable, Hashable, CustomStringConvertible {
 
 /// All the mistakes found in a set of files, thrown where a caller wants one error value
 /// (`shunter serve` refusing to start) rather than a list to print (`shunter check`).
-public struct ConfigErrors: Error, Sendable, CustomStringConvertible {
-    public var errors: [ConfigError]
+package struct ConfigErrors: Error, Sendable, CustomStringConvertible {
+    package var errors: [ConfigError]
 
-    public init(_ errors: [ConfigError]) { self.errors = errors }
+    package init(_ errors: [ConfigError]) { self.errors = errors }
 
-    public var description: String {
+    package var description: String {
         let noun = errors.count == 1 ? "error" : "errors"
         return (["\(errors.count) configuration \(noun):"] + errors.map(\.description))
             .joined(separator: "\n")
@@ -67,8 +67,8 @@ public struct ConfigErrors: Error, Sendable, CustomStringConvertible {
 }
 
 /// Levenshtein distance, for did-you-mean suggestions on short words (keys, names).
-public enum EditDistance {
-    public static func between(_ a: String, _ b: String) -> Int {
+package enum EditDistance {
+    package static func between(_ a: String, _ b: String) -> Int {
         let a = Array(a.lowercased().unicodeScalars)
         let b = Array(b.lowercased().unicodeScalars)
         if a.isEmpty { return b.count }
@@ -88,7 +88,7 @@ public enum EditDistance {
 
     /// The candidate nearest to `word`, if within a third of its length (at least 1, at most 3
     /// edits): close enough to be a typo, far enough not to suggest nonsense.
-    public static func closest(to word: String, among candidates: [String]) -> String? {
+    package static func closest(to word: String, among candidates: [String]) -> String? {
         let budget = max(1, min(3, word.count / 3))
         var best: (candidate: String, distance: Int)?
         for candidate in candidates where candidate != word {

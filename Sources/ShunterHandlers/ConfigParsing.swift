@@ -5,9 +5,9 @@ import ShunterCore
 ///
 /// Public so plugins and backends validate their own option sections (`slurm:`, `docker:`)
 /// with the same vocabulary and messages as the handler files themselves.
-public enum ConfigParsing {
+package enum ConfigParsing {
     /// The word used for a value's kind in "expected X, got Y" messages.
-    public static func kindName(_ value: ConfigValue) -> String {
+    package static func kindName(_ value: ConfigValue) -> String {
         switch value {
         case .null: "nothing (null)"
         case .bool(let b, _): "the boolean \(b)"
@@ -23,18 +23,18 @@ public enum ConfigParsing {
         ConfigError("'\(key)' must be \(expected), got \(kindName(value))", at: value.location)
     }
 
-    public static func string(_ value: ConfigValue, key: String) throws(ConfigError) -> String {
+    package static func string(_ value: ConfigValue, key: String) throws(ConfigError) -> String {
         guard case .string(let text, _) = value else { throw wrongType(key, expected: "text", got: value) }
         guard !text.isEmpty else { throw ConfigError("'\(key)' must not be empty", at: value.location) }
         return text
     }
 
-    public static func bool(_ value: ConfigValue, key: String) throws(ConfigError) -> Bool {
+    package static func bool(_ value: ConfigValue, key: String) throws(ConfigError) -> Bool {
         guard case .bool(let flag, _) = value else { throw wrongType(key, expected: "true or false", got: value) }
         return flag
     }
 
-    public static func int(_ value: ConfigValue, key: String, minimum: Int? = nil) throws(ConfigError) -> Int {
+    package static func int(_ value: ConfigValue, key: String, minimum: Int? = nil) throws(ConfigError) -> Int {
         guard case .int(let number, _) = value else { throw wrongType(key, expected: "a whole number", got: value) }
         if let minimum, number < minimum {
             throw ConfigError("'\(key)' must be at least \(minimum), got \(number)", at: value.location)
@@ -43,7 +43,7 @@ public enum ConfigParsing {
     }
 
     /// One text or a list of texts (`language: bash` or `language: [bash, sh]`).
-    public static func stringList(_ value: ConfigValue, key: String) throws(ConfigError) -> [String] {
+    package static func stringList(_ value: ConfigValue, key: String) throws(ConfigError) -> [String] {
         switch value {
         case .string: return [try string(value, key: key)]
         case .list(let items, _):
@@ -57,12 +57,13 @@ public enum ConfigParsing {
     /// The entries of a mapping, refusing any key outside `accepted` (the first such key is
     /// thrown; `checkKeys` lists them all). `context` completes the message: "unknown key 'x'
     /// in handler 'bash-local'". `keyLocation` as in `checkKeys`.
-    public static func mapping(
+    package static func mapping(
         _ value: ConfigValue, key: String, accepted: [String], context: String,
         keyLocation: (ConfigValue) -> SourceLocation = { $0.location }
     ) throws(ConfigError) -> [(key: String, value: ConfigValue)] {
         guard case .map(let entries, _) = value else { throw wrongType(key, expected: "a mapping", got: value) }
-        if let first = checkKeys(value, key: key, accepted: accepted, context: context, keyLocation: keyLocation).first {
+        if let first = checkKeys(value, key: key, accepted: accepted, context: context, keyLocation: keyLocation).first
+        {
             throw first
         }
         return entries
@@ -71,7 +72,7 @@ public enum ConfigParsing {
     /// One error per key of `value` outside `accepted` (or one if `value` is no mapping).
     /// `keyLocation` maps a value to the place its key was written, when the caller knows it
     /// (`ConfigDocument.keyLocation`); otherwise the value's own place is used.
-    public static func checkKeys(
+    package static func checkKeys(
         _ value: ConfigValue, key: String, accepted: [String], context: String,
         keyLocation: (ConfigValue) -> SourceLocation = { $0.location }
     ) -> [ConfigError] {
@@ -82,7 +83,7 @@ public enum ConfigParsing {
     }
 
     /// `accepted` is listed in the order given: callers pass it in the order a reader expects.
-    public static func unknownKey(
+    package static func unknownKey(
         _ key: String, at location: SourceLocation, context: String, accepted: [String]
     ) -> ConfigError {
         .notOneOf("unknown key '\(key)' \(context)", written: key, accepted: accepted, kind: "keys", at: location)
@@ -92,20 +93,20 @@ public enum ConfigParsing {
 
     /// What reading a duration or a size found: a value, no value at all, or one beyond the
     /// bounds of `CheckedQuantity` (which gets an error of its own, naming the bound).
-    public enum Reading<Value: Sendable>: Sendable {
+    package enum Reading<Value: Sendable>: Sendable {
         case value(Value)
         case invalid
         case outOfRange
 
         /// `.value` when there is one, else `.outOfRange`: what a `CheckedQuantity` conversion's nil means.
-        public init(inRange value: Value?) {
+        package init(inRange value: Value?) {
             if let value { self = .value(value) } else { self = .outOfRange }
         }
     }
 
     /// `30s`, `5m`, `1h`, `1h30m`, `1d`, `250ms`, or a bare number of seconds (`90`, `1.5`);
     /// at most `CheckedQuantity.maximumDuration`.
-    public static func duration(_ value: ConfigValue, key: String) throws(ConfigError) -> Duration {
+    package static func duration(_ value: ConfigValue, key: String) throws(ConfigError) -> Duration {
         let reading: Reading<Duration>
         switch value {
         case .int(let seconds, _):
@@ -129,13 +130,13 @@ public enum ConfigParsing {
         }
     }
 
-    public static func duration(parsing text: String) -> Duration? {
+    package static func duration(parsing text: String) -> Duration? {
         if case .value(let duration) = readDuration(text) { return duration }
         return nil
     }
 
     /// Reads a duration written as text; `.outOfRange` beyond `CheckedQuantity.maximumDuration`.
-    public static func readDuration(_ text: String) -> Reading<Duration> {
+    package static func readDuration(_ text: String) -> Reading<Duration> {
         let text = text.trimmingCharacters(in: .whitespaces)
         if let seconds = Double(text) {
             guard seconds >= 0, !seconds.isNaN else { return .invalid }
@@ -168,7 +169,7 @@ public enum ConfigParsing {
     }
 
     /// How a duration is written back in reports: `1h30m`, `45s`, `250ms`.
-    public static func format(_ duration: Duration) -> String {
+    package static func format(_ duration: Duration) -> String {
         let (seconds, attoseconds) = duration.components
         var milliseconds = seconds * 1000 + attoseconds / 1_000_000_000_000_000
         if milliseconds == 0 { return "0s" }
@@ -187,10 +188,11 @@ public enum ConfigParsing {
     /// `512M`, `2G`, `1.5G`, `64K`, or a bare number of bytes. K, M, G, T are powers of 1024
     /// (as Slurm and Docker read them); `KB`, `KiB` and lower case mean the same. At most
     /// `CheckedQuantity.maximumByteCount`.
-    public static func byteSize(_ value: ConfigValue, key: String) throws(ConfigError) -> Int64 {
+    package static func byteSize(_ value: ConfigValue, key: String) throws(ConfigError) -> Int64 {
         let reading: Reading<Int64>
         switch value {
-        case .int(let bytes, _): reading = bytes < 0 ? .invalid : .init(inRange: CheckedQuantity.byteCount(Int64(bytes)))
+        case .int(let bytes, _):
+            reading = bytes < 0 ? .invalid : .init(inRange: CheckedQuantity.byteCount(Int64(bytes)))
         case .string(let text, _): reading = readByteSize(text)
         default: throw wrongType(key, expected: "a size such as 512M or 2G", got: value)
         }
@@ -208,13 +210,13 @@ public enum ConfigParsing {
         }
     }
 
-    public static func byteSize(parsing text: String) -> Int64? {
+    package static func byteSize(parsing text: String) -> Int64? {
         if case .value(let bytes) = readByteSize(text) { return bytes }
         return nil
     }
 
     /// Reads a size written as text; `.outOfRange` beyond `CheckedQuantity.maximumByteCount`.
-    public static func readByteSize(_ text: String) -> Reading<Int64> {
+    package static func readByteSize(_ text: String) -> Reading<Int64> {
         var body = text.trimmingCharacters(in: .whitespaces).uppercased()
         for suffix in ["IB", "B"] where body.hasSuffix(suffix) && body.count > suffix.count {
             body.removeLast(suffix.count)
@@ -233,7 +235,7 @@ public enum ConfigParsing {
     }
 
     /// How a size is written back in reports: `2G`, `512M`, `1000`.
-    public static func format(bytes: Int64) -> String {
+    package static func format(bytes: Int64) -> String {
         for (suffix, size) in [("T", Int64(1_099_511_627_776)), ("G", 1_073_741_824), ("M", 1_048_576), ("K", 1024)]
         where bytes >= size && bytes % size == 0 {
             return "\(bytes / size)\(suffix)"

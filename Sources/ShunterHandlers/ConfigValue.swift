@@ -1,6 +1,6 @@
 /// A YAML value with the place it was written, kept for plugin and backend option sections so
 /// that their own validation can still point at file, line and column.
-public indirect enum ConfigValue: Sendable, Hashable {
+package indirect enum ConfigValue: Sendable, Hashable {
     case null(SourceLocation)
     case bool(Bool, SourceLocation)
     case int(Int, SourceLocation)
@@ -9,7 +9,7 @@ public indirect enum ConfigValue: Sendable, Hashable {
     case list([ConfigValue], SourceLocation)
     case map([(key: String, value: ConfigValue)], SourceLocation)
 
-    public var location: SourceLocation {
+    package var location: SourceLocation {
         switch self {
         case .null(let at), .bool(_, let at), .int(_, let at), .double(_, let at),
             .string(_, let at), .list(_, let at), .map(_, let at):
@@ -17,7 +17,7 @@ public indirect enum ConfigValue: Sendable, Hashable {
         }
     }
 
-    public static func == (lhs: ConfigValue, rhs: ConfigValue) -> Bool {
+    package static func == (lhs: ConfigValue, rhs: ConfigValue) -> Bool {
         switch (lhs, rhs) {
         case (.null, .null): true
         case (.bool(let a, _), .bool(let b, _)): a == b
@@ -31,7 +31,7 @@ public indirect enum ConfigValue: Sendable, Hashable {
         }
     }
 
-    public func hash(into hasher: inout Hasher) {
+    package func hash(into hasher: inout Hasher) {
         switch self {
         case .null: hasher.combine(0)
         case .bool(let v, _): hasher.combine(v)
@@ -48,7 +48,7 @@ public indirect enum ConfigValue: Sendable, Hashable {
     }
 
     /// The value under `key` of a map, nil for other kinds or a missing key.
-    public subscript(key: String) -> ConfigValue? {
+    package subscript(key: String) -> ConfigValue? {
         guard case .map(let entries, _) = self else { return nil }
         return entries.first { $0.key == key }?.value
     }

@@ -1,29 +1,29 @@
 /// The `environments:` section of the broker config: where conda environments are defined,
 /// built and kept, and with which tools.
-public struct EnvironmentsConfig: Sendable, Hashable {
-    public static let defaultManagers = ["venv", "micromamba", "mamba", "conda", "rattler"]
+package struct EnvironmentsConfig: Sendable, Hashable {
+    package static let defaultManagers = ["venv", "micromamba", "mamba", "conda", "rattler"]
 
     /// The directory of `NAME.yml` definitions (`conda-envs/`).
-    public var definitions: String
+    package var definitions: String
     /// Where environments are built. Jobs on Slurm run in them on other nodes: put it on the
     /// shared file system then.
-    public var root: String
+    package var root: String
     /// The managers tried, in order; the first that can build a spec builds it.
-    public var managers: [String]
+    package var managers: [String]
     /// Channels for a spec that names none.
-    public var channels: [String]
+    package var channels: [String]
     /// Where a channel given by name points (`conda-forge` → `<alias>/conda-forge`).
-    public var channelAlias: String
+    package var channelAlias: String
     /// An environment no job used for this long is removed (never while a job uses it).
-    public var keepUnused: Duration
+    package var keepUnused: Duration
     /// A build running longer than this is stopped and fails.
-    public var buildTimeout: Duration
+    package var buildTimeout: Duration
     /// The Python with py-rattler, for the `rattler` manager.
-    public var toolsPython: String
+    package var toolsPython: String
     /// Paths of `micromamba`, `mamba`, `conda` when they are not on `PATH`.
-    public var executables: [String: String]
+    package var executables: [String: String]
 
-    public init(
+    package init(
         definitions: String, root: String, managers: [String] = Self.defaultManagers,
         channels: [String] = ["conda-forge"], channelAlias: String = "https://conda.anaconda.org",
         keepUnused: Duration = .seconds(30 * 86_400), buildTimeout: Duration = .seconds(3600),
@@ -41,7 +41,7 @@ public struct EnvironmentsConfig: Sendable, Hashable {
     }
 
     /// The defaults, paths under the broker's root.
-    public static func defaults(root: String) -> EnvironmentsConfig {
+    package static func defaults(root: String) -> EnvironmentsConfig {
         EnvironmentsConfig(
             definitions: ConfigPaths.resolve("conda-envs", against: root),
             root: ConfigPaths.resolve("var/envs", against: root),

@@ -5,21 +5,21 @@ import ShunterCore
 /// A handler pairs a job plugin (how a transformation becomes a command) with a backend
 /// (where the command runs). Handlers are tried in order; the first whose `match` accepts a
 /// job and that has room takes it.
-public struct HandlerConfig: Sendable, Hashable {
-    public var name: String
+package struct HandlerConfig: Sendable, Hashable {
+    package var name: String
     /// A plugin name from the `ComponentCatalog` (`bash`, `container-bash`, `python`).
-    public var plugin: String
+    package var plugin: String
     /// A backend name from the `ComponentCatalog` (`local`, `docker`, `apptainer`, `slurm`).
-    public var backend: String
-    public var match: MatchRules
-    public var limits: HandlerLimits
+    package var backend: String
+    package var match: MatchRules
+    package var limits: HandlerLimits
     /// Plugin- and backend-specific sections (`bash:`, `docker:`, `slurm:` ...), validated
     /// against the option keys their catalog entries declare.
-    public var options: [String: ConfigValue]
+    package var options: [String: ConfigValue]
     /// Where the handler was declared, for messages that point an admin at the line.
-    public var source: SourceLocation
+    package var source: SourceLocation
 
-    public init(
+    package init(
         name: String, plugin: String, backend: String, match: MatchRules = MatchRules(),
         limits: HandlerLimits = HandlerLimits(), options: [String: ConfigValue] = [:],
         source: SourceLocation = SourceLocation(file: "<built-in>", line: 0, column: 0)
@@ -35,13 +35,13 @@ public struct HandlerConfig: Sendable, Hashable {
 }
 
 /// Which jobs a handler accepts.
-public struct MatchRules: Sendable, Hashable {
+package struct MatchRules: Sendable, Hashable {
     /// Accepted `__language__` values; nil accepts any language.
-    public var languages: [String]?
-    public var image: PatternRule
-    public var environment: PatternRule
+    package var languages: [String]?
+    package var image: PatternRule
+    package var environment: PatternRule
 
-    public init(languages: [String]? = nil, image: PatternRule = .none, environment: PatternRule = .none) {
+    package init(languages: [String]? = nil, image: PatternRule = .none, environment: PatternRule = .none) {
         self.languages = languages
         self.image = image
         self.environment = environment
@@ -49,7 +49,7 @@ public struct MatchRules: Sendable, Hashable {
 }
 
 /// A rule over an optional name (a container image, a conda environment).
-public enum PatternRule: Sendable, Hashable {
+package enum PatternRule: Sendable, Hashable {
     /// Only jobs that ask for no image (environment).
     case none
     /// Any job, with or without one.
@@ -58,27 +58,27 @@ public enum PatternRule: Sendable, Hashable {
     case patterns([String])
 }
 
-public struct HandlerLimits: Sendable, Hashable {
+package struct HandlerLimits: Sendable, Hashable {
     /// Jobs this handler runs at once; more wait in the queue.
-    public var maxJobs: Int
+    package var maxJobs: Int
     /// Wall-clock limit per job; nil means none.
-    public var timeout: Duration?
+    package var timeout: Duration?
 
-    public init(maxJobs: Int = 8, timeout: Duration? = nil) {
+    package init(maxJobs: Int = 8, timeout: Duration? = nil) {
         self.maxJobs = maxJobs
         self.timeout = timeout
     }
 }
 
 /// What the matcher looks at in a job.
-public struct JobTraits: Sendable, Hashable {
-    public var language: String
+package struct JobTraits: Sendable, Hashable {
+    package var language: String
     /// `__env__` → `docker.name`.
-    public var image: String?
+    package var image: String?
     /// `__env__` → `conda_environment`, or the identity of an inline `conda` spec.
-    public var environment: String?
+    package var environment: String?
 
-    public init(language: String, image: String? = nil, environment: String? = nil) {
+    package init(language: String, image: String? = nil, environment: String? = nil) {
         self.language = language
         self.image = image
         self.environment = environment
@@ -86,16 +86,16 @@ public struct JobTraits: Sendable, Hashable {
 }
 
 /// A place in a configuration file: 1-based line and column, as editors count them.
-public struct SourceLocation: Sendable, Hashable, CustomStringConvertible {
-    public var file: String
-    public var line: Int
-    public var column: Int
+package struct SourceLocation: Sendable, Hashable, CustomStringConvertible {
+    package var file: String
+    package var line: Int
+    package var column: Int
 
-    public init(file: String, line: Int, column: Int) {
+    package init(file: String, line: Int, column: Int) {
         self.file = file
         self.line = line
         self.column = column
     }
 
-    public var description: String { "\(file):\(line):\(column)" }
+    package var description: String { "\(file):\(line):\(column)" }
 }

@@ -19,7 +19,7 @@ struct HandlerFileValidator {
     mutating func handlers() -> [ParsedHandler] {
         switch document.root {
         case nil:
-            return []  // An empty or fully commented-out file: a handler switched off by editing.
+            return [] // An empty or fully commented-out file: a handler switched off by editing.
         case .map(let entries, let at)?:
             if !entries.contains(where: { HandlerLoader.handlerKeys.contains($0.key) }),
                 entries.contains(where: { ["listen", "store", "journal", "handlers"].contains($0.key) })
@@ -66,9 +66,13 @@ struct HandlerFileValidator {
         }
         let catalog = self.catalog
         let plugin = required("plugin", in: value, at: at, context: context)
-            .flatMap { v in attempt { () throws(ConfigError) in try Self.component(v, key: "plugin", among: catalog.plugins) } }
+            .flatMap { v in
+                attempt { () throws(ConfigError) in try Self.component(v, key: "plugin", among: catalog.plugins) }
+            }
         let backend = required("backend", in: value, at: at, context: context)
-            .flatMap { v in attempt { () throws(ConfigError) in try Self.component(v, key: "backend", among: catalog.backends) } }
+            .flatMap { v in
+                attempt { () throws(ConfigError) in try Self.component(v, key: "backend", among: catalog.backends) }
+            }
         if let plugin, let backend, !plugin.compatibleBackends.contains(backend.name) {
             errors.append(
                 ConfigError(
@@ -100,14 +104,18 @@ struct HandlerFileValidator {
                 // A section written with nothing under it sets nothing, as a null option does.
                 if case .null = entry { break }
                 let sectionKeys = Set(
-                    [plugin, backend].compactMap { $0 }.filter { $0.optionSection == key }.flatMap { $0.optionKeys.keys })
+                    [plugin, backend].compactMap { $0 }.filter { $0.optionSection == key }.flatMap {
+                        $0.optionKeys.keys
+                    })
                 let found = ConfigParsing.checkKeys(
                     entry, key: key, accepted: sectionKeys.sorted(),
                     context: "in section '\(key)' \(context)", keyLocation: keyAt)
                 if found.isEmpty { options[key] = entry } else { errors += found }
             default:
-                errors.append(foreignSectionError(key, entry: entry, plugin: plugin, backend: backend, context: context, accepted: acceptedKeys)
-                    ?? ConfigParsing.unknownKey(key, at: keyAt(entry), context: context, accepted: acceptedKeys))
+                errors.append(
+                    foreignSectionError(
+                        key, entry: entry, plugin: plugin, backend: backend, context: context, accepted: acceptedKeys)
+                        ?? ConfigParsing.unknownKey(key, at: keyAt(entry), context: context, accepted: acceptedKeys))
             }
         }
         guard errors.count == errorCountBefore, let name, let plugin, let backend else { return nil }
@@ -134,7 +142,9 @@ struct HandlerFileValidator {
         return nil
     }
 
-    private mutating func required(_ key: String, in value: ConfigValue, at: SourceLocation, context: String) -> ConfigValue? {
+    private mutating func required(_ key: String, in value: ConfigValue, at: SourceLocation, context: String)
+        -> ConfigValue?
+    {
         if let found = value[key] { return found }
         let names = key == "plugin" ? catalog.plugins.map(\.name) : catalog.backends.map(\.name)
         errors.append(ConfigError("missing '\(key)' \(context)", at: at, accepted: names, acceptedKind: "\(key)s"))
@@ -149,7 +159,8 @@ struct HandlerFileValidator {
     static func handlerName(_ value: ConfigValue) throws(ConfigError) -> String {
         let name = try ConfigParsing.string(value, key: "name")
         let allowed = name.unicodeScalars.allSatisfy {
-            ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) || "-_.".unicodeScalars.contains($0)
+            ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0)))
+                || "-_.".unicodeScalars.contains($0)
         }
         guard allowed else {
             throw ConfigError(
@@ -173,9 +184,12 @@ struct HandlerFileValidator {
 
     // MARK: match and limits
 
-    private mutating func parseMatch(_ value: ConfigValue, plugin: ComponentCatalog.Component?, context: String) -> MatchRules? {
+    private mutating func parseMatch(_ value: ConfigValue, plugin: ComponentCatalog.Component?, context: String)
+        -> MatchRules?
+    {
         let unknown = ConfigParsing.checkKeys(
-            value, key: "match", accepted: HandlerLoader.matchKeys, context: "in 'match' \(context)", keyLocation: keyAt)
+            value, key: "match", accepted: HandlerLoader.matchKeys, context: "in 'match' \(context)", keyLocation: keyAt
+        )
         guard unknown.isEmpty, case .map(let entries, _) = value else {
             errors += unknown
             return nil
@@ -243,7 +257,8 @@ struct HandlerFileValidator {
 
     private mutating func parseLimits(_ value: ConfigValue, context: String) -> HandlerLimits? {
         let unknown = ConfigParsing.checkKeys(
-            value, key: "limits", accepted: HandlerLoader.limitKeys, context: "in 'limits' \(context)", keyLocation: keyAt)
+            value, key: "limits", accepted: HandlerLoader.limitKeys, context: "in 'limits' \(context)",
+            keyLocation: keyAt)
         guard unknown.isEmpty, case .map(let entries, _) = value else {
             errors += unknown
             return nil
@@ -271,7 +286,8 @@ struct HandlerFileValidator {
         default:
             let timeout = try ConfigParsing.duration(value, key: "limits.timeout")
             guard timeout > .zero else {
-                throw ConfigError("'limits.timeout' must be longer than 0; write 'none' for no limit", at: value.location)
+                throw ConfigError(
+                    "'limits.timeout' must be longer than 0; write 'none' for no limit", at: value.location)
             }
             return timeout
         }

@@ -2,19 +2,19 @@ import Foundation
 
 /// Reads handler files and validates them strictly against the plugins and backends a broker
 /// actually has, collecting every error instead of stopping at the first.
-public struct HandlerLoader: Sendable {
-    public var catalog: ComponentCatalog
+package struct HandlerLoader: Sendable {
+    package var catalog: ComponentCatalog
 
     /// The keys every handler may have, in the order messages list them.
-    public static let handlerKeys = ["name", "plugin", "backend", "enabled", "match", "limits"]
-    public static let matchKeys = ["language", "image", "environment"]
-    public static let limitKeys = ["max_jobs", "timeout"]
+    package static let handlerKeys = ["name", "plugin", "backend", "enabled", "match", "limits"]
+    package static let matchKeys = ["language", "image", "environment"]
+    package static let limitKeys = ["max_jobs", "timeout"]
 
-    public init(catalog: ComponentCatalog) {
+    package init(catalog: ComponentCatalog) {
         self.catalog = catalog
     }
 
-    public func load(_ source: HandlerSource) -> HandlerLoadResult {
+    package func load(_ source: HandlerSource) -> HandlerLoadResult {
         switch source {
         case .directory(let path): load(directory: path)
         case .files(let paths): load(files: paths)
@@ -24,7 +24,7 @@ public struct HandlerLoader: Sendable {
 
     /// Every `*.yaml` / `*.yml` file of `directory` (hidden files skipped), in file-name order
     /// with digit runs compared as numbers, so `9-a.yaml` comes before `10-b.yaml`.
-    public func load(directory: String) -> HandlerLoadResult {
+    package func load(directory: String) -> HandlerLoadResult {
         do throws(ConfigError) {
             let files = try Self.handlerFiles(in: directory)
             return load(files: files)
@@ -33,7 +33,7 @@ public struct HandlerLoader: Sendable {
         }
     }
 
-    public static func handlerFiles(in directory: String) throws(ConfigError) -> [String] {
+    package static func handlerFiles(in directory: String) throws(ConfigError) -> [String] {
         let whole = SourceLocation(file: directory, line: 0, column: 0)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) else {
@@ -60,12 +60,13 @@ public struct HandlerLoader: Sendable {
         return chosen.map { "\(base)/\($0)" }
     }
 
-    public func load(files: [String]) -> HandlerLoadResult {
+    package func load(files: [String]) -> HandlerLoadResult {
         var errors: [ConfigError] = []
         var parsed: [ParsedHandler] = []
         for file in files {
             do throws(ConfigError) {
-                var validator = HandlerFileValidator(catalog: catalog, document: try YAMLConfigReader.document(file: file))
+                var validator = HandlerFileValidator(
+                    catalog: catalog, document: try YAMLConfigReader.document(file: file))
                 parsed += validator.handlers()
                 errors += validator.errors
             } catch {
@@ -76,9 +77,10 @@ public struct HandlerLoader: Sendable {
     }
 
     /// Validates YAML text as one handler file without touching the disk (tests, editors).
-    public func parse(yaml: String, file: String) -> HandlerLoadResult {
+    package func parse(yaml: String, file: String) -> HandlerLoadResult {
         do throws(ConfigError) {
-            var validator = HandlerFileValidator(catalog: catalog, document: try YAMLConfigReader.document(yaml: yaml, file: file))
+            var validator = HandlerFileValidator(
+                catalog: catalog, document: try YAMLConfigReader.document(yaml: yaml, file: file))
             let parsed = validator.handlers()
             return assemble(parsed, errors: validator.errors, files: [file])
         } catch {

@@ -2,32 +2,32 @@
 /// broker gives the job to the first candidate that has room.
 ///
 /// Patterns are compiled once at init, so a match per job costs a few string comparisons.
-public struct HandlerMatcher: Sendable {
-    public let handlers: [HandlerConfig]
+package struct HandlerMatcher: Sendable {
+    package let handlers: [HandlerConfig]
     private let rules: [CompiledRules]
 
-    public init(handlers: [HandlerConfig]) {
+    package init(handlers: [HandlerConfig]) {
         self.handlers = handlers
         self.rules = handlers.map { CompiledRules($0.match) }
     }
 
     /// The first handler whose rules accept the job, ignoring how busy it is.
-    public func firstMatch(_ traits: JobTraits) -> HandlerConfig? {
+    package func firstMatch(_ traits: JobTraits) -> HandlerConfig? {
         rules.firstIndex { $0.refusal(traits) == nil }.map { handlers[$0] }
     }
 
     /// Every handler that accepts the job, in order.
-    public func candidates(_ traits: JobTraits) -> [HandlerConfig] {
+    package func candidates(_ traits: JobTraits) -> [HandlerConfig] {
         candidateIndices(traits).map { handlers[$0] }
     }
 
     /// Positions in `handlers` of every handler that accepts the job, in order.
-    public func candidateIndices(_ traits: JobTraits) -> [Int] {
+    package func candidateIndices(_ traits: JobTraits) -> [Int] {
         rules.indices.filter { rules[$0].refusal(traits) == nil }
     }
 
     /// For each handler, in order: does it accept the job, and why (not).
-    public func explain(_ traits: JobTraits) -> [MatchExplanation] {
+    package func explain(_ traits: JobTraits) -> [MatchExplanation] {
         zip(handlers, rules).map { handler, rule in
             if let refusal = rule.refusal(traits) {
                 return MatchExplanation(handler: handler, accepted: false, reason: refusal)
@@ -37,41 +37,43 @@ public struct HandlerMatcher: Sendable {
     }
 }
 
-public struct MatchExplanation: Sendable, Hashable {
-    public var handler: HandlerConfig
-    public var accepted: Bool
+package struct MatchExplanation: Sendable, Hashable {
+    package var handler: HandlerConfig
+    package var accepted: Bool
     /// For a refusal, every rule the job fails, joined by "; ".
-    public var reason: String
+    package var reason: String
 }
 
 extension MatchRules {
     /// Why these rules refuse the job, or nil if they accept it. For one-off checks; the
     /// matcher keeps compiled patterns instead.
-    public func refusal(_ traits: JobTraits) -> String? {
+    package func refusal(_ traits: JobTraits) -> String? {
         CompiledRules(self).refusal(traits)
     }
 
     /// What the rules accept, in words: "language bash, no image, any environment".
-    public var summary: String {
-        let languages = languages.map { "language \($0.count == 1 ? $0[0] : "[\($0.joined(separator: ", "))]")" }
+    package var summary: String {
+        let languages =
+            languages.map { "language \($0.count == 1 ? $0[0] : "[\($0.joined(separator: ", "))]")" }
             ?? "any language"
         return "\(languages), \(image.summary(noun: "image")), \(environment.summary(noun: "environment"))"
     }
 }
 
 extension PatternRule {
-    public func summary(noun: String) -> String {
+    package func summary(noun: String) -> String {
         switch self {
         case .none: "no \(noun)"
         case .any: "any \(noun) or none"
-        case .patterns(let patterns): "\(noun) \(patterns.count == 1 ? patterns[0] : "[\(patterns.joined(separator: ", "))]")"
+        case .patterns(let patterns):
+            "\(noun) \(patterns.count == 1 ? patterns[0] : "[\(patterns.joined(separator: ", "))]")"
         }
     }
 }
 
 extension JobTraits {
     /// "language bash, image ubuntu:24.04, no environment", for logs and explanations.
-    public var summary: String {
+    package var summary: String {
         "language \(language), \(image.map { "image \($0)" } ?? "no image"), "
             + (environment.map { "environment \($0)" } ?? "no environment")
     }

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Where a broker finds its handlers (`handlers:` in the broker config).
-public enum HandlerSource: Sendable, Hashable {
+package enum HandlerSource: Sendable, Hashable {
     /// Every `*.yaml` / `*.yml` file of the directory, in file-name order.
     case directory(String)
     /// These files, in this order.
@@ -13,7 +13,7 @@ public enum HandlerSource: Sendable, Hashable {
 extension HandlerConfig {
     /// What a broker runs with when there is neither a config file nor a `handlers/`
     /// directory: bash jobs without image or environment, on this machine, one per core.
-    public static var builtinDefaults: [HandlerConfig] {
+    package static var builtinDefaults: [HandlerConfig] {
         [
             HandlerConfig(
                 name: "bash-local", plugin: "bash", backend: "local",
@@ -25,17 +25,19 @@ extension HandlerConfig {
 }
 
 /// The outcome of loading handlers: what loaded, and every mistake found on the way.
-public struct HandlerLoadResult: Sendable {
+package struct HandlerLoadResult: Sendable {
     /// Enabled handlers in matching order (file order, then order within a file).
-    public var handlers: [HandlerConfig]
+    package var handlers: [HandlerConfig]
     /// Every error of every file; empty means the set is valid.
-    public var errors: [ConfigError]
+    package var errors: [ConfigError]
     /// The files that were read, in order.
-    public var files: [String]
+    package var files: [String]
     /// Names of handlers written with `enabled: false`, for reports.
-    public var disabled: [String]
+    package var disabled: [String]
 
-    public init(handlers: [HandlerConfig] = [], errors: [ConfigError] = [], files: [String] = [], disabled: [String] = []) {
+    package init(
+        handlers: [HandlerConfig] = [], errors: [ConfigError] = [], files: [String] = [], disabled: [String] = []
+    ) {
         self.handlers = handlers
         self.errors = errors
         self.files = files
@@ -43,7 +45,7 @@ public struct HandlerLoadResult: Sendable {
     }
 
     /// The handlers, or all errors at once.
-    public func get() throws(ConfigErrors) -> [HandlerConfig] {
+    package func get() throws(ConfigErrors) -> [HandlerConfig] {
         guard errors.isEmpty else { throw ConfigErrors(errors) }
         return handlers
     }

@@ -89,7 +89,8 @@ package struct OptionReader: Sendable {
     }
 
     /// A whole number between `minimum` and `maximum`.
-    package func int(_ key: String, atLeast minimum: Int = .min, atMost maximum: Int = .max) throws(ConfigError) -> Int? {
+    package func int(_ key: String, atLeast minimum: Int = .min, atMost maximum: Int = .max) throws(ConfigError) -> Int?
+    {
         guard let value = value(key) else { return nil }
         let number = try ConfigParsing.int(value, key: name(key))
         guard number >= minimum, number <= maximum else {
@@ -102,14 +103,16 @@ package struct OptionReader: Sendable {
 
     /// A number, whole or not, above `lowerBound` and at most `maximum` (a count of CPUs: a bound
     /// no machine reaches keeps later conversions to whole numbers from trapping).
-    package func number(_ key: String, above lowerBound: Double, atMost maximum: Double) throws(ConfigError) -> Double? {
+    package func number(_ key: String, above lowerBound: Double, atMost maximum: Double) throws(ConfigError) -> Double?
+    {
         guard let value = value(key) else { return nil }
         let number: Double
         switch value {
         case .int(let whole, _): number = Double(whole)
         case .double(let fraction, _): number = fraction
         default:
-            throw ConfigError("'\(name(key))' must be a number, got \(ConfigParsing.kindName(value))", at: value.location)
+            throw ConfigError(
+                "'\(name(key))' must be a number, got \(ConfigParsing.kindName(value))", at: value.location)
         }
         guard number.isFinite, number > lowerBound, number <= maximum else {
             throw ConfigError(
@@ -122,11 +125,14 @@ package struct OptionReader: Sendable {
 
     /// A duration (`30s`, `5m`, `1h30m`, `1d`, `250ms`, or a number of seconds), longer than 0
     /// when `positive`, and at most `maximum` (never more than `ConfigParsing.duration` accepts).
-    package func duration(_ key: String, positive: Bool = false, atMost maximum: Duration? = nil) throws(ConfigError) -> Duration? {
+    package func duration(_ key: String, positive: Bool = false, atMost maximum: Duration? = nil) throws(ConfigError)
+        -> Duration?
+    {
         guard let value = value(key) else { return nil }
         let duration = try ConfigParsing.duration(value, key: name(key))
         if positive, duration <= .zero {
-            throw ConfigError("'\(name(key))' must be longer than 0s, got \(ConfigParsing.kindName(value))", at: value.location)
+            throw ConfigError(
+                "'\(name(key))' must be longer than 0s, got \(ConfigParsing.kindName(value))", at: value.location)
         }
         if let maximum, duration > maximum {
             throw ConfigError(
@@ -151,13 +157,15 @@ package struct OptionReader: Sendable {
         }
         guard accepted.contains(text) else {
             throw ConfigError.notOneOf(
-                "'\(name(key))' cannot be '\(text)'", written: text, accepted: accepted, kind: "values", at: value.location)
+                "'\(name(key))' cannot be '\(text)'", written: text, accepted: accepted, kind: "values",
+                at: value.location)
         }
         return text
     }
 
     /// One of an enumeration's raw values.
-    package func choice<Choice: RawRepresentable & CaseIterable>(_ key: String, as type: Choice.Type) throws(ConfigError) -> Choice?
+    package func choice<Choice: RawRepresentable & CaseIterable>(_ key: String, as type: Choice.Type)
+        throws(ConfigError) -> Choice?
     where Choice.RawValue == String {
         try choice(key, among: Choice.allCases.map(\.rawValue)).flatMap(Choice.init(rawValue:))
     }
@@ -167,7 +175,9 @@ package struct OptionReader: Sendable {
         guard let value = value(key) else { return nil }
         let texts = try ConfigParsing.stringList(value, key: name(key))
         let items: [ConfigValue] = if case .list(let items, _) = value { items } else { [value] }
-        for (text, item) in zip(texts, items) { try Self.requireOneLine(text, key: "\(name(key)) entry", at: item.location) }
+        for (text, item) in zip(texts, items) {
+            try Self.requireOneLine(text, key: "\(name(key)) entry", at: item.location)
+        }
         return texts
     }
 

@@ -4,17 +4,17 @@
 ///
 /// Not part of a config's value: two configs with the same settings are equal wherever
 /// their settings were written.
-public struct SettingLocations: Sendable, Hashable {
+package struct SettingLocations: Sendable, Hashable {
     private var locations: [String: SourceLocation] = [:]
 
-    public init() {}
+    package init() {}
 
-    public subscript(setting: String) -> SourceLocation? {
+    package subscript(setting: String) -> SourceLocation? {
         get { locations[setting] }
         set { locations[setting] = newValue }
     }
 
-    public static func == (lhs: SettingLocations, rhs: SettingLocations) -> Bool { true }
+    package static func == (lhs: SettingLocations, rhs: SettingLocations) -> Bool { true }
 
-    public func hash(into hasher: inout Hasher) {}
+    package func hash(into hasher: inout Hasher) {}
 }

@@ -1,22 +1,22 @@
 /// A shell-style name pattern: `*` matches any run of characters (also `/` and `:`, so
 /// `rpbs/*` takes every image of that namespace and `ubuntu:*` every tag), `?` exactly one.
 /// Everything else matches itself, case-sensitively, over the whole name.
-public struct WildcardPattern: Sendable, Hashable, CustomStringConvertible {
-    public let text: String
+package struct WildcardPattern: Sendable, Hashable, CustomStringConvertible {
+    package let text: String
     private let scalars: [Unicode.Scalar]
     private let isLiteral: Bool
 
-    public init(_ text: String) {
+    package init(_ text: String) {
         self.text = text
         self.scalars = Array(text.unicodeScalars)
         self.isLiteral = !text.unicodeScalars.contains { $0 == "*" || $0 == "?" }
     }
 
-    public var description: String { text }
+    package var description: String { text }
 
     /// Linear-time greedy matching with one backtrack point (the last `*`), the usual glob
     /// algorithm: no recursion, no allocation beyond the name's scalars.
-    public func matches(_ name: String) -> Bool {
+    package func matches(_ name: String) -> Bool {
         if isLiteral { return name == text }
         let subject = Array(name.unicodeScalars)
         var p = 0

@@ -7,19 +7,19 @@ import Yams
 /// default): only `true`/`false` are booleans, so `language: no` or `partition: on` stay
 /// strings, and `1:30` stays a string instead of becoming the sexagesimal integer 90.
 /// Quoted scalars are always strings.
-public enum YAMLConfigReader {
+package enum YAMLConfigReader {
     /// Parses one YAML document. An empty document (or one holding only comments) is nil.
-    public static func read(yaml: String, file: String) throws(ConfigError) -> ConfigValue? {
+    package static func read(yaml: String, file: String) throws(ConfigError) -> ConfigValue? {
         try document(yaml: yaml, file: file).root
     }
 
     /// Reads a file; a missing or unreadable file is a `ConfigError` at line 0.
-    public static func read(file path: String) throws(ConfigError) -> ConfigValue? {
+    package static func read(file path: String) throws(ConfigError) -> ConfigValue? {
         try document(file: path).root
     }
 
     /// Parses one YAML document, keeping where each mapping key was written too.
-    public static func document(yaml: String, file: String) throws(ConfigError) -> ConfigDocument {
+    package static func document(yaml: String, file: String) throws(ConfigError) -> ConfigDocument {
         if let found = YAMLAliasScan.first(in: yaml) {
             throw ConfigError(
                 "YAML \(found.isAlias ? "alias '*" : "anchor '&")\(found.name)': anchors and aliases are not accepted "
@@ -42,7 +42,7 @@ public enum YAMLConfigReader {
         return ConfigDocument(root: value, keyLocations: keys)
     }
 
-    public static func document(file path: String) throws(ConfigError) -> ConfigDocument {
+    package static func document(file path: String) throws(ConfigError) -> ConfigDocument {
         let bytes: [UInt8]
         do {
             bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
@@ -211,7 +211,8 @@ public enum YAMLConfigReader {
         let lines = yaml.split(separator: "\n", omittingEmptySubsequences: false)
         guard mark.line >= 1, mark.line <= lines.count else { return "" }
         let line = lines[mark.line - 1]
-        let index = line.unicodeScalars.index(line.unicodeScalars.startIndex, offsetBy: mark.column - 1, limitedBy: line.unicodeScalars.endIndex)
+        let index = line.unicodeScalars.index(
+            line.unicodeScalars.startIndex, offsetBy: mark.column - 1, limitedBy: line.unicodeScalars.endIndex)
         guard let index, index < line.unicodeScalars.endIndex, line.unicodeScalars[index] == "\t" else { return "" }
         return "; a tab cannot indent YAML, use spaces"
     }
@@ -264,17 +265,17 @@ public enum YAMLConfigReader {
 ///
 /// `ConfigValue` keeps one place per node; a key is not a node of its own there, so the key
 /// places live here, looked up by the place of the key's value.
-public struct ConfigDocument: Sendable {
-    public var root: ConfigValue?
-    public var keyLocations: [SourceLocation: SourceLocation]
+package struct ConfigDocument: Sendable {
+    package var root: ConfigValue?
+    package var keyLocations: [SourceLocation: SourceLocation]
 
-    public init(root: ConfigValue?, keyLocations: [SourceLocation: SourceLocation]) {
+    package init(root: ConfigValue?, keyLocations: [SourceLocation: SourceLocation]) {
         self.root = root
         self.keyLocations = keyLocations
     }
 
     /// Where the key whose value is `value` was written; the value's place if unknown.
-    public func keyLocation(of value: ConfigValue) -> SourceLocation {
+    package func keyLocation(of value: ConfigValue) -> SourceLocation {
         keyLocations[value.location] ?? value.location
     }
 }

@@ -25,7 +25,8 @@ enum BashDirectoryPin {
     ) async throws -> String {
         try BashPlugin.checkPathName(name, pin: name)
         if name.hasSuffix(".gz") || name.hasSuffix(".zst") {
-            throw JobFailure(.badInput, "pin '\(name)': compressed directory pins (.gz, .zst) are not supported by the bash plugin")
+            throw JobFailure(
+                .badInput, "pin '\(name)': compressed directory pins (.gz, .zst) are not supported by the bash plugin")
         }
         guard let buffer = try await buffers.get(pin.checksum) else {
             throw JobFailure(.badInput, "pin '\(name)': buffer \(pin.checksum) is not in the buffer store")
@@ -34,7 +35,9 @@ enum BashDirectoryPin {
         do {
             structure = try CelltypeCodec.deserialize(buffer, as: .plain)
         } catch {
-            throw JobFailure(.badInput, "pin '\(name)': a directory pin must hold a deep structure (a JSON dict of checksums): \(error)")
+            throw JobFailure(
+                .badInput,
+                "pin '\(name)': a directory pin must hold a deep structure (a JSON dict of checksums): \(error)")
         }
         guard let files = structure.objectValue else {
             throw JobFailure(.badInput, "pin '\(name)': Data must be a dict of files, got \(structure.kindName)")
@@ -43,11 +46,15 @@ enum BashDirectoryPin {
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         for member in files.keys.sorted() {
             if let problem = WorkPathName.problem(with: member) {
-                throw JobFailure(.badInput, "pin '\(name)': file '\(member)' cannot be written in the pin's directory: \(problem)")
+                throw JobFailure(
+                    .badInput, "pin '\(name)': file '\(member)' cannot be written in the pin's directory: \(problem)")
             }
             let parts = member.split(separator: "/", omittingEmptySubsequences: false)
             guard let text = files[member]?.stringValue, let checksum = try? Checksum(hex: text) else {
-                throw JobFailure(.badInput, "pin '\(name)': file '\(member)' must map to a checksum (64 hex characters), got \(files[member]!.kindName)")
+                throw JobFailure(
+                    .badInput,
+                    "pin '\(name)': file '\(member)' must map to a checksum (64 hex characters), got \(files[member]!.kindName)"
+                )
             }
             let path = root + "/" + member
             if parts.count > 1 {
@@ -57,7 +64,8 @@ enum BashDirectoryPin {
             do {
                 try await buffers.materialize(checksum, to: path)
             } catch BufferStoreError.notFound {
-                throw JobFailure(.badInput, "pin '\(name)': file '\(member)': buffer \(checksum) is not in the buffer store")
+                throw JobFailure(
+                    .badInput, "pin '\(name)': file '\(member)': buffer \(checksum) is not in the buffer store")
             }
         }
         return name

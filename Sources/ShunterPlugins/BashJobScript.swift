@@ -21,7 +21,9 @@ enum BashJobScript {
     /// The text run with `bash -c`: header, conda activation when asked for, then the code.
     /// `activation` (one line: an environment's activate.d scripts) replaces the header's
     /// comment line, so the code still starts on line 3.
-    static func command(code: String, condaEnvironment: String?, condaRoot: String?, activation: String? = nil) -> String {
+    static func command(code: String, condaEnvironment: String?, condaRoot: String?, activation: String? = nil)
+        -> String
+    {
         var text = activation.map { "set -u -e\n\($0)\n" } ?? header
         if let condaEnvironment, let condaRoot {
             text += "\nsource \(condaRoot)/etc/profile.d/conda.sh\nconda activate \(condaEnvironment)\n"

@@ -15,15 +15,16 @@ import ShunterStore
 /// The environment is NOT the broker's whole environment (Seamless passes its worker's):
 /// only the variables named in `bash.pass_environment` are copied from the broker, then the
 /// pin variables are added (a pin named like a passed variable wins, as in Seamless).
-public struct BashPlugin: JobPlugin {
-    public static let defaultPassedEnvironment = [
+package struct BashPlugin: JobPlugin {
+    package static let defaultPassedEnvironment = [
         "PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR",
     ]
 
-    public static let descriptor = JobPluginDescriptor(
+    package static let descriptor = JobPluginDescriptor(
         component: ComponentCatalog.Component(
             name: "bash",
-            summary: "runs bash transformations as Seamless does: one file (and variable) per pin, RESULT as the result",
+            summary:
+                "runs bash transformations as Seamless does: one file (and variable) per pin, RESULT as the result",
             compatibleBackends: ["local", "slurm"],
             optionSection: "bash",
             optionKeys: [
@@ -40,20 +41,23 @@ public struct BashPlugin: JobPlugin {
 
     /// The shell; Seamless runs `/bin/bash`, whose name appears in its error messages
     /// (`/bin/bash: line 3: x: unbound variable`).
-    public var shell: String
+    package var shell: String
     /// What every job inherits (before pin variables are added).
-    public var inheritedEnvironment: [String: String]
-    public var condaRoot: String?
+    package var inheritedEnvironment: [String: String]
+    package var condaRoot: String?
 
-    public init(shell: String = "/bin/bash", inheritedEnvironment: [String: String], condaRoot: String? = nil) {
+    package init(shell: String = "/bin/bash", inheritedEnvironment: [String: String], condaRoot: String? = nil) {
         self.shell = shell
         self.inheritedEnvironment = inheritedEnvironment
         self.condaRoot = condaRoot
     }
 
     /// Reads the handler's `bash:` section.
-    public init(handler: HandlerConfig, brokerEnvironment: [String: String] = ProcessInfo.processInfo.environment) throws {
-        let options = try OptionReader(section: "bash", of: handler, accepted: Self.descriptor.component.optionKeys.keys)
+    package init(handler: HandlerConfig, brokerEnvironment: [String: String] = ProcessInfo.processInfo.environment)
+        throws
+    {
+        let options = try OptionReader(
+            section: "bash", of: handler, accepted: Self.descriptor.component.optionKeys.keys)
         let shell = try options.string("shell") ?? "/bin/bash"
         let names = try options.stringList("pass_environment") ?? Self.defaultPassedEnvironment
         var inherited: [String: String] = [:]
@@ -64,7 +68,7 @@ public struct BashPlugin: JobPlugin {
         self.init(shell: shell, inheritedEnvironment: inherited, condaRoot: condaRoot)
     }
 
-    public func prepare(_ job: JobContext) async throws -> PreparedJob {
+    package func prepare(_ job: JobContext) async throws -> PreparedJob {
         let transformation = job.transformation
         let code = try await Self.code(of: job)
         let renames = (transformation.dict["__as__"] ?? transformation.dunder["__as__"])?.objectValue ?? [:]
@@ -78,8 +82,11 @@ public struct BashPlugin: JobPlugin {
         case .undefined(let name):
             // Not one of Shunter's: Seamless's own way, `conda activate` from an installation.
             guard condaRoot != nil else {
-                throw JobEnvironment.unknown(name, job: job, hint: "to activate environments of an existing conda "
-                    + "installation, set bash.conda_root in handler '\(job.handler.name)' or CONDA_ROOT for the broker")
+                throw JobEnvironment.unknown(
+                    name, job: job,
+                    hint: "to activate environments of an existing conda "
+                        + "installation, set bash.conda_root in handler '\(job.handler.name)' or CONDA_ROOT for the broker"
+                )
             }
             condaEnvironment = name
         }
@@ -115,8 +122,10 @@ public struct BashPlugin: JobPlugin {
             try directory.evictLeftovers()
 
             // transform.sh keeps Seamless's text; only the command run records its exit status.
-            let executed = job.recordsExitStatus
-                ? BashJobScript.withExitStatusMarker(command, path: directory.exitStatusPath, jobID: job.jobID) : command
+            let executed =
+                job.recordsExitStatus
+                ? BashJobScript.withExitStatusMarker(command, path: directory.exitStatusPath, jobID: job.jobID)
+                : command
             let execution = try PreparedExecutionRecord.prepare(
                 job, directory: directory, command: [shell, "-c", executed], environment: environment)
             return PreparedJob(execution: execution, workDirectory: directory.path, environment: ready)
@@ -127,7 +136,7 @@ public struct BashPlugin: JobPlugin {
         }
     }
 
-    public func collect(_ job: JobContext, prepared: PreparedJob, outcome: ExecutionOutcome) async throws -> [UInt8] {
+    package func collect(_ job: JobContext, prepared: PreparedJob, outcome: ExecutionOutcome) async throws -> [UInt8] {
         switch try await collected(job, prepared: prepared, outcome: outcome) {
         case .buffer(let buffer):
             return buffer
@@ -137,14 +146,18 @@ public struct BashPlugin: JobPlugin {
         }
     }
 
-    public func storeResult(_ job: JobContext, prepared: PreparedJob, outcome: ExecutionOutcome) async throws -> Checksum {
+    package func storeResult(_ job: JobContext, prepared: PreparedJob, outcome: ExecutionOutcome) async throws
+        -> Checksum
+    {
         switch try await collected(job, prepared: prepared, outcome: outcome) {
         case .buffer(let buffer):
             return try await job.buffers.put(buffer, expected: nil)
         case .file(let file):
             let (fd, size) = try ContainedPath.openRegularFile(file, shownAs: "RESULT")
             defer { close(fd) }
-            guard size <= job.maxResultBytes else { throw BashResult.tooLarge("RESULT", size: size, limit: job.maxResultBytes) }
+            guard size <= job.maxResultBytes else {
+                throw BashResult.tooLarge("RESULT", size: size, limit: job.maxResultBytes)
+            }
             do {
                 return try await job.buffers.put(contentsOf: fd, limit: job.maxResultBytes)
             } catch BufferStoreError.tooLarge {
@@ -184,7 +197,9 @@ public struct BashPlugin: JobPlugin {
             // Python's Popen.returncode for a process killed by a signal.
             throw try await failure(.signaled, "Return code -\(signal)", withStderr: true)
         case .timedOut(let limit):
-            throw try await failure(.timedOut, "Timeout: the job ran longer than \(limit) (the handler's limits.timeout) and was stopped", withStderr: true)
+            throw try await failure(
+                .timedOut, "Timeout: the job ran longer than \(limit) (the handler's limits.timeout) and was stopped",
+                withStderr: true)
         }
 
         // What the job wrote is read only inside its work directory: a container job's
@@ -208,11 +223,13 @@ public struct BashPlugin: JobPlugin {
                 if files.isEmpty {
                     throw try await failure(.missingResult, "Result folder RESULT is empty", withStderr: false)
                 }
-                return .buffer(try await BlockingIO.run {
-                    try BashResult.buffer(fromDirectoryFiles: files, celltype: celltype, limit: limit)
-                })
+                return .buffer(
+                    try await BlockingIO.run {
+                        try BashResult.buffer(fromDirectoryFiles: files, celltype: celltype, limit: limit)
+                    })
             }
-            return .buffer(try await BlockingIO.run { try BashResult.buffer(fromFile: result, celltype: celltype, limit: limit) })
+            return .buffer(
+                try await BlockingIO.run { try BashResult.buffer(fromFile: result, celltype: celltype, limit: limit) })
         } catch let error as JobFailure {
             throw error
         } catch {
@@ -236,7 +253,8 @@ public struct BashPlugin: JobPlugin {
         }
         do {
             guard case .string(let text) = try CelltypeCodec.deserialize(buffer, as: celltype) else {
-                throw JobFailure(.badInput, "pin 'code': a \(celltype.rawValue) buffer that is not text cannot be bash code")
+                throw JobFailure(
+                    .badInput, "pin 'code': a \(celltype.rawValue) buffer that is not text cannot be bash code")
             }
             return text
         } catch let error as CelltypeCodecError {
@@ -245,7 +263,9 @@ public struct BashPlugin: JobPlugin {
     }
 
     /// Writes one pin into the work directory; returns its environment variable, if any.
-    static func materialize(_ pin: Transformation.Pin, as name: String, in directory: WorkDirectory, buffers: any BufferStore) async throws -> String? {
+    static func materialize(
+        _ pin: Transformation.Pin, as name: String, in directory: WorkDirectory, buffers: any BufferStore
+    ) async throws -> String? {
         try checkPathName(name, pin: name)
         if name.contains("=") {
             throw JobFailure(.badInput, "Pin '\(name)': illegal environment variable name")
@@ -300,10 +320,13 @@ public struct BashPlugin: JobPlugin {
         if pin.celltype.isEmpty { return fallback }
         if let celltype = Celltype(rawValue: pin.celltype) { return celltype }
         if ["deepcell", "deepfolder", "folder"].contains(pin.celltype) {
-            throw JobFailure(.badInput, "pin '\(name)': celltype '\(pin.celltype)' (a deep pin) is not supported by the bash plugin")
+            throw JobFailure(
+                .badInput, "pin '\(name)': celltype '\(pin.celltype)' (a deep pin) is not supported by the bash plugin")
         }
-        throw JobFailure(.badInput, "pin '\(name)': unknown celltype '\(pin.celltype)'; expected one of: "
-            + Celltype.allCases.map(\.rawValue).joined(separator: ", "))
+        throw JobFailure(
+            .badInput,
+            "pin '\(name)': unknown celltype '\(pin.celltype)'; expected one of: "
+                + Celltype.allCases.map(\.rawValue).joined(separator: ", "))
     }
 
     // MARK: - Files
@@ -317,6 +340,7 @@ public struct BashPlugin: JobPlugin {
         defer { try? handle.close() }
         let data = (try? handle.read(upToCount: errorTextOutputLimit + 1)) ?? Data()
         guard data.count > errorTextOutputLimit else { return [UInt8](data) }
-        return [UInt8](data.prefix(errorTextOutputLimit)) + Array("\n[output cut at \(errorTextOutputLimit) bytes; all of it is in \(path)]\n".utf8)
+        return [UInt8](data.prefix(errorTextOutputLimit))
+            + Array("\n[output cut at \(errorTextOutputLimit) bytes; all of it is in \(path)]\n".utf8)
     }
 }

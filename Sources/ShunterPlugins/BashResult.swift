@@ -27,15 +27,18 @@ enum BashResult {
     }
 
     static func buffer(fromFile file: ContainedPath.Resolved, celltype: Celltype, limit: Int) throws -> [UInt8] {
-        try CelltypeCodec.resultBuffer(fromFileBytes: bytes(of: file, shownAs: "RESULT", limit: limit), celltype: celltype)
+        try CelltypeCodec.resultBuffer(
+            fromFileBytes: bytes(of: file, shownAs: "RESULT", limit: limit), celltype: celltype)
     }
 
     /// The failure of a result larger than the broker's `max_result_size`.
     static func tooLarge(_ shownAs: String, size: Int?, limit: Int) -> JobFailure {
         let actual = size.map { "\($0) bytes" } ?? "grew past the limit while it was read"
-        return JobFailure(.badResult,
+        return JobFailure(
+            .badResult,
             "\(shownAs) is too large (\(actual)): the broker stores results of at most \(limit) bytes "
-                + "(max_result_size in the broker config); nothing was stored. Write a smaller result, or raise max_result_size")
+                + "(max_result_size in the broker config); nothing was stored. Write a smaller result, or raise max_result_size"
+        )
     }
 
     /// The files of a `RESULT` directory as `os.walk` yields them: every non-directory entry,
@@ -61,8 +64,9 @@ enum BashResult {
                 case S_IFDIR:
                     try walk(member, at: entryPath)
                 case S_IFLNK:
-                    guard let target = try contained.resolve(
-                        String(entryPath.dropFirst(contained.root.count + 1)), shownAs: "RESULT/" + member)
+                    guard
+                        let target = try contained.resolve(
+                            String(entryPath.dropFirst(contained.root.count + 1)), shownAs: "RESULT/" + member)
                     else {
                         // `read_data` of a link to nothing fails in Seamless too.
                         throw JobFailure(.badResult, "cannot read RESULT/\(member): it is a symbolic link to nothing")
@@ -71,7 +75,10 @@ enum BashResult {
                 case S_IFREG:
                     out.append((member, ContainedPath.Resolved(path: entryPath, isDirectory: false)))
                 default:
-                    throw JobFailure(.badResult, "RESULT/\(member) is neither a regular file nor a directory (a FIFO, socket or device node), which is never read")
+                    throw JobFailure(
+                        .badResult,
+                        "RESULT/\(member) is neither a regular file nor a directory (a FIFO, socket or device node), which is never read"
+                    )
                 }
             }
         }
@@ -91,9 +98,11 @@ enum BashResult {
         fromDirectoryFiles files: [(member: String, file: ContainedPath.Resolved)], celltype: Celltype, limit: Int
     ) throws -> [UInt8] {
         guard celltype == .plain || celltype == .mixed else {
-            throw JobFailure(.badResult, "RESULT is a directory, which becomes a result only for the output celltypes "
-                + "plain and mixed (Seamless would write Python's repr of the dict, whose key order depends on the file system), "
-                + "not for '\(celltype.rawValue)'")
+            throw JobFailure(
+                .badResult,
+                "RESULT is a directory, which becomes a result only for the output celltypes "
+                    + "plain and mixed (Seamless would write Python's repr of the dict, whose key order depends on the file system), "
+                    + "not for '\(celltype.rawValue)'")
         }
         // The whole directory counts against the limit, checked before any file is read.
         var total = 0

@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Resolves a path inside a job's work directory as the kernel would, one component at a time,
@@ -89,7 +89,10 @@ struct ContainedPath {
         case S_IFREG: return Resolved(path: path, isDirectory: false)
         case S_IFDIR: return Resolved(path: path, isDirectory: true)
         default:
-            throw JobFailure(.badResult, "\(shownAs) is neither a regular file nor a directory (a FIFO, socket or device node), which is never read")
+            throw JobFailure(
+                .badResult,
+                "\(shownAs) is neither a regular file nor a directory (a FIFO, socket or device node), which is never read"
+            )
         }
     }
 
@@ -104,13 +107,15 @@ struct ContainedPath {
         var status = stat()
         guard fstat(fd, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG, status.st_size >= 0 else {
             close(fd)
-            throw JobFailure(.badResult, "\(shownAs) changed into something other than a regular file while it was read")
+            throw JobFailure(
+                .badResult, "\(shownAs) changed into something other than a regular file while it was read")
         }
         return (fd, Int(status.st_size))
     }
 
     private func outside(_ shownAs: String, target: String) -> JobFailure {
-        JobFailure(.badResult,
+        JobFailure(
+            .badResult,
             "\(shownAs) is a symbolic link to '\(target)', outside \(rootName): a result is read only from files the job "
                 + "wrote there (links that stay inside it are followed, as Seamless does)")
     }

@@ -16,11 +16,11 @@ import ShunterStore
 /// The job's environment holds the pin variables and the variables named in
 /// `container-bash.pass_environment` (by default only locale and time zone): the host's
 /// `PATH`, `HOME` or `TMPDIR` mean nothing inside an image, which brings its own.
-public struct ContainerBashPlugin: JobPlugin {
-    public static let section = "container-bash"
-    public static let defaultPassedEnvironment = ["LANG", "LC_ALL", "LC_CTYPE", "TZ"]
+package struct ContainerBashPlugin: JobPlugin {
+    package static let section = "container-bash"
+    package static let defaultPassedEnvironment = ["LANG", "LC_ALL", "LC_CTYPE", "TZ"]
 
-    public static let descriptor = JobPluginDescriptor(
+    package static let descriptor = JobPluginDescriptor(
         component: ComponentCatalog.Component(
             name: "container-bash",
             summary: "runs bash transformations inside the job's container image (or the handler's default), "
@@ -28,8 +28,10 @@ public struct ContainerBashPlugin: JobPlugin {
             compatibleBackends: ["docker", "apptainer", "slurm"],
             optionSection: section,
             optionKeys: [
-                "default_image": "image for jobs whose __env__ names none (then match.image must accept jobs without an image: any)",
-                "allowed_images": "image patterns (* and ?) this handler runs; others fail with a message naming the handler "
+                "default_image":
+                    "image for jobs whose __env__ names none (then match.image must accept jobs without an image: any)",
+                "allowed_images":
+                    "image patterns (* and ?) this handler runs; others fail with a message naming the handler "
                     + "(default: the match.image patterns, or every image)",
                 "shell": "bash inside the image (default /bin/bash; /bin/sh for busybox images)",
                 "pass_environment": "variable names copied from the broker's environment into the job's "
@@ -41,13 +43,13 @@ public struct ContainerBashPlugin: JobPlugin {
         build: { handler in try ContainerBashPlugin(handler: handler) }
     )
 
-    public let handlerName: String
-    public let defaultImage: String?
-    public let allowList: ImageAllowList
+    package let handlerName: String
+    package let defaultImage: String?
+    package let allowList: ImageAllowList
     /// Does the work-directory and RESULT part, exactly as for local jobs.
     let bash: BashPlugin
 
-    public init(handlerName: String, bash: BashPlugin, defaultImage: String?, allowList: ImageAllowList) {
+    package init(handlerName: String, bash: BashPlugin, defaultImage: String?, allowList: ImageAllowList) {
         self.handlerName = handlerName
         self.bash = bash
         self.defaultImage = defaultImage
@@ -56,9 +58,12 @@ public struct ContainerBashPlugin: JobPlugin {
 
     /// Reads the handler's `container-bash:` section; a default image that is malformed or
     /// outside the allow-list is a configuration error at the line it was written.
-    public init(handler: HandlerConfig, brokerEnvironment: [String: String] = ProcessInfo.processInfo.environment) throws {
+    package init(handler: HandlerConfig, brokerEnvironment: [String: String] = ProcessInfo.processInfo.environment)
+        throws
+    {
         let section = Self.section
-        let options = try OptionReader(section: section, of: handler, accepted: Self.descriptor.component.optionKeys.keys)
+        let options = try OptionReader(
+            section: section, of: handler, accepted: Self.descriptor.component.optionKeys.keys)
         let names = try options.stringList("pass_environment") ?? Self.defaultPassedEnvironment
         var inherited: [String: String] = [:]
         for name in names {
@@ -75,7 +80,9 @@ public struct ContainerBashPlugin: JobPlugin {
                 throw ConfigError("'\(section).default_image': \(problem)", at: location)
             }
             if !allowList.allows(defaultImage) {
-                throw ConfigError("'\(section).default_image' \(defaultImage) is not allowed by the handler's own allow-list (\(allowList.origin))", at: location)
+                throw ConfigError(
+                    "'\(section).default_image' \(defaultImage) is not allowed by the handler's own allow-list (\(allowList.origin))",
+                    at: location)
             }
         }
         if defaultImage == nil, handler.match.image == .none {
@@ -88,9 +95,10 @@ public struct ContainerBashPlugin: JobPlugin {
     }
 
     /// The image the job runs in, or why it cannot run here.
-    public func image(for environment: TransformationEnvironment?) throws -> String {
+    package func image(for environment: TransformationEnvironment?) throws -> String {
         guard let image = environment?.image ?? defaultImage else {
-            throw JobFailure(.badInput,
+            throw JobFailure(
+                .badInput,
                 "handler '\(handlerName)' runs jobs in containers, but the job names no image (__env__ docker.name) "
                     + "and the handler has no \(Self.section).default_image")
         }
@@ -103,15 +111,17 @@ public struct ContainerBashPlugin: JobPlugin {
         return image
     }
 
-    public func prepare(_ job: JobContext) async throws -> PreparedJob {
+    package func prepare(_ job: JobContext) async throws -> PreparedJob {
         let image = try image(for: job.environment)
         if let environment = job.environment?.condaEnvironment, !environment.isEmpty, bash.condaRoot == nil {
-            throw JobFailure(.badInput,
+            throw JobFailure(
+                .badInput,
                 "the job asks for conda environment '\(environment)', but handler '\(handlerName)' has no "
                     + "\(Self.section).conda_root (where conda lives inside image \(image))")
         }
         if job.environment?.condaSpec != nil {
-            throw JobFailure(.environmentUnavailable,
+            throw JobFailure(
+                .environmentUnavailable,
                 "the job gives an inline conda spec (__env__.conda) and a container image: handler '\(handlerName)' "
                     + "cannot build environments inside images; put the packages in the image")
         }
@@ -126,19 +136,21 @@ public struct ContainerBashPlugin: JobPlugin {
 
     /// The bash plugin's record of the execution, with the image chosen again the same way
     /// (the record is the bash plugin's and does not hold it).
-    public func reattach(_ job: JobContext, workDirectory: String) async throws -> PreparedJob {
+    package func reattach(_ job: JobContext, workDirectory: String) async throws -> PreparedJob {
         var prepared = try await bash.reattach(job, workDirectory: workDirectory)
         prepared.execution.image = try image(for: job.environment)
         return prepared
     }
 
-    public func collect(_ job: JobContext, prepared: PreparedJob, outcome: ExecutionOutcome) async throws -> [UInt8] {
+    package func collect(_ job: JobContext, prepared: PreparedJob, outcome: ExecutionOutcome) async throws -> [UInt8] {
         try await bash.collect(job, prepared: prepared, outcome: outcome)
     }
 
     /// As the bash plugin stores it: a `bytes` result streamed from its file, within the work
     /// directory only.
-    public func storeResult(_ job: JobContext, prepared: PreparedJob, outcome: ExecutionOutcome) async throws -> Checksum {
+    package func storeResult(_ job: JobContext, prepared: PreparedJob, outcome: ExecutionOutcome) async throws
+        -> Checksum
+    {
         try await bash.storeResult(job, prepared: prepared, outcome: outcome)
     }
 }

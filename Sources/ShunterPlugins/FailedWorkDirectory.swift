@@ -1,15 +1,15 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What becomes of a failed job's work directory: kept for inspection (the janitor removes it
 /// after `keep_failed_workdirs`), or removed at once when nothing is to be kept or when it
 /// takes more disk than `keep_failed_workdirs_max_size`. A job that failed because it filled
 /// the disk must not keep the disk full until the next sweep.
-public enum FailedWorkDirectory {
-    public enum Fate: Equatable, Sendable {
+package enum FailedWorkDirectory {
+    package enum Fate: Equatable, Sendable {
         case kept
         /// Removed at once; `bytes` is the disk space it took when it was too large, nil when
         /// failed directories are not kept at all.
@@ -17,7 +17,7 @@ public enum FailedWorkDirectory {
     }
 
     /// Keeps or removes `directory` after its job failed with `reason`.
-    public static func settle(
+    package static func settle(
         _ directory: WorkDirectory, reason: String, keepFor: Duration, maxBytes: Int64
     ) throws -> Fate {
         if keepFor <= .zero {

@@ -12,13 +12,13 @@ import ShunterHandlers
 ///
 /// Without `container-bash.allowed_images`, the allow-list is the `match.image` patterns when
 /// there are some (so the two never disagree), and every image otherwise.
-public struct ImageAllowList: Sendable, Hashable {
+package struct ImageAllowList: Sendable, Hashable {
     /// nil: every image.
-    public let patterns: [WildcardPattern]?
+    package let patterns: [WildcardPattern]?
     /// Where the list comes from, for messages: "container-bash.allowed_images at FILE:L:C".
-    public let origin: String
+    package let origin: String
 
-    public init(patterns: [WildcardPattern]?, origin: String) {
+    package init(patterns: [WildcardPattern]?, origin: String) {
         self.patterns = patterns
         self.origin = origin
     }
@@ -29,22 +29,26 @@ public struct ImageAllowList: Sendable, Hashable {
         if let texts = try options.stringList("allowed_images") {
             let location = options.location(of: "allowed_images")
             guard !texts.isEmpty else {
-                throw ConfigError("'\(options.path).allowed_images' is empty: the handler could run no image; remove it to allow every image", at: location)
+                throw ConfigError(
+                    "'\(options.path).allowed_images' is empty: the handler could run no image; remove it to allow every image",
+                    at: location)
             }
-            self.init(patterns: texts.map(WildcardPattern.init), origin: "\(options.path).allowed_images at \(location)")
+            self.init(
+                patterns: texts.map(WildcardPattern.init), origin: "\(options.path).allowed_images at \(location)")
         } else if case .patterns(let texts) = handler.match.image {
-            self.init(patterns: texts.map(WildcardPattern.init), origin: "match.image of the handler at \(handler.source)")
+            self.init(
+                patterns: texts.map(WildcardPattern.init), origin: "match.image of the handler at \(handler.source)")
         } else {
             self.init(patterns: nil, origin: "no allow-list")
         }
     }
 
-    public func allows(_ image: String) -> Bool {
+    package func allows(_ image: String) -> Bool {
         patterns?.contains { $0.matches(image) } ?? true
     }
 
     /// Why `handler` refuses `image`, nil when it allows it.
-    public func refusal(of image: String, handler: String) -> String? {
+    package func refusal(of image: String, handler: String) -> String? {
         guard let patterns, !allows(image) else { return nil }
         return "handler '\(handler)' refuses image '\(image)': it is not in the handler's allow-list "
             + "[\(patterns.map(\.text).joined(separator: ", "))] (\(origin)); use an allowed image or ask the broker's admin to allow this one"

@@ -19,7 +19,9 @@ enum JobEnvironment {
         }
         guard let store = job.environments else {
             if let name = requested.condaEnvironment, requested.condaSpec == nil { return .undefined(name: name) }
-            throw JobFailure(.environmentUnavailable, "the job asks for a conda environment, but this broker has no environment support")
+            throw JobFailure(
+                .environmentUnavailable,
+                "the job asks for a conda environment, but this broker has no environment support")
         }
         do throws(EnvironmentError) {
             guard let spec = try store.spec(for: requested) else {

@@ -8,7 +8,7 @@ import ShunterStore
 /// Turns a transformation into an `Execution` and, once the backend has run it, its output
 /// into the result buffer. One type per kind of job (`BashPlugin`, `ContainerBashPlugin`,
 /// `PythonPlugin`), listed in `JobPluginRegistry`.
-public protocol JobPlugin: Sendable {
+package protocol JobPlugin: Sendable {
     /// Materialises the work directory (one file per pin, the code, ...) and returns the
     /// command to run. Throws `JobFailure` for a job that can never run (a missing input).
     func prepare(_ job: JobContext) async throws -> PreparedJob
@@ -29,44 +29,46 @@ public protocol JobPlugin: Sendable {
 }
 
 extension JobPlugin {
-    public func storeResult(_ job: JobContext, prepared: PreparedJob, outcome: ExecutionOutcome) async throws -> Checksum {
+    package func storeResult(_ job: JobContext, prepared: PreparedJob, outcome: ExecutionOutcome) async throws
+        -> Checksum
+    {
         try await job.buffers.put(collect(job, prepared: prepared, outcome: outcome), expected: nil)
     }
 
-    public func reattach(_ job: JobContext, workDirectory: String) async throws -> PreparedJob {
+    package func reattach(_ job: JobContext, workDirectory: String) async throws -> PreparedJob {
         throw JobFailure(.internalError, "the \(Self.self) plugin cannot re-attach to a job started before a restart")
     }
 }
 
 /// Everything a plugin may use to prepare and collect one job.
-public struct JobContext: Sendable {
-    public var jobID: String
-    public var transformation: Transformation
+package struct JobContext: Sendable {
+    package var jobID: String
+    package var transformation: Transformation
     /// The decoded `__env__`, if the transformation has one.
-    public var environment: TransformationEnvironment?
-    public var handler: HandlerConfig
-    public var buffers: any BufferStore
+    package var environment: TransformationEnvironment?
+    package var handler: HandlerConfig
+    package var buffers: any BufferStore
     /// The directory under which this job's work directory is created.
-    public var workRoot: String
+    package var workRoot: String
     /// Where the conda environments a job asks for are built; nil when the broker has none.
-    public var environments: EnvironmentStore?
+    package var environments: EnvironmentStore?
     /// Whether the job's backend can re-attach to it after a restart (`RecoveryModel.reattach`):
     /// only then does `prepare` record the execution for `reattach` (a file per job saved
     /// for every local job).
-    public var recordsExecution: Bool = true
+    package var recordsExecution: Bool = true
     /// Whether the job's command should leave its exit status in the job directory
     /// (`WorkDirectory.exitStatusPath`) when it ends: for a backend whose processes outlive a
     /// killed broker (the local one), so that recovery collects a job that finished while the
     /// broker was down instead of running it a second time. A plugin that cannot have its
     /// command write it ignores this; its jobs then run again after a crash.
-    public var recordsExitStatus: Bool = false
+    package var recordsExitStatus: Bool = false
     /// The largest result the job may produce, in bytes (the broker's `max_result_size`): a
     /// larger one fails the job before it is read.
-    public var maxResultBytes: Int = JobContext.defaultMaxResultBytes
-    public static let defaultMaxResultBytes = 1 << 30
-    public var logger: Logger
+    package var maxResultBytes: Int = JobContext.defaultMaxResultBytes
+    package static let defaultMaxResultBytes = 1 << 30
+    package var logger: Logger
 
-    public init(
+    package init(
         jobID: String, transformation: Transformation, environment: TransformationEnvironment?,
         handler: HandlerConfig, buffers: any BufferStore, workRoot: String, environments: EnvironmentStore? = nil,
         logger: Logger
@@ -83,14 +85,14 @@ public struct JobContext: Sendable {
 }
 
 /// A job ready to hand to a backend.
-public struct PreparedJob: Sendable {
-    public var execution: Execution
+package struct PreparedJob: Sendable {
+    package var execution: Execution
     /// Removed after success; kept for a while after failure so a user can look inside.
-    public var workDirectory: String
+    package var workDirectory: String
     /// The conda environment the job runs in, leased until the job is dropped.
-    public var environment: ReadyEnvironment?
+    package var environment: ReadyEnvironment?
 
-    public init(execution: Execution, workDirectory: String, environment: ReadyEnvironment? = nil) {
+    package init(execution: Execution, workDirectory: String, environment: ReadyEnvironment? = nil) {
         self.execution = execution
         self.workDirectory = workDirectory
         self.environment = environment
@@ -99,8 +101,8 @@ public struct PreparedJob: Sendable {
 
 /// A job that ran (or could not) and has no result. `message` is what the client sees, in the
 /// shape Seamless gives its own errors.
-public struct JobFailure: Error, Sendable, CustomStringConvertible {
-    public enum Kind: String, Sendable {
+package struct JobFailure: Error, Sendable, CustomStringConvertible {
+    package enum Kind: String, Sendable {
         case badInput
         case nonZeroExit
         case signaled
@@ -112,31 +114,31 @@ public struct JobFailure: Error, Sendable, CustomStringConvertible {
         case internalError
     }
 
-    public var kind: Kind
-    public var message: String
+    package var kind: Kind
+    package var message: String
 
-    public init(_ kind: Kind, _ message: String) {
+    package init(_ kind: Kind, _ message: String) {
         self.kind = kind
         self.message = message
     }
 
-    public var description: String { message }
+    package var description: String { message }
 }
 
 /// Builds plugins from handler configs; one per plugin kind, listed in `JobPluginRegistry`.
 ///
 /// Building and starting are apart so that `shunter check` can build every plugin exactly as
 /// `serve` does, and so refuse the same option values, without starting anything.
-public struct JobPluginDescriptor: Sendable {
-    public var component: ComponentCatalog.Component
+package struct JobPluginDescriptor: Sendable {
+    package var component: ComponentCatalog.Component
     /// Reads the handler's option section into a plugin; a refused value is a `ConfigError` at
     /// its place. Starts nothing, creates nothing.
-    public var build: @Sendable (_ handler: HandlerConfig) throws -> any JobPlugin
+    package var build: @Sendable (_ handler: HandlerConfig) throws -> any JobPlugin
     /// What a running broker does with a plugin it built (a warm interpreter started with the
     /// broker, a check of the interpreter in the background); nil when nothing.
-    public var start: (@Sendable (_ plugin: any JobPlugin, _ handler: HandlerConfig) -> Void)?
+    package var start: (@Sendable (_ plugin: any JobPlugin, _ handler: HandlerConfig) -> Void)?
 
-    public init(
+    package init(
         component: ComponentCatalog.Component,
         build: @escaping @Sendable (_ handler: HandlerConfig) throws -> any JobPlugin,
         start: (@Sendable (_ plugin: any JobPlugin, _ handler: HandlerConfig) -> Void)? = nil
@@ -146,10 +148,10 @@ public struct JobPluginDescriptor: Sendable {
         self.start = start
     }
 
-    public var name: String { component.name }
+    package var name: String { component.name }
 
     /// The plugin of a running broker: built, then started.
-    public func make(_ handler: HandlerConfig) throws -> any JobPlugin {
+    package func make(_ handler: HandlerConfig) throws -> any JobPlugin {
         let plugin = try build(handler)
         start?(plugin, handler)
         return plugin

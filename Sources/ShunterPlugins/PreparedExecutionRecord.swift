@@ -8,8 +8,8 @@ import ShunterHandlers
 /// `work/`, so the job never sees it). After a broker restart, a plugin re-attaching to a job
 /// that is still running (a Slurm job) reads it back instead of preparing again: the pins are
 /// not read, nothing in the directory changes, and the command is exactly the one submitted.
-public enum PreparedExecutionRecord {
-    public static let fileName = "execution.json"
+package enum PreparedExecutionRecord {
+    package static let fileName = "execution.json"
 
     private struct Stored: Codable {
         var jobID: String
@@ -62,13 +62,14 @@ public enum PreparedExecutionRecord {
         return PreparedJob(execution: execution, workDirectory: workDirectory, environment: environment)
     }
 
-    public static func write(_ execution: Execution, jobDirectory: String) throws {
+    package static func write(_ execution: Execution, jobDirectory: String) throws {
         let r = execution.resources
         let stored = Stored(
             jobID: execution.jobID, handler: execution.handler, workDirectory: execution.workDirectory,
             command: execution.command, environment: execution.environment, image: execution.image,
             timeoutSeconds: execution.timeout.map(seconds), cores: r.cores, memoryBytes: r.memoryBytes,
-            walltimeSeconds: r.walltime.map(seconds), gpus: r.gpus, partition: r.partition, account: r.account, qos: r.qos,
+            walltimeSeconds: r.walltime.map(seconds), gpus: r.gpus, partition: r.partition, account: r.account,
+            qos: r.qos,
             extraDirectives: r.extraDirectives, stdoutPath: execution.stdoutPath, stderrPath: execution.stderrPath)
         let path = jobDirectory + "/" + fileName
         do {
@@ -84,7 +85,7 @@ public enum PreparedExecutionRecord {
     }
 
     /// The recorded execution of job `jobID`; throws when there is none or it belongs to another job.
-    public static func read(jobDirectory: String, jobID: String) throws -> Execution {
+    package static func read(jobDirectory: String, jobID: String) throws -> Execution {
         let path = jobDirectory + "/" + fileName
         let stored: Stored
         do {

@@ -6,9 +6,9 @@ import ShunterBackends
 ///
 /// The interpreter must have Seamless's own packages (`seamless-suite`): the runner executes
 /// each transformation with Seamless's code, so that results are Seamless's bit for bit.
-public enum PythonInterpreter {
+package enum PythonInterpreter {
     /// The virtual environment `scripts/setup-seamless-venv.sh` creates at the repository root.
-    public static let venvRelativePath = ".venv-seamless/bin/python"
+    package static let venvRelativePath = ".venv-seamless/bin/python"
 
     /// The interpreter for a handler that sets no `python.interpreter`:
     /// 1. `$SHUNTER_PYTHON` of the broker;
@@ -16,7 +16,7 @@ public enum PythonInterpreter {
     ///    above it (the shipped layout puts handlers in `<root>/handlers/`, so this finds
     ///    `<root>/.venv-seamless`);
     /// 3. `python3`, looked up in the job's `PATH`.
-    public static func defaultPath(handlerFile: String?, environment: [String: String]) -> String {
+    package static func defaultPath(handlerFile: String?, environment: [String: String]) -> String {
         if let chosen = environment["SHUNTER_PYTHON"], !chosen.isEmpty { return chosen }
         if let handlerFile, handlerFile.hasPrefix("/") {
             var directory = URL(fileURLWithPath: handlerFile).deletingLastPathComponent().standardizedFileURL
@@ -33,7 +33,7 @@ public enum PythonInterpreter {
 
     /// An interpreter written in a handler: a bare name is looked up in the job's `PATH`, a
     /// relative path is taken from the directory of the handler file (where the admin wrote it).
-    public static func resolve(_ written: String, handlerFile: String?) -> String {
+    package static func resolve(_ written: String, handlerFile: String?) -> String {
         guard written.contains("/"), !written.hasPrefix("/") else { return expandingHome(written) }
         if written.hasPrefix("~/") { return expandingHome(written) }
         guard let handlerFile, handlerFile.hasPrefix("/") else { return written }
@@ -48,11 +48,12 @@ public enum PythonInterpreter {
 
     /// Runs `<interpreter> -c "import seamless_transformer.worker"` (what the runner imports)
     /// and returns what is wrong, or nil when the interpreter can run Seamless transformations.
-    public static func problem(
+    package static func problem(
         interpreter: String, environment: [String: String], timeout: Duration = .seconds(120)
     ) async -> String? {
         do {
-            let run = try await probe(interpreter, ["-c", "import seamless_transformer.worker"], environment: environment, timeout: timeout)
+            let run = try await probe(
+                interpreter, ["-c", "import seamless_transformer.worker"], environment: environment, timeout: timeout)
             if run.outcome.succeeded { return nil }
             let lastLine = run.stderr.split(separator: "\n").last.map(String.init) ?? "no error output"
             return "\(interpreter) cannot import Seamless (\(describe(run.outcome.termination))): \(lastLine)"

@@ -25,8 +25,8 @@ import ShunterStore
 /// python/runner.py             the runner
 /// python/result | python/error what the runner produced
 /// ```
-public struct PythonPlugin: JobPlugin {
-    public static let descriptor = JobPluginDescriptor(
+package struct PythonPlugin: JobPlugin {
+    package static let descriptor = JobPluginDescriptor(
         component: ComponentCatalog.Component(
             name: "python",
             summary: "runs Python transformations with Seamless's own code in an interpreter that has seamless-suite",
@@ -53,28 +53,34 @@ public struct PythonPlugin: JobPlugin {
                 interpreter: plugin.interpreter, environment: plugin.inheritedEnvironment, handler: handler.name)
             if let warm = plugin.warm, warm.startsWithBroker, handler.backend == "local" {
                 WarmParents.shared.prestart(
-                    plugin.warmParentKey(interpreter: plugin.interpreter, environment: plugin.inheritedEnvironment, label: "python"),
+                    plugin.warmParentKey(
+                        interpreter: plugin.interpreter, environment: plugin.inheritedEnvironment, label: "python"),
                     idleTimeout: warm.idleTimeout)
             }
         }
     )
 
     /// The interpreter: a path, or a name looked up in the job's `PATH`.
-    public var interpreter: String
+    package var interpreter: String
     /// The job's whole environment (Seamless would give it the client's).
-    public var inheritedEnvironment: [String: String]
+    package var inheritedEnvironment: [String: String]
     /// How jobs run on the local backend: forked from a warm interpreter, or (nil) cold.
-    public var warm: WarmPythonSettings?
+    package var warm: WarmPythonSettings?
 
-    public init(interpreter: String, inheritedEnvironment: [String: String], warm: WarmPythonSettings? = WarmPythonSettings()) {
+    package init(
+        interpreter: String, inheritedEnvironment: [String: String], warm: WarmPythonSettings? = WarmPythonSettings()
+    ) {
         self.interpreter = interpreter
         self.inheritedEnvironment = inheritedEnvironment
         self.warm = warm
     }
 
     /// Reads the handler's `python:` section.
-    public init(handler: HandlerConfig, brokerEnvironment: [String: String] = ProcessInfo.processInfo.environment) throws {
-        let options = try OptionReader(section: "python", of: handler, accepted: Self.descriptor.component.optionKeys.keys)
+    package init(handler: HandlerConfig, brokerEnvironment: [String: String] = ProcessInfo.processInfo.environment)
+        throws
+    {
+        let options = try OptionReader(
+            section: "python", of: handler, accepted: Self.descriptor.component.optionKeys.keys)
         let handlerFile = handler.source.file
         let interpreter: String
         if let written = try options.string("interpreter") {
@@ -90,7 +96,7 @@ public struct PythonPlugin: JobPlugin {
         self.init(interpreter: interpreter, inheritedEnvironment: inherited, warm: try WarmPythonSettings(options))
     }
 
-    public func prepare(_ job: JobContext) async throws -> PreparedJob {
+    package func prepare(_ job: JobContext) async throws -> PreparedJob {
         let transformation = job.transformation
         try Self.refuseUnsupported(transformation)
         var interpreter = self.interpreter
@@ -106,7 +112,9 @@ public struct PythonPlugin: JobPlugin {
             label = "python in conda environment '\(built.label)'"
             interpreter = built.python
             environment = built.activated(inheritedEnvironment)
-            if let seamless = await SeamlessSitePackages.shared.find(interpreter: self.interpreter, environment: inheritedEnvironment) {
+            if let seamless = await SeamlessSitePackages.shared.find(
+                interpreter: self.interpreter, environment: inheritedEnvironment)
+            {
                 environment.merge(seamless.variables) { $1 }
             }
         }
@@ -135,11 +143,11 @@ public struct PythonPlugin: JobPlugin {
     }
 
     /// A Slurm job that outlived a broker restart: what `prepare` recorded, read back.
-    public func reattach(_ job: JobContext, workDirectory: String) async throws -> PreparedJob {
+    package func reattach(_ job: JobContext, workDirectory: String) async throws -> PreparedJob {
         try await PreparedExecutionRecord.reattach(job, workDirectory: workDirectory)
     }
 
-    public func collect(_ job: JobContext, prepared: PreparedJob, outcome: ExecutionOutcome) async throws -> [UInt8] {
+    package func collect(_ job: JobContext, prepared: PreparedJob, outcome: ExecutionOutcome) async throws -> [UInt8] {
         let directory = WorkDirectory(path: prepared.workDirectory)
         let files = PythonJobFiles(jobDirectory: directory.path)
         func runnerOutput() -> String {
@@ -163,7 +171,9 @@ public struct PythonPlugin: JobPlugin {
                 throw BashResult.tooLarge("the result", size: Int(info.st_size), limit: job.maxResultBytes)
             }
             guard let data = FileManager.default.contents(atPath: files.result) else {
-                throw JobFailure(.internalError, "Shunter's Python runner exited 0 without writing \(files.result)\n" + runnerOutput())
+                throw JobFailure(
+                    .internalError,
+                    "Shunter's Python runner exited 0 without writing \(files.result)\n" + runnerOutput())
             }
             return [UInt8](data)
         case .exited(let code) where code == PythonJobFiles.transformationFailed || code == PythonJobFiles.runnerFailed:
@@ -171,19 +181,32 @@ public struct PythonPlugin: JobPlugin {
             // The text Seamless's jobserver answers for this failure, byte for byte.
             throw JobFailure(.nonZeroExit, String(decoding: data, as: UTF8.self))
         case .exited(PythonJobFiles.seamlessMissing):
-            let reason = FileManager.default.contents(atPath: files.error).map { String(decoding: $0, as: UTF8.self) } ?? ""
+            let reason =
+                FileManager.default.contents(atPath: files.error).map { String(decoding: $0, as: UTF8.self) } ?? ""
             if let environment = prepared.environment {
-                throw JobFailure(.environmentUnavailable, reason + "(the job ran in conda environment '\(environment.label)' at \(environment.prefix))\n")
+                throw JobFailure(
+                    .environmentUnavailable,
+                    reason + "(the job ran in conda environment '\(environment.label)' at \(environment.prefix))\n")
             }
-            throw JobFailure(.internalError, reason + "Set python.interpreter in handler '\(job.handler.name)', or $SHUNTER_PYTHON, to a Python with seamless-suite installed (bash scripts/setup-seamless-venv.sh creates one).\n")
+            throw JobFailure(
+                .internalError,
+                reason
+                    + "Set python.interpreter in handler '\(job.handler.name)', or $SHUNTER_PYTHON, to a Python with seamless-suite installed (bash scripts/setup-seamless-venv.sh creates one).\n"
+            )
         case .exited:
             break
         case .signaled(let signal):
             throw JobFailure(.signaled, "Shunter's Python runner was killed by signal \(signal)\n" + runnerOutput())
         case .timedOut(let limit):
-            throw JobFailure(.timedOut, "Timeout: the job ran longer than \(limit) (the handler's limits.timeout) and was stopped\n" + runnerOutput())
+            throw JobFailure(
+                .timedOut,
+                "Timeout: the job ran longer than \(limit) (the handler's limits.timeout) and was stopped\n"
+                    + runnerOutput())
         }
-        throw JobFailure(.internalError, "Shunter's Python runner (\(prepared.execution.command.first ?? interpreter)) failed (\(PythonInterpreter.describe(outcome.termination))) before it could report\n" + runnerOutput())
+        throw JobFailure(
+            .internalError,
+            "Shunter's Python runner (\(prepared.execution.command.first ?? interpreter)) failed (\(PythonInterpreter.describe(outcome.termination))) before it could report\n"
+                + runnerOutput())
     }
 
     /// The warm interpreter for jobs run by `interpreter` with `environment`: it runs the fork
@@ -213,7 +236,9 @@ public struct PythonPlugin: JobPlugin {
     /// Every buffer Seamless resolves while running the transformation: each pin's (code and
     /// module pins included), and, when the store has them, the code's syntactic checksum
     /// (`__code_checksum__`, which Seamless prefers for the code) and the `__env__` buffer.
-    static func materializeInputs(of transformation: Transformation, into files: PythonJobFiles, buffers: any BufferStore) async throws {
+    static func materializeInputs(
+        of transformation: Transformation, into files: PythonJobFiles, buffers: any BufferStore
+    ) async throws {
         var written: Set<Checksum> = []
         for name in transformation.pins.keys.sorted() {
             let checksum = transformation.pins[name]!.checksum
@@ -238,17 +263,26 @@ public struct PythonPlugin: JobPlugin {
     /// What the runner cannot reproduce, refused before anything is written.
     static func refuseUnsupported(_ transformation: Transformation) throws {
         guard transformation.language == "python" else {
-            throw JobFailure(.badInput, "the python plugin runs __language__ 'python' only; this transformation is '\(transformation.language)'")
+            throw JobFailure(
+                .badInput,
+                "the python plugin runs __language__ 'python' only; this transformation is '\(transformation.language)'"
+            )
         }
         if transformation.dunder["__compiled__"].map({ $0.boolValue != false && !$0.isNull }) == true {
-            throw JobFailure(.badInput, "compiled transformations (__compiled__) are not supported by the python plugin")
+            throw JobFailure(
+                .badInput, "compiled transformations (__compiled__) are not supported by the python plugin")
         }
         for (name, pin) in transformation.pins where ["deepcell", "deepfolder", "folder"].contains(pin.celltype) {
-            throw JobFailure(.badInput, "pin '\(name)': celltype '\(pin.celltype)' (a deep pin) is not supported by the python plugin")
+            throw JobFailure(
+                .badInput,
+                "pin '\(name)': celltype '\(pin.celltype)' (a deep pin) is not supported by the python plugin")
         }
         let formats = (transformation.dict["__format__"] ?? transformation.dunder["__format__"])?.objectValue ?? [:]
         for (pin, format) in formats where format["filesystem"] != nil {
-            throw JobFailure(.badInput, "pin '\(pin)': __format__ filesystem (read-folder files and directories) is not supported by the python plugin")
+            throw JobFailure(
+                .badInput,
+                "pin '\(pin)': __format__ filesystem (read-folder files and directories) is not supported by the python plugin"
+            )
         }
     }
 }

@@ -38,7 +38,9 @@ actor SeamlessSitePackages {
         """
 
     private static func probe(interpreter: String, environment: [String: String]) async -> Found? {
-        guard let run = try? await PythonInterpreter.probe(interpreter, ["-c", program], environment: environment, timeout: .seconds(60)),
+        guard
+            let run = try? await PythonInterpreter.probe(
+                interpreter, ["-c", program], environment: environment, timeout: .seconds(60)),
             run.outcome.succeeded
         else { return nil }
         let lines = run.stdout.split(separator: "\n").map(String.init)

@@ -2,16 +2,16 @@ import ShunterHandlers
 
 /// The python plugin's warm-interpreter options (`python.warm`, `warm_start`,
 /// `warm_idle_timeout`); see docs/python-plugin.md.
-public struct WarmPythonSettings: Sendable, Hashable {
+package struct WarmPythonSettings: Sendable, Hashable {
     /// Start the handler's own warm interpreter with the broker, not with its first job.
-    public var startsWithBroker: Bool
-    public var idleTimeout: Duration
+    package var startsWithBroker: Bool
+    package var idleTimeout: Duration
 
-    public static let defaultIdleTimeout: Duration = .seconds(600)
+    package static let defaultIdleTimeout: Duration = .seconds(600)
     /// An idle timeout longer than any broker runs: beyond it the setting is surely a typo.
     static let longestIdleTimeout: Duration = .seconds(366 * 86_400)
 
-    public init(startsWithBroker: Bool = false, idleTimeout: Duration = defaultIdleTimeout) {
+    package init(startsWithBroker: Bool = false, idleTimeout: Duration = defaultIdleTimeout) {
         self.startsWithBroker = startsWithBroker
         self.idleTimeout = idleTimeout
     }
@@ -28,6 +28,7 @@ public struct WarmPythonSettings: Sendable, Hashable {
         self.init()
         startsWithBroker = try options.choice("warm_start", as: Start.self) == .brokerStart
         idleTimeout =
-            try options.duration("warm_idle_timeout", positive: true, atMost: Self.longestIdleTimeout) ?? Self.defaultIdleTimeout
+            try options.duration("warm_idle_timeout", positive: true, atMost: Self.longestIdleTimeout)
+            ?? Self.defaultIdleTimeout
     }
 }

@@ -18,23 +18,23 @@ import ShunterCore
 /// After success the broker empties the directory and keeps it for a later job
 /// (`WorkDirectoryRecycling`); after failure it marks it kept, and `WorkDirectoryJanitor`
 /// removes kept ones once they are old enough.
-public struct WorkDirectory: Sendable, Hashable {
+package struct WorkDirectory: Sendable, Hashable {
     /// The job's directory (removed as a whole).
-    public let path: String
+    package let path: String
     /// The earlier job's files in `work/`, when this directory was taken with them in place.
     let leftovers: WorkDirectoryLeftovers?
 
-    public var workPath: String { path + "/work" }
-    public var stdoutPath: String { path + "/stdout" }
-    public var stderrPath: String { path + "/stderr" }
+    package var workPath: String { path + "/work" }
+    package var stdoutPath: String { path + "/stdout" }
+    package var stderrPath: String { path + "/stderr" }
     var keptMarkerPath: String { path + "/" + WorkDirectory.keptMarkerName }
     /// Where the command of a job that records its exit status leaves it (`JobContext.recordsExitStatus`).
-    public var exitStatusPath: String { path + "/exit-status" }
+    package var exitStatusPath: String { path + "/exit-status" }
 
     /// The exit code that job `jobID`'s command recorded as it ended; nil when it did not end
     /// (or was killed by a signal, or the line is not whole, or is another job's: a recycled
     /// directory keeps the marker of the job before).
-    public func recordedExitStatus(jobID: String) -> Int32? {
+    package func recordedExitStatus(jobID: String) -> Int32? {
         // The job could have replaced the file (it is beside its `work/`): never follow a
         // link, read a regular file only, and a few bytes at most.
         let descriptor = open(exitStatusPath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
@@ -45,14 +45,17 @@ public struct WorkDirectory: Sendable, Hashable {
         var buffer = [UInt8](repeating: 0, count: 128)
         let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
         guard count > 0, count < buffer.count, buffer[count - 1] == UInt8(ascii: "\n") else { return nil }
-        let fields = String(decoding: buffer[..<(count - 1)], as: UTF8.self).split(separator: " ", omittingEmptySubsequences: false)
-        guard fields.count == 2, fields[0] == jobID, let code = Int32(fields[1]), (0...255).contains(code) else { return nil }
+        let fields = String(decoding: buffer[..<(count - 1)], as: UTF8.self).split(
+            separator: " ", omittingEmptySubsequences: false)
+        guard fields.count == 2, fields[0] == jobID, let code = Int32(fields[1]), (0...255).contains(code) else {
+            return nil
+        }
         return code
     }
 
     static let keptMarkerName = ".kept"
 
-    public init(path: String) {
+    package init(path: String) {
         self.init(path: path, leftovers: nil)
     }
 
@@ -61,33 +64,37 @@ public struct WorkDirectory: Sendable, Hashable {
         self.leftovers = leftovers
     }
 
-    public static func == (lhs: WorkDirectory, rhs: WorkDirectory) -> Bool { lhs.path == rhs.path }
+    package static func == (lhs: WorkDirectory, rhs: WorkDirectory) -> Bool { lhs.path == rhs.path }
 
-    public func hash(into hasher: inout Hasher) { hasher.combine(path) }
+    package func hash(into hasher: inout Hasher) { hasher.combine(path) }
 
     /// The directory name for a job: `<tf checksum prefix 12>-<job id>`, with characters that
     /// do not belong in a file name replaced by `_`.
-    public static func name(transformation: Checksum, jobID: String) -> String {
+    package static func name(transformation: Checksum, jobID: String) -> String {
         // Byte by byte: Character's Unicode properties cost more than the rest of the name
         // (every job asks). A non-ASCII letter becomes `_` too, one per UTF-8 byte.
-        let safeID = String(decoding: jobID.utf8.map { byte -> UInt8 in
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."):
-                byte
-            default:
-                UInt8(ascii: "_")
-            }
-        }, as: UTF8.self)
+        let safeID = String(
+            decoding: jobID.utf8.map { byte -> UInt8 in
+                switch byte {
+                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                    UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."):
+                    byte
+                default:
+                    UInt8(ascii: "_")
+                }
+            }, as: UTF8.self)
         return transformation.prefix(12) + "-" + safeID
     }
 
     /// The job id a directory's name carries (what `name(transformation:jobID:)` made it
     /// from), or nil for a name that is not a job directory's.
-    public static func jobID(inName name: String) -> String? {
+    package static func jobID(inName name: String) -> String? {
         let utf8 = Array(name.utf8)
         guard utf8.count > 13, utf8[12] == UInt8(ascii: "-"),
-              utf8[..<12].allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0) })
+            utf8[..<12].allSatisfy({
+                (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0)
+                    || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0)
+            })
         else { return nil }
         return String(decoding: utf8[13...], as: UTF8.self)
     }
@@ -99,7 +106,7 @@ public struct WorkDirectory: Sendable, Hashable {
     /// `work/`; the caller writes its files with `write(_:to:mode:)`, moves any other leftover
     /// out of a path it materializes otherwise (`evictLeftover(at:)`), and calls
     /// `evictLeftovers()` before the job runs. Without it `work/` is empty.
-    public static func create(
+    package static func create(
         root: String, transformation: Checksum, jobID: String, reusingFiles: Bool = false
     ) throws -> WorkDirectory {
         let directory = WorkDirectory(path: root + "/" + name(transformation: transformation, jobID: jobID))
@@ -113,7 +120,8 @@ public struct WorkDirectory: Sendable, Hashable {
             try manager.createDirectory(atPath: directory.path, withIntermediateDirectories: false)
             try manager.createDirectory(atPath: directory.workPath, withIntermediateDirectories: false)
         } catch {
-            throw JobFailure(.internalError, "cannot create the work directory \(directory.workPath): \(error.localizedDescription)")
+            throw JobFailure(
+                .internalError, "cannot create the work directory \(directory.workPath): \(error.localizedDescription)")
         }
         return directory
     }
@@ -139,7 +147,9 @@ public struct WorkDirectory: Sendable, Hashable {
     static func writeAll(_ bytes: [UInt8], to descriptor: Int32, path: String) throws {
         var written = 0
         while written < bytes.count {
-            let count = bytes.withUnsafeBytes { Foundation.write(descriptor, $0.baseAddress! + written, bytes.count - written) }
+            let count = bytes.withUnsafeBytes {
+                Foundation.write(descriptor, $0.baseAddress! + written, bytes.count - written)
+            }
             if count < 0 {
                 if errno == EINTR { continue }
                 throw JobFailure(.internalError, "cannot write \(path): \(String(cString: strerror(errno)))")
@@ -149,7 +159,7 @@ public struct WorkDirectory: Sendable, Hashable {
     }
 
     /// Removes the whole job directory; a directory already gone is not an error.
-    public func remove() throws {
+    package func remove() throws {
         let manager = FileManager.default
         guard manager.fileExists(atPath: path) else { return }
         try manager.removeItem(atPath: path)
@@ -157,13 +167,13 @@ public struct WorkDirectory: Sendable, Hashable {
 
     /// Records that the directory is kept after a failure (for `WorkDirectoryJanitor`): the
     /// marker's modification time is when it was kept, its text says why.
-    public func markKept(reason: String) throws {
+    package func markKept(reason: String) throws {
         let text = "kept after failure at \(Date())\n\(reason)\n"
         try Data(text.utf8).write(to: URL(fileURLWithPath: keptMarkerPath))
     }
 
     /// When the directory was marked kept, nil if it never was.
-    public var keptSince: Date? {
+    package var keptSince: Date? {
         (try? FileManager.default.attributesOfItem(atPath: keptMarkerPath))?[.modificationDate] as? Date
     }
 }

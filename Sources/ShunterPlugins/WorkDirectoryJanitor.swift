@@ -5,12 +5,12 @@ import Logging
 /// configured age. The broker calls `sweep` periodically; an actor so that two sweeps never
 /// race on the same directory, and so that deleting large trees stays off the callers' threads
 /// of control.
-public actor WorkDirectoryJanitor {
-    public let root: String
-    public let keepFailedFor: Duration
+package actor WorkDirectoryJanitor {
+    package let root: String
+    package let keepFailedFor: Duration
     private let logger: Logger
 
-    public init(root: String, keepFailedFor: Duration, logger: Logger = Logger(label: "shunter.workdir.janitor")) {
+    package init(root: String, keepFailedFor: Duration, logger: Logger = Logger(label: "shunter.workdir.janitor")) {
         self.root = root
         self.keepFailedFor = keepFailedFor
         self.logger = logger
@@ -21,7 +21,7 @@ public actor WorkDirectoryJanitor {
     /// and are never touched. Returns the paths removed. Also trims the spare files
     /// (`WorkRootSpares.trimFiles`).
     @discardableResult
-    public func sweep(now: Date = Date()) -> [String] {
+    package func sweep(now: Date = Date()) -> [String] {
         let manager = FileManager.default
         guard let names = try? manager.contentsOfDirectory(atPath: root) else { return [] }
         let cutoff = now.addingTimeInterval(-Self.seconds(keepFailedFor))

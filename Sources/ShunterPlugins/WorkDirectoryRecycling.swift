@@ -65,7 +65,7 @@ extension WorkDirectory {
         }
         try writeAll(bytes, to: descriptor, path: path)
         guard status.st_size <= off_t(bytes.count) || ftruncate(descriptor, off_t(bytes.count)) == 0,
-              status.st_mode & 0o7777 == mode || fchmod(descriptor, mode) == 0
+            status.st_mode & 0o7777 == mode || fchmod(descriptor, mode) == 0
         else {
             throw JobFailure(.internalError, "cannot write \(path): \(String(cString: strerror(errno)))")
         }
@@ -122,7 +122,9 @@ extension WorkDirectory {
         guard let entries = entries(of: work) else { return nil }
         var names: [String] = []
         for entry in entries {
-            guard !entry.isDirectory, entry.name != "RESULT", isReusableFile(work + "/" + entry.name) else { return nil }
+            guard !entry.isDirectory, entry.name != "RESULT", isReusableFile(work + "/" + entry.name) else {
+                return nil
+            }
             names.append(entry.name)
         }
         return names
@@ -138,7 +140,7 @@ extension WorkDirectory {
     /// Keeps a successful job's directory for a later job, its `work/` files in place but
     /// `RESULT` in the pool of spare files; removes it when the pool of directories is full
     /// (or emptying fails).
-    public func recycle() {
+    package func recycle() {
         let spares = WorkRootSpares.of(root: root)
         do {
             try clearForReuse(into: spares)

@@ -47,7 +47,8 @@ final class WorkRootSpares: Sendable {
         adopted.directories = Self.names(in: root + "/.spare/dirs")
         // A shard's files, and files directly in the pool (the layout before shards).
         adopted.files = (WorkDirectory.entries(of: root + "/.spare/files") ?? []).flatMap { entry in
-            entry.isDirectory ? Self.names(in: root + "/.spare/files/" + entry.name).map { entry.name + "/" + $0 } : [entry.name]
+            entry.isDirectory
+                ? Self.names(in: root + "/.spare/files/" + entry.name).map { entry.name + "/" + $0 } : [entry.name]
         }
         state = Mutex(adopted)
         // Spares of the layout before this one (`.spare/<uuid>/` with a `.files/` pool inside).
@@ -92,12 +93,14 @@ final class WorkRootSpares: Sendable {
     private func keep(
         _ path: String, limit: Int, in pool: String, sharded: Bool, _ names: WritableKeyPath<State, [String]>
     ) -> Bool {
-        guard let name = state.withLock({ state -> String? in
-            guard state[keyPath: names].count < limit else { return nil }
-            state.counter += 1
-            let name = "\(prefix)-\(state.counter)"
-            return sharded ? String(state.counter % Self.fileShards, radix: 16) + "/" + name : name
-        }) else { return false }
+        guard
+            let name = state.withLock({ state -> String? in
+                guard state[keyPath: names].count < limit else { return nil }
+                state.counter += 1
+                let name = "\(prefix)-\(state.counter)"
+                return sharded ? String(state.counter % Self.fileShards, radix: 16) + "/" + name : name
+            })
+        else { return false }
         var moved = rename(path, pool + "/" + name) == 0
         if !moved && errno == ENOENT {
             // The first spare of this root or shard (or the pool was removed by hand); an

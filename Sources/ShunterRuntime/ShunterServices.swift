@@ -10,23 +10,23 @@ import ShunterStore
 
 /// Everything a running broker is made of, opened from a `BrokerConfig`: the stores, the
 /// journal, the handlers with their plugins and backends, and the broker itself.
-public struct ShunterServices: Sendable {
-    public let config: BrokerConfig
-    public let buffers: any BufferStore
-    public let results: any ResultStore
+package struct ShunterServices: Sendable {
+    package let config: BrokerConfig
+    package let buffers: any BufferStore
+    package let results: any ResultStore
     /// The embedded result store, which also answers the seamless-database routes; nil when the
     /// results live in an external seamless-database.
-    public let database: SQLiteResultStore?
-    public let broker: Broker
-    public let handlers: [HandlerConfig]
-    public let janitor: WorkDirectoryJanitor
+    package let database: SQLiteResultStore?
+    package let broker: Broker
+    package let handlers: [HandlerConfig]
+    package let janitor: WorkDirectoryJanitor
     /// Where conda environments are built and kept.
-    public let environments: EnvironmentStore
+    package let environments: EnvironmentStore
 
     /// The handlers of `config`, once the config, the handler files and every component they
     /// name have been checked: every error at once, and exactly those `shunter check` reports.
     /// Reads files and creates nothing, so it can run before the store is locked.
-    public static func validatedHandlers(
+    package static func validatedHandlers(
         config: BrokerConfig,
         plugins: [JobPluginDescriptor] = JobPluginRegistry.builtIn,
         backends: [BackendDescriptor] = BackendRegistry.builtIn
@@ -38,7 +38,7 @@ public struct ShunterServices: Sendable {
 
     /// Opens every part and recovers the jobs the journal holds. Throws with a message that
     /// names the file or setting at fault.
-    public static func open(
+    package static func open(
         config: BrokerConfig,
         plugins: [JobPluginDescriptor] = JobPluginRegistry.builtIn,
         backends: [BackendDescriptor] = BackendRegistry.builtIn,
@@ -78,7 +78,8 @@ public struct ShunterServices: Sendable {
         try FileManager.default.createDirectory(atPath: config.workdir, withIntermediateDirectories: true)
         let environments = EnvironmentStore(
             config: config.environments,
-            managers: EnvironmentManagerRegistry.managers(for: config.environments, environment: ProcessInfo.processInfo.environment),
+            managers: EnvironmentManagerRegistry.managers(
+                for: config.environments, environment: ProcessInfo.processInfo.environment),
             logger: logger)
         var settings = BrokerSettings(
             hash: config.hash, workRoot: config.workdir, keepFailedWorkDirectories: config.keepFailedWorkdirs,
@@ -92,7 +93,8 @@ public struct ShunterServices: Sendable {
         return ShunterServices(
             config: config, buffers: buffers, results: results, database: database, broker: broker,
             handlers: loaded.handlers,
-            janitor: WorkDirectoryJanitor(root: config.workdir, keepFailedFor: config.keepFailedWorkdirs, logger: logger),
+            janitor: WorkDirectoryJanitor(
+                root: config.workdir, keepFailedFor: config.keepFailedWorkdirs, logger: logger),
             environments: environments)
     }
 }
@@ -100,7 +102,7 @@ public struct ShunterServices: Sendable {
 extension ShunterServices {
     /// The journal's retention: removes the records of jobs that ended longer than
     /// `journal_retention` ago. Run by the housekeeping; a failure is logged, never thrown.
-    public func removeOldJobRecords(now: Date = Date(), logger: Logger) async {
+    package func removeOldJobRecords(now: Date = Date(), logger: Logger) async {
         // The journal's reserve goes back in place once a full disk has room again.
         _ = await broker.restoreJournalReserve()
         let (seconds, attoseconds) = config.journalRetention.components
@@ -108,19 +110,23 @@ extension ShunterServices {
         do {
             let removed = try await broker.removeEndedJobs(before: cutoff)
             if removed > 0 {
-                logger.info("removed the records of old ended jobs", metadata: [
-                    "count": "\(removed)", "journal_retention": "\(ConfigParsing.format(config.journalRetention))",
-                ])
+                logger.info(
+                    "removed the records of old ended jobs",
+                    metadata: [
+                        "count": "\(removed)", "journal_retention": "\(ConfigParsing.format(config.journalRetention))",
+                    ])
             }
         } catch {
-            logger.error("could not remove old job records from the journal", metadata: [
-                "journal": "\(config.journal)", "error": "\(error)",
-            ])
+            logger.error(
+                "could not remove old job records from the journal",
+                metadata: [
+                    "journal": "\(config.journal)", "error": "\(error)",
+                ])
         }
     }
 }
 
-public struct ServiceError: Error, Sendable, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
+package struct ServiceError: Error, Sendable, CustomStringConvertible {
+    package let description: String
+    package init(_ description: String) { self.description = description }
 }

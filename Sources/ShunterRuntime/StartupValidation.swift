@@ -10,7 +10,7 @@ import ShunterPlugins
 /// backend (read by building them, exactly as the running broker builds them, but without
 /// starting anything), the places the broker writes (work directory, buffer directory, result
 /// and journal databases) and the conda environment definitions.
-public enum StartupValidation {
+package enum StartupValidation {
     /// Validates `config` and the handlers it names. Reads files and creates nothing.
     package static func report(
         config: BrokerConfig,
@@ -37,7 +37,8 @@ public enum StartupValidation {
     ) -> CheckReport {
         let loaded = BrokerConfigLoader.resolve(
             explicitPath: configPath, currentDirectory: currentDirectory, environment: environment)
-        let files: HandlerSource? = handlerFiles.isEmpty
+        let files: HandlerSource? =
+            handlerFiles.isEmpty
             ? nil : .files(handlerFiles.map { ConfigPaths.resolve($0, against: currentDirectory) })
         if var config = loaded.config {
             if let files { config.handlers = files }
@@ -55,7 +56,8 @@ public enum StartupValidation {
     static func loadHandlers(
         _ source: HandlerSource, plugins: [JobPluginDescriptor], backends: [BackendDescriptor]
     ) -> HandlerLoadResult {
-        var loaded = HandlerLoader(catalog: JobPluginRegistry.catalog(plugins: plugins, backends: backends)).load(source)
+        var loaded = HandlerLoader(catalog: JobPluginRegistry.catalog(plugins: plugins, backends: backends)).load(
+            source)
         loaded.errors += componentErrors(loaded.handlers, plugins: plugins, backends: backends)
         return loaded
     }
@@ -68,13 +70,16 @@ public enum StartupValidation {
     ) -> [ConfigError] {
         var errors: [ConfigError] = []
         func add(_ error: any Error, handler: HandlerConfig, component: String) {
-            let found = (error as? ConfigError)
+            let found =
+                (error as? ConfigError)
                 ?? ConfigError("handler '\(handler.name)': \(component): \(error)", at: handler.source)
             if !errors.contains(found) { errors.append(found) }
         }
         for handler in handlers {
             if let plugin = plugins.first(where: { $0.name == handler.plugin }) {
-                do { _ = try plugin.build(handler) } catch { add(error, handler: handler, component: "plugin '\(handler.plugin)'") }
+                do { _ = try plugin.build(handler) } catch {
+                    add(error, handler: handler, component: "plugin '\(handler.plugin)'")
+                }
             }
             if let backend = backends.first(where: { $0.name == handler.backend }) {
                 do { _ = try backend.make(handler, BackendContext()) } catch {
@@ -120,7 +125,9 @@ public enum StartupValidation {
         var ancestor = (path as NSString).deletingLastPathComponent
         while !manager.fileExists(atPath: ancestor, isDirectory: &isDirectory) {
             let parent = (ancestor as NSString).deletingLastPathComponent
-            if parent == ancestor || parent.isEmpty { return "cannot be created: none of its parent directories exists" }
+            if parent == ancestor || parent.isEmpty {
+                return "cannot be created: none of its parent directories exists"
+            }
             ancestor = parent
         }
         if !isDirectory.boolValue { return "cannot be created: \(ancestor) is a file, not a directory" }

@@ -7,31 +7,33 @@ import Hummingbird
 /// Unlike the Python jobserver, which only remembers when the last request arrived, a request
 /// still being answered (a long `/run-transformation`) keeps the server busy: it is never
 /// idle while a client waits for a job.
-public actor ActivityTracker {
+package actor ActivityTracker {
     private var inFlight = 0
     private var lastActivity: ContinuousClock.Instant
 
-    public init() {
+    package init() {
         lastActivity = .now
     }
 
-    public func begin() {
+    package func begin() {
         inFlight += 1
         lastActivity = .now
     }
 
-    public func end() {
+    package func end() {
         inFlight -= 1
         lastActivity = .now
     }
 
     /// How long nothing has happened: zero while a request is being answered.
-    public func idleTime() -> Duration {
+    package func idleTime() -> Duration {
         inFlight > 0 ? .zero : ContinuousClock.now - lastActivity
     }
 
     /// Returns once the server has been idle for `limit`, checking every `interval`.
-    public nonisolated func waitUntilIdle(for limit: Duration, checkingEvery interval: Duration = .seconds(1)) async throws {
+    package nonisolated func waitUntilIdle(for limit: Duration, checkingEvery interval: Duration = .seconds(1))
+        async throws
+    {
         while true {
             let idle = await idleTime()
             if idle >= limit { return }
@@ -43,17 +45,17 @@ public actor ActivityTracker {
 /// Wraps a responder so that every request counts as activity for `tracker`. A response's
 /// body may still stream after `respond` returns; that tail is not counted, which only makes
 /// the idle time start a little early.
-public struct ActivityTrackingResponder<Base: HTTPResponder>: HTTPResponder {
-    public typealias Context = Base.Context
+package struct ActivityTrackingResponder<Base: HTTPResponder>: HTTPResponder {
+    package typealias Context = Base.Context
     let base: Base
     let tracker: ActivityTracker
 
-    public init(_ base: Base, tracker: ActivityTracker) {
+    package init(_ base: Base, tracker: ActivityTracker) {
         self.base = base
         self.tracker = tracker
     }
 
-    public func respond(to request: Request, context: Context) async throws -> Response {
+    package func respond(to request: Request, context: Context) async throws -> Response {
         await tracker.begin()
         do {
             let response = try await base.respond(to: request, context: context)

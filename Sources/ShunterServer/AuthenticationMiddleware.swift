@@ -41,7 +41,10 @@ struct AuthenticationMiddleware: RouterMiddleware {
         case .unauthenticated(let sentence):
             logger.notice(
                 "refused a request without a valid token",
-                metadata: ["client": "\(context.clientAddress)", "method": "\(method)", "path": "\(path)", "reason": "\(sentence)"])
+                metadata: [
+                    "client": "\(context.clientAddress)", "method": "\(method)", "path": "\(path)",
+                    "reason": "\(sentence)",
+                ])
             var headers = HTTPFields()
             headers[.wwwAuthenticate] = "Bearer realm=\"shunter\", Basic realm=\"shunter\""
             return Self.answer(.unauthorized, sentence, headers: headers)
@@ -55,7 +58,8 @@ struct AuthenticationMiddleware: RouterMiddleware {
             let wait = max(1, Int(seconds.rounded(.up).clamped(to: 1...3600)))
             headers[.retryAfter] = "\(wait)"
             return Self.answer(
-                .tooManyRequests, "too many failed authentications from \(context.clientAddress): try again in \(wait) s",
+                .tooManyRequests,
+                "too many failed authentications from \(context.clientAddress): try again in \(wait) s",
                 headers: headers)
         case .unavailable(let sentence):
             logger.error("cannot authenticate", metadata: ["error": "\(sentence)"])
@@ -63,7 +67,9 @@ struct AuthenticationMiddleware: RouterMiddleware {
         }
     }
 
-    static func answer(_ status: HTTPResponse.Status, _ sentence: String, headers: HTTPFields = HTTPFields()) -> Response {
+    static func answer(_ status: HTTPResponse.Status, _ sentence: String, headers: HTTPFields = HTTPFields())
+        -> Response
+    {
         var headers = headers
         headers[.contentType] = "text/plain; charset=utf-8"
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: sentence + "\n")))

@@ -70,7 +70,8 @@ package struct ConnectionDeadlines: Sendable {
 
     package mutating func deadlinePassed(at now: Instant) -> Action {
         if let readingSince, let body = limits.body, now >= readingSince + body {
-            return .close(reason: "the request body did not arrive within http.body_timeout (\(ConfigParsing.format(body)))")
+            return .close(
+                reason: "the request body did not arrive within http.body_timeout (\(ConfigParsing.format(body)))")
         }
         if let idleSince, let idle = limits.idle, now >= idleSince + idle {
             return .close(reason: "no complete request head within http.idle_timeout (\(ConfigParsing.format(idle)))")

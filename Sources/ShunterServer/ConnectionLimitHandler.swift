@@ -100,7 +100,10 @@ package final class ConnectionLimitHandler: ChannelDuplexHandler, RemovableChann
             if firstRefusal {
                 logger.warning(
                     "refusing connections: the server holds max_connections already",
-                    metadata: ["max_connections": "\(counter.limit)", "remote": "\(context.remoteAddress.map { "\($0)" } ?? "?")"])
+                    metadata: [
+                        "max_connections": "\(counter.limit)",
+                        "remote": "\(context.remoteAddress.map { "\($0)" } ?? "?")",
+                    ])
             }
             context.close(promise: nil)
             return
@@ -129,7 +132,9 @@ package final class ConnectionLimitHandler: ChannelDuplexHandler, RemovableChann
             wakeUp?.cancel()
             let (seconds, attoseconds) = ContinuousClock.now.duration(to: instant).components
             // Limits are validated when the config is read; the bounds only keep the arithmetic safe.
-            let nanoseconds: Int64 = seconds < 0 ? 0
+            let nanoseconds: Int64 =
+                seconds < 0
+                ? 0
                 : seconds >= 9_000_000_000 ? Int64.max : seconds * 1_000_000_000 + attoseconds / 1_000_000_000
             let loop = context.eventLoop
             wakeUp = loop.assumeIsolatedUnsafeUnchecked().scheduleTask(in: .nanoseconds(nanoseconds)) { [self] in
@@ -139,7 +144,9 @@ package final class ConnectionLimitHandler: ChannelDuplexHandler, RemovableChann
         case .close(let reason):
             wakeUp?.cancel()
             wakeUp = nil
-            logger.debug("closing connection", metadata: ["reason": "\(reason)", "remote": "\(context.remoteAddress.map { "\($0)" } ?? "?")"])
+            logger.debug(
+                "closing connection",
+                metadata: ["reason": "\(reason)", "remote": "\(context.remoteAddress.map { "\($0)" } ?? "?")"])
             context.close(promise: nil)
         }
     }

@@ -7,7 +7,7 @@ import ShunterEnvironments
 /// GET /environments   {"builds_run": N, "building": [identity...], "defined": [name...],
 ///                      "environments": [{label, identity, kind, manager, prefix, origin, created, lastUsed}]}
 /// ```
-public func addEnvironmentRoutes<Context: RequestContext>(to router: Router<Context>, store: EnvironmentStore) {
+package func addEnvironmentRoutes<Context: RequestContext>(to router: Router<Context>, store: EnvironmentStore) {
     router.get("/environments") { _, _ -> Response in
         try PlainResponse.encoded(
             .ok,

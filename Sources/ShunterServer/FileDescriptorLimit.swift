@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The process's limit on open files. Its soft limit is often 1024 while the hard limit allows
@@ -12,9 +12,9 @@ package enum FileDescriptorLimit {
     package static func current() -> (soft: UInt64, hard: UInt64)? {
         var limit = rlimit()
         #if os(Linux)
-        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return nil }
+            guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return nil }
         #else
-        guard getrlimit(RLIMIT_NOFILE, &limit) == 0 else { return nil }
+            guard getrlimit(RLIMIT_NOFILE, &limit) == 0 else { return nil }
         #endif
         return (UInt64(limit.rlim_cur), UInt64(limit.rlim_max))
     }
@@ -26,9 +26,9 @@ package enum FileDescriptorLimit {
         guard soft < hard else { return soft }
         var raised = rlimit(rlim_cur: rlim_t(hard), rlim_max: rlim_t(hard))
         #if os(Linux)
-        let status = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &raised)
+            let status = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &raised)
         #else
-        let status = setrlimit(RLIMIT_NOFILE, &raised)
+            let status = setrlimit(RLIMIT_NOFILE, &raised)
         #endif
         return status == 0 ? hard : soft
     }

@@ -25,7 +25,9 @@ package struct HTTPAccess: Sendable {
         } catch {
             throw TLSLoadError("tls.certificate \(config.certificate): not a readable PEM certificate (\(error))")
         }
-        guard !certificates.isEmpty else { throw TLSLoadError("tls.certificate \(config.certificate): no certificate in the file") }
+        guard !certificates.isEmpty else {
+            throw TLSLoadError("tls.certificate \(config.certificate): no certificate in the file")
+        }
         let key: NIOSSLPrivateKey
         do {
             key = try NIOSSLPrivateKey(file: config.key, format: .pem)
@@ -37,7 +39,9 @@ package struct HTTPAccess: Sendable {
         do {
             _ = try NIOSSLContext(configuration: configuration)
         } catch {
-            throw TLSLoadError("tls: the certificate \(config.certificate) and key \(config.key) do not make a TLS context (\(error)): do they belong together?")
+            throw TLSLoadError(
+                "tls: the certificate \(config.certificate) and key \(config.key) do not make a TLS context (\(error)): do they belong together?"
+            )
         }
         return configuration
     }

@@ -19,7 +19,7 @@ import ShunterStore
 ///     million checksums would otherwise hold the broker's attention for seconds.
 ///   - maxListBytes: the largest JSON body those routes accept; by default room for
 ///     `maxChecksums` checksums written with generous white space.
-public func addHashserverRoutes<Context: RequestContext>(
+package func addHashserverRoutes<Context: RequestContext>(
     to router: Router<Context>, store: any BufferStore, writable: Bool, maxChecksums: Int = 100_000,
     maxListBytes: Int? = nil
 ) {
@@ -69,7 +69,7 @@ public func addHashserverRoutes<Context: RequestContext>(
             guard let buffer = try await store.get(checksum) else { return HashserverRequest.notFound }
             return HashserverRequest.bufferResponse(checksum, body: ResponseBody(byteBuffer: ByteBuffer(bytes: buffer)))
         } catch BufferStoreError.promiseTimedOut {
-            return HashserverRequest.notFound  // hashserver: an expired promise is just an absent buffer
+            return HashserverRequest.notFound // hashserver: an expired promise is just an absent buffer
         } catch let error as StoredBufferError {
             return StoreRouteResponse.json(.badRequest, .object(["message": .string("\(error)")]))
         }
@@ -167,10 +167,12 @@ enum HashserverRequest {
             try await file.chunks(chunkSize: max(file.size, 1)) { whole = $0 }
             return bufferResponse(file.checksum, body: ResponseBody(byteBuffer: whole))
         }
-        return bufferResponse(file.checksum, body: ResponseBody(contentLength: file.size) { writer in
-            try await file.chunks { try await writer.write($0) }
-            try await writer.finish(nil)
-        })
+        return bufferResponse(
+            file.checksum,
+            body: ResponseBody(contentLength: file.size) { writer in
+                try await file.chunks { try await writer.write($0) }
+                try await writer.finish(nil)
+            })
     }
 
     static func bufferResponse(_ checksum: Checksum, body: ResponseBody) -> Response {
@@ -191,7 +193,10 @@ enum HashserverRequest {
     /// character → Python's `fromhex` message with its position.
     static func checksum(_ text: String, location: Location) -> Result<Checksum, Invalid> {
         func invalid(_ message: String) -> Result<Checksum, Invalid> {
-            .failure(Invalid(type: "value_error", location: location.json, message: "Value error, " + message, input: .string(text)))
+            .failure(
+                Invalid(
+                    type: "value_error", location: location.json, message: "Value error, " + message,
+                    input: .string(text)))
         }
         let scalars = Array(text.unicodeScalars)
         if scalars.count % 2 == 1 { return invalid("Wrong length") }
@@ -205,9 +210,10 @@ enum HashserverRequest {
     /// The JSON list of checksums that `/has`, `/has-now` and `/buffer-length` take as body.
     static func checksumList(_ request: Request, limit: Int) async -> Result<[Checksum], Invalid> {
         guard let buffer = try? await request.body.collect(upTo: limit) else {
-            return .failure(Invalid(
-                type: "too_long", location: [.string("body")],
-                message: "request body larger than \(limit) bytes", input: .null))
+            return .failure(
+                Invalid(
+                    type: "too_long", location: [.string("body")],
+                    message: "request body larger than \(limit) bytes", input: .null))
         }
         let bytes = Array(buffer.readableBytesView)
         // Parsing a long list takes a while: not on the event loop that serves other requests.
@@ -219,22 +225,28 @@ enum HashserverRequest {
 
     static func checksumList(_ bytes: [UInt8]) -> Result<[Checksum], Invalid> {
         if bytes.isEmpty {
-            return .failure(Invalid(type: "missing", location: [.string("body")], message: "Field required", input: .null))
+            return .failure(
+                Invalid(type: "missing", location: [.string("body")], message: "Field required", input: .null))
         }
         guard let value = try? JSONParser.parse(bytes) else {
-            return .failure(Invalid(
-                type: "json_invalid", location: [.string("body"), .int(0)], message: "JSON decode error", input: .object([:])))
+            return .failure(
+                Invalid(
+                    type: "json_invalid", location: [.string("body"), .int(0)], message: "JSON decode error",
+                    input: .object([:])))
         }
         guard let items = value.arrayValue else {
-            return .failure(Invalid(
-                type: "list_type", location: [.string("body")], message: "Input should be a valid list", input: value))
+            return .failure(
+                Invalid(
+                    type: "list_type", location: [.string("body")], message: "Input should be a valid list",
+                    input: value))
         }
         var checksums: [Checksum] = []
         for (index, item) in items.enumerated() {
             guard let text = item.stringValue else {
-                return .failure(Invalid(
-                    type: "string_type", location: [.string("body"), .int(Int64(index))],
-                    message: "Input should be a valid string", input: item))
+                return .failure(
+                    Invalid(
+                        type: "string_type", location: [.string("body"), .int(Int64(index))],
+                        message: "Input should be a valid string", input: item))
             }
             switch checksum(text, location: .body(index: index)) {
             case .success(let parsed): checksums.append(parsed)

@@ -9,7 +9,7 @@ import ShunterCore
 /// Errors thrown are answered by `ShunterHTTPError.status(of:)`: `AdmissionRefusal` 400 or 422,
 /// `BrokerError.unknownJob` 404, `BrokerError.shuttingDown` 503, a full disk 507, anything
 /// else 500.
-public protocol JobService: Sendable {
+package protocol JobService: Sendable {
     /// Answers a transformation (from the cache, by joining the job running it or by a new
     /// job) and returns when it is done.
     func run(_ transformation: Transformation) async throws -> JobOutcome

@@ -11,49 +11,57 @@ import ShunterCore
 /// it, 409 for record mode, 422 for a job nothing here can run, 503 while the broker is
 /// stopping (the client retries); a failed job is 500 with its error, as the Python jobserver
 /// answers.
-public func addJobserverRoutes<Context: RequestContext>(to router: Router<Context>, jobs: any JobService, hash: HashAlgorithm) {
+package func addJobserverRoutes<Context: RequestContext>(
+    to router: Router<Context>, jobs: any JobService, hash: HashAlgorithm
+) {
     router.get("/healthcheck") { _, _ in
         PlainResponse.text(.ok, "OK")
     }
 
-    router.get("/run-transformation", use: ShunterHTTPError.answering { request, _ -> Response in
-        let payload = try await request.collectJSON()
-        let transformation = try JobserverPayload.transformation(from: payload, hash: hash)
-        let outcome: JobOutcome
-        do {
-            outcome = try await jobs.run(transformation)
-        } catch let error as CancellationError {
-            throw error
-        } catch {
-            // The jobserver's answer is the error's own text, whatever its status.
-            throw ShunterHTTPError(ShunterHTTPError.status(of: error), "\(error)", cause: error)
-        }
-        switch outcome.status {
-        case .succeeded:
-            return PlainResponse.json(
-                .object([
-                    "result_checksum": .string(outcome.result!.hex),
-                    "record_runtime": JobserverPayload.recordRuntime(outcome.record),
-                ]))
-        case .failed:
-            return PlainResponse.text(.internalServerError, outcome.error ?? "the transformation failed")
-        case .cancelled:
-            // What the Python jobserver answers for a cancelled transformation.
-            return PlainResponse.text(.ok, "Transformation was canceled")
-        }
-    })
+    router.get(
+        "/run-transformation",
+        use: ShunterHTTPError.answering { request, _ -> Response in
+            let payload = try await request.collectJSON()
+            let transformation = try JobserverPayload.transformation(from: payload, hash: hash)
+            let outcome: JobOutcome
+            do {
+                outcome = try await jobs.run(transformation)
+            } catch let error as CancellationError {
+                throw error
+            } catch {
+                // The jobserver's answer is the error's own text, whatever its status.
+                throw ShunterHTTPError(ShunterHTTPError.status(of: error), "\(error)", cause: error)
+            }
+            switch outcome.status {
+            case .succeeded:
+                return PlainResponse.json(
+                    .object([
+                        "result_checksum": .string(outcome.result!.hex),
+                        "record_runtime": JobserverPayload.recordRuntime(outcome.record),
+                    ]))
+            case .failed:
+                return PlainResponse.text(.internalServerError, outcome.error ?? "the transformation failed")
+            case .cancelled:
+                // What the Python jobserver answers for a cancelled transformation.
+                return PlainResponse.text(.ok, "Transformation was canceled")
+            }
+        })
 
-    router.get("/transformation-status/:tf", use: ShunterHTTPError.answering { _, context -> Response in
-        let tf = try context.checksumParameter("tf")
-        return PlainResponse.json(.object(["status": .string(await JobserverPayload.status(of: tf, jobs: jobs))]))
-    })
+    router.get(
+        "/transformation-status/:tf",
+        use: ShunterHTTPError.answering { _, context -> Response in
+            let tf = try context.checksumParameter("tf")
+            return PlainResponse.json(.object(["status": .string(await JobserverPayload.status(of: tf, jobs: jobs))]))
+        })
 
-    router.post("/cancel-transformation/:tf", use: ShunterHTTPError.answering { _, context -> Response in
-        let tf = try context.checksumParameter("tf")
-        let cancelled = await jobs.cancel(transformation: tf)
-        let status = cancelled ? "canceled" : await JobserverPayload.status(of: tf, jobs: jobs)
-        return PlainResponse.json(.object(["canceled": .bool(cancelled), "status": .string(status)]))
-    })
+    router.post(
+        "/cancel-transformation/:tf",
+        use: ShunterHTTPError.answering { _, context -> Response in
+            let tf = try context.checksumParameter("tf")
+            let cancelled = await jobs.cancel(transformation: tf)
+            let status = cancelled ? "canceled" : await JobserverPayload.status(of: tf, jobs: jobs)
+            return PlainResponse.json(.object(["canceled": .bool(cancelled), "status": .string(status)]))
+        })
 }
 
 /// The request and response shapes of the jobserver API.

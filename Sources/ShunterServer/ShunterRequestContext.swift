@@ -5,13 +5,13 @@ import ShunterAuth
 /// The context of every request to the broker: Hummingbird's core, the client's address (for
 /// the failed-attempt limiter and the audit log) and, once `AuthenticationMiddleware` has run,
 /// who sends the request.
-public struct ShunterRequestContext: RequestContext, RemoteAddressRequestContext {
-    public var coreContext: CoreRequestContextStorage
-    public let remoteAddress: SocketAddress?
+package struct ShunterRequestContext: RequestContext, RemoteAddressRequestContext {
+    package var coreContext: CoreRequestContextStorage
+    package let remoteAddress: SocketAddress?
     /// The anonymous admin until the middleware says otherwise (and on a broker without tokens).
     package var principal: Principal = .anonymous
 
-    public init(source: ApplicationRequestContextSource) {
+    package init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         remoteAddress = source.channel.remoteAddress
     }

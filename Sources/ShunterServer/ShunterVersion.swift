@@ -1,4 +1,4 @@
 /// The version `shunter --version` and `/status` report.
-public enum ShunterVersion {
-    public static let current = "0.1.0"
+package enum ShunterVersion {
+    package static let current = "0.1.0"
 }

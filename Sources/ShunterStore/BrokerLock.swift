@@ -1,11 +1,11 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The claim of one broker process on a journal, work root or buffer store: two brokers on one
@@ -17,16 +17,16 @@ import Darwin
 /// file's text (the holder's pid, host, start time and command) is then only history, and is
 /// rewritten. The descriptor is close-on-exec: a job or a crash reporter started by the broker
 /// must never keep the store locked after the broker is gone.
-public final class BrokerLock: Sendable {
+package final class BrokerLock: Sendable {
     /// Who holds (or held) a lock, as its file says.
-    public struct Holder: Sendable, Hashable, CustomStringConvertible {
-        public var pid: Int32
-        public var host: String
+    package struct Holder: Sendable, Hashable, CustomStringConvertible {
+        package var pid: Int32
+        package var host: String
         /// ISO 8601, UTC.
-        public var started: String
-        public var command: String
+        package var started: String
+        package var command: String
 
-        public var description: String { "pid \(pid) on host \(host), started \(started) (\(command))" }
+        package var description: String { "pid \(pid) on host \(host), started \(started) (\(command))" }
 
         var fileText: String { "pid \(pid)\nhost \(host)\nstarted \(started)\ncommand \(command)\n" }
 
@@ -62,9 +62,9 @@ public final class BrokerLock: Sendable {
     }
 
     /// The lock file.
-    public let path: String
+    package let path: String
     /// The previous holder named in the file when this process took it over (it was gone).
-    public let previousHolder: Holder?
+    package let previousHolder: Holder?
     private let descriptor: Int32
 
     private init(path: String, descriptor: Int32, previousHolder: Holder?) {
@@ -76,7 +76,7 @@ public final class BrokerLock: Sendable {
     deinit { close(descriptor) }
 
     /// The lock file guarding `path` (a file or a directory).
-    public static func lockPath(guarding path: String) -> String {
+    package static func lockPath(guarding path: String) -> String {
         var trimmed = path
         while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
         return trimmed + ".lock"
@@ -84,7 +84,9 @@ public final class BrokerLock: Sendable {
 
     /// Takes the lock on `guarded` for this process, or throws `BrokerLockError.held` naming
     /// the live holder. `what` says what the path is, for the message ("journal").
-    public static func acquire(guarding guarded: String, what: String, command: String) throws(BrokerLockError) -> BrokerLock {
+    package static func acquire(guarding guarded: String, what: String, command: String) throws(BrokerLockError)
+        -> BrokerLock
+    {
         let path = lockPath(guarding: guarded)
         do {
             try FileManager.default.createDirectory(
@@ -113,7 +115,7 @@ public final class BrokerLock: Sendable {
     }
 
     /// Who holds the lock on `guarded` now; nil when nobody does.
-    public static func holder(guarding guarded: String) -> Holder? {
+    package static func holder(guarding guarded: String) -> Holder? {
         let path = lockPath(guarding: guarded)
         let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         guard descriptor >= 0 else { return nil }
@@ -133,16 +135,18 @@ public final class BrokerLock: Sendable {
     }
 }
 
-public enum BrokerLockError: Error, Sendable, CustomStringConvertible {
+package enum BrokerLockError: Error, Sendable, CustomStringConvertible {
     /// Another live process holds it.
     case held(path: String, what: String, guarded: String, holder: BrokerLock.Holder?)
     /// The lock file cannot be made or locked at all.
     case unusable(path: String, reason: String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .held(let path, let what, let guarded, let holder):
-            let who = holder.map { "another broker, \($0)," } ?? "another broker (still starting: it has not named itself yet)"
+            let who =
+                holder.map { "another broker, \($0)," }
+                ?? "another broker (still starting: it has not named itself yet)"
             return "the \(what) \(guarded) is in use: \(who) holds \(path). Two brokers on one journal, work root "
                 + "or buffer store kill each other's jobs. Stop that broker first, or give this one its own "
                 + "journal, workdir and store in its config."

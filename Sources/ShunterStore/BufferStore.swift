@@ -6,7 +6,7 @@ import ShunterCore
 /// Implementations: `FileBufferStore` (embedded, hashserver's prefix layout on disk) and
 /// `RemoteBufferStore` (an external hashserver over HTTP). Every implementation verifies that
 /// a buffer hashes to its checksum before it stores it: a store never holds a lie.
-public protocol BufferStore: Sendable {
+package protocol BufferStore: Sendable {
     /// The hash this store checks buffers against.
     var hashAlgorithm: HashAlgorithm { get }
 
@@ -55,13 +55,13 @@ public protocol BufferStore: Sendable {
 
 /// A store whose buffers are files on local disk, which a reader can stream in chunks instead
 /// of loading whole (the hashserver GET route does, for large buffers).
-public protocol FileBackedBufferStore: BufferStore {
+package protocol FileBackedBufferStore: BufferStore {
     /// The buffer's file opened for reading, or nil when absent; waits for uploads in flight
     /// and promises as `get` does.
     func open(_ checksum: Checksum) async throws -> StoredBufferFile?
 }
 
-public enum BufferStoreError: Error, Sendable, CustomStringConvertible {
+package enum BufferStoreError: Error, Sendable, CustomStringConvertible {
     case checksumMismatch(expected: Checksum, actual: Checksum)
     case notFound(Checksum)
     case promiseTimedOut(Checksum, seconds: Double)
@@ -70,7 +70,7 @@ public enum BufferStoreError: Error, Sendable, CustomStringConvertible {
     /// A buffer larger than the limit its writer set.
     case tooLarge(limit: Int)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .checksumMismatch(let expected, let actual):
             "buffer refused: it hashes to \(actual), not to \(expected)"

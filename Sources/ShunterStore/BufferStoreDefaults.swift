@@ -1,18 +1,18 @@
 import ShunterCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 extension BufferStore {
-    public func hasNow(_ checksums: [Checksum]) async throws -> [Bool] {
+    package func hasNow(_ checksums: [Checksum]) async throws -> [Bool] {
         try await has(checksums)
     }
 
     @discardableResult
-    public func put<Chunks: AsyncSequence>(streaming chunks: Chunks, expected: Checksum) async throws -> Checksum
+    package func put<Chunks: AsyncSequence>(streaming chunks: Chunks, expected: Checksum) async throws -> Checksum
     where Chunks.Element == [UInt8] {
         var buffer: [UInt8] = []
         for try await chunk in chunks { buffer.append(contentsOf: chunk) }
@@ -20,7 +20,7 @@ extension BufferStore {
     }
 
     @discardableResult
-    public func put(contentsOf fd: Int32, limit: Int) async throws -> Checksum {
+    package func put(contentsOf fd: Int32, limit: Int) async throws -> Checksum {
         let buffer = try await BlockingIO.run { try FileSystem.readToEnd(fd, limit: limit, path: "result") }
         return try await put(buffer, expected: nil)
     }

@@ -3,7 +3,7 @@ import Logging
 import ShunterCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Buffers on local disk, in the layout the Python hashserver reads and writes.
@@ -15,23 +15,23 @@ import Glibc
 /// The actor only keeps the bookkeeping (uploads in flight, promises); hashing and disk I/O
 /// run outside it in chunks with `Task.yield()` between them, so a 256 MB upload neither holds
 /// up requests for other buffers nor monopolises a cooperative thread.
-public actor FileBufferStore: FileBackedBufferStore {
-    public enum Layout: String, Sendable, CaseIterable {
+package actor FileBufferStore: FileBackedBufferStore {
+    package enum Layout: String, Sendable, CaseIterable {
         case prefix
         case flat
     }
 
     /// The name of the marker file by which hashserver recognises the prefix layout.
-    public static let prefixMarker = ".HASHSERVER_PREFIX"
+    package static let prefixMarker = ".HASHSERVER_PREFIX"
 
-    public nonisolated let directory: String
-    public nonisolated let layout: Layout
-    public nonisolated let hashAlgorithm: HashAlgorithm
-    public nonisolated let promises: PromiseRegistry
+    package nonisolated let directory: String
+    package nonisolated let layout: Layout
+    package nonisolated let hashAlgorithm: HashAlgorithm
+    package nonisolated let promises: PromiseRegistry
     /// Re-hash a file on every read, as hashserver does, so a corrupted file is reported
     /// instead of served (a streamed read is cut short before its last chunk; see
     /// `StoredBufferFile`).
-    public nonisolated let verifiesReads: Bool
+    package nonisolated let verifiesReads: Bool
     private nonisolated let logger: Logger
     /// Small buffers read or written lately, answered without the file.
     nonisolated let recent = SmallBufferCache()
@@ -45,7 +45,7 @@ public actor FileBufferStore: FileBackedBufferStore {
     ///
     /// - Parameter layout: nil detects it: prefix when the marker file exists, flat when the
     ///   directory already holds buffers at its top level, prefix (with a new marker) otherwise.
-    public init(
+    package init(
         directory: String,
         layout: Layout? = nil,
         hashAlgorithm: HashAlgorithm = .sha256,
@@ -89,7 +89,7 @@ public actor FileBufferStore: FileBackedBufferStore {
     // MARK: - Paths
 
     /// Where a buffer is written.
-    public nonisolated func path(for checksum: Checksum) -> String {
+    package nonisolated func path(for checksum: Checksum) -> String {
         switch layout {
         case .prefix: "\(directory)/\(checksum.prefix(2))/\(checksum.hex)"
         case .flat: "\(directory)/\(checksum.hex)"
@@ -104,7 +104,7 @@ public actor FileBufferStore: FileBackedBufferStore {
     }
 
     /// The existing uncompressed file holding the buffer, if any.
-    public nonisolated func existingPath(for checksum: Checksum) -> String? {
+    package nonisolated func existingPath(for checksum: Checksum) -> String? {
         candidatePaths(for: checksum).first { FileSystem.fileSize($0) != nil }
     }
 
@@ -120,7 +120,7 @@ public actor FileBufferStore: FileBackedBufferStore {
 
     // MARK: - BufferStore
 
-    public nonisolated func get(_ checksum: Checksum) async throws -> [UInt8]? {
+    package nonisolated func get(_ checksum: Checksum) async throws -> [UInt8]? {
         if let buffer = recent.buffer(for: checksum) { return buffer }
         guard let buffer = try await open(checksum)?.bytes() else { return nil }
         // Verified as it was read when `verifiesReads`; otherwise the file is trusted anyway.
@@ -131,7 +131,7 @@ public actor FileBufferStore: FileBackedBufferStore {
     /// The buffer's file opened for reading in chunks (`StoredBufferFile`), or nil when the
     /// store does not have it. Waits as `get` does: for an upload of the same checksum in
     /// flight, and for a promised buffer up to the promise timeout.
-    public nonisolated func open(_ checksum: Checksum) async throws -> StoredBufferFile? {
+    package nonisolated func open(_ checksum: Checksum) async throws -> StoredBufferFile? {
         while true {
             await waitForUpload(of: checksum)
             if let file = try openExisting(checksum) { return file }
@@ -149,7 +149,7 @@ public actor FileBufferStore: FileBackedBufferStore {
     }
 
     @discardableResult
-    public nonisolated func put(_ buffer: [UInt8], expected: Checksum?) async throws -> Checksum {
+    package nonisolated func put(_ buffer: [UInt8], expected: Checksum?) async throws -> Checksum {
         let checksum = await Self.hash(buffer, with: hashAlgorithm)
         if let expected, expected != checksum {
             throw BufferStoreError.checksumMismatch(expected: expected, actual: checksum)
@@ -171,7 +171,7 @@ public actor FileBufferStore: FileBackedBufferStore {
     /// Stores a buffer that arrives in chunks (an HTTP upload), hashing while writing, so the
     /// whole buffer is never in memory. Nothing is kept when it does not hash to `expected`.
     @discardableResult
-    public nonisolated func put<Chunks: AsyncSequence>(
+    package nonisolated func put<Chunks: AsyncSequence>(
         streaming chunks: Chunks, expected: Checksum
     ) async throws -> Checksum where Chunks.Element == [UInt8] {
         try await store(expected) { fd, tempPath in
@@ -188,15 +188,17 @@ public actor FileBufferStore: FileBackedBufferStore {
     /// Copies the file into a temporary file of the store while hashing it, off the event
     /// loops, then renames it into place: a result of any size is never whole in memory.
     @discardableResult
-    public nonisolated func put(contentsOf fd: Int32, limit: Int) async throws -> Checksum {
+    package nonisolated func put(contentsOf fd: Int32, limit: Int) async throws -> Checksum {
         // Its name is not known before it is hashed: the temporary file waits at the top.
-        let (temp, tempPath) = try FileSystem.makeTemporaryFile(besides: directory + "/" + String(Self.streamedResultPrefix.dropLast()))
+        let (temp, tempPath) = try FileSystem.makeTemporaryFile(
+            besides: directory + "/" + String(Self.streamedResultPrefix.dropLast()))
         defer { close(temp) }
         do {
             let algorithm = hashAlgorithm
             let checksum = try await BlockingIO.run {
                 try FileSystem.copyHashing(
-                    from: fd, sourcePath: "result", to: temp, destinationPath: tempPath, algorithm: algorithm, limit: limit)
+                    from: fd, sourcePath: "result", to: temp, destinationPath: tempPath, algorithm: algorithm,
+                    limit: limit)
             }
             var committed = false
             try await claim(checksum) { target in
@@ -214,7 +216,7 @@ public actor FileBufferStore: FileBackedBufferStore {
         }
     }
 
-    public nonisolated func has(_ checksums: [Checksum]) async throws -> [Bool] {
+    package nonisolated func has(_ checksums: [Checksum]) async throws -> [Bool] {
         let present = try await hasNow(checksums)
         let promised = await promises.arePromised(checksums)
         return zip(present, promised).map { $0 || $1 }
@@ -222,36 +224,38 @@ public actor FileBufferStore: FileBackedBufferStore {
 
     /// Like `has`, but a promise does not count (hashserver's `/has-now`). An upload in
     /// progress does count, as in hashserver.
-    public nonisolated func hasNow(_ checksums: [Checksum]) async throws -> [Bool] {
+    package nonisolated func hasNow(_ checksums: [Checksum]) async throws -> [Bool] {
         let uploading = await checksumsBeingUploaded(among: checksums)
         let answer = { @Sendable [self] in
             checksums.map { checksum in
-                uploading.contains(checksum) || existingPath(for: checksum) != nil || compressedPath(for: checksum) != nil
+                uploading.contains(checksum) || existingPath(for: checksum) != nil
+                    || compressedPath(for: checksum) != nil
             }
         }
         // A few stats per checksum: a long list is looked up off the event loops.
         return checksums.count <= 64 ? answer() : try await BlockingIO.run(answer)
     }
 
-    public nonisolated func length(_ checksum: Checksum) async throws -> Int? {
+    package nonisolated func length(_ checksum: Checksum) async throws -> Int? {
         await waitForUpload(of: checksum)
         if let path = existingPath(for: checksum) { return FileSystem.fileSize(path) }
         // hashserver writes the decompressed length of a compressed upload beside it.
         for base in candidatePaths(for: checksum) {
             if let text = try? String(contentsOfFile: base + ".BUFFERLENGTH", encoding: .utf8),
-               let length = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+                let length = Int(text.trimmingCharacters(in: .whitespacesAndNewlines))
+            {
                 return length
             }
         }
         return nil
     }
 
-    public nonisolated func promise(_ checksum: Checksum) async throws {
+    package nonisolated func promise(_ checksum: Checksum) async throws {
         await promises.add(checksum)
     }
 
     /// Copies the file through the kernel; the store's copy was verified when it was written.
-    public nonisolated func materialize(_ checksum: Checksum, to destination: String) async throws {
+    package nonisolated func materialize(_ checksum: Checksum, to destination: String) async throws {
         await waitForUpload(of: checksum)
         var source = existingPath(for: checksum)
         if source == nil {
@@ -270,7 +274,8 @@ public actor FileBufferStore: FileBackedBufferStore {
     nonisolated func openExisting(_ checksum: Checksum) throws -> StoredBufferFile? {
         for path in candidatePaths(for: checksum) {
             if let file = try StoredBufferFile(
-                checksum: checksum, path: path, algorithm: hashAlgorithm, verifies: verifiesReads, logger: logger) {
+                checksum: checksum, path: path, algorithm: hashAlgorithm, verifies: verifiesReads, logger: logger)
+            {
                 return file
             }
         }
@@ -366,7 +371,7 @@ public actor FileBufferStore: FileBackedBufferStore {
     /// their checksum is not known while they are written, so only a start, when nothing is
     /// being written, can tell that one was interrupted.
     @discardableResult
-    public nonisolated func removeInterruptedWrites(atStart: Bool = false) async -> (files: Int, bytes: Int64) {
+    package nonisolated func removeInterruptedWrites(atStart: Bool = false) async -> (files: Int, bytes: Int64) {
         // Listed outside the actor: a large store's listing must not hold up its stores.
         var directories = [directory]
         if let entries = try? FileManager.default.contentsOfDirectory(atPath: directory) {

@@ -2,11 +2,11 @@ import Foundation
 import ShunterCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Thin POSIX helpers for the file store: errors carry the path and the operation, and
@@ -63,7 +63,9 @@ enum FileSystem {
     static func isTemporaryBufferName(_ name: String) -> Bool {
         let utf8 = Array(name.utf8)
         guard utf8.count == 64 + 7, utf8[64] == UInt8(ascii: "-") else { return false }
-        return utf8[..<64].allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0) }
+        return utf8[..<64].allSatisfy {
+            (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0)
+        }
     }
 
     /// Opens a fresh temporary file next to `path` (same directory, so rename is atomic).
@@ -101,7 +103,9 @@ enum FileSystem {
     /// Moves a finished temporary file into place (fsync, chmod, rename, fsync directory).
     /// The caller still owns (and closes) `fd`. `durable: false` skips both fsyncs, for files
     /// nobody needs after a crash (a job's work directory is made anew when the job re-runs).
-    static func commitTemporaryFile(fd: Int32, tempPath: String, to path: String, mode: mode_t, durable: Bool = true) throws {
+    static func commitTemporaryFile(fd: Int32, tempPath: String, to path: String, mode: mode_t, durable: Bool = true)
+        throws
+    {
         if durable { guard fsync(fd) == 0 else { throw failure(tempPath, "fsync") } }
         // An explicit mode is not masked by the kernel: the process's umask is applied here,
         // so a broker made owner-only (it sets umask 077) writes owner-only buffers.
@@ -124,7 +128,9 @@ enum FileSystem {
 
     /// Copies `source` to `destination` through the kernel (sendfile where it works,
     /// chunked read/write otherwise), never holding the whole file in memory.
-    static func copyAtomically(from source: String, to destination: String, mode: mode_t = 0o644, durable: Bool = true) throws {
+    static func copyAtomically(from source: String, to destination: String, mode: mode_t = 0o644, durable: Bool = true)
+        throws
+    {
         let input = open(source, O_RDONLY | O_CLOEXEC)
         guard input >= 0 else { throw failure(source, "open") }
         defer { close(input) }
@@ -139,16 +145,18 @@ enum FileSystem {
         }
     }
 
-    private static func copyContents(from input: Int32, sourcePath: String, to output: Int32, destinationPath: String) throws {
+    private static func copyContents(from input: Int32, sourcePath: String, to output: Int32, destinationPath: String)
+        throws
+    {
         #if os(Linux)
-        while true {
-            let copied = sendfile(output, input, nil, 1 << 30)
-            if copied > 0 { continue }
-            if copied == 0 { return }
-            if errno == EINTR { continue }
-            if errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP { break }
-            throw failure(sourcePath, "sendfile to \(destinationPath) from")
-        }
+            while true {
+                let copied = sendfile(output, input, nil, 1 << 30)
+                if copied > 0 { continue }
+                if copied == 0 { return }
+                if errno == EINTR { continue }
+                if errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP { break }
+                throw failure(sourcePath, "sendfile to \(destinationPath) from")
+            }
         // Fall back to plain copying from wherever sendfile stopped.
         #endif
         var chunk = [UInt8](repeating: 0, count: chunkSize)
@@ -159,7 +167,9 @@ enum FileSystem {
                 throw failure(sourcePath, "read")
             }
             if got == 0 { return }
-            try chunk.withUnsafeBytes { try writeAll(output, UnsafeRawBufferPointer(rebasing: $0[0..<got]), path: destinationPath) }
+            try chunk.withUnsafeBytes {
+                try writeAll(output, UnsafeRawBufferPointer(rebasing: $0[0..<got]), path: destinationPath)
+            }
         }
     }
 

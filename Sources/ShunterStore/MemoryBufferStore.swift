@@ -5,23 +5,23 @@ import ShunterCore
 ///
 /// Hashing happens outside the actor (in `put`, which is nonisolated), so a large upload does
 /// not hold up readers of other buffers.
-public actor MemoryBufferStore: BufferStore {
-    public nonisolated let hashAlgorithm: HashAlgorithm
-    public nonisolated let promises: PromiseRegistry
+package actor MemoryBufferStore: BufferStore {
+    package nonisolated let hashAlgorithm: HashAlgorithm
+    package nonisolated let promises: PromiseRegistry
     private var buffers: [Checksum: [UInt8]] = [:]
 
-    public init(hashAlgorithm: HashAlgorithm = .sha256, promiseTimeout: Duration = .seconds(600)) {
+    package init(hashAlgorithm: HashAlgorithm = .sha256, promiseTimeout: Duration = .seconds(600)) {
         self.hashAlgorithm = hashAlgorithm
         self.promises = PromiseRegistry(timeToLive: promiseTimeout)
     }
 
     /// How many buffers are stored.
-    public var count: Int { buffers.count }
+    package var count: Int { buffers.count }
 
     /// Every stored checksum, sorted.
-    public var checksums: [Checksum] { buffers.keys.sorted() }
+    package var checksums: [Checksum] { buffers.keys.sorted() }
 
-    public func get(_ checksum: Checksum) async throws -> [UInt8]? {
+    package func get(_ checksum: Checksum) async throws -> [UInt8]? {
         while true {
             if let buffer = buffers[checksum] { return buffer }
             switch await promises.waitForArrival(of: checksum) {
@@ -35,7 +35,7 @@ public actor MemoryBufferStore: BufferStore {
     }
 
     @discardableResult
-    public nonisolated func put(_ buffer: [UInt8], expected: Checksum?) async throws -> Checksum {
+    package nonisolated func put(_ buffer: [UInt8], expected: Checksum?) async throws -> Checksum {
         let checksum = hashAlgorithm.checksum(of: buffer)
         if let expected, expected != checksum {
             throw BufferStoreError.checksumMismatch(expected: expected, actual: checksum)
@@ -49,7 +49,7 @@ public actor MemoryBufferStore: BufferStore {
         await promises.resolve(checksum)
     }
 
-    public func has(_ checksums: [Checksum]) async throws -> [Bool] {
+    package func has(_ checksums: [Checksum]) async throws -> [Bool] {
         var answers: [Bool] = []
         for checksum in checksums {
             let present = buffers[checksum] != nil
@@ -59,19 +59,19 @@ public actor MemoryBufferStore: BufferStore {
     }
 
     /// Like `has`, but a promise does not count (hashserver's `/has-now`).
-    public func hasNow(_ checksums: [Checksum]) async throws -> [Bool] {
+    package func hasNow(_ checksums: [Checksum]) async throws -> [Bool] {
         checksums.map { buffers[$0] != nil }
     }
 
-    public func length(_ checksum: Checksum) async throws -> Int? {
+    package func length(_ checksum: Checksum) async throws -> Int? {
         buffers[checksum]?.count
     }
 
-    public func promise(_ checksum: Checksum) async throws {
+    package func promise(_ checksum: Checksum) async throws {
         await promises.add(checksum)
     }
 
-    public func materialize(_ checksum: Checksum, to path: String) async throws {
+    package func materialize(_ checksum: Checksum, to path: String) async throws {
         guard let buffer = try await get(checksum) else { throw BufferStoreError.notFound(checksum) }
         try FileSystem.writeAtomically(buffer, to: path)
     }

@@ -6,8 +6,8 @@ import ShunterCore
 /// promised again), counts as present for `has`, and makes a `get` of the absent buffer wait
 /// for its arrival instead of answering "not found". A promise that is never kept only holds
 /// up the readers of that one checksum, and only until it expires.
-public actor PromiseRegistry {
-    public enum WaitOutcome: Sendable, Equatable {
+package actor PromiseRegistry {
+    package enum WaitOutcome: Sendable, Equatable {
         /// The buffer was stored: read it again.
         case arrived
         /// Nothing was promised (or the promise was already kept before the wait began).
@@ -22,17 +22,17 @@ public actor PromiseRegistry {
         var expiryTask: Task<Void, Never>?
     }
 
-    public nonisolated let timeToLive: Duration
+    package nonisolated let timeToLive: Duration
     private var entries: [Checksum: Entry] = [:]
     private var nextWaiterID: UInt64 = 0
 
-    public init(timeToLive: Duration = .seconds(600)) {
+    package init(timeToLive: Duration = .seconds(600)) {
         self.timeToLive = timeToLive
     }
 
     /// Registers (or renews) a promise; returns how long it is valid.
     @discardableResult
-    public func add(_ checksum: Checksum) -> Duration {
+    package func add(_ checksum: Checksum) -> Duration {
         let expiresAt = ContinuousClock.now + timeToLive
         if entries[checksum] != nil {
             entries[checksum]!.expiresAt = expiresAt
@@ -47,7 +47,7 @@ public actor PromiseRegistry {
     }
 
     /// The buffer arrived: wakes every reader waiting for it.
-    public func resolve(_ checksum: Checksum) {
+    package func resolve(_ checksum: Checksum) {
         guard let entry = entries.removeValue(forKey: checksum) else { return }
         entry.expiryTask?.cancel()
         for waiter in entry.waiters.values { waiter.resume(returning: .arrived) }
@@ -58,20 +58,20 @@ public actor PromiseRegistry {
         entries[checksum]?.waiters.count ?? 0
     }
 
-    public func isPromised(_ checksum: Checksum) -> Bool {
+    package func isPromised(_ checksum: Checksum) -> Bool {
         guard let entry = entries[checksum] else { return false }
         return entry.expiresAt > ContinuousClock.now
     }
 
     /// `isPromised` for many at once: one hop onto the actor instead of one per checksum.
-    public func arePromised(_ checksums: [Checksum]) -> [Bool] {
+    package func arePromised(_ checksums: [Checksum]) -> [Bool] {
         if entries.isEmpty { return checksums.map { _ in false } }
         let now = ContinuousClock.now
         return checksums.map { entries[$0].map { $0.expiresAt > now } ?? false }
     }
 
     /// Waits until the promised buffer arrives or the promise expires.
-    public func waitForArrival(of checksum: Checksum) async -> WaitOutcome {
+    package func waitForArrival(of checksum: Checksum) async -> WaitOutcome {
         guard let entry = entries[checksum] else { return .notPromised }
         guard entry.expiresAt > ContinuousClock.now else { return .expired }
         let waiterID = nextWaiterID
@@ -106,14 +106,14 @@ public actor PromiseRegistry {
             do {
                 try await Task.sleep(until: deadline, clock: .continuous)
             } catch {
-                return  // resolved: the task was cancelled
+                return // resolved: the task was cancelled
             }
         }
     }
 }
 
 /// A store that keeps promises itself (as opposed to forwarding them to a remote server).
-public protocol PromiseKeeping: Sendable {
+package protocol PromiseKeeping: Sendable {
     var promises: PromiseRegistry { get }
 }
 

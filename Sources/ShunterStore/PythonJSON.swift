@@ -26,7 +26,8 @@ enum PythonJSON {
             writeContainer(items.map { (nil, $0) }, open: "[", close: "]", indent: indent, level: level, into: &out)
         case .object(let object):
             let keys = object.keys.sorted { $0.unicodeScalars.lexicographicallyPrecedes($1.unicodeScalars) }
-            writeContainer(keys.map { ($0, object[$0]!) }, open: "{", close: "}", indent: indent, level: level, into: &out)
+            writeContainer(
+                keys.map { ($0, object[$0]!) }, open: "{", close: "}", indent: indent, level: level, into: &out)
         }
     }
 

@@ -5,7 +5,7 @@ import NIOHTTP1
 import ShunterCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Buffers in an external hashserver (or another Shunter), over its HTTP API.
@@ -13,15 +13,15 @@ import Glibc
 /// Every buffer is checked against its checksum on the way in and on the way out, so a
 /// misbehaving server can neither be fed nor feed a wrong buffer. Promises are the server's:
 /// a `get` of a promised buffer is answered by the server when the buffer arrives.
-public struct RemoteBufferStore: BufferStore {
-    public let url: String
-    public let hashAlgorithm: HashAlgorithm
+package struct RemoteBufferStore: BufferStore {
+    package let url: String
+    package let hashAlgorithm: HashAlgorithm
     /// How long one request may take; a `get` of a promised buffer waits on the server up to
     /// the promise's lifetime (hashserver: 600 s), so this should be longer than that.
-    public let timeout: Duration
+    package let timeout: Duration
     private let client: HTTPClient
 
-    public init(
+    package init(
         url: String, hashAlgorithm: HashAlgorithm = .sha256, timeout: Duration = .seconds(660),
         client: HTTPClient = .shared
     ) {
@@ -31,7 +31,7 @@ public struct RemoteBufferStore: BufferStore {
         self.client = client
     }
 
-    public func get(_ checksum: Checksum) async throws -> [UInt8]? {
+    package func get(_ checksum: Checksum) async throws -> [UInt8]? {
         let (status, body) = try await send(.GET, "/\(checksum.hex)")
         if status == 404 { return nil }
         try expect(status, in: [200], body: body, path: "/\(checksum.hex)")
@@ -41,7 +41,7 @@ public struct RemoteBufferStore: BufferStore {
     }
 
     @discardableResult
-    public func put(_ buffer: [UInt8], expected: Checksum?) async throws -> Checksum {
+    package func put(_ buffer: [UInt8], expected: Checksum?) async throws -> Checksum {
         let checksum = hashAlgorithm.checksum(of: buffer)
         if let expected, expected != checksum {
             throw BufferStoreError.checksumMismatch(expected: expected, actual: checksum)
@@ -52,29 +52,29 @@ public struct RemoteBufferStore: BufferStore {
         return checksum
     }
 
-    public func has(_ checksums: [Checksum]) async throws -> [Bool] {
+    package func has(_ checksums: [Checksum]) async throws -> [Bool] {
         try await list("/has", checksums).map { $0 == .bool(true) }
     }
 
-    public func hasNow(_ checksums: [Checksum]) async throws -> [Bool] {
+    package func hasNow(_ checksums: [Checksum]) async throws -> [Bool] {
         try await list("/has-now", checksums).map { $0 == .bool(true) }
     }
 
-    public func length(_ checksum: Checksum) async throws -> Int? {
+    package func length(_ checksum: Checksum) async throws -> Int? {
         guard case .int(let length) = try await list("/buffer-length", [checksum]).first else { return nil }
         // hashserver answers 0 for an absent buffer; only then is the empty buffer in doubt.
         if length == 0, try await hasNow([checksum]) != [true] { return nil }
         return Int(length)
     }
 
-    public func promise(_ checksum: Checksum) async throws {
+    package func promise(_ checksum: Checksum) async throws {
         let (status, body) = try await send(.PUT, "/promise/\(checksum.hex)")
         try expect(status, in: [200, 202], body: body, path: "/promise/\(checksum.hex)")
     }
 
     /// Streams the download to a temporary file beside `path`, hashing as it goes; the file
     /// is renamed into place only when the bytes match the checksum.
-    public func materialize(_ checksum: Checksum, to path: String) async throws {
+    package func materialize(_ checksum: Checksum, to path: String) async throws {
         var request = HTTPClientRequest(url: url + "/\(checksum.hex)")
         request.method = .GET
         let response = try await client.execute(request, timeout: .nanoseconds(timeout.nanoseconds))
@@ -95,7 +95,9 @@ public struct RemoteBufferStore: BufferStore {
                 }
             }
             let actual = hasher.finalize()
-            guard actual == checksum else { throw BufferStoreError.checksumMismatch(expected: checksum, actual: actual) }
+            guard actual == checksum else {
+                throw BufferStoreError.checksumMismatch(expected: checksum, actual: actual)
+            }
             try FileSystem.commitTemporaryFile(fd: fd, tempPath: tempPath, to: path, mode: 0o644)
         } catch {
             unlink(tempPath)
@@ -112,12 +114,16 @@ public struct RemoteBufferStore: BufferStore {
         guard let answers = (try? JSONParser.parse(body))?.arrayValue, answers.count == checksums.count else {
             throw BufferStoreError.remote(
                 url: url + path, status: status,
-                message: "expected a JSON list of \(checksums.count) items, got: \(String(decoding: body.prefix(200), as: UTF8.self))")
+                message:
+                    "expected a JSON list of \(checksums.count) items, got: \(String(decoding: body.prefix(200), as: UTF8.self))"
+            )
         }
         return answers
     }
 
-    private func send(_ method: HTTPMethod, _ path: String, body: [UInt8]? = nil, json: Bool = false) async throws -> (Int, [UInt8]) {
+    private func send(_ method: HTTPMethod, _ path: String, body: [UInt8]? = nil, json: Bool = false) async throws -> (
+        Int, [UInt8]
+    ) {
         var request = HTTPClientRequest(url: url + path)
         request.method = method
         if let body { request.body = .bytes(ByteBuffer(bytes: body)) }

@@ -1,37 +1,39 @@
-import Foundation
 import AsyncHTTPClient
+import Foundation
 import NIOCore
 import NIOHTTP1
 import ShunterCore
 
 /// The result cache in an external seamless-database (or another Shunter), over its
 /// `GET /` / `PUT /` JSON protocol, as Seamless's own `DatabaseClient` speaks it.
-public struct RemoteResultStore: ResultStore {
-    public let url: String
-    public let timeout: Duration
+package struct RemoteResultStore: ResultStore {
+    package let url: String
+    package let timeout: Duration
     private let client: HTTPClient
 
-    public init(url: String, timeout: Duration = .seconds(60), client: HTTPClient = .shared) {
+    package init(url: String, timeout: Duration = .seconds(60), client: HTTPClient = .shared) {
         self.url = url.hasSuffix("/") ? String(url.dropLast()) : url
         self.timeout = timeout
         self.client = client
     }
 
-    public func result(for transformation: Checksum) async throws -> Checksum? {
-        guard let text = try await get(["type": .string("transformation"), "checksum": .string(transformation.hex)]) else {
+    package func result(for transformation: Checksum) async throws -> Checksum? {
+        guard let text = try await get(["type": .string("transformation"), "checksum": .string(transformation.hex)])
+        else {
             return nil
         }
         do {
             return try Checksum(hex: text.trimmingCharacters(in: .whitespacesAndNewlines))
         } catch {
-            throw SeamlessDatabaseError.malformed("\(url) answered a transformation result that is not a checksum: \(error)")
+            throw SeamlessDatabaseError.malformed(
+                "\(url) answered a transformation result that is not a checksum: \(error)")
         }
     }
 
     /// Sets the result, then the execution record as a metadata row. A record that the
     /// database already holds in another version is left as it is (Seamless's client does
     /// the same with that 409).
-    public func setResult(_ result: Checksum, for transformation: Checksum, record: ExecutionRecord?) async throws {
+    package func setResult(_ result: Checksum, for transformation: Checksum, record: ExecutionRecord?) async throws {
         try await put([
             "type": .string("transformation"), "checksum": .string(transformation.hex), "value": .string(result.hex),
         ])
@@ -48,22 +50,24 @@ public struct RemoteResultStore: ResultStore {
     }
 
     /// The `protocol` answer, e.g. `["seamless", "database", "2.2"]`.
-    public func protocolVersion() async throws -> [String] {
+    package func protocolVersion() async throws -> [String] {
         let text = try await get(["type": .string("protocol")]) ?? ""
         return (try? JSONParser.parse(text))?.arrayValue?.compactMap(\.stringValue) ?? []
     }
 
     /// The execution record of a transformation, as stored.
-    public func metadata(for transformation: Checksum) async throws -> JSONValue? {
+    package func metadata(for transformation: Checksum) async throws -> JSONValue? {
         try await get(["type": .string("metadata"), "checksum": .string(transformation.hex)])
             .flatMap { try? JSONParser.parse($0) }
     }
 
-    public func transformations(producing result: Checksum) async throws -> [Checksum] {
+    package func transformations(producing result: Checksum) async throws -> [Checksum] {
         guard let text = try await get(["type": .string("rev_transformations"), "checksum": .string(result.hex)]) else {
             return []
         }
-        return (try? JSONParser.parse(text))?.arrayValue?.compactMap { $0.stringValue.flatMap { try? Checksum(hex: $0) } } ?? []
+        return (try? JSONParser.parse(text))?.arrayValue?.compactMap {
+            $0.stringValue.flatMap { try? Checksum(hex: $0) }
+        } ?? []
     }
 
     // MARK: - HTTP

@@ -5,7 +5,7 @@ import ShunterCore
 /// Implementations: `SQLiteResultStore` (embedded; it also answers the seamless-database
 /// routes) and `RemoteResultStore` (an external seamless-database over HTTP). A hit here is
 /// what lets the broker answer a repeated transformation without running anything.
-public protocol ResultStore: Sendable {
+package protocol ResultStore: Sendable {
     func result(for transformation: Checksum) async throws -> Checksum?
 
     /// Records a result. `record` is the execution record (handler, timings, host) that a
@@ -18,19 +18,19 @@ public protocol ResultStore: Sendable {
 
 extension ResultStore {
     /// For stores whose `setResult` has written everything by the time it returns.
-    public func commitPending() async throws {}
+    package func commitPending() async throws {}
 }
 
 /// What is known about one execution, kept beside the cached result.
-public struct ExecutionRecord: Sendable, Codable, Hashable {
-    public var jobID: String
-    public var handler: String
-    public var startedAt: Double
-    public var finishedAt: Double
-    public var wallTimeSeconds: Double
-    public var hostname: String
+package struct ExecutionRecord: Sendable, Codable, Hashable {
+    package var jobID: String
+    package var handler: String
+    package var startedAt: Double
+    package var finishedAt: Double
+    package var wallTimeSeconds: Double
+    package var hostname: String
 
-    public init(
+    package init(
         jobID: String, handler: String, startedAt: Double, finishedAt: Double,
         wallTimeSeconds: Double, hostname: String
     ) {

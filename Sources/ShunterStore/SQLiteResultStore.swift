@@ -15,25 +15,25 @@ import ShunterCore
 /// never miss one. Another process reading the file sees them that much later, and a crash in
 /// that window loses them from the cache only (the job's end is in the broker's journal, the
 /// buffer in the buffer store): the transformation then runs again when next asked for.
-public final class SQLiteResultStore: ResultStore, Sendable {
-    public let path: String
+package final class SQLiteResultStore: ResultStore, Sendable {
+    package let path: String
     private let pool: DatabasePool
     /// Checkpoints off the committing threads (the event loops); nil when read-only.
     private let checkpointer: WALCheckpointer?
     private let readOnly: Bool
     private let pending = PendingResults()
     /// How long a stored result may wait for the commit it shares with the next ones.
-    public let commitDelay: Duration
+    package let commitDelay: Duration
     /// Where the batched commits run: off the event loops, like the checkpoints.
     private let commitQueue: DispatchQueue
     private let logger: Logger?
 
     /// Kinds of bucket that seamless-database accepts in `bucket_probe` requests.
-    public static let bucketKinds: Set<String> = ["node", "environment", "node_env", "queue", "queue_node"]
+    package static let bucketKinds: Set<String> = ["node", "environment", "node_env", "queue", "queue_node"]
 
     /// Opens (creating when writable) the database file at `path`. `logger` hears of batched
     /// commits that failed (they are tried again a second later).
-    public init(
+    package init(
         path: String, readOnly: Bool = false, commitDelay: Duration = .milliseconds(10), logger: Logger? = nil
     ) throws {
         var configuration = Configuration()
@@ -64,25 +64,26 @@ public final class SQLiteResultStore: ResultStore, Sendable {
 
     /// peewee's DDL for seamless-database's models, verbatim.
     static func createTables(_ db: Database) throws {
-        try db.execute(sql: """
-            CREATE TABLE IF NOT EXISTS "transformation" ("checksum" CHAR(64) NOT NULL PRIMARY KEY, "result" CHAR(64) NOT NULL);
-            CREATE INDEX IF NOT EXISTS "transformation_result" ON "transformation" ("result");
-            CREATE TABLE IF NOT EXISTS "rev_transformation" ("id" INTEGER NOT NULL PRIMARY KEY, "result" CHAR(64) NOT NULL, "checksum" CHAR(64) NOT NULL);
-            CREATE INDEX IF NOT EXISTS "rev_transformation_result" ON "rev_transformation" ("result");
-            CREATE TABLE IF NOT EXISTS "buffer_info" ("checksum" CHAR(64) NOT NULL PRIMARY KEY, "buffer_info" TEXT NOT NULL);
-            CREATE TABLE IF NOT EXISTS "syntactic_to_semantic" ("syntactic" CHAR(64) NOT NULL, "celltype" TEXT NOT NULL, "subcelltype" TEXT NOT NULL, "semantic" CHAR(64) NOT NULL, PRIMARY KEY ("syntactic", "celltype", "subcelltype", "semantic"));
-            CREATE INDEX IF NOT EXISTS "syntactic_to_semantic_syntactic" ON "syntactic_to_semantic" ("syntactic");
-            CREATE INDEX IF NOT EXISTS "syntactic_to_semantic_semantic" ON "syntactic_to_semantic" ("semantic");
-            CREATE TABLE IF NOT EXISTS "expression" ("input_checksum" CHAR(64) NOT NULL, "path" VARCHAR(100) NOT NULL, "celltype" VARCHAR(20) NOT NULL, "target_celltype" VARCHAR(20) NOT NULL, "validator" CHAR(64), "validator_language" VARCHAR(20), "result" CHAR(64) NOT NULL, PRIMARY KEY ("input_checksum", "path", "celltype", "target_celltype"));
-            CREATE INDEX IF NOT EXISTS "expression_result" ON "expression" ("result");
-            CREATE TABLE IF NOT EXISTS "meta_data" ("checksum" CHAR(64) NOT NULL PRIMARY KEY, "result" CHAR(64) NOT NULL, "metadata" TEXT NOT NULL);
-            CREATE INDEX IF NOT EXISTS "meta_data_result" ON "meta_data" ("result");
-            CREATE TABLE IF NOT EXISTS "bucket_probe" ("bucket_kind" VARCHAR(20) NOT NULL, "label" TEXT NOT NULL, "bucket_checksum" CHAR(64) NOT NULL, "captured_at" TEXT NOT NULL, "freshness_tokens" TEXT NOT NULL, PRIMARY KEY ("bucket_kind", "label"));
-            CREATE INDEX IF NOT EXISTS "bucket_probe_bucket_checksum" ON "bucket_probe" ("bucket_checksum");
-            CREATE TABLE IF NOT EXISTS "irreproducible_transformation" ("id" INTEGER NOT NULL PRIMARY KEY, "result" CHAR(64) NOT NULL, "checksum" CHAR(64) NOT NULL, "metadata" TEXT NOT NULL);
-            CREATE INDEX IF NOT EXISTS "irreproducible_transformation_result" ON "irreproducible_transformation" ("result");
-            CREATE INDEX IF NOT EXISTS "irreproducible_transformation_checksum" ON "irreproducible_transformation" ("checksum");
-            """)
+        try db.execute(
+            sql: """
+                CREATE TABLE IF NOT EXISTS "transformation" ("checksum" CHAR(64) NOT NULL PRIMARY KEY, "result" CHAR(64) NOT NULL);
+                CREATE INDEX IF NOT EXISTS "transformation_result" ON "transformation" ("result");
+                CREATE TABLE IF NOT EXISTS "rev_transformation" ("id" INTEGER NOT NULL PRIMARY KEY, "result" CHAR(64) NOT NULL, "checksum" CHAR(64) NOT NULL);
+                CREATE INDEX IF NOT EXISTS "rev_transformation_result" ON "rev_transformation" ("result");
+                CREATE TABLE IF NOT EXISTS "buffer_info" ("checksum" CHAR(64) NOT NULL PRIMARY KEY, "buffer_info" TEXT NOT NULL);
+                CREATE TABLE IF NOT EXISTS "syntactic_to_semantic" ("syntactic" CHAR(64) NOT NULL, "celltype" TEXT NOT NULL, "subcelltype" TEXT NOT NULL, "semantic" CHAR(64) NOT NULL, PRIMARY KEY ("syntactic", "celltype", "subcelltype", "semantic"));
+                CREATE INDEX IF NOT EXISTS "syntactic_to_semantic_syntactic" ON "syntactic_to_semantic" ("syntactic");
+                CREATE INDEX IF NOT EXISTS "syntactic_to_semantic_semantic" ON "syntactic_to_semantic" ("semantic");
+                CREATE TABLE IF NOT EXISTS "expression" ("input_checksum" CHAR(64) NOT NULL, "path" VARCHAR(100) NOT NULL, "celltype" VARCHAR(20) NOT NULL, "target_celltype" VARCHAR(20) NOT NULL, "validator" CHAR(64), "validator_language" VARCHAR(20), "result" CHAR(64) NOT NULL, PRIMARY KEY ("input_checksum", "path", "celltype", "target_celltype"));
+                CREATE INDEX IF NOT EXISTS "expression_result" ON "expression" ("result");
+                CREATE TABLE IF NOT EXISTS "meta_data" ("checksum" CHAR(64) NOT NULL PRIMARY KEY, "result" CHAR(64) NOT NULL, "metadata" TEXT NOT NULL);
+                CREATE INDEX IF NOT EXISTS "meta_data_result" ON "meta_data" ("result");
+                CREATE TABLE IF NOT EXISTS "bucket_probe" ("bucket_kind" VARCHAR(20) NOT NULL, "label" TEXT NOT NULL, "bucket_checksum" CHAR(64) NOT NULL, "captured_at" TEXT NOT NULL, "freshness_tokens" TEXT NOT NULL, PRIMARY KEY ("bucket_kind", "label"));
+                CREATE INDEX IF NOT EXISTS "bucket_probe_bucket_checksum" ON "bucket_probe" ("bucket_checksum");
+                CREATE TABLE IF NOT EXISTS "irreproducible_transformation" ("id" INTEGER NOT NULL PRIMARY KEY, "result" CHAR(64) NOT NULL, "checksum" CHAR(64) NOT NULL, "metadata" TEXT NOT NULL);
+                CREATE INDEX IF NOT EXISTS "irreproducible_transformation_result" ON "irreproducible_transformation" ("result");
+                CREATE INDEX IF NOT EXISTS "irreproducible_transformation_checksum" ON "irreproducible_transformation" ("checksum");
+                """)
     }
 
     // MARK: - ResultStore
@@ -90,7 +91,7 @@ public final class SQLiteResultStore: ResultStore, Sendable {
     /// Synchronous GRDB calls here and in `setResult`, which every job makes: an async one
     /// hops to GRDB's dispatch queue and back (two thread wake-ups), a synchronous one runs on
     /// the caller's thread for the few microseconds the statement takes.
-    public func result(for transformation: Checksum) async throws -> Checksum? {
+    package func result(for transformation: Checksum) async throws -> Checksum? {
         if let row = pending.row(for: transformation) { return row.result }
         return try readNow { db in try Self.transformationResult(db, transformation) }
     }
@@ -104,7 +105,7 @@ public final class SQLiteResultStore: ResultStore, Sendable {
     }
 
     /// The writer's `wal_autocheckpoint` (the checkpointer's backstop; SQLite's default is 1 000).
-    public func writerAutocheckpointPages() throws -> Int {
+    package func writerAutocheckpointPages() throws -> Int {
         try WALCheckpointer.writerAutocheckpointPages(of: pool)
     }
 
@@ -137,7 +138,7 @@ public final class SQLiteResultStore: ResultStore, Sendable {
     /// Records the result, and the execution record as a Seamless-shaped metadata row
     /// (`schema_version` 1, so that Seamless clients asking for `metadata` can read it).
     /// Returns before the commit: see the type's comment.
-    public func setResult(_ result: Checksum, for transformation: Checksum, record: ExecutionRecord?) async throws {
+    package func setResult(_ result: Checksum, for transformation: Checksum, record: ExecutionRecord?) async throws {
         if readOnly { throw SeamlessDatabaseError.readOnly }
         let metadata = record.map { Self.seamlessMetadata(for: $0, transformation: transformation, result: result) }
         if pending.add(result, for: transformation, metadata: metadata) {
@@ -146,7 +147,7 @@ public final class SQLiteResultStore: ResultStore, Sendable {
     }
 
     /// Commits the results stored so far now (at a graceful stop).
-    public func commitPending() async throws {
+    package func commitPending() async throws {
         try commitPendingNow()
     }
 
@@ -164,7 +165,8 @@ public final class SQLiteResultStore: ResultStore, Sendable {
                 try commitPendingNow()
             } catch {
                 // The rows stay pending, and visible to this store's readers.
-                logger?.error("could not commit stored results; trying again in a second", metadata: ["error": "\(error)"])
+                logger?.error(
+                    "could not commit stored results; trying again in a second", metadata: ["error": "\(error)"])
                 if pending.claimCommitSchedule() { scheduleCommit(after: .seconds(1)) }
             }
         }
@@ -174,8 +176,10 @@ public final class SQLiteResultStore: ResultStore, Sendable {
         for row in rows {
             try upsertTransformation(db, row.transformation, result: row.result)
             if let metadata = row.metadata {
-                try db.cachedStatement(sql: "INSERT OR REPLACE INTO meta_data (checksum, result, metadata) VALUES (?, ?, ?)")
-                    .execute(arguments: [row.transformation.hex, row.result.hex, PythonJSON.dumps(metadata)])
+                try db.cachedStatement(
+                    sql: "INSERT OR REPLACE INTO meta_data (checksum, result, metadata) VALUES (?, ?, ?)"
+                )
+                .execute(arguments: [row.transformation.hex, row.result.hex, PythonJSON.dumps(metadata)])
             }
         }
     }
@@ -196,10 +200,10 @@ public final class SQLiteResultStore: ResultStore, Sendable {
     }
 
     /// The Shunter execution record kept for a transformation, when Shunter wrote it.
-    public func executionRecord(for transformation: Checksum) async throws -> ExecutionRecord? {
+    package func executionRecord(for transformation: Checksum) async throws -> ExecutionRecord? {
         guard let metadata = try await metadata(for: transformation),
-              let jobID = metadata["shunter_job_id"]?.stringValue,
-              let handler = metadata["shunter_handler"]?.stringValue
+            let jobID = metadata["shunter_job_id"]?.stringValue,
+            let handler = metadata["shunter_handler"]?.stringValue
         else { return nil }
         func number(_ key: String) -> Double {
             switch metadata[key] {
@@ -216,17 +220,19 @@ public final class SQLiteResultStore: ResultStore, Sendable {
     // MARK: - transformation, rev_transformations
 
     /// `PUT {"type": "transformation"}`: sets (or replaces) the result.
-    public func setTransformationResult(_ result: Checksum, for transformation: Checksum) async throws {
+    package func setTransformationResult(_ result: Checksum, for transformation: Checksum) async throws {
         try await write { db in try Self.upsertTransformation(db, transformation, result: result) }
     }
 
     /// `GET {"type": "rev_transformations"}`: the transformations known to give `result`.
-    public func transformations(producing result: Checksum) async throws -> [Checksum] {
+    package func transformations(producing result: Checksum) async throws -> [Checksum] {
         // The reverse rows' order is their insertion order: pending results get theirs first.
         try commitPendingNow()
         return try await pool.read { db in
-            try String.fetchAll(db, sql: "SELECT checksum FROM rev_transformation WHERE result = ? ORDER BY id", arguments: [result.hex])
-                .compactMap { try? Checksum(hex: $0) }
+            try String.fetchAll(
+                db, sql: "SELECT checksum FROM rev_transformation WHERE result = ? ORDER BY id", arguments: [result.hex]
+            )
+            .compactMap { try? Checksum(hex: $0) }
         }
     }
 
@@ -259,14 +265,16 @@ public final class SQLiteResultStore: ResultStore, Sendable {
     // MARK: - metadata (execution records)
 
     /// `GET {"type": "metadata"}`: the execution record, as stored.
-    public func metadata(for transformation: Checksum) async throws -> JSONValue? {
+    package func metadata(for transformation: Checksum) async throws -> JSONValue? {
         if let metadata = pending.row(for: transformation)?.metadata { return metadata }
         return try await pool.read { db in try Self.metadataRow(db, transformation)?.metadata }
     }
 
-    static func metadataRow(_ db: Database, _ transformation: Checksum) throws -> (result: String, metadata: JSONValue)? {
-        guard let row = try Row.fetchOne(
-            db, sql: "SELECT result, metadata FROM meta_data WHERE checksum = ?", arguments: [transformation.hex])
+    static func metadataRow(_ db: Database, _ transformation: Checksum) throws -> (result: String, metadata: JSONValue)?
+    {
+        guard
+            let row = try Row.fetchOne(
+                db, sql: "SELECT result, metadata FROM meta_data WHERE checksum = ?", arguments: [transformation.hex])
         else { return nil }
         let text: String = row["metadata"]
         return (row["result"], (try? JSONParser.parse(text)) ?? .string(text))
@@ -274,15 +282,15 @@ public final class SQLiteResultStore: ResultStore, Sendable {
 
     /// `PUT {"type": "metadata"}`, with seamless-database's checks: the record must name this
     /// transformation and result, and may not contradict what is stored.
-    public func putMetadata(_ record: JSONValue, result: Checksum, for transformation: Checksum) async throws {
+    package func putMetadata(_ record: JSONValue, result: Checksum, for transformation: Checksum) async throws {
         guard case .object(let fields) = record,
-              case .int = fields["schema_version"],
-              fields["tf_checksum"] == .string(transformation.hex),
-              fields["result_checksum"] == .string(result.hex)
+            case .int = fields["schema_version"],
+            fields["tf_checksum"] == .string(transformation.hex),
+            fields["result_checksum"] == .string(result.hex)
         else { throw SeamlessDatabaseError.malformed("Malformed PUT metadata request") }
         if let checksumFields = fields["checksum_fields"], !checksumFields.isNull {
             guard let list = checksumFields.arrayValue,
-                  list.allSatisfy({ ($0.stringValue?.isEmpty == false) })
+                list.allSatisfy({ ($0.stringValue?.isEmpty == false) })
             else { throw SeamlessDatabaseError.malformed("Malformed PUT metadata request") }
         }
         try await write { db in
@@ -295,7 +303,8 @@ public final class SQLiteResultStore: ResultStore, Sendable {
             }
             if let stored = try Self.metadataRow(db, transformation) {
                 if stored.result != result.hex {
-                    throw SeamlessDatabaseError.conflict("Execution record result does not match stored metadata result")
+                    throw SeamlessDatabaseError.conflict(
+                        "Execution record result does not match stored metadata result")
                 }
                 if stored.metadata != record {
                     throw SeamlessDatabaseError.conflict("Execution record already exists with different metadata")
@@ -316,11 +325,11 @@ public final class SQLiteResultStore: ResultStore, Sendable {
 
     // MARK: - irreproducible
 
-    public struct IrreproducibleRecord: Sendable, Hashable {
-        public var transformation: Checksum
-        public var result: Checksum
+    package struct IrreproducibleRecord: Sendable, Hashable {
+        package var transformation: Checksum
+        package var result: Checksum
         /// The execution record that was stored when the result was contested, or "".
-        public var metadata: JSONValue
+        package var metadata: JSONValue
     }
 
     static func irreproducibleExists(_ db: Database, _ transformation: Checksum) throws -> Bool {
@@ -330,25 +339,30 @@ public final class SQLiteResultStore: ResultStore, Sendable {
     }
 
     /// `GET {"type": "irreproducible"}`.
-    public func irreproducibleRecords(for transformation: Checksum, result: Checksum? = nil) async throws -> [IrreproducibleRecord] {
+    package func irreproducibleRecords(for transformation: Checksum, result: Checksum? = nil) async throws
+        -> [IrreproducibleRecord]
+    {
         try await pool.read { db in
             try Row.fetchAll(
-                db, sql: "SELECT checksum, result, metadata FROM irreproducible_transformation WHERE checksum = ? ORDER BY id",
+                db,
+                sql:
+                    "SELECT checksum, result, metadata FROM irreproducible_transformation WHERE checksum = ? ORDER BY id",
                 arguments: [transformation.hex]
             ).compactMap { row -> IrreproducibleRecord? in
                 guard let tf = try? Checksum(hex: row["checksum"] as String),
-                      let rs = try? Checksum(hex: row["result"] as String)
+                    let rs = try? Checksum(hex: row["result"] as String)
                 else { return nil }
                 if let result, rs != result { return nil }
                 let text: String = row["metadata"]
-                return IrreproducibleRecord(transformation: tf, result: rs, metadata: (try? JSONParser.parse(text)) ?? .string(text))
+                return IrreproducibleRecord(
+                    transformation: tf, result: rs, metadata: (try? JSONParser.parse(text)) ?? .string(text))
             }
         }
     }
 
     /// `PUT {"type": "irreproducible"}`: contests a result. The cached result and its
     /// execution record are moved aside, so the transformation runs again.
-    public func markIrreproducible(_ transformation: Checksum, result: Checksum) async throws {
+    package func markIrreproducible(_ transformation: Checksum, result: Checksum) async throws {
         try await write { db in
             let known = try Self.transformationResult(db, transformation)
             if let known, known != result {
@@ -376,15 +390,17 @@ public final class SQLiteResultStore: ResultStore, Sendable {
     // MARK: - buffer_info
 
     /// `GET {"type": "buffer_info"}`.
-    public func bufferInfo(for checksum: Checksum) async throws -> JSONValue? {
+    package func bufferInfo(for checksum: Checksum) async throws -> JSONValue? {
         try await pool.read { db in
-            try String.fetchOne(db, sql: "SELECT buffer_info FROM buffer_info WHERE checksum = ?", arguments: [checksum.hex])
-                .map { (try? JSONParser.parse($0)) ?? .string($0) }
+            try String.fetchOne(
+                db, sql: "SELECT buffer_info FROM buffer_info WHERE checksum = ?", arguments: [checksum.hex]
+            )
+            .map { (try? JSONParser.parse($0)) ?? .string($0) }
         }
     }
 
     /// `PUT {"type": "buffer_info"}`: merges the fields into what is stored.
-    public func mergeBufferInfo(_ info: [String: JSONValue], for checksum: Checksum) async throws {
+    package func mergeBufferInfo(_ info: [String: JSONValue], for checksum: Checksum) async throws {
         for (key, value) in info where !value.isNull {
             if key == "length" {
                 guard case .int(let length) = value, length >= 0 else {
@@ -398,7 +414,8 @@ public final class SQLiteResultStore: ResultStore, Sendable {
             var merged: [String: JSONValue] = [:]
             if let text = try String.fetchOne(
                 db, sql: "SELECT buffer_info FROM buffer_info WHERE checksum = ?", arguments: [checksum.hex]),
-               let stored = (try? JSONParser.parse(text))?.objectValue {
+                let stored = (try? JSONParser.parse(text))?.objectValue
+            {
                 merged = stored
             }
             merged.merge(info) { _, new in new }
@@ -411,13 +428,19 @@ public final class SQLiteResultStore: ResultStore, Sendable {
     // MARK: - semantic ↔ syntactic
 
     /// `GET {"type": "semantic_to_syntactic"}`.
-    public func syntacticChecksums(forSemantic semantic: Checksum, celltype: String, subcelltype: String) async throws -> [Checksum] {
-        try await conversions(select: "syntactic", where: "semantic", semantic, celltype: celltype, subcelltype: subcelltype)
+    package func syntacticChecksums(forSemantic semantic: Checksum, celltype: String, subcelltype: String) async throws
+        -> [Checksum]
+    {
+        try await conversions(
+            select: "syntactic", where: "semantic", semantic, celltype: celltype, subcelltype: subcelltype)
     }
 
     /// `GET {"type": "syntactic_to_semantic"}`.
-    public func semanticChecksums(forSyntactic syntactic: Checksum, celltype: String, subcelltype: String) async throws -> [Checksum] {
-        try await conversions(select: "semantic", where: "syntactic", syntactic, celltype: celltype, subcelltype: subcelltype)
+    package func semanticChecksums(forSyntactic syntactic: Checksum, celltype: String, subcelltype: String) async throws
+        -> [Checksum]
+    {
+        try await conversions(
+            select: "semantic", where: "syntactic", syntactic, celltype: celltype, subcelltype: subcelltype)
     }
 
     /// `column` and `key` are one of the two fixed column names, never user input.
@@ -426,20 +449,23 @@ public final class SQLiteResultStore: ResultStore, Sendable {
     ) async throws -> [Checksum] {
         try await pool.read { db in
             try String.fetchAll(
-                db, sql: "SELECT \(column) FROM syntactic_to_semantic WHERE \(key) = ? AND celltype = ? AND subcelltype = ?",
+                db,
+                sql:
+                    "SELECT \(column) FROM syntactic_to_semantic WHERE \(key) = ? AND celltype = ? AND subcelltype = ?",
                 arguments: [checksum.hex, celltype, subcelltype]
             ).compactMap { try? Checksum(hex: $0) }
         }
     }
 
     /// `PUT {"type": "semantic_to_syntactic"}`.
-    public func addSemanticToSyntactic(
+    package func addSemanticToSyntactic(
         semantic: Checksum, celltype: String, subcelltype: String, syntactic: [Checksum]
     ) async throws {
         try await write { db in
             for checksum in syntactic {
                 try db.execute(
-                    sql: "INSERT OR IGNORE INTO syntactic_to_semantic (syntactic, celltype, subcelltype, semantic) VALUES (?, ?, ?, ?)",
+                    sql:
+                        "INSERT OR IGNORE INTO syntactic_to_semantic (syntactic, celltype, subcelltype, semantic) VALUES (?, ?, ?, ?)",
                     arguments: [checksum.hex, celltype, subcelltype, semantic.hex])
             }
         }
@@ -447,14 +473,14 @@ public final class SQLiteResultStore: ResultStore, Sendable {
 
     // MARK: - expression
 
-    public struct ExpressionKey: Sendable, Hashable {
-        public var input: Checksum
+    package struct ExpressionKey: Sendable, Hashable {
+        package var input: Checksum
         /// The path as seamless-database keys it: `json.dumps(path)`.
-        public var path: JSONValue
-        public var celltype: String
-        public var targetCelltype: String
+        package var path: JSONValue
+        package var celltype: String
+        package var targetCelltype: String
 
-        public init(input: Checksum, path: JSONValue, celltype: String, targetCelltype: String) {
+        package init(input: Checksum, path: JSONValue, celltype: String, targetCelltype: String) {
             self.input = input
             self.path = path
             self.celltype = celltype
@@ -463,10 +489,11 @@ public final class SQLiteResultStore: ResultStore, Sendable {
     }
 
     /// `GET {"type": "expression"}`.
-    public func expressionResult(_ key: ExpressionKey) async throws -> Checksum? {
+    package func expressionResult(_ key: ExpressionKey) async throws -> Checksum? {
         try await pool.read { db in
             try String.fetchOne(
-                db, sql: """
+                db,
+                sql: """
                     SELECT result FROM expression
                     WHERE input_checksum = ? AND path = ? AND celltype = ? AND target_celltype = ?
                     """,
@@ -476,11 +503,11 @@ public final class SQLiteResultStore: ResultStore, Sendable {
     }
 
     /// `PUT {"type": "expression"}`, with seamless-database's size constraints.
-    public func setExpressionResult(_ result: Checksum, for key: ExpressionKey) async throws {
+    package func setExpressionResult(_ result: Checksum, for key: ExpressionKey) async throws {
         let pathText = PythonJSON.dumps(key.path)
         let hasPath = !(key.path.arrayValue?.isEmpty ?? (key.path.objectValue?.isEmpty ?? false))
         guard pathText.count <= 100, key.celltype.count <= 20, key.targetCelltype.count <= 20,
-              !hasPath || ["mixed", "plain", "binary"].contains(key.celltype)
+            !hasPath || ["mixed", "plain", "binary"].contains(key.celltype)
         else { throw SeamlessDatabaseError.malformed("Malformed expression request (constraint violation)") }
         try await write { db in
             try db.execute(
@@ -493,7 +520,7 @@ public final class SQLiteResultStore: ResultStore, Sendable {
     }
 
     /// `GET {"type": "rev_expression"}`: the expressions known to give `result`.
-    public func expressions(producing result: Checksum) async throws -> [ExpressionKey] {
+    package func expressions(producing result: Checksum) async throws -> [ExpressionKey] {
         try await pool.read { db in
             try Row.fetchAll(
                 db, sql: "SELECT input_checksum, path, celltype, target_celltype FROM expression WHERE result = ?",
@@ -510,14 +537,17 @@ public final class SQLiteResultStore: ResultStore, Sendable {
 
     // MARK: - bucket_probe
 
-    public struct BucketProbe: Sendable, Hashable {
-        public var bucketKind: String
-        public var label: String
-        public var bucketChecksum: Checksum
-        public var capturedAt: String
-        public var freshnessTokens: [String: JSONValue]
+    package struct BucketProbe: Sendable, Hashable {
+        package var bucketKind: String
+        package var label: String
+        package var bucketChecksum: Checksum
+        package var capturedAt: String
+        package var freshnessTokens: [String: JSONValue]
 
-        public init(bucketKind: String, label: String, bucketChecksum: Checksum, capturedAt: String, freshnessTokens: [String: JSONValue]) {
+        package init(
+            bucketKind: String, label: String, bucketChecksum: Checksum, capturedAt: String,
+            freshnessTokens: [String: JSONValue]
+        ) {
             self.bucketKind = bucketKind
             self.label = label
             self.bucketChecksum = bucketChecksum
@@ -527,11 +557,14 @@ public final class SQLiteResultStore: ResultStore, Sendable {
     }
 
     /// `GET {"type": "bucket_probe"}`.
-    public func bucketProbe(kind: String, label: String) async throws -> BucketProbe? {
+    package func bucketProbe(kind: String, label: String) async throws -> BucketProbe? {
         try await pool.read { db in
-            guard let row = try Row.fetchOne(
-                db, sql: "SELECT bucket_checksum, captured_at, freshness_tokens FROM bucket_probe WHERE bucket_kind = ? AND label = ?",
-                arguments: [kind, label]),
+            guard
+                let row = try Row.fetchOne(
+                    db,
+                    sql:
+                        "SELECT bucket_checksum, captured_at, freshness_tokens FROM bucket_probe WHERE bucket_kind = ? AND label = ?",
+                    arguments: [kind, label]),
                 let checksum = try? Checksum(hex: row["bucket_checksum"] as String)
             else { return nil }
             let tokens: String = row["freshness_tokens"]
@@ -542,7 +575,7 @@ public final class SQLiteResultStore: ResultStore, Sendable {
     }
 
     /// `PUT {"type": "bucket_probe"}`: stores or refreshes the probe for a label.
-    public func setBucketProbe(_ probe: BucketProbe) async throws {
+    package func setBucketProbe(_ probe: BucketProbe) async throws {
         guard Self.bucketKinds.contains(probe.bucketKind), !probe.label.isEmpty, !probe.capturedAt.isEmpty else {
             throw SeamlessDatabaseError.malformed("Malformed PUT bucket_probe request")
         }
@@ -552,21 +585,23 @@ public final class SQLiteResultStore: ResultStore, Sendable {
                     INSERT OR REPLACE INTO bucket_probe (bucket_kind, label, bucket_checksum, captured_at, freshness_tokens)
                     VALUES (?, ?, ?, ?, ?)
                     """,
-                arguments: [probe.bucketKind, probe.label, probe.bucketChecksum.hex, probe.capturedAt,
-                            PythonJSON.dumps(.object(probe.freshnessTokens))])
+                arguments: [
+                    probe.bucketKind, probe.label, probe.bucketChecksum.hex, probe.capturedAt,
+                    PythonJSON.dumps(.object(probe.freshnessTokens)),
+                ])
         }
     }
 }
 
 /// A seamless-database request that cannot be answered; each maps to the status and
 /// `ERROR: …` text the Python server answers with.
-public enum SeamlessDatabaseError: Error, Sendable, Equatable, CustomStringConvertible {
+package enum SeamlessDatabaseError: Error, Sendable, Equatable, CustomStringConvertible {
     case malformed(String)
     case conflict(String)
     case notFound(String)
     case readOnly
 
-    public var status: Int {
+    package var status: Int {
         switch self {
         case .malformed: 400
         case .conflict: 409
@@ -575,7 +610,7 @@ public enum SeamlessDatabaseError: Error, Sendable, Equatable, CustomStringConve
         }
     }
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .malformed(let message), .conflict(let message), .notFound(let message): "ERROR: " + message
         case .readOnly: "ERROR: Database server is read-only"

@@ -1,7 +1,7 @@
 import ShunterCore
 
 /// Problems with a buffer that a file store finds on disk (as opposed to a request's fault).
-public enum StoredBufferError: Error, Sendable, CustomStringConvertible {
+package enum StoredBufferError: Error, Sendable, CustomStringConvertible {
     /// The file named after a checksum does not hash to it (disk corruption, or someone
     /// wrote into the store by hand).
     case corrupt(path: String, expected: Checksum, actual: Checksum)
@@ -9,7 +9,7 @@ public enum StoredBufferError: Error, Sendable, CustomStringConvertible {
     /// `Content-Encoding`) exists; Shunter's store does not decompress.
     case compressedOnly(path: String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .corrupt(let path, let expected, let actual):
             "file corruption: \(path) hashes to \(actual), not to its name \(expected)"

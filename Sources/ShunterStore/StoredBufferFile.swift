@@ -3,11 +3,11 @@ import NIOCore
 import ShunterCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A buffer of a file store, opened for reading: the file is read in chunks straight into
@@ -25,15 +25,15 @@ import Darwin
 /// corruption silently.
 ///
 /// The descriptor is closed when the last reference goes away.
-public final class StoredBufferFile: Sendable {
+package final class StoredBufferFile: Sendable {
     /// The chunk size of `chunks` by default: large enough that a syscall and a hash update per
     /// chunk cost nothing, small enough that a response holds little memory.
-    public static let defaultChunkSize = 1 << 20
+    package static let defaultChunkSize = 1 << 20
 
-    public let checksum: Checksum
-    public let path: String
+    package let checksum: Checksum
+    package let path: String
     /// The file's length when it was opened; the store's files are never changed in place.
-    public let size: Int
+    package let size: Int
     let descriptor: Int32
     let algorithm: HashAlgorithm
     let verifies: Bool
@@ -73,7 +73,7 @@ public final class StoredBufferFile: Sendable {
     /// `consume`. With verification, chunk n is given only after chunk n+1 was read and hashed,
     /// and the last one only after the whole file matched its checksum; otherwise throws
     /// `StoredBufferError.corrupt` (or `.io`) before handing over the last chunk.
-    public func chunks(
+    package func chunks(
         chunkSize: Int = StoredBufferFile.defaultChunkSize,
         allocator: ByteBufferAllocator = ByteBufferAllocator(),
         _ consume: (ByteBuffer) async throws -> Void
@@ -93,7 +93,7 @@ public final class StoredBufferFile: Sendable {
             offset += wanted
             if let previous = pending {
                 try await consume(previous)
-                await Task.yield()  // between chunks of a large file, let other tasks run
+                await Task.yield() // between chunks of a large file, let other tasks run
             }
             pending = chunk
         }
@@ -108,7 +108,7 @@ public final class StoredBufferFile: Sendable {
     }
 
     /// The whole buffer, verified as `chunks` does.
-    public func bytes() async throws -> [UInt8] {
+    package func bytes() async throws -> [UInt8] {
         var buffer: [UInt8] = []
         buffer.reserveCapacity(size)
         try await chunks(chunkSize: FileBufferStore.ioChunkSize) { buffer.append(contentsOf: $0.readableBytesView) }
@@ -124,7 +124,9 @@ public final class StoredBufferFile: Sendable {
                 if errno == EINTR { continue }
                 throw FileSystem.failure(path, "read")
             }
-            if got == 0 { throw BufferStoreError.io(path: path, operation: "read (the file shrank while being read)", errno: EIO) }
+            if got == 0 {
+                throw BufferStoreError.io(path: path, operation: "read (the file shrank while being read)", errno: EIO)
+            }
             done += got
         }
         return done

@@ -16,9 +16,9 @@ import Synchronization
 /// Why the backstop: a log restarts from its beginning only when a write begins with every
 /// frame copied back, which a checkpoint running beside a busy writer rarely leaves; the
 /// writer's own checkpoint, rare now and with most frames already copied, lets it restart.
-public final class WALCheckpointer: Sendable {
+package final class WALCheckpointer: Sendable {
     /// The writer's `wal_autocheckpoint` once a checkpointer runs beside it.
-    public static let writerBackstopPages = 10_000
+    package static let writerBackstopPages = 10_000
 
     private let connection: DatabaseQueue
     private let queue: DispatchQueue
@@ -27,11 +27,11 @@ public final class WALCheckpointer: Sendable {
     private let completed = Atomic<Int>(0)
 
     /// Checkpoints that ran to the end (for tests and diagnostics).
-    public var checkpointsRun: Int { completed.load(ordering: .relaxed) }
+    package var checkpointsRun: Int { completed.load(ordering: .relaxed) }
 
     /// A checkpointer for `pool`'s database, whose writer from now on checkpoints only at
     /// `writerBackstopPages`.
-    public static func attach(to pool: DatabasePool, label: String) throws -> WALCheckpointer {
+    package static func attach(to pool: DatabasePool, label: String) throws -> WALCheckpointer {
         try pool.barrierWriteWithoutTransaction { db in
             try db.execute(sql: "PRAGMA wal_autocheckpoint = \(writerBackstopPages)")
         }
@@ -39,12 +39,12 @@ public final class WALCheckpointer: Sendable {
     }
 
     /// `pool`'s writer's `wal_autocheckpoint` (SQLite's default is 1 000 pages).
-    public static func writerAutocheckpointPages(of pool: DatabasePool) throws -> Int {
+    package static func writerAutocheckpointPages(of pool: DatabasePool) throws -> Int {
         try pool.barrierWriteWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA wal_autocheckpoint") ?? -1 }
     }
 
     /// Opens a connection of its own to the database at `path`, which must exist in WAL mode.
-    public init(path: String, label: String, commitsPerCheckpoint: Int = 100) throws {
+    package init(path: String, label: String, commitsPerCheckpoint: Int = 100) throws {
         var configuration = Configuration()
         configuration.label = "\(label).checkpointer"
         // For opening only: a PASSIVE checkpoint never calls the busy handler.
@@ -56,7 +56,7 @@ public final class WALCheckpointer: Sendable {
 
     /// Counts a commit; every `commitsPerCheckpoint`th one schedules a checkpoint. Cheap (one
     /// atomic add) on the committing thread.
-    public func noteCommit() {
+    package func noteCommit() {
         let count = commits.add(1, ordering: .relaxed).newValue
         guard count % commitsPerCheckpoint == 0 else { return }
         queue.async { [self] in checkpoint() }
@@ -66,7 +66,7 @@ public final class WALCheckpointer: Sendable {
     /// how many of them are in the database now (nil when it could not run: another checkpoint
     /// held the database, or an I/O error).
     @discardableResult
-    public func checkpoint() -> (walFrameCount: Int, checkpointedFrameCount: Int)? {
+    package func checkpoint() -> (walFrameCount: Int, checkpointedFrameCount: Int)? {
         guard let frames = try? connection.writeWithoutTransaction({ db in try db.checkpoint(.passive) }) else {
             return nil
         }
@@ -75,7 +75,7 @@ public final class WALCheckpointer: Sendable {
     }
 
     /// Returns once the checkpoints scheduled so far have run.
-    public func waitForScheduledCheckpoints() {
+    package func waitForScheduledCheckpoints() {
         queue.sync {}
     }
 }

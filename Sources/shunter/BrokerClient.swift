@@ -22,7 +22,9 @@ struct BrokerClient {
         /// `</jobs?after=job-7>; rel="next"` → `/jobs?after=job-7`.
         static func nextPage(fromLink header: String) -> String? {
             for link in header.split(separator: ",") where link.contains("rel=\"next\"") {
-                guard let open = link.firstIndex(of: "<"), let close = link.firstIndex(of: ">"), open < close else { continue }
+                guard let open = link.firstIndex(of: "<"), let close = link.firstIndex(of: ">"), open < close else {
+                    continue
+                }
                 return String(link[link.index(after: open)..<close])
             }
             return nil
@@ -32,7 +34,9 @@ struct BrokerClient {
     struct Unreachable: Error, CustomStringConvertible {
         let url: String
         let reason: String
-        var description: String { "cannot reach the broker at \(url): \(reason) (is `shunter serve` running? see --url)" }
+        var description: String {
+            "cannot reach the broker at \(url): \(reason) (is `shunter serve` running? see --url)"
+        }
     }
 
     /// A client for the broker at `url`, once it has answered a health check. Failing fast
@@ -55,7 +59,8 @@ struct BrokerClient {
         guard reply.status == 200, let status = try? JSONParser.parse(reply.body),
             status["service"]?.stringValue == "shunter"
         else {
-            throw Unreachable(url: url, reason: "/status answered \(reply.status): \(reply.text.prefix(200)) (not a Shunter broker?)")
+            throw Unreachable(
+                url: url, reason: "/status answered \(reply.status): \(reply.text.prefix(200)) (not a Shunter broker?)")
         }
         let hash = status["hash"]?.stringValue.flatMap(HashAlgorithm.init(rawValue:)) ?? .sha256
         return BrokerClient(baseURL: url, hash: hash, token: token)
@@ -65,7 +70,9 @@ struct BrokerClient {
         case GET, POST, PUT
     }
 
-    func request(_ method: Method, _ path: String, body: [UInt8]? = nil, timeout: TimeAmount = .hours(24)) async throws -> Reply {
+    func request(_ method: Method, _ path: String, body: [UInt8]? = nil, timeout: TimeAmount = .hours(24)) async throws
+        -> Reply
+    {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = HTTPMethod(rawValue: method.rawValue)
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }

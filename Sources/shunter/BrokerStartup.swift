@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
 import Logging
-import ShunterAuth
 import NIOSSL
+import ShunterAuth
 import ShunterBackends
 import ShunterEnvironments
 import ShunterHandlers
@@ -13,9 +13,9 @@ import ShunterStore
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// The start of every command that runs a broker: logging at the config's level, then the
@@ -72,7 +72,8 @@ enum BrokerStartup {
         for path in existing {
             guard let (mode, owner) = modeAndOwner(path), mode & 0o077 != 0, owner == geteuid() else { continue }
             if chmod(path, mode & 0o7700) == 0 {
-                logger.notice("made owner-only", metadata: ["path": "\(path)", "was": "\(String(mode & 0o777, radix: 8))"])
+                logger.notice(
+                    "made owner-only", metadata: ["path": "\(path)", "was": "\(String(mode & 0o777, radix: 8))"])
             }
         }
         logger.debug("process guarded", metadata: ["job_umask": "\(String(jobUmask, radix: 8))"])
@@ -113,7 +114,9 @@ enum BrokerStartup {
             // A config that cannot work is reported as such (file:line:column), before the
             // lock files, which it may name unusable places for, are made.
             let validated = try ShunterServices.validatedHandlers(config: config)
-            try lockStore(config: config, logger: logger, command: "\(command) \(CommandLine.arguments.dropFirst().joined(separator: " "))")
+            try lockStore(
+                config: config, logger: logger,
+                command: "\(command) \(CommandLine.arguments.dropFirst().joined(separator: " "))")
             let services = try await ShunterServices.open(config: config, validated: validated, logger: logger)
             // Under the store's lock nothing else writes there: every temporary file is a
             // leftover of a killed process.
@@ -180,8 +183,11 @@ extension BrokerStartup {
                 printError("\(command): cannot start: \(error)")
                 throw ShunterExit.invalidConfiguration
             }
-            logger.notice("clients present tokens", metadata: ["tokens": "\(config.auth.tokens)", "audit_log": "\(config.auth.auditLog)"])
-            return HTTPAccess(authenticator: RequestAuthenticator(mode: .tokens, registry: registry), audit: audit, tls: tls)
+            logger.notice(
+                "clients present tokens",
+                metadata: ["tokens": "\(config.auth.tokens)", "audit_log": "\(config.auth.auditLog)"])
+            return HTTPAccess(
+                authenticator: RequestAuthenticator(mode: .tokens, registry: registry), audit: audit, tls: tls)
         }
     }
 }

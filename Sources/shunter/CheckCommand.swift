@@ -29,8 +29,12 @@ struct CheckCommand: ParsableCommand {
         if let environments = report.config?.environments {
             let catalog = EnvironmentCatalog(directory: environments.definitions)
             let names = catalog.names()
-            print("Conda environments (\(environments.definitions)): \(names.isEmpty ? "none defined" : names.joined(separator: ", "))")
-            print("  built under \(environments.root) by the first of: \(environments.managers.joined(separator: ", "))\n")
+            print(
+                "Conda environments (\(environments.definitions)): \(names.isEmpty ? "none defined" : names.joined(separator: ", "))"
+            )
+            print(
+                "  built under \(environments.root) by the first of: \(environments.managers.joined(separator: ", "))\n"
+            )
         }
         print(renderCheckReport(report))
         if !report.isValid { throw ShunterExit.invalidConfiguration }

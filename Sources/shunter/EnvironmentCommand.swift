@@ -28,7 +28,8 @@ struct EnvironmentCommand: AsyncParsableCommand {
         var config: String?
 
         func store(keepUnused: Duration? = nil) throws -> EnvironmentStore {
-            let loaded = BrokerConfigLoader.resolve(explicitPath: config, currentDirectory: FileManager.default.currentDirectoryPath)
+            let loaded = BrokerConfigLoader.resolve(
+                explicitPath: config, currentDirectory: FileManager.default.currentDirectoryPath)
             guard var environments = loaded.config?.environments else {
                 for error in loaded.errors { printError("\(error)") }
                 throw ShunterExit.invalidConfiguration
@@ -37,7 +38,8 @@ struct EnvironmentCommand: AsyncParsableCommand {
             LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
             return EnvironmentStore(
                 config: environments,
-                managers: EnvironmentManagerRegistry.managers(for: environments, environment: ProcessInfo.processInfo.environment),
+                managers: EnvironmentManagerRegistry.managers(
+                    for: environments, environment: ProcessInfo.processInfo.environment),
                 logger: Logger(label: "shunter.env"))
         }
     }
@@ -54,8 +56,11 @@ struct EnvironmentCommand: AsyncParsableCommand {
             print("Built under \(store.config.root): \(built.isEmpty ? "none" : "")")
             let formatter = ISO8601DateFormatter()
             for environment in built {
-                let lastUsed = environment.lastUsed.map { formatter.string(from: Date(timeIntervalSince1970: $0)) } ?? "never"
-                print("  \(environment.label)  \(environment.identity.prefix(16))  \(environment.kind.rawValue) by \(environment.manager)  last used \(lastUsed)")
+                let lastUsed =
+                    environment.lastUsed.map { formatter.string(from: Date(timeIntervalSince1970: $0)) } ?? "never"
+                print(
+                    "  \(environment.label)  \(environment.identity.prefix(16))  \(environment.kind.rawValue) by \(environment.manager)  last used \(lastUsed)"
+                )
                 print("    \(environment.prefix)  (from \(environment.origin))")
             }
         }

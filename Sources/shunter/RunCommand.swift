@@ -109,7 +109,8 @@ struct RunCommand: AsyncParsableCommand {
             throw ValidationError("\(what) takes NAME=VALUE, got '\(argument)'")
         }
         let name = String(argument[..<equals])
-        guard name.first!.isLetter || name.first == "_", name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
+        guard name.first!.isLetter || name.first == "_", name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" })
+        else {
             throw ValidationError("\(what) \(argument): '\(name)' is not a valid bash variable name")
         }
         return (name, String(argument[argument.index(after: equals)...]))

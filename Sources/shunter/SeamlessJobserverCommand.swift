@@ -2,15 +2,15 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
 import ShunterBroker
 import ShunterCore
 import ShunterHandlers
-import ServiceLifecycle
 import ShunterRuntime
 import ShunterServer
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `shunter seamless-jobserver`: Shunter started the way Seamless's `remote-http-launcher`
@@ -36,7 +36,8 @@ struct SeamlessJobserverCommand: AsyncParsableCommand {
     @Option(help: "Listen on this port (default 5533).") var port: Int?
     @Option(parsing: .upToNextOption, help: "Listen on a random free port in START END (inclusive).")
     var portRange: [Int] = []
-    @Option(help: "The interface to listen on (127.0.0.1 by default; another needs a token, docs/security.md).") var host = "127.0.0.1"
+    @Option(help: "The interface to listen on (127.0.0.1 by default; another needs a token, docs/security.md).")
+    var host = "127.0.0.1"
     @Option(help: "Accepted for compatibility: how many jobs run at once is set by each handler's limits.max_jobs.")
     var workers: Int = 1
     @Option(help: "The launcher's JSON status file: read for \"parameters\", rewritten with the port once running.")
@@ -52,7 +53,9 @@ struct SeamlessJobserverCommand: AsyncParsableCommand {
             guard (0...65535).contains(portRange[0]), (0...65535).contains(portRange[1]) else {
                 throw ValidationError("--port-range values must be between 0 and 65535")
             }
-            guard portRange[0] <= portRange[1] else { throw ValidationError("--port-range START must be less than or equal to END") }
+            guard portRange[0] <= portRange[1] else {
+                throw ValidationError("--port-range START must be less than or equal to END")
+            }
         }
         if let timeout, !(timeout > 0) || CheckedQuantity.duration(seconds: timeout) == nil {
             throw ValidationError(
@@ -84,7 +87,8 @@ struct SeamlessJobserverCommand: AsyncParsableCommand {
         let selectedPort: Int
         if portRange.count == 2 {
             guard let free = FreePortProbe.randomFreePort(host: host, in: portRange[0]...portRange[1]) else {
-                printError("shunter seamless-jobserver: no free port available in range \(portRange[0])-\(portRange[1])")
+                printError(
+                    "shunter seamless-jobserver: no free port available in range \(portRange[0])-\(portRange[1])")
                 throw ShunterExit.invalidConfiguration
             }
             selectedPort = free
@@ -104,13 +108,16 @@ struct SeamlessJobserverCommand: AsyncParsableCommand {
 
         let logger = BrokerStartup.logger(for: brokerConfig)
         for warning in parameters.warnings { logger.warning("\(warning)") }
-        let access = try BrokerStartup.httpAccess(config: brokerConfig, logger: logger, command: "shunter seamless-jobserver")
+        let access = try BrokerStartup.httpAccess(
+            config: brokerConfig, logger: logger, command: "shunter seamless-jobserver")
         let services = try await BrokerStartup.openServices(
             config: brokerConfig, logger: logger, command: "shunter seamless-jobserver")
 
         let activity = ActivityTracker()
         let app = Application(
-            responder: ActivityTrackingResponder(ShunterApplication.router(services: services, access: access, logger: logger).buildResponder(), tracker: activity),
+            responder: ActivityTrackingResponder(
+                ShunterApplication.router(services: services, access: access, logger: logger).buildResponder(),
+                tracker: activity),
             server: ShunterApplication.server(limits: brokerConfig.http, tls: access.tls, logger: logger),
             configuration: .init(
                 address: .hostname(host, port: selectedPort), serverName: "Shunter/\(ShunterVersion.current)"),
@@ -119,7 +126,9 @@ struct SeamlessJobserverCommand: AsyncParsableCommand {
                 await status?.writeRunning(port: boundPort)
                 // What the Python jobserver prints, for anyone reading the launcher's log.
                 FileHandle.standardOutput.write(
-                    Data("Welcome to the Seamless jobserver on \(host):\(boundPort) (Shunter \(ShunterVersion.current))\n".utf8))
+                    Data(
+                        "Welcome to the Seamless jobserver on \(host):\(boundPort) (Shunter \(ShunterVersion.current))\n"
+                            .utf8))
             },
             logger: logger)
         logger.notice(
@@ -185,7 +194,9 @@ actor LauncherStatusFile {
     private func write(_ changes: [String: Any]) {
         var payload = contents.mapValues(\.value)
         for (key, value) in changes { payload[key] = value }
-        guard let data = try? JSONSerialization.data(withJSONObject: payload, options: [.withoutEscapingSlashes]) else { return }
+        guard let data = try? JSONSerialization.data(withJSONObject: payload, options: [.withoutEscapingSlashes]) else {
+            return
+        }
         let temporary = path + ".tmp"
         guard FileManager.default.createFile(atPath: temporary, contents: data + Data("\n".utf8)) else {
             printError("shunter seamless-jobserver: cannot write \(temporary)")
@@ -215,7 +226,8 @@ struct LauncherParameters: Sendable {
         bufferURL = pick("buffer", from: json)
         databaseURL = pick("database", from: json)
         if json["record"] as? Bool == true {
-            warnings.append("the launcher asks for record mode, which Shunter does not implement: record requests are answered 409")
+            warnings.append(
+                "the launcher asks for record mode, which Shunter does not implement: record requests are answered 409")
         }
     }
 
@@ -224,7 +236,9 @@ struct LauncherParameters: Sendable {
         let usable = entries.filter { ($0["remote_url"] ?? $0["url"]) is String }
         guard let chosen = usable.first(where: { $0["readonly"] as? Bool != true }) ?? usable.first else { return nil }
         if usable.count > 1 {
-            warnings.append("parameters list \(usable.count) \(key) servers; Shunter uses one: \(chosen["remote_url"] ?? chosen["url"]!)")
+            warnings.append(
+                "parameters list \(usable.count) \(key) servers; Shunter uses one: \(chosen["remote_url"] ?? chosen["url"]!)"
+            )
         }
         if chosen["readonly"] as? Bool == true {
             warnings.append("the \(key) server is marked read-only, but Shunter stores results in it")

@@ -2,12 +2,12 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
 import ShunterBackends
 import ShunterBroker
 import ShunterCore
 import ShunterHandlers
 import ShunterPlugins
-import ServiceLifecycle
 import ShunterRuntime
 import ShunterServer
 
@@ -49,7 +49,8 @@ struct ServeCommand: AsyncParsableCommand {
             metadata: [
                 "address": "\(brokerConfig.listen)", "config": "\(brokerConfig.file ?? "built-in defaults")",
                 "buffers": "\(brokerConfig.store.buffers)", "results": "\(brokerConfig.store.results)",
-                "handlers": "\(services.handlers.map(\.name).joined(separator: ","))", "hash": "\(brokerConfig.hash.rawValue)",
+                "handlers": "\(services.handlers.map(\.name).joined(separator: ","))",
+                "hash": "\(brokerConfig.hash.rawValue)",
             ])
 
         let server = ShunterApplication.make(services: services, access: access, logger: logger) {

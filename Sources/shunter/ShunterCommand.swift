@@ -55,7 +55,11 @@ enum ShunterExit {
 
 /// Options shared by the commands that talk to a running broker.
 struct BrokerURLOption: ParsableArguments {
-    @Option(name: .long, help: "The broker's URL (default: $SHUNTER_URL, else http://127.0.0.1:5533); may carry credentials: http://NAME:TOKEN@host:port.")
+    @Option(
+        name: .long,
+        help:
+            "The broker's URL (default: $SHUNTER_URL, else http://127.0.0.1:5533); may carry credentials: http://NAME:TOKEN@host:port."
+    )
     var url: String?
 
     @Option(name: .long, help: "The token to present (default: $SHUNTER_TOKEN, else the password in the URL).")

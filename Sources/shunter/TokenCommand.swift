@@ -25,7 +25,8 @@ struct TokenCommand: ParsableCommand {
         var config: String?
 
         func registry() throws -> TokenRegistry {
-            let loaded = BrokerConfigLoader.resolve(explicitPath: config, currentDirectory: FileManager.default.currentDirectoryPath)
+            let loaded = BrokerConfigLoader.resolve(
+                explicitPath: config, currentDirectory: FileManager.default.currentDirectoryPath)
             guard let brokerConfig = loaded.config else {
                 for error in loaded.errors { printError("\(error)") }
                 throw ShunterExit.invalidConfiguration
@@ -35,12 +36,14 @@ struct TokenCommand: ParsableCommand {
     }
 
     struct Add: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Create a token and print it (the only time it is shown).")
+        static let configuration = CommandConfiguration(
+            abstract: "Create a token and print it (the only time it is shown).")
         @Argument(help: "Who holds it: letters, digits, '-', '_', '.' (shown in logs, the audit log and job listings).")
         var name: String
         @Option(help: "read, submit or admin.") var scope: AccessScope
         @Option(help: "Expire after this long (30d, 12h, 90m...); never by default.") var expires: String?
-        @Flag(help: "Results this principal writes through the database route are served to everyone.") var trusted = false
+        @Flag(help: "Results this principal writes through the database route are served to everyone.") var trusted =
+            false
         @OptionGroup var options: ConfigOption
 
         func run() throws {
@@ -65,7 +68,8 @@ struct TokenCommand: ParsableCommand {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show the tokens' names, scopes and expiry (never the tokens).")
+        static let configuration = CommandConfiguration(
+            abstract: "Show the tokens' names, scopes and expiry (never the tokens).")
         @OptionGroup var options: ConfigOption
 
         func run() throws {
@@ -84,10 +88,13 @@ struct TokenCommand: ParsableCommand {
             let formatter = ISO8601DateFormatter()
             let now = Date().timeIntervalSince1970
             for entry in entries {
-                let expiry = entry.expiresAt.map {
-                    ($0 <= now ? "expired " : "expires ") + formatter.string(from: Date(timeIntervalSince1970: $0))
-                } ?? "never expires"
-                print("\(entry.name)\t\(entry.scope.rawValue)\(entry.trusted ? " trusted" : "")\tcreated \(formatter.string(from: Date(timeIntervalSince1970: entry.createdAt)))\t\(expiry)")
+                let expiry =
+                    entry.expiresAt.map {
+                        ($0 <= now ? "expired " : "expires ") + formatter.string(from: Date(timeIntervalSince1970: $0))
+                    } ?? "never expires"
+                print(
+                    "\(entry.name)\t\(entry.scope.rawValue)\(entry.trusted ? " trusted" : "")\tcreated \(formatter.string(from: Date(timeIntervalSince1970: entry.createdAt)))\t\(expiry)"
+                )
             }
         }
     }

@@ -25,7 +25,9 @@ struct TokenRegistryTests {
         #expect(mode & 0o077 == 0, "mode \(String(mode, radix: 8))")
     }
 
-    @Test("a revoked token is refused by a registry that had already read the file (the broker's, while the CLI changes it)")
+    @Test(
+        "a revoked token is refused by a registry that had already read the file (the broker's, while the CLI changes it)"
+    )
     func revokeWhileRunning() throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let broker = TokenRegistry(path: path)
@@ -64,7 +66,8 @@ struct TokenRegistryTests {
         try FileManager.default.createDirectory(atPath: directory + "/auth", withIntermediateDirectories: true)
         try "{\"tokens\": [{\"name\": 1}]}".write(toFile: path, atomically: true, encoding: .utf8)
         let error = #expect(throws: TokenFileError.self) { try TokenRegistry(path: path).authenticate("x") }
-        #expect(error?.description.hasPrefix(path + ": is not a valid token file") == true, "\(String(describing: error))")
+        #expect(
+            error?.description.hasPrefix(path + ": is not a valid token file") == true, "\(String(describing: error))")
     }
 
     @Test("constant-time comparison agrees with ==")
@@ -93,7 +96,10 @@ struct PresentedCredentialsTests {
         #expect(PresentedCredentials(authorization: "Basic \(basic)") == .token("shunter_x+y"))
         let colonInToken = Data("me:a:b".utf8).base64EncodedString()
         #expect(PresentedCredentials(authorization: "Basic \(colonInToken)") == .token("a:b"))
-        for bad in ["Bearer", "Basic !!!", "Basic \(Data("nocolon".utf8).base64EncodedString())", "Digest x", "Basic \(Data("me:".utf8).base64EncodedString())"] {
+        for bad in [
+            "Bearer", "Basic !!!", "Basic \(Data("nocolon".utf8).base64EncodedString())", "Digest x",
+            "Basic \(Data("me:".utf8).base64EncodedString())",
+        ] {
             guard case .malformed = PresentedCredentials(authorization: bad) else {
                 Issue.record("'\(bad)' must be malformed")
                 continue
@@ -156,7 +162,8 @@ struct StartupAuthenticationTests {
         #expect(refusal.description.contains("auth: {mode: none}"))
         let open = try decide(.none, "0.0.0.0", tokens: false).get()
         #expect(open.mode == .open && open.warnings.count == 1)
-        #expect(StartupAuthentication.isLoopback(host: "127.1.2.3") && !StartupAuthentication.isLoopback(host: "10.0.0.1"))
+        #expect(
+            StartupAuthentication.isLoopback(host: "127.1.2.3") && !StartupAuthentication.isLoopback(host: "10.0.0.1"))
         #expect(!StartupAuthentication.isLoopback(host: "127.example.org"))
     }
 
@@ -178,9 +185,10 @@ struct RequestAuthenticatorTests {
         let directory = NSTemporaryDirectory() + "shunter-auth-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let registry = TokenRegistry(path: directory + "/tokens.json")
-        let tokens = try Dictionary(uniqueKeysWithValues: AccessScope.allCases.map {
-            ($0, try registry.add(name: "t-\($0.rawValue)", scope: $0).text)
-        })
+        let tokens = try Dictionary(
+            uniqueKeysWithValues: AccessScope.allCases.map {
+                ($0, try registry.add(name: "t-\($0.rawValue)", scope: $0).text)
+            })
         let authenticator = RequestAuthenticator(mode: .tokens, registry: registry)
         let routes: [(String, String, AccessScope?)] = [
             ("GET", "/healthcheck", nil),
@@ -227,17 +235,27 @@ struct RequestAuthenticatorTests {
         let authenticator = RequestAuthenticator(
             mode: .tokens, registry: registry, limiter: FailedAttemptLimiter(burst: 2, interval: 60))
         for _ in 0..<2 {
-            guard case .unauthenticated = authenticator.decide(method: "GET", path: "/x", authorization: "Bearer bad", client: "evil", now: 0) else {
+            guard
+                case .unauthenticated = authenticator.decide(
+                    method: "GET", path: "/x", authorization: "Bearer bad", client: "evil", now: 0)
+            else {
                 Issue.record("a bad token is a 401")
                 return
             }
         }
-        guard case .slowDown = authenticator.decide(method: "GET", path: "/x", authorization: "Bearer \(good)", client: "evil", now: 1) else {
+        guard
+            case .slowDown = authenticator.decide(
+                method: "GET", path: "/x", authorization: "Bearer \(good)", client: "evil", now: 1)
+        else {
             Issue.record("the third attempt is slowed down, whatever it presents")
             return
         }
-        #expect(authenticator.decide(method: "GET", path: "/x", authorization: "Bearer \(good)", client: "other", now: 1) == .allowed(Principal(name: "a", scope: .read)))
-        #expect(authenticator.decide(method: "GET", path: "/x", authorization: "Bearer \(good)", client: "evil", now: 61) == .allowed(Principal(name: "a", scope: .read)))
+        #expect(
+            authenticator.decide(method: "GET", path: "/x", authorization: "Bearer \(good)", client: "other", now: 1)
+                == .allowed(Principal(name: "a", scope: .read)))
+        #expect(
+            authenticator.decide(method: "GET", path: "/x", authorization: "Bearer \(good)", client: "evil", now: 61)
+                == .allowed(Principal(name: "a", scope: .read)))
         let open = RequestAuthenticator(mode: .open, registry: nil)
         #expect(open.decide(method: "PUT", path: "/", authorization: nil, client: "x") == .allowed(.anonymous))
     }

@@ -16,7 +16,9 @@ struct BrokerFixture {
     let results: SQLiteResultStore
     let handlers: [HandlerConfig]
 
-    init(handlers: [HandlerConfig] = [BrokerFixture.bashHandler()], resultCommitDelay: Duration = .milliseconds(10)) throws {
+    init(handlers: [HandlerConfig] = [BrokerFixture.bashHandler()], resultCommitDelay: Duration = .milliseconds(10))
+        throws
+    {
         root = NSTemporaryDirectory() + "shunter-broker-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         buffers = try FileBufferStore(directory: root + "/buffers")
@@ -39,7 +41,8 @@ struct BrokerFixture {
     /// A new broker over the same directory, as a restarted process would open it (on
     /// `journal` when the test watches it).
     func openBroker(
-        journal: JobJournal? = nil, runtimes: [HandlerRuntime]? = nil, configure: (inout BrokerSettings) -> Void = { _ in }
+        journal: JobJournal? = nil, runtimes: [HandlerRuntime]? = nil,
+        configure: (inout BrokerSettings) -> Void = { _ in }
     ) async throws -> Broker {
         let journal = try journal ?? JobJournal(path: root + "/journal.sqlite")
         var settings = BrokerSettings(workRoot: root + "/work", keepFailedWorkDirectories: .seconds(3600))
@@ -47,7 +50,8 @@ struct BrokerFixture {
         let broker = Broker(
             settings: settings,
             buffers: buffers, results: results, journal: journal,
-            handlers: try runtimes ?? HandlerRuntime.build(handlers, context: BackendContext(killGrace: .milliseconds(500))),
+            handlers: try runtimes
+                ?? HandlerRuntime.build(handlers, context: BackendContext(killGrace: .milliseconds(500))),
             logger: BrokerFixture.quietLogger)
         try await broker.recover()
         return broker
@@ -56,7 +60,8 @@ struct BrokerFixture {
     /// `openBroker`, with the broker running (`withRunningBroker`: its jobs and its journal's
     /// commits) while `body` uses it, and stopped gracefully after.
     func withBroker<T: Sendable>(
-        journal: JobJournal? = nil, runtimes: [HandlerRuntime]? = nil, configure: (inout BrokerSettings) -> Void = { _ in },
+        journal: JobJournal? = nil, runtimes: [HandlerRuntime]? = nil,
+        configure: (inout BrokerSettings) -> Void = { _ in },
         _ body: (Broker) async throws -> T
     ) async throws -> T {
         let broker = try await openBroker(journal: journal, runtimes: runtimes, configure: configure)
@@ -68,7 +73,8 @@ struct BrokerFixture {
     /// Journals `tf` as a submission does, then leaves it as a killed broker would have: in
     /// `state`, on `handler`, after `attempts`.
     func journalJob(
-        _ tf: Transformation, in journal: JobJournal, state: JobState = .queued, handler: String? = nil, attempts: Int = 0
+        _ tf: Transformation, in journal: JobJournal, state: JobState = .queued, handler: String? = nil,
+        attempts: Int = 0
     ) async throws -> JobID {
         let id = try await journal.insert(
             transformation: tf.checksum, language: "bash", request: JobRequest(transformation: tf).journalBytes(),
@@ -97,7 +103,10 @@ struct BrokerFixture {
         process.arguments = ["300"]
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
         try process.run()
-        try await waitUntil { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(process.processIdentifier)/cwd")) != nil }
+        try await waitUntil {
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(process.processIdentifier)/cwd"))
+                != nil
+        }
         return process
     }
 

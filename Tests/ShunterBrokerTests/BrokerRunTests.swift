@@ -24,7 +24,9 @@ struct BrokerRunTests {
         let record = try #require(try await fixture.journal().record(id))
         #expect(!record.state.isTerminal, "a job stopped with the broker runs again at the next start: \(record.state)")
         await broker.shutdown()
-        await #expect(throws: BrokerError.self) { _ = try await broker.submit(try await fixture.bash("echo 1 > RESULT")) }
+        await #expect(throws: BrokerError.self) {
+            _ = try await broker.submit(try await fixture.bash("echo 1 > RESULT"))
+        }
     }
 
     @Test("a broker stopped before its run() started stops at once, and its run() then returns at once")
@@ -34,7 +36,9 @@ struct BrokerRunTests {
         let broker = try await fixture.openBroker()
         await broker.shutdown()
         await broker.run()
-        await #expect(throws: BrokerError.self) { _ = try await broker.submit(try await fixture.bash("echo 1 > RESULT")) }
+        await #expect(throws: BrokerError.self) {
+            _ = try await broker.submit(try await fixture.bash("echo 1 > RESULT"))
+        }
     }
 
     @Test("a waiter whose task is cancelled hears it at once; the job goes on, and a later waiter gets its result")
@@ -43,7 +47,8 @@ struct BrokerRunTests {
         defer { fixture.remove() }
         let release = fixture.root + "/release"
         let started = fixture.root + "/started"
-        let tf = try await fixture.bash("touch \(started); while [ ! -e \(release) ]; do sleep 0.05; done; echo 3 > RESULT")
+        let tf = try await fixture.bash(
+            "touch \(started); while [ ! -e \(release) ]; do sleep 0.05; done; echo 3 > RESULT")
         try await fixture.withBroker { broker in
             guard case .job(let id) = try await broker.submit(tf) else { throw BrokerTestFailure("expected a job") }
             try await waitUntil { FileManager.default.fileExists(atPath: started) }
@@ -60,7 +65,9 @@ struct BrokerRunTests {
         }
     }
 
-    @Test("a journal whose run() was cancelled has committed what was waited for, and commits later writes in their callers")
+    @Test(
+        "a journal whose run() was cancelled has committed what was waited for, and commits later writes in their callers"
+    )
     func cancelledJournalRun() async throws {
         let path = NSTemporaryDirectory() + "journal-\(UUID().uuidString).sqlite"
         defer { try? FileManager.default.removeItem(atPath: path) }
@@ -78,6 +85,8 @@ struct BrokerRunTests {
         var ended = JobRecord(id: id, transformation: tf, state: .succeeded, language: "bash", createdAt: 1)
         ended.finishedAt = 2
         try await journal.write(.record(ended), .batched)
-        #expect(try await JobJournal(path: path).record(id)?.state == .succeeded, "committed, as another connection sees it")
+        #expect(
+            try await JobJournal(path: path).record(id)?.state == .succeeded, "committed, as another connection sees it"
+        )
     }
 }

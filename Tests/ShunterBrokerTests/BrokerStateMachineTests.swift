@@ -15,9 +15,11 @@ struct BrokerStateMachineTests {
     static func handler(
         _ name: String, maxJobs: Int, languages: [String] = ["bash"], model: RecoveryModel = .rerunFoundByWorkDirectory
     ) -> (config: HandlerConfig, recoveryModel: RecoveryModel) {
-        (HandlerConfig(
-            name: name, plugin: "bash", backend: "local", match: MatchRules(languages: languages),
-            limits: HandlerLimits(maxJobs: maxJobs)), model)
+        (
+            HandlerConfig(
+                name: name, plugin: "bash", backend: "local", match: MatchRules(languages: languages),
+                limits: HandlerLimits(maxJobs: maxJobs)), model
+        )
     }
 
     static func checksum(_ n: Int) -> Checksum {
@@ -25,14 +27,16 @@ struct BrokerStateMachineTests {
     }
 
     static func record(_ id: Int64, tf: Int? = nil, state: JobState = .queued, language: String = "bash") -> JobRecord {
-        JobRecord(id: JobID(id), transformation: checksum(tf ?? Int(id)), state: state, language: language, createdAt: 0)
+        JobRecord(
+            id: JobID(id), transformation: checksum(tf ?? Int(id)), state: state, language: language, createdAt: 0)
     }
 
     /// Admits job `id` (bash unless said otherwise) and returns the actions.
     @discardableResult
     static func admit(_ machine: inout Machine, _ id: Int64, language: String = "bash") -> [Action] {
         machine.admitted(
-            record(id, language: language), input: "job \(id)", traits: JobTraits(language: language), durablyJournaled: false,
+            record(id, language: language), input: "job \(id)", traits: JobTraits(language: language),
+            durablyJournaled: false,
             now: 1)
     }
 
@@ -273,15 +277,20 @@ struct BrokerStateMachineTests {
     ) -> Machine.RecoveredJob {
         Machine.RecoveredJob(
             record: record, recoveries: recoveries,
-            input: unreadable ? .failure(BrokerError.journalMismatch("garbled")) : .success(("job", JobTraits(language: "bash"))),
+            input: unreadable
+                ? .failure(BrokerError.journalMismatch("garbled")) : .success(("job", JobTraits(language: "bash"))),
             cachedResult: .success(cached))
     }
 
     static func journaled(_ actions: [Action]) -> [(JobRecord, JournalDurability)] {
-        actions.compactMap { if case .journal(.record(let record), let durability, _) = $0 { (record, durability) } else { nil } }
+        actions.compactMap {
+            if case .journal(.record(let record), let durability, _) = $0 { (record, durability) } else { nil }
+        }
     }
 
-    @Test("an interrupted job on a re-run backend: its execution is abandoned, it is queued again durably, and runs after recovery")
+    @Test(
+        "an interrupted job on a re-run backend: its execution is abandoned, it is queued again durably, and runs after recovery"
+    )
     func recoveryReruns() {
         var machine = Machine(handlers: [Self.handler("docker", maxJobs: 1, model: .rerunFoundByExternalID)])
         var record = Self.record(1, state: .running)
@@ -304,7 +313,8 @@ struct BrokerStateMachineTests {
         #expect(machine.active[JobID(1)]?.record.attempts == 2)
     }
 
-    @Test("a running job on a re-attaching backend is followed, not run again; one found collecting goes back to running")
+    @Test(
+        "a running job on a re-attaching backend is followed, not run again; one found collecting goes back to running")
     func recoveryReattaches() {
         var machine = Machine(handlers: [Self.handler("slurm", maxJobs: 1, model: .reattach)])
         var record = Self.record(1, state: .collecting)
@@ -321,7 +331,8 @@ struct BrokerStateMachineTests {
         #expect(machine.runningPerHandler["slurm"] == 1)
     }
 
-    @Test("a job in flight at more crashes in a row than the limit fails without running, and its leftovers are stopped")
+    @Test(
+        "a job in flight at more crashes in a row than the limit fails without running, and its leftovers are stopped")
     func recoveryPoisonJob() {
         var machine = Machine(handlers: [Self.handler("one", maxJobs: 1)])
         var record = Self.record(1, state: .running)
@@ -356,7 +367,8 @@ struct BrokerStateMachineTests {
         #expect(Self.journaled(failed).map(\.0.state) == [.failed])
         #expect(Self.journaled(failed).first?.0.error?.contains("ran 3 times") == true)
 
-        let unreadable = machine.recovered(Self.recovered(Self.record(3), unreadable: true), limits: Self.limits, now: 10)
+        let unreadable = machine.recovered(
+            Self.recovered(Self.record(3), unreadable: true), limits: Self.limits, now: 10)
         #expect(Self.journaled(unreadable).map(\.0.state) == [.failed])
         #expect(Self.journaled(unreadable).first?.0.error?.contains("garbled") == true)
 
@@ -374,7 +386,9 @@ struct BrokerStateMachineTests {
         _ = machine.recovered(Self.recovered(record), limits: Self.limits, now: 10)
         let actions = machine.recoveryFailed(record, reason: "disk full", now: 11)
         #expect(machine.active.isEmpty && machine.queue.isEmpty && machine.jobForTransformation.isEmpty)
-        let failures = actions.compactMap { if case .journal(.failUnreadable(let id, let error, _), _, _) = $0 { (id, error) } else { nil } }
+        let failures = actions.compactMap {
+            if case .journal(.failUnreadable(let id, let error, _), _, _) = $0 { (id, error) } else { nil }
+        }
         #expect(failures.map(\.0) == [JobID(1)] && failures.map(\.1) == ["disk full"])
     }
 }

@@ -1,12 +1,12 @@
 import Foundation
 import ShunterBackends
-import Synchronization
-import Testing
 import ShunterBroker
 import ShunterCore
 import ShunterHandlers
 import ShunterPlugins
 import ShunterStore
+import Synchronization
+import Testing
 
 @Suite("Broker on real parts")
 struct BrokerTests {
@@ -120,9 +120,12 @@ struct BrokerTests {
                 .string("python"), .null,
                 .string(try await fixture.buffers.put(Array("result = 1\n".utf8), expected: nil).hex),
             ])
-            let refusal = await #expect(throws: AdmissionRefusal.self) { try await broker.run(try Transformation.parse(dict: dict)) }
+            let refusal = await #expect(throws: AdmissionRefusal.self) {
+                try await broker.run(try Transformation.parse(dict: dict))
+            }
             #expect(refusal?.kind == .unrunnable)
-            #expect(refusal?.message == "no job handler of this broker runs __language__ 'python'; its handlers run: bash")
+            #expect(
+                refusal?.message == "no job handler of this broker runs __language__ 'python'; its handlers run: bash")
             #expect(try await fixture.journal().list(JobFilter()).isEmpty)
         }
     }
@@ -186,7 +189,6 @@ struct BrokerTests {
         }
     }
 
-
     @Test("a running local job is in the journal as running, with its process identity and work directory")
     func runningJobIsJournaledWithItsIdentity() async throws {
         let fixture = try BrokerFixture()
@@ -205,13 +207,17 @@ struct BrokerTests {
             }
             #expect(journaled.state == .running)
             #expect(journaled.externalID?.hasPrefix("local:") == true, "\(journaled.externalID ?? "nil")")
-            #expect(journaled.workDirectory?.hasSuffix(WorkDirectory.name(transformation: tf.checksum, jobID: id.description)) == true)
+            #expect(
+                journaled.workDirectory?.hasSuffix(
+                    WorkDirectory.name(transformation: tf.checksum, jobID: id.description)) == true)
             #expect(journaled.attempts == 1)
             #expect(await broker.cancel(id))
             _ = try await broker.wait(id)
         }
     }
-    @Test("a job run for a waiting caller is journaled without an fsync; a submission that joins it, told its id, makes it durable")
+    @Test(
+        "a job run for a waiting caller is journaled without an fsync; a submission that joins it, told its id, makes it durable"
+    )
     func synchronousRunsSkipTheInsertFsync() async throws {
         let fixture = try BrokerFixture()
         defer { fixture.remove() }
@@ -222,7 +228,9 @@ struct BrokerTests {
             let before = try await journal.statistics().syncedCommits
             let run = Task { try await broker.run(tf) }
             try await waitUntil { FileManager.default.fileExists(atPath: marker) }
-            #expect(try await journal.statistics().syncedCommits == before, "the insert of a run must not wait for an fsync")
+            #expect(
+                try await journal.statistics().syncedCommits == before, "the insert of a run must not wait for an fsync"
+            )
             let id = try #require(await broker.activeJob(for: tf.checksum)).id
             // Crash-safe already: committed, in the file a restarted broker reads.
             let inserted = try #require(try await fixture.journal().record(id))
@@ -233,11 +241,15 @@ struct BrokerTests {
                 return
             }
             #expect(joined == id)
-            #expect(try await journal.statistics().syncedCommits == before + 1, "a submission told the job id makes its row durable")
+            #expect(
+                try await journal.statistics().syncedCommits == before + 1,
+                "a submission told the job id makes its row durable")
             // SQLite writes (and syncs) nothing for a row left byte for byte as it was.
             #expect(try #require(try await journal.record(id)).updatedAt > inserted.updatedAt)
             _ = try await broker.submit(tf)
-            #expect(try await journal.statistics().syncedCommits == before + 1, "once durable, joining costs no more fsyncs")
+            #expect(
+                try await journal.statistics().syncedCommits == before + 1, "once durable, joining costs no more fsyncs"
+            )
             #expect(await broker.cancel(id))
             _ = try await run.value
         }
@@ -264,7 +276,9 @@ struct BrokerTests {
             // Queues what is still held back, and returns once every write before it is committed;
             // its own empty write counts as a row.
             try await journal.commitPending()
-            #expect(try await journal.statistics().writtenRows - before == 3, "insert and end of the job, and the barrier: no running row")
+            #expect(
+                try await journal.statistics().writtenRows - before == 3,
+                "insert and end of the job, and the barrier: no running row")
             let journaled = try #require(try await journal.record(id))
             #expect(journaled.externalID?.hasPrefix("local:") == true, "the end's row carries the identity")
         }
@@ -283,7 +297,8 @@ struct BrokerTests {
             try await fixture.withBroker { broker in
                 #expect(try await broker.run(done).status == .succeeded)
                 let journal = try fixture.journal()
-                _ = try await fixture.journalJob(interrupted, in: journal, state: .running, handler: "bash-local", attempts: 1)
+                _ = try await fixture.journalJob(
+                    interrupted, in: journal, state: .running, handler: "bash-local", attempts: 1)
                 _ = try await fixture.journalJob(queued, in: journal)
             }
         }
@@ -294,7 +309,8 @@ struct BrokerTests {
                 let outcome = try await restarted.wait(record.id)
                 #expect(outcome.status == .succeeded, "\(record.id): \(outcome.error ?? "")")
             }
-            #expect(try await fixture.text(of: try await fixture.results.result(for: interrupted.checksum)) == "again\n")
+            #expect(
+                try await fixture.text(of: try await fixture.results.result(for: interrupted.checksum)) == "again\n")
             #expect(try await fixture.text(of: try await fixture.results.result(for: queued.checksum)) == "queued\n")
             let rerun = try await restarted.list(JobFilter(transformation: interrupted.checksum))
             #expect(rerun.first?.attempts == 2, "the interrupted job counts its second attempt")
@@ -335,7 +351,8 @@ struct BrokerTests {
         let known = try await fixture.bash("echo known > RESULT")
         let knownID = try await fixture.journalJob(known, in: crashed, state: .succeeded, handler: "bash-local")
         let knownWork = try fixture.leftoverWork(of: known, job: knownID)
-        let lost = try await crashed.insert(transformation: tf.checksum, language: "bash", request: [], at: 1, durability: .eventually)
+        let lost = try await crashed.insert(
+            transformation: tf.checksum, language: "bash", request: [], at: 1, durability: .eventually)
         let leftoverWork = try fixture.leftoverWork(of: tf, job: lost)
         let orphan = try await fixture.startSleeper(in: leftoverWork)
         defer { if orphan.isRunning { orphan.terminate() } }
@@ -365,7 +382,8 @@ struct BrokerTests {
         try await fixture.withBroker { broker in
             let outcome = try await broker.wait(id)
             #expect(outcome.status == .succeeded, "\(outcome.error ?? "")")
-            #expect(try await broker.record(id)?.attempts == 2, "the attempt that left the directory ran, then this one")
+            #expect(
+                try await broker.record(id)?.attempts == 2, "the attempt that left the directory ran, then this one")
         }
     }
 
@@ -378,13 +396,16 @@ struct BrokerTests {
         let handler = BrokerFixture.bashHandler()
         try await fixture.withBroker(
             journal: journal,
-            runtimes: [HandlerRuntime(config: handler, plugin: try BashPlugin(handler: handler), backend: backend)]) { broker in
+            runtimes: [HandlerRuntime(config: handler, plugin: try BashPlugin(handler: handler), backend: backend)]
+        ) { broker in
             // Run for a waiting caller: the job's insert waits for a batch, and `started` must bring
             // it along.
             let outcome = try await broker.run(try await fixture.bash("echo named > RESULT"))
             #expect(outcome.status == .succeeded, "\(outcome.error ?? "")")
             let id = try #require(outcome.record?.id)
-            #expect(backend.seen.withLock { $0 } == ["named-\(id)"], "the name was not in the journal when `started` returned")
+            #expect(
+                backend.seen.withLock { $0 } == ["named-\(id)"],
+                "the name was not in the journal when `started` returned")
         }
     }
 

@@ -55,7 +55,9 @@ struct DurabilityPolicyTests {
         for event in JobEvent.allCases {
             for model in Self.models {
                 let rule = DurabilityPolicy.rule(for: event, model: model)
-                #expect((rule.writes == .nothing) == (rule.durability == .memoryOnly), "\(event) on \(String(describing: model))")
+                #expect(
+                    (rule.writes == .nothing) == (rule.durability == .memoryOnly),
+                    "\(event) on \(String(describing: model))")
             }
         }
     }
@@ -78,8 +80,10 @@ struct DurabilityPolicyTests {
 
     @Test("a container's name is committed before started returns; a local process's id is deferred")
     func rerunModels() {
-        #expect(DurabilityPolicy.rule(for: .externalIDReported, model: .rerunFoundByExternalID).durability >= .committed)
-        #expect(DurabilityPolicy.rule(for: .externalIDReported, model: .rerunFoundByWorkDirectory).durability == .deferred)
+        #expect(
+            DurabilityPolicy.rule(for: .externalIDReported, model: .rerunFoundByExternalID).durability >= .committed)
+        #expect(
+            DurabilityPolicy.rule(for: .externalIDReported, model: .rerunFoundByWorkDirectory).durability == .deferred)
         // A backend that may report nothing still gets the attempt journaled.
         #expect(DurabilityPolicy.rule(for: .running, model: .rerun).writes == .record)
     }

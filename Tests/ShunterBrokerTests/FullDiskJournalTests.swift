@@ -43,7 +43,9 @@ struct FullDiskJournalTests {
         #expect(without.error != nil, "the end was journaled on a full disk without a reserve: the disk was not full")
     }
 
-    @Test("a failed job's work directory over keep_failed_workdirs_max_size is removed as the job fails; a small one is kept")
+    @Test(
+        "a failed job's work directory over keep_failed_workdirs_max_size is removed as the job fails; a small one is kept"
+    )
     func largeFailedWorkDirectoryGoesAtOnce() async throws {
         let fixture = try BrokerFixture()
         defer { fixture.remove() }
@@ -51,14 +53,17 @@ struct FullDiskJournalTests {
             let large = try await broker.run(try await fixture.bash("head -c 3000000 /dev/zero > filled; exit 3"))
             #expect(large.status == .failed)
             let largeDirectory = try #require(large.record?.workDirectory)
-            #expect(!FileManager.default.fileExists(atPath: largeDirectory), "the large directory must not wait for the janitor")
+            #expect(
+                !FileManager.default.fileExists(atPath: largeDirectory),
+                "the large directory must not wait for the janitor")
             let small = try await broker.run(try await fixture.bash("echo little > note; exit 3"))
             let smallDirectory = try #require(small.record?.workDirectory)
             #expect(FileManager.default.fileExists(atPath: smallDirectory + "/.kept"))
         }
     }
 
-    @Test("a job recovery finds unfinished after as many runs as allowed fails with the reason instead of running again")
+    @Test(
+        "a job recovery finds unfinished after as many runs as allowed fails with the reason instead of running again")
     func boundedAttempts() async throws {
         let fixture = try BrokerFixture()
         defer { fixture.remove() }
@@ -66,11 +71,14 @@ struct FullDiskJournalTests {
         let tf = try await fixture.bash("touch \(marker); echo again > RESULT")
         let journal = try fixture.journal()
         let attempts = BrokerSettings(workRoot: fixture.root).maxAttempts
-        let id = try await fixture.journalJob(tf, in: journal, state: .running, handler: "bash-local", attempts: attempts)
+        let id = try await fixture.journalJob(
+            tf, in: journal, state: .running, handler: "bash-local", attempts: attempts)
         try await fixture.withBroker { broker in
             let record = try #require(try await broker.record(id))
             #expect(record.state == .failed)
-            #expect(record.error?.contains("ran \(attempts) times and the broker never recorded its end") == true, "\(record.error ?? "")")
+            #expect(
+                record.error?.contains("ran \(attempts) times and the broker never recorded its end") == true,
+                "\(record.error ?? "")")
             #expect(!FileManager.default.fileExists(atPath: marker), "the job ran again")
         }
     }

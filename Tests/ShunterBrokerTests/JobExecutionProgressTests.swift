@@ -48,7 +48,9 @@ struct JobExecutionProgressTests {
         _ fixture: BrokerFixture, _ tf: Transformation, sink: RecordingSink, stopping: StopSignal
     ) throws -> JobExecution {
         let handler = try #require(
-            try HandlerRuntime.build([BrokerFixture.bashHandler()], context: BackendContext(killGrace: .milliseconds(500))).first)
+            try HandlerRuntime.build(
+                [BrokerFixture.bashHandler()], context: BackendContext(killGrace: .milliseconds(500))
+            ).first)
         let settings = BrokerSettings(workRoot: fixture.root + "/work")
         var context = JobContext(
             jobID: JobID(1).description, transformation: tf, environment: nil, handler: handler.config,

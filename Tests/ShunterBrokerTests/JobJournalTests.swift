@@ -1,8 +1,8 @@
 import Foundation
-import Testing
 import ShunterBroker
 import ShunterCore
 import ShunterStore
+import Testing
 
 @Suite("Job journal")
 struct JobJournalTests {
@@ -47,7 +47,9 @@ struct JobJournalTests {
         #expect(try await JobJournal(path: path, durability: .normal).statistics().synchronous == "normal")
     }
 
-    @Test("memory-only writes nothing; a deferred record waits, a later write of the job supersedes it, commitPending writes it")
+    @Test(
+        "memory-only writes nothing; a deferred record waits, a later write of the job supersedes it, commitPending writes it"
+    )
     func memoryOnlyAndDeferred() async throws {
         let path = NSTemporaryDirectory() + "journal-\(UUID().uuidString).sqlite"
         defer { try? FileManager.default.removeItem(atPath: path) }
@@ -89,7 +91,8 @@ struct JobJournalTests {
         let journal = try JobJournal(path: path, batchWindow: .seconds(3600))
         let tf = HashAlgorithm.sha256.checksum(of: Array("batched".utf8))
         try await withRunningJournal(journal) {
-            let batched = try await journal.insert(transformation: tf, language: "bash", request: [7], at: 1, durability: .eventually)
+            let batched = try await journal.insert(
+                transformation: tf, language: "bash", request: [7], at: 1, durability: .eventually)
             #expect(try await journal.record(batched) == nil, "committed before its batch")
             var ended = JobRecord(id: batched, transformation: tf, state: .succeeded, language: "bash", createdAt: 1)
             ended.finishedAt = 2
@@ -103,13 +106,16 @@ struct JobJournalTests {
         }
     }
 
-    @Test("without the journal's run(), a write that is waited for is committed in its caller's task, taking what is pending along")
+    @Test(
+        "without the journal's run(), a write that is waited for is committed in its caller's task, taking what is pending along"
+    )
     func waitedForWriteCommitsWithoutRun() async throws {
         let path = NSTemporaryDirectory() + "journal-\(UUID().uuidString).sqlite"
         defer { try? FileManager.default.removeItem(atPath: path) }
         let journal = try JobJournal(path: path, batchWindow: .seconds(3600))
         let tf = HashAlgorithm.sha256.checksum(of: Array("inline".utf8))
-        let eventual = try await journal.insert(transformation: tf, language: "bash", request: [1], at: 1, durability: .eventually)
+        let eventual = try await journal.insert(
+            transformation: tf, language: "bash", request: [1], at: 1, durability: .eventually)
         #expect(try await journal.record(eventual) == nil, "nothing commits what nobody waits for")
         var ended = JobRecord(id: eventual, transformation: tf, state: .succeeded, language: "bash", createdAt: 1)
         ended.finishedAt = 2
@@ -126,7 +132,8 @@ struct JobJournalTests {
         let tf = HashAlgorithm.sha256.checksum(of: Array("window".utf8))
         try await withRunningJournal(journal) {
             let ids = try await (0..<5).asyncMap { index in
-                try await journal.insert(transformation: tf, language: "bash", request: [UInt8(index)], at: 1, durability: .eventually)
+                try await journal.insert(
+                    transformation: tf, language: "bash", request: [UInt8(index)], at: 1, durability: .eventually)
             }
             // Polled, not timed.
             var committed = 0
@@ -148,7 +155,8 @@ struct JobJournalTests {
         do {
             let crashed = try JobJournal(path: path, batchWindow: .seconds(3600))
             kept = try await crashed.insert(transformation: tf, language: "bash", request: [1], at: 1)
-            lost = try await crashed.insert(transformation: tf, language: "bash", request: [2], at: 2, durability: .eventually)
+            lost = try await crashed.insert(
+                transformation: tf, language: "bash", request: [2], at: 2, durability: .eventually)
             // Never committed: the process "dies" with the insert pending (the journal is
             // abandoned, as a kill -9 would leave it).
         }
@@ -170,7 +178,9 @@ struct JobJournalTests {
         let tf = HashAlgorithm.sha256.checksum(of: Array("blocks".utf8))
         var ids: [JobID] = []
         for _ in 0..<1100 {
-            ids.append(try await journal.insert(transformation: tf, language: "bash", request: [], at: 1, durability: .eventually))
+            ids.append(
+                try await journal.insert(
+                    transformation: tf, language: "bash", request: [], at: 1, durability: .eventually))
         }
         try await journal.commitPending()
         #expect(ids.map(\.rawValue) == Array(1...1100))

@@ -1,8 +1,9 @@
 import Foundation
-import Testing
-@testable import ShunterBroker
 import ShunterCore
 import ShunterStore
+import Testing
+
+@testable import ShunterBroker
 
 /// The journal does not keep everything forever: capped texts, retention of ended jobs, paging.
 @Suite("Journal retention, caps and paging")
@@ -17,7 +18,8 @@ struct JournalRetentionTests {
 
     let tf = HashAlgorithm.sha256.checksum(of: Array("retention".utf8))
 
-    @Test("a long text keeps its head and its tail within the limit, cut on character boundaries, with what was cut said")
+    @Test(
+        "a long text keeps its head and its tail within the limit, cut on character boundaries, with what was cut said")
     func cappedText() {
         #expect(StoredText.capped("short", limit: 100) == "short")
         let long = String(repeating: "é", count: 50_000) + "THE END"
@@ -28,8 +30,11 @@ struct JournalRetentionTests {
         #expect(capped.contains("bytes cut here"))
         #expect(!capped.contains("\u{FFFD}"), "a character was cut in two")
         let cut = Int(capped.split(separator: "[... ")[1].split(separator: " ")[0])!
-        #expect(capped.utf8.count - ("\n[... \(cut) bytes cut here: the record keeps the first and last part of this text ...]\n").utf8.count + cut
-            == ("BEGIN" + long).utf8.count)
+        #expect(
+            capped.utf8.count
+                - ("\n[... \(cut) bytes cut here: the record keeps the first and last part of this text ...]\n").utf8
+                .count + cut
+                == ("BEGIN" + long).utf8.count)
     }
 
     @Test("a failed job's megabytes of error text and output are journaled capped at 64 KiB each")
@@ -52,12 +57,15 @@ struct JournalRetentionTests {
         }
     }
 
-    @Test("records of jobs that ended before the cut-off are removed; newer ones, unfinished ones and the newest row stay")
+    @Test(
+        "records of jobs that ended before the cut-off are removed; newer ones, unfinished ones and the newest row stay"
+    )
     func retention() async throws {
         try await withJournal { journal in
             var ids: [JobID] = []
             for index in 0..<5 {
-                ids.append(try await journal.insert(transformation: tf, language: "bash", request: [1], at: Double(index)))
+                ids.append(
+                    try await journal.insert(transformation: tf, language: "bash", request: [1], at: Double(index)))
             }
             func end(_ id: JobID, at time: Double, _ state: JobState) async throws {
                 var record = try #require(try await journal.record(id))
@@ -84,7 +92,8 @@ struct JournalRetentionTests {
         try await withJournal { journal in
             var ids: [JobID] = []
             for index in 0..<7 {
-                ids.append(try await journal.insert(transformation: tf, language: "bash", request: [1], at: Double(index)))
+                ids.append(
+                    try await journal.insert(transformation: tf, language: "bash", request: [1], at: Double(index)))
             }
             let first = try await journal.list(JobFilter(limit: 3))
             #expect(first.map(\.id) == [ids[6], ids[5], ids[4]])
@@ -92,7 +101,9 @@ struct JournalRetentionTests {
             #expect(second.map(\.id) == [ids[3], ids[2], ids[1]])
             let last = try await journal.list(JobFilter(limit: 3, after: second.last!.id))
             #expect(last.map(\.id) == [ids[0]])
-            #expect(JobFilter(after: ids[3]).matches(JobRecord(id: ids[4], transformation: tf, state: .queued, language: "bash", createdAt: 0)) == false)
+            #expect(
+                JobFilter(after: ids[3]).matches(
+                    JobRecord(id: ids[4], transformation: tf, state: .queued, language: "bash", createdAt: 0)) == false)
         }
     }
 }

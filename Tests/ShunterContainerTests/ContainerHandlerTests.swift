@@ -13,28 +13,34 @@ struct ContainerHandlerTests {
     func allowListRefuses() async throws {
         let jobs = try ContainerJobs()
         defer { jobs.cleanUp() }
-        let handler = try ContainerJobs.dockerHandler(containerBash: "  allowed_images: [\"shunter-test/*\", \"ubuntu:24.04\"]")
+        let handler = try ContainerJobs.dockerHandler(
+            containerBash: "  allowed_images: [\"shunter-test/*\", \"ubuntu:24.04\"]")
         let job = try await jobs.job(code: "echo 1 > RESULT", image: "evil/miner:1", handler: handler)
         do {
             _ = try await ContainerJobs.plugin(handler).prepare(job)
             Issue.record("the refused image was prepared")
         } catch let failure as JobFailure {
             #expect(failure.kind == .badInput)
-            #expect(failure.message.contains("handler 'docker-test' refuses image 'evil/miner:1'"), "\(failure.message)")
+            #expect(
+                failure.message.contains("handler 'docker-test' refuses image 'evil/miner:1'"), "\(failure.message)")
             #expect(failure.message.contains("[shunter-test/*, ubuntu:24.04]"))
             #expect(failure.message.contains("container-bash.allowed_images at test-handler.yaml:7:"))
         }
-        #expect(try FileManager.default.contentsOfDirectory(atPath: jobs.root) == [], "no work directory for a refused job")
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: jobs.root) == [], "no work directory for a refused job")
         // Allowed images pass.
         let plugin = try ContainerBashPlugin(handler: handler)
-        #expect(try plugin.image(for: TransformationEnvironment(image: "shunter-test/busybox:1")) == "shunter-test/busybox:1")
+        #expect(
+            try plugin.image(for: TransformationEnvironment(image: "shunter-test/busybox:1"))
+                == "shunter-test/busybox:1")
         #expect(try plugin.image(for: TransformationEnvironment(image: "ubuntu:24.04")) == "ubuntu:24.04")
         #expect(throws: JobFailure.self) { try plugin.image(for: TransformationEnvironment(image: "ubuntu:22.04")) }
     }
 
     @Test("without allowed_images, the match.image patterns are the allow-list")
     func matchPatternsAreTheDefaultAllowList() throws {
-        let handler = try ContainerJobs.handler("""
+        let handler = try ContainerJobs.handler(
+            """
             name: rpbs
             plugin: container-bash
             backend: docker
@@ -45,7 +51,8 @@ struct ContainerHandlerTests {
         #expect {
             try plugin.image(for: TransformationEnvironment(image: "other/tool"))
         } throws: { error in
-            "\(error)".contains("handler 'rpbs' refuses image 'other/tool'") && "\(error)".contains("match.image of the handler at test-handler.yaml:1:1")
+            "\(error)".contains("handler 'rpbs' refuses image 'other/tool'")
+                && "\(error)".contains("match.image of the handler at test-handler.yaml:1:1")
         }
         // With match.image: any and no list, every (well-formed) image goes.
         let open = try ContainerBashPlugin(handler: try ContainerJobs.dockerHandler())
@@ -54,18 +61,22 @@ struct ContainerHandlerTests {
 
     @Test("the default image serves jobs without one, and must itself be allowed")
     func defaultImage() throws {
-        let handler = try ContainerJobs.dockerHandler(containerBash: "  default_image: shunter-test/busybox:1\n  allowed_images: \"shunter-test/*\"")
+        let handler = try ContainerJobs.dockerHandler(
+            containerBash: "  default_image: shunter-test/busybox:1\n  allowed_images: \"shunter-test/*\"")
         let plugin = try ContainerBashPlugin(handler: handler)
         #expect(try plugin.image(for: nil) == "shunter-test/busybox:1")
         #expect(try plugin.image(for: TransformationEnvironment(image: "shunter-test/other")) == "shunter-test/other")
 
-        let outside = try ContainerJobs.dockerHandler(containerBash: "  default_image: ubuntu:24.04\n  allowed_images: \"shunter-test/*\"")
+        let outside = try ContainerJobs.dockerHandler(
+            containerBash: "  default_image: ubuntu:24.04\n  allowed_images: \"shunter-test/*\"")
         #expect {
             try ContainerBashPlugin(handler: outside)
         } throws: { error in
-            "\(error)".hasPrefix("test-handler.yaml:7:") && "\(error)".contains("not allowed by the handler's own allow-list")
+            "\(error)".hasPrefix("test-handler.yaml:7:")
+                && "\(error)".contains("not allowed by the handler's own allow-list")
         }
-        let nothingToRun = try ContainerJobs.handler("name: x\nplugin: container-bash\nbackend: docker\nmatch: {image: none}\n")
+        let nothingToRun = try ContainerJobs.handler(
+            "name: x\nplugin: container-bash\nbackend: docker\nmatch: {image: none}\n")
         #expect {
             try ContainerBashPlugin(handler: nothingToRun)
         } throws: { error in
@@ -100,7 +111,9 @@ struct ContainerHandlerTests {
         #expect(again.execution.environment == prepared.execution.environment)
     }
 
-    @Test("malformed image names never reach an engine", arguments: ["../etc", "-rm", "a b", "x//y", "/abs", "ok;rm", "a/./b", ""])
+    @Test(
+        "malformed image names never reach an engine",
+        arguments: ["../etc", "-rm", "a b", "x//y", "/abs", "ok;rm", "a/./b", ""])
     func malformedImageNames(_ name: String) throws {
         #expect(ContainerImageName.problem(with: name) != nil)
         let plugin = try ContainerBashPlugin(handler: try ContainerJobs.dockerHandler())
@@ -119,12 +132,14 @@ struct ContainerHandlerTests {
 
     @Test("the shipped handler files are valid and build")
     func shippedHandlers() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
         let loader = HandlerLoader(catalog: JobPluginRegistry.catalog())
         for file in ["30-docker.yaml", "31-apptainer.yaml"] {
             let text = try String(contentsOfFile: "\(root)/handlers/\(file)", encoding: .utf8)
             // Enabled, so the loader hands it back and its sections are read by the real code.
-            let loaded = loader.parse(yaml: text.replacingOccurrences(of: "enabled: false", with: "enabled: true"), file: file)
+            let loaded = loader.parse(
+                yaml: text.replacingOccurrences(of: "enabled: false", with: "enabled: true"), file: file)
             #expect(loaded.errors == [], "\(file): \(loaded.errors)")
             let handler = try #require(loaded.handlers.first)
             _ = try ContainerJobs.plugin(handler)
@@ -135,13 +150,19 @@ struct ContainerHandlerTests {
     @Test("an engine that is not installed gives a startup warning, not an error")
     func missingEngineWarning() async throws {
         let handlers = [
-            try ContainerJobs.handler("name: d\nplugin: container-bash\nbackend: docker\nmatch: {image: any}\ndocker: {executable: /nonexistent/docker}\n"),
-            try ContainerJobs.handler("name: a\nplugin: container-bash\nbackend: apptainer\nmatch: {image: any}\napptainer: {executable: /nonexistent/apptainer}\n"),
+            try ContainerJobs.handler(
+                "name: d\nplugin: container-bash\nbackend: docker\nmatch: {image: any}\ndocker: {executable: /nonexistent/docker}\n"
+            ),
+            try ContainerJobs.handler(
+                "name: a\nplugin: container-bash\nbackend: apptainer\nmatch: {image: any}\napptainer: {executable: /nonexistent/apptainer}\n"
+            ),
             try ContainerJobs.handler("name: b\nplugin: bash\nbackend: local\n"),
         ]
         let warnings = await BackendAvailability.warnings(for: handlers)
         #expect(warnings.count == 2, "\(warnings)")
-        #expect(warnings.first?.contains("handler 'd' (test-handler.yaml:1:1): backend docker is not usable") == true, "\(warnings)")
+        #expect(
+            warnings.first?.contains("handler 'd' (test-handler.yaml:1:1): backend docker is not usable") == true,
+            "\(warnings)")
         #expect(warnings.first?.contains("enabled: false") == true)
         #expect(warnings.last?.contains("handler 'a'") == true)
         // And a job that reaches such a handler fails with a reason, it does not hang.

@@ -7,7 +7,7 @@ import ShunterStore
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Runs against the real engines: cancel and timeout stop what the job started, limits and
@@ -34,8 +34,10 @@ struct ContainerRunTests {
         /// Docker containers of a job still present (running or not); always empty for apptainer.
         func leftovers(jobID: String) async throws -> String {
             guard self == .docker else { return "" }
-            return try await ContainerFixtures.tool("docker", ["ps", "--all", "--quiet", "--filter", "label=org.shunter.job=\(jobID)"])
-                .output.trimmingCharacters(in: .whitespacesAndNewlines)
+            return try await ContainerFixtures.tool(
+                "docker", ["ps", "--all", "--quiet", "--filter", "label=org.shunter.job=\(jobID)"]
+            )
+            .output.trimmingCharacters(in: .whitespacesAndNewlines)
         }
     }
 
@@ -63,7 +65,9 @@ struct ContainerRunTests {
         defer { try? WorkDirectory(path: prepared.workDirectory).remove() }
         let running = Task { try await backend.run(prepared.execution, events: ExecutionEvents()) }
         try await Self.waitFor(prepared.execution.workDirectory + "/started")
-        #expect(!ContainerFixtures.processes(containing: "sleep \(marker)").isEmpty, "the job's processes are visible while it runs")
+        #expect(
+            !ContainerFixtures.processes(containing: "sleep \(marker)").isEmpty,
+            "the job's processes are visible while it runs")
 
         // The job's own processes sleep for hours: that `run` returns at all says the cancel
         // stopped them; the checks below say nothing of them is left.
@@ -110,7 +114,8 @@ struct ContainerRunTests {
         print("\(engine): 20 concurrent container jobs in \(elapsed)")
         #expect(results.count == 20)
         for (index, checksum) in results {
-            let expected = try await jobs.buffers.put(try CelltypeCodec.serialize(.int(Int64(index * 2)), as: .int), expected: nil)
+            let expected = try await jobs.buffers.put(
+                try CelltypeCodec.serialize(.int(Int64(index * 2)), as: .int), expected: nil)
             #expect(checksum == expected, "job \(index)")
         }
     }
@@ -129,7 +134,8 @@ struct ContainerRunTests {
             """
         // __meta__.ncores 1 is below the handler's 2 CPUs, so it wins; memory stays the handler's.
         let job = try await jobs.job(
-            code: code, pins: [("HOME", "int", [UInt8](text: "5\n")), ("weird", "str", [UInt8](text: "\"a b $x ' \\\"\"\n"))],
+            code: code,
+            pins: [("HOME", "int", [UInt8](text: "5\n")), ("weird", "str", [UInt8](text: "\"a b $x ' \\\"\"\n"))],
             meta: ["ncores": .int(1)], image: ContainerFixtures.dockerImage, handler: handler)
         let plugin = try ContainerJobs.plugin(handler)
         let prepared = try await plugin.prepare(job)
@@ -140,11 +146,14 @@ struct ContainerRunTests {
         let work = prepared.execution.workDirectory
         let result = try String(contentsOfFile: work + "/RESULT", encoding: .utf8)
         #expect(result == "\(getuid())\n\(getgid())\nlo\n67108864\n100000\n5 a b $x ' \"\n")
-        let owner = try FileManager.default.attributesOfItem(atPath: work + "/made-by-job")[.ownerAccountID] as? NSNumber
+        let owner =
+            try FileManager.default.attributesOfItem(atPath: work + "/made-by-job")[.ownerAccountID] as? NSNumber
         #expect(owner?.uint32Value == getuid())
     }
 
-    @Test("docker: a RESULT that links to a host file, or holds such a link, fails the job; the host file is never stored")
+    @Test(
+        "docker: a RESULT that links to a host file, or holds such a link, fails the job; the host file is never stored"
+    )
     func dockerResultLinksOutside() async throws {
         try await ContainerFixtures.requireDocker()
         let jobs = try ContainerJobs()
@@ -154,14 +163,19 @@ struct ContainerRunTests {
         #expect(FileManager.default.createFile(atPath: secret, contents: Data(content)))
         defer { try? FileManager.default.removeItem(atPath: secret) }
         let handler = try Engine.docker.handler()
-        for (code, output) in [("ln -s \(secret) RESULT", "bytes"), ("mkdir RESULT; echo 1 > RESULT/a; ln -s \(secret) RESULT/b", "plain")] {
-            let job = try await jobs.job(code: code, output: output, image: ContainerFixtures.dockerImage, handler: handler)
+        for (code, output) in [
+            ("ln -s \(secret) RESULT", "bytes"), ("mkdir RESULT; echo 1 > RESULT/a; ln -s \(secret) RESULT/b", "plain"),
+        ] {
+            let job = try await jobs.job(
+                code: code, output: output, image: ContainerFixtures.dockerImage, handler: handler)
             do {
                 let checksum = try await jobs.run(job)
                 Issue.record("\(code): stored \(checksum)")
             } catch let failure as JobFailure {
                 #expect(failure.kind == .badResult)
-                #expect(failure.message.contains("is a symbolic link to '\(secret)', outside the job's work directory"), "\(failure.message)")
+                #expect(
+                    failure.message.contains("is a symbolic link to '\(secret)', outside the job's work directory"),
+                    "\(failure.message)")
             }
         }
         #expect(try await jobs.buffers.has([HashAlgorithm.sha256.checksum(of: content)]) == [false])
@@ -174,7 +188,8 @@ struct ContainerRunTests {
         let backend = try ContainerJobs.backend(handler)
         let jobs = try ContainerJobs()
         defer { jobs.cleanUp() }
-        let job = try await jobs.job(code: "touch started; sleep 947", image: ContainerFixtures.dockerImage, handler: handler)
+        let job = try await jobs.job(
+            code: "touch started; sleep 947", image: ContainerFixtures.dockerImage, handler: handler)
         let prepared = try await ContainerJobs.plugin(handler).prepare(job)
         let (names, sink) = AsyncStream.makeStream(of: String.self)
         let running = Task {
@@ -198,13 +213,18 @@ struct ContainerRunTests {
         defer { jobs.cleanUp() }
         let handler = try Engine.docker.handler()
         do {
-            _ = try await jobs.run(try await jobs.job(code: "echo 1 > RESULT", image: "shunter-test/absent:1", handler: handler))
+            _ = try await jobs.run(
+                try await jobs.job(code: "echo 1 > RESULT", image: "shunter-test/absent:1", handler: handler))
             Issue.record("a job with a missing image ran")
         } catch let error as BackendError {
-            #expect("\(error)".contains("shunter-test/absent:1 is not in the Docker engine") || "\(error)".contains("the image is not in the Docker engine"))
+            #expect(
+                "\(error)".contains("shunter-test/absent:1 is not in the Docker engine")
+                    || "\(error)".contains("the image is not in the Docker engine"))
             #expect("\(error)".contains("docker load"))
         }
-        let message = try await jobs.failure(try await jobs.job(code: "echo 1 > RESULT; exit 125", image: ContainerFixtures.dockerImage, handler: handler))
+        let message = try await jobs.failure(
+            try await jobs.job(
+                code: "echo 1 > RESULT; exit 125", image: ContainerFixtures.dockerImage, handler: handler))
         #expect(message.contains("Error: Return code 125"))
     }
 
@@ -224,7 +244,8 @@ struct ContainerRunTests {
 
         let handler = try Engine.docker.handler(extra: "  image_dir: \(directory)")
         let images = ImageProvisioner<Bool>()
-        let backend = DockerBackend(settings: try DockerBackend(handler: handler).settings, killGrace: .seconds(2), images: images)
+        let backend = DockerBackend(
+            settings: try DockerBackend(handler: handler).settings, killGrace: .seconds(2), images: images)
         let checksums = try await withThrowingTaskGroup(of: Checksum.self) { group in
             for _ in 0..<5 {
                 let job = try await jobs.job(code: "echo loaded > RESULT", image: image, handler: handler)
@@ -244,15 +265,18 @@ struct ContainerRunTests {
         let directory = jobs.root + "/images"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let stem = ContainerImageName.fileStem(ContainerFixtures.dockerImage)
-        try FileManager.default.copyItem(atPath: "\(ContainerFixtures.imageDirectory)/\(stem).tar", toPath: "\(directory)/\(stem).tar")
+        try FileManager.default.copyItem(
+            atPath: "\(ContainerFixtures.imageDirectory)/\(stem).tar", toPath: "\(directory)/\(stem).tar")
 
         let handler = try ContainerJobs.apptainerHandler(imageDirectory: directory)
         let images = ImageProvisioner<String>()
-        let backend = ApptainerBackend(settings: try ApptainerBackend(handler: handler).settings, killGrace: .seconds(2), images: images)
+        let backend = ApptainerBackend(
+            settings: try ApptainerBackend(handler: handler).settings, killGrace: .seconds(2), images: images)
         let started = ContinuousClock.now
         let checksums = try await withThrowingTaskGroup(of: Checksum.self) { group in
             for _ in 0..<5 {
-                let job = try await jobs.job(code: "echo converted > RESULT", image: ContainerFixtures.dockerImage, handler: handler)
+                let job = try await jobs.job(
+                    code: "echo converted > RESULT", image: ContainerFixtures.dockerImage, handler: handler)
                 group.addTask { try await jobs.run(job, backend: backend) }
             }
             return try await group.reduce(into: Set<Checksum>()) { $0.insert($1) }
@@ -261,7 +285,9 @@ struct ContainerRunTests {
         #expect(checksums.count == 1)
         #expect(await images.runs == ["\(directory)/\(stem).sif": 1])
         #expect(FileManager.default.fileExists(atPath: "\(directory)/\(stem).sif"))
-        let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".partial") }
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory).filter {
+            $0.hasSuffix(".partial")
+        }
         #expect(leftovers == [])
     }
 
@@ -271,10 +297,14 @@ struct ContainerRunTests {
         let jobs = try ContainerJobs()
         defer { jobs.cleanUp() }
         do {
-            _ = try await jobs.run(try await jobs.job(code: "echo 1 > RESULT", image: "rpbs/absent", handler: try ContainerJobs.apptainerHandler()))
+            _ = try await jobs.run(
+                try await jobs.job(
+                    code: "echo 1 > RESULT", image: "rpbs/absent", handler: try ContainerJobs.apptainerHandler()))
             Issue.record("a job with a missing image ran")
         } catch let error as BackendError {
-            #expect("\(error)".contains("rpbs_absent_latest.sif, rpbs_absent_latest/ and rpbs_absent_latest.tar"), "\(error)")
+            #expect(
+                "\(error)".contains("rpbs_absent_latest.sif, rpbs_absent_latest/ and rpbs_absent_latest.tar"),
+                "\(error)")
         }
     }
 }

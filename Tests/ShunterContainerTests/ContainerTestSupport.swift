@@ -14,18 +14,24 @@ enum ContainerFixtures {
     static var imageDirectory: String {
         if let configured = ProcessInfo.processInfo.environment["SHUNTER_CONTAINER_IMAGES"] { return configured }
         // Tests/ShunterContainerTests/<this file> → the package root.
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         return root.path + "/.build/container-images"
     }
 
-    static let howToSetUp = "run scripts/setup-containers.sh as root (scripts/test.sh does): it starts Docker, installs Apptainer and builds the test images"
+    static let howToSetUp =
+        "run scripts/setup-containers.sh as root (scripts/test.sh does): it starts Docker, installs Apptainer and builds the test images"
 
     /// Fails the calling test with a message saying how to get what is missing.
     static func requireDocker() async throws {
         let backend = DockerBackend(settings: DockerBackend.Settings())
-        if let problem = await backend.availabilityProblem() { throw MissingComponent("Docker: \(problem); \(howToSetUp)") }
+        if let problem = await backend.availabilityProblem() {
+            throw MissingComponent("Docker: \(problem); \(howToSetUp)")
+        }
         let inspect = try await tool("docker", ["image", "inspect", dockerImage])
-        guard inspect.status == 0 else { throw MissingComponent("the docker image \(dockerImage) is missing; \(howToSetUp)") }
+        guard inspect.status == 0 else {
+            throw MissingComponent("the docker image \(dockerImage) is missing; \(howToSetUp)")
+        }
     }
 
     static func requireApptainer() async throws {
@@ -35,7 +41,9 @@ enum ContainerFixtures {
             throw MissingComponent("Apptainer: \(problem); \(howToSetUp)")
         }
         let sif = imageDirectory + "/" + ContainerImageName.fileStem(dockerImage) + ".sif"
-        guard FileManager.default.fileExists(atPath: sif) else { throw MissingComponent("\(sif) is missing; \(howToSetUp)") }
+        guard FileManager.default.fileExists(atPath: sif) else {
+            throw MissingComponent("\(sif) is missing; \(howToSetUp)")
+        }
     }
 
     /// Runs a command to look at the system (ps, docker ps); its output as text.
@@ -58,7 +66,9 @@ enum ContainerFixtures {
     static func processes(containing marker: String) -> [String] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return entries.compactMap { pid -> String? in
-            guard Int(pid) != nil, let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return nil }
+            guard Int(pid) != nil, let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else {
+                return nil
+            }
             let line = String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
             // Our own test's `pgrep`-like reading never matches: the marker is only in job commands.
             return line.contains(marker) ? "\(pid): \(line)" : nil
@@ -93,7 +103,8 @@ struct ContainerJobs {
     }
 
     static func dockerHandler(extra: String = "", containerBash: String = "") throws -> HandlerConfig {
-        try handler("""
+        try handler(
+            """
             name: docker-test
             plugin: container-bash
             backend: docker
@@ -107,8 +118,11 @@ struct ContainerJobs {
             """)
     }
 
-    static func apptainerHandler(imageDirectory: String = ContainerFixtures.imageDirectory, extra: String = "") throws -> HandlerConfig {
-        try handler("""
+    static func apptainerHandler(imageDirectory: String = ContainerFixtures.imageDirectory, extra: String = "") throws
+        -> HandlerConfig
+    {
+        try handler(
+            """
             name: apptainer-test
             plugin: container-bash
             backend: apptainer

@@ -23,46 +23,67 @@ struct SameAnswerTests {
     }
 
     static let cases: [Case] = [
-        Case(name: "int pin: file and variable", code: "echo \"[$a]\" > RESULT; cat a >> RESULT",
-             pins: [("a", "int", [UInt8](text: "42\n"))],
-             seamless: "3c196b6a3f24609cdd451c7d355fba8bbaebfd30eca16e4d49e3b7e464c83992"),
-        Case(name: "float pins", code: "cat b c d > RESULT; echo \"$b $c $d\" >> RESULT",
-             pins: [("b", "float", [UInt8](text: "1.5\n")), ("c", "float", [UInt8](text: "1e+16\n")), ("d", "float", [UInt8](text: "3.0\n"))],
-             seamless: "6ed9be45218a7871a8b3c76143ac2c4e4bc0b476d6f94952cbb3dfa4afd913a6"),
-        Case(name: "str pin", code: "cat s > RESULT; echo \"[$s]\" >> RESULT",
-             pins: [("s", "str", [UInt8](text: "\"hello world\"\n"))],
-             seamless: "ab12d346de2769de589ee4e79986cc71e410a8e84ba6ea058f988ec02abd3e1e"),
-        Case(name: "text pin, printf", code: "cat t > RESULT; printf '%s|' \"$t\" >> RESULT",
-             pins: [("t", "text", [UInt8](text: "line1\nline2\n"))],
-             seamless: "c796cc80e91803c174cde9038d3c6862929d8c25ebe2dc3d56addb283696729b"),
-        Case(name: "bytes pin has no variable", code: "cat data > RESULT; echo \"${data:-unset}\" >> RESULT",
-             pins: [("data", "bytes", [0x00, 0x01, 0xff, 0x72, 0x61, 0x77])],
-             seamless: "0265fd9ac32880a17ef4fdde351f1dcb0c71dc6177703077416b55f22aa2b5b7"),
-        Case(name: "bool pin", code: "cat flag > RESULT; echo \"[$flag]\" >> RESULT",
-             pins: [("flag", "bool", [UInt8](text: "true\n"))],
-             seamless: "8a940f348e25c4bc9bcf53318ccfc8b782d86f20f03e22f95bbc369885d6f11b"),
-        Case(name: "pin in a subdirectory", code: "cat sub/file > RESULT",
-             pins: [("sub/file", "text", [UInt8](text: "nested\n"))],
-             seamless: "370a8c04b8a65bb4494275eec227f1b694db04c76da6b0b8ae88ed1ab19790a3"),
-        Case(name: "renamed pin", code: "cat y > RESULT; echo \"$y\" >> RESULT",
-             pins: [("x", "int", [UInt8](text: "7\n"))], renames: ["x": "y"],
-             seamless: "dfc76087174d832f34d0210d926f4c40a579e70e12286619f74d8796a467900e"),
-        Case(name: "listing of the work directory", code: "ls > RESULT",
-             pins: [("a", "int", [UInt8](text: "1\n")), ("b", "text", [UInt8](text: "b\n"))],
-             seamless: "1e204e7e288b421ecf1ee95d1570f15c1f8b27da5a65a58561acd67750b55a79"),
-        Case(name: "transform.sh", code: "cat transform.sh > RESULT",
-             pins: [("a", "int", [UInt8](text: "42\n")), ("s", "str", [UInt8](text: "\"it's a test\"\n")), ("data.txt", "text", [UInt8](text: "t\n"))],
-             seamless: "32ddcd215cf255adf843e86992e990ed9a0dac3bbf2d9b07da4e60d2865bb590"),
-        Case(name: "int result", code: "echo 42 > RESULT", output: "int",
-             seamless: "084c799cd551dd1d8d5c5f9a5d593b2e931f5e36122ee5c793c1d08a19839cc0"),
-        Case(name: "float result", code: "echo 2.50 > RESULT", output: "float",
-             seamless: "686513ed91231892fbf0c4e72acee20264caa8538e8389157a942a808dba6531"),
-        Case(name: "str result", code: "printf hello > RESULT", output: "str",
-             seamless: "11fc90bd25a4139f105bf5c0423c47ba4b1066cd221fabd4e255bd7d0f1b3758"),
-        Case(name: "plain result", code: "echo '{\"x\": [1, 2], \"a\": \"b\"}' > RESULT", output: "plain",
-             seamless: "476d556e451d4970438500c7ae65024f61884069f033de2da0962f0a646c59eb"),
-        Case(name: "RESULT directory as a plain dict",
-             code: "mkdir RESULT; echo 1 > RESULT/a; mkdir RESULT/sub; printf 'x y' > RESULT/sub/b", output: "plain"),
+        Case(
+            name: "int pin: file and variable", code: "echo \"[$a]\" > RESULT; cat a >> RESULT",
+            pins: [("a", "int", [UInt8](text: "42\n"))],
+            seamless: "3c196b6a3f24609cdd451c7d355fba8bbaebfd30eca16e4d49e3b7e464c83992"),
+        Case(
+            name: "float pins", code: "cat b c d > RESULT; echo \"$b $c $d\" >> RESULT",
+            pins: [
+                ("b", "float", [UInt8](text: "1.5\n")), ("c", "float", [UInt8](text: "1e+16\n")),
+                ("d", "float", [UInt8](text: "3.0\n")),
+            ],
+            seamless: "6ed9be45218a7871a8b3c76143ac2c4e4bc0b476d6f94952cbb3dfa4afd913a6"),
+        Case(
+            name: "str pin", code: "cat s > RESULT; echo \"[$s]\" >> RESULT",
+            pins: [("s", "str", [UInt8](text: "\"hello world\"\n"))],
+            seamless: "ab12d346de2769de589ee4e79986cc71e410a8e84ba6ea058f988ec02abd3e1e"),
+        Case(
+            name: "text pin, printf", code: "cat t > RESULT; printf '%s|' \"$t\" >> RESULT",
+            pins: [("t", "text", [UInt8](text: "line1\nline2\n"))],
+            seamless: "c796cc80e91803c174cde9038d3c6862929d8c25ebe2dc3d56addb283696729b"),
+        Case(
+            name: "bytes pin has no variable", code: "cat data > RESULT; echo \"${data:-unset}\" >> RESULT",
+            pins: [("data", "bytes", [0x00, 0x01, 0xff, 0x72, 0x61, 0x77])],
+            seamless: "0265fd9ac32880a17ef4fdde351f1dcb0c71dc6177703077416b55f22aa2b5b7"),
+        Case(
+            name: "bool pin", code: "cat flag > RESULT; echo \"[$flag]\" >> RESULT",
+            pins: [("flag", "bool", [UInt8](text: "true\n"))],
+            seamless: "8a940f348e25c4bc9bcf53318ccfc8b782d86f20f03e22f95bbc369885d6f11b"),
+        Case(
+            name: "pin in a subdirectory", code: "cat sub/file > RESULT",
+            pins: [("sub/file", "text", [UInt8](text: "nested\n"))],
+            seamless: "370a8c04b8a65bb4494275eec227f1b694db04c76da6b0b8ae88ed1ab19790a3"),
+        Case(
+            name: "renamed pin", code: "cat y > RESULT; echo \"$y\" >> RESULT",
+            pins: [("x", "int", [UInt8](text: "7\n"))], renames: ["x": "y"],
+            seamless: "dfc76087174d832f34d0210d926f4c40a579e70e12286619f74d8796a467900e"),
+        Case(
+            name: "listing of the work directory", code: "ls > RESULT",
+            pins: [("a", "int", [UInt8](text: "1\n")), ("b", "text", [UInt8](text: "b\n"))],
+            seamless: "1e204e7e288b421ecf1ee95d1570f15c1f8b27da5a65a58561acd67750b55a79"),
+        Case(
+            name: "transform.sh", code: "cat transform.sh > RESULT",
+            pins: [
+                ("a", "int", [UInt8](text: "42\n")), ("s", "str", [UInt8](text: "\"it's a test\"\n")),
+                ("data.txt", "text", [UInt8](text: "t\n")),
+            ],
+            seamless: "32ddcd215cf255adf843e86992e990ed9a0dac3bbf2d9b07da4e60d2865bb590"),
+        Case(
+            name: "int result", code: "echo 42 > RESULT", output: "int",
+            seamless: "084c799cd551dd1d8d5c5f9a5d593b2e931f5e36122ee5c793c1d08a19839cc0"),
+        Case(
+            name: "float result", code: "echo 2.50 > RESULT", output: "float",
+            seamless: "686513ed91231892fbf0c4e72acee20264caa8538e8389157a942a808dba6531"),
+        Case(
+            name: "str result", code: "printf hello > RESULT", output: "str",
+            seamless: "11fc90bd25a4139f105bf5c0423c47ba4b1066cd221fabd4e255bd7d0f1b3758"),
+        Case(
+            name: "plain result", code: "echo '{\"x\": [1, 2], \"a\": \"b\"}' > RESULT", output: "plain",
+            seamless: "476d556e451d4970438500c7ae65024f61884069f033de2da0962f0a646c59eb"),
+        Case(
+            name: "RESULT directory as a plain dict",
+            code: "mkdir RESULT; echo 1 > RESULT/a; mkdir RESULT/sub; printf 'x y' > RESULT/sub/b", output: "plain"),
         Case(name: "background job and wc", code: "sleep 0.1 & seq 1 1000 | wc -l > RESULT; wait", output: "int"),
     ]
 
@@ -74,7 +95,9 @@ struct SameAnswerTests {
         defer { jobs.cleanUp() }
         let image = ContainerFixtures.dockerImage
         func job(_ handler: HandlerConfig, image: String?) async throws -> JobContext {
-            try await jobs.job(code: sample.code, pins: sample.pins, output: sample.output, renames: sample.renames, image: image, handler: handler)
+            try await jobs.job(
+                code: sample.code, pins: sample.pins, output: sample.output, renames: sample.renames, image: image,
+                handler: handler)
         }
         let local = try await jobs.run(try await job(ContainerJobs.localHandler, image: nil))
         async let docker = jobs.run(try await job(try ContainerJobs.dockerHandler(), image: image))
@@ -92,9 +115,12 @@ struct SameAnswerTests {
         defer { jobs.cleanUp() }
         let code = "echo hi; echo err >&2; exit 3"
         let image = ContainerFixtures.dockerImage
-        let local = try await jobs.failure(try await jobs.job(code: code, image: nil, handler: ContainerJobs.localHandler))
-        let docker = try await jobs.failure(try await jobs.job(code: code, image: image, handler: try ContainerJobs.dockerHandler()))
-        let apptainer = try await jobs.failure(try await jobs.job(code: code, image: image, handler: try ContainerJobs.apptainerHandler()))
+        let local = try await jobs.failure(
+            try await jobs.job(code: code, image: nil, handler: ContainerJobs.localHandler))
+        let docker = try await jobs.failure(
+            try await jobs.job(code: code, image: image, handler: try ContainerJobs.dockerHandler()))
+        let apptainer = try await jobs.failure(
+            try await jobs.job(code: code, image: image, handler: try ContainerJobs.apptainerHandler()))
         #expect(local.contains("Error: Return code 3"))
         #expect(local.contains("hi") && local.contains("err"))
         #expect(docker == local)

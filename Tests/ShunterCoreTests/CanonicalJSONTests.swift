@@ -1,4 +1,5 @@
 import Testing
+
 @testable import ShunterCore
 
 @Suite struct CanonicalJSONTests {
@@ -23,8 +24,9 @@ import Testing
     }
 
     @Test func nonFiniteFloatsBecomeNull() {
-        #expect(text(CanonicalJSON.encode(.array([.double(.nan), .double(.infinity), .double(-.infinity)])))
-            == "[\n  null,\n  null,\n  null\n]")
+        #expect(
+            text(CanonicalJSON.encode(.array([.double(.nan), .double(.infinity), .double(-.infinity)])))
+                == "[\n  null,\n  null,\n  null\n]")
     }
 
     @Test func compactFormSortsKeys() {
@@ -34,7 +36,9 @@ import Testing
 
     @Test func keysSortByCodePointNotBySwiftStringOrder() {
         // U+FFFF sorts before U+1F600 by code point (and UTF-8), after it in UTF-16.
-        let keys = CanonicalJSON.sortedKeys(["\u{1F600}": .null, "\u{FFFF}": .null, "a": .null, "Z": .null, "\u{E9}": .null])
+        let keys = CanonicalJSON.sortedKeys([
+            "\u{1F600}": .null, "\u{FFFF}": .null, "a": .null, "Z": .null, "\u{E9}": .null,
+        ])
         #expect(keys == ["Z", "a", "\u{E9}", "\u{FFFF}", "\u{1F600}"])
     }
 

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import ShunterCore
 
 @Suite struct CelltypeCodecTests {
@@ -6,7 +7,9 @@ import Testing
         let buffer = try CelltypeCodec.serialize(.int(1000), as: .int)
         #expect(buffer == bytes(hex: int1000Vector.buffer))
         #expect(text(buffer) == "1000\n")
-        #expect(HashAlgorithm.sha256.checksum(of: buffer).hex == "83c02ac2d48c863dab2ccf6870455aadfc2cec073b8db269b517c879d76aa6d9")
+        #expect(
+            HashAlgorithm.sha256.checksum(of: buffer).hex
+                == "83c02ac2d48c863dab2ccf6870455aadfc2cec073b8db269b517c879d76aa6d9")
         #expect(HashAlgorithm.sha256.checksum(of: buffer).hex == int1000Vector.sha256)
         #expect(HashAlgorithm.sha3_256.checksum(of: buffer).hex == int1000Vector.sha3)
     }
@@ -21,10 +24,15 @@ import Testing
             if let expected = vector.expected {
                 do {
                     let buffer = try CelltypeCodec.serialize(value, as: celltype)
-                    #expect(hex(buffer) == expected, "\(label): got \(text(buffer).debugDescription), Seamless: \(text(bytes(hex: expected)).debugDescription)")
+                    #expect(
+                        hex(buffer) == expected,
+                        "\(label): got \(text(buffer).debugDescription), Seamless: \(text(bytes(hex: expected)).debugDescription)"
+                    )
                     compared += 1
                 } catch {
-                    Issue.record("\(label): Seamless gives \(text(bytes(hex: expected)).debugDescription), Shunter fails: \(error)")
+                    Issue.record(
+                        "\(label): Seamless gives \(text(bytes(hex: expected)).debugDescription), Shunter fails: \(error)"
+                    )
                 }
             } else {
                 #expect(throws: CelltypeCodecError.self, "\(label): Seamless fails with \(vector.error ?? "")") {
@@ -61,7 +69,10 @@ import Testing
             if let expected = vector.expected {
                 do {
                     let buffer = try CelltypeCodec.resultBuffer(fromFileBytes: file, celltype: celltype)
-                    #expect(hex(buffer) == expected, "\(label): got \(text(buffer).debugDescription), Seamless: \(text(bytes(hex: expected)).debugDescription)")
+                    #expect(
+                        hex(buffer) == expected,
+                        "\(label): got \(text(buffer).debugDescription), Seamless: \(text(bytes(hex: expected)).debugDescription)"
+                    )
                     compared += 1
                 } catch {
                     if isNumpyTextGap(file: file, celltype: vector.celltype, error: error) {
@@ -95,10 +106,13 @@ import Testing
             let label = "pin \(vector.pin) = \(text(buffer).debugDescription) as \(vector.celltype)"
             if let expectedFile = vector.file {
                 let pin = try CelltypeCodec.bashPin(name: vector.pin, buffer: buffer, celltype: celltype)
-                #expect(hex(pin.fileContents) == expectedFile, "\(label): file \(text(pin.fileContents).debugDescription)")
+                #expect(
+                    hex(pin.fileContents) == expectedFile, "\(label): file \(text(pin.fileContents).debugDescription)")
                 #expect(pin.environmentValue == vector.env, "\(label)")
                 #expect(try CelltypeCodec.workFileContents(buffer: buffer, celltype: celltype) == pin.fileContents)
-                #expect(try CelltypeCodec.environmentValue(buffer: buffer, celltype: celltype, pinName: vector.pin) == vector.env)
+                #expect(
+                    try CelltypeCodec.environmentValue(buffer: buffer, celltype: celltype, pinName: vector.pin)
+                        == vector.env)
             } else {
                 #expect(throws: CelltypeCodecError.self, "\(label): Seamless fails with \(vector.error ?? "")") {
                     try CelltypeCodec.bashPin(name: vector.pin, buffer: buffer, celltype: celltype)
@@ -115,7 +129,8 @@ import Testing
         padded = NumpyArray.magic + [1, 0, UInt8(padded.count), 0] + padded
         let data: [UInt8] = [1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0]
         let buffer = try CelltypeCodec.resultBuffer(fromFileBytes: padded + data, celltype: .mixed)
-        let canonical = try #require(resultVectors.first { $0.celltype == "mixed" && bytes(hex: $0.file).starts(with: NumpyArray.magic) })
+        let canonical = try #require(
+            resultVectors.first { $0.celltype == "mixed" && bytes(hex: $0.file).starts(with: NumpyArray.magic) })
         #expect(buffer.count == 128 + 16)
         #expect(Array(buffer.suffix(16)) == data)
         #expect(text(Array(buffer[10..<128])).hasPrefix("{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }"))

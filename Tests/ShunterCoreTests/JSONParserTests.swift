@@ -1,4 +1,5 @@
 import Testing
+
 @testable import ShunterCore
 
 @Suite struct JSONParserTests {
@@ -25,7 +26,11 @@ import Testing
 
     @Test func parsesNestedStructuresAndLastDuplicateKeyWins() throws {
         let value = try JSONParser.parse(#"{"a": [1, {"b": null}], "c": {}, "a2": [], "d": 1, "d": 2}"#)
-        #expect(value == .object(["a": .array([.int(1), .object(["b": .null])]), "c": .object([:]), "a2": .array([]), "d": .int(2)]))
+        #expect(
+            value
+                == .object([
+                    "a": .array([.int(1), .object(["b": .null])]), "c": .object([:]), "a2": .array([]), "d": .int(2),
+                ]))
     }
 
     @Test(arguments: [
@@ -71,11 +76,17 @@ import Testing
 
     @Test func pythonModeAcceptsNonFiniteLiteralsAndKeepsKeyOrder() throws {
         let value = try JSONParser.parsePython(Array(#"{"z": NaN, "a": [Infinity, -Infinity]}"#.utf8))
-        guard case .dict(let pairs) = value else { Issue.record("expected a dict, got \(value)"); return }
+        guard case .dict(let pairs) = value else {
+            Issue.record("expected a dict, got \(value)")
+            return
+        }
         #expect(pairs.map(\.0) == ["z", "a"])
         guard case .float(let nan) = pairs[0].1, case .list(let items) = pairs[1].1,
             case .float(let inf) = items[0], case .float(let negInf) = items[1]
-        else { Issue.record("unexpected shape \(pairs)"); return }
+        else {
+            Issue.record("unexpected shape \(pairs)")
+            return
+        }
         #expect(nan.isNaN && inf == .infinity && negInf == -.infinity)
     }
 }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import ShunterCore
 
 @Suite struct TransformationTests {
@@ -19,10 +20,15 @@ import Testing
         let vector = try #require(transformationVectors.first)
         #expect(vector.checksum.hasPrefix("8feb426e"))
         let claimed = try Checksum(hex: vector.checksum)
-        let tf = try Transformation.parse(dict: try dict(vector.dict), dunder: [:], hash: .sha256, claimedChecksum: claimed)
+        let tf = try Transformation.parse(
+            dict: try dict(vector.dict), dunder: [:], hash: .sha256, claimedChecksum: claimed)
         #expect(tf.language == "bash")
         #expect(tf.output == .init(name: "result", celltype: .text, subcelltype: nil))
-        #expect(tf.pins["a"] == .init(celltype: "int", subcelltype: nil, checksum: try Checksum(hex: "83c02ac2d48c863dab2ccf6870455aadfc2cec073b8db269b517c879d76aa6d9")))
+        #expect(
+            tf.pins["a"]
+                == .init(
+                    celltype: "int", subcelltype: nil,
+                    checksum: try Checksum(hex: "83c02ac2d48c863dab2ccf6870455aadfc2cec073b8db269b517c879d76aa6d9")))
         #expect(tf.pins["code"]?.celltype == "text")
         #expect(tf.pins["code"]?.subcelltype == "transformer")
         // __meta__ is orthogonal: moved out of the dict into dunder.
@@ -33,14 +39,17 @@ import Testing
     @Test func refusesAMismatchedClaimedChecksum() throws {
         let vector = try #require(transformationVectors.first)
         let wrong = try Checksum(hex: String(repeating: "ab", count: 32))
-        #expect(throws: TransformationError.checksumMismatch(claimed: wrong, computed: try Checksum(hex: vector.checksum))) {
+        #expect(
+            throws: TransformationError.checksumMismatch(claimed: wrong, computed: try Checksum(hex: vector.checksum))
+        ) {
             try Transformation.parse(dict: try dict(vector.dict), dunder: [:], hash: .sha256, claimedChecksum: wrong)
         }
     }
 
     @Test func sha3ChangesTheChecksumButNotTheIdentityBytes() throws {
         let vector = try #require(transformationVectors.first)
-        let tf = try Transformation.parse(dict: try dict(vector.dict), dunder: [:], hash: .sha3_256, claimedChecksum: nil)
+        let tf = try Transformation.parse(
+            dict: try dict(vector.dict), dunder: [:], hash: .sha3_256, claimedChecksum: nil)
         #expect(tf.checksum == HashAlgorithm.sha3_256.checksum(of: bytes(hex: vector.identity)))
         #expect(tf.checksum.hex != vector.checksum)
     }
@@ -72,7 +81,9 @@ import Testing
     @Test func refusesUnknownDundersAndBadPins() throws {
         var tfDict = try dict(transformationVectors[0].dict)
         tfDict["__bogus__"] = .int(1)
-        #expect(throws: TransformationError.unknownDunder("__bogus__")) { try Transformation.identityBuffer(of: tfDict) }
+        #expect(throws: TransformationError.unknownDunder("__bogus__")) {
+            try Transformation.identityBuffer(of: tfDict)
+        }
         tfDict["__bogus__"] = nil
         tfDict["b"] = .array([.string("int"), .null])
         #expect(throws: TransformationError.self) { try Transformation.identityBuffer(of: tfDict) }
@@ -120,6 +131,8 @@ import Testing
         // Re-serializing the decoded value as plain gives back the same buffer.
         #expect(try CelltypeCodec.serialize(env.raw, as: .plain) == buffer)
         #expect(try TransformationEnvironment(json: .array([])).image == nil)
-        #expect(throws: TransformationError.self) { try TransformationEnvironment(json: .object(["docker": .string("x")])) }
+        #expect(throws: TransformationError.self) {
+            try TransformationEnvironment(json: .object(["docker": .string("x")]))
+        }
     }
 }

@@ -1,5 +1,5 @@
-import Testing
 import ShunterCore
+import Testing
 
 @Suite struct WorkPathNameTests {
     @Test func namesInsideTheDirectoryPass() {
@@ -11,7 +11,8 @@ import ShunterCore
     @Test func namesThatLeaveOrNameNoFileAreRefused() {
         let cases: [(String, WorkPathName.Problem)] = [
             ("", .empty), ("/etc/passwd", .absolute), ("..", .parentDirectory), ("../../../x", .parentDirectory),
-            ("a/../../b", .parentDirectory), ("a//b", .emptyComponent), ("a/", .emptyComponent), (".", .currentDirectory),
+            ("a/../../b", .parentDirectory), ("a//b", .emptyComponent), ("a/", .emptyComponent),
+            (".", .currentDirectory),
             ("./x", .currentDirectory), ("a\u{0}b", .nul), ("a//../b", .parentDirectory),
         ]
         for (name, problem) in cases {

@@ -15,7 +15,8 @@ struct CondaCommandManagerTests {
 
     func store(root: String, record: String) -> EnvironmentStore {
         let config = EnvironmentsConfig(
-            definitions: root + "/definitions", root: root + "/envs", managers: ["micromamba"], channels: ["conda-forge"],
+            definitions: root + "/definitions", root: root + "/envs", managers: ["micromamba"],
+            channels: ["conda-forge"],
             toolsPython: "python3", executables: ["micromamba": Self.fake])
         var environment = ProcessInfo.processInfo.environment
         environment["FAKE_MICROMAMBA_RECORD"] = record
@@ -29,7 +30,8 @@ struct CondaCommandManagerTests {
         try await withTemporaryDirectory { root in
             let record = root + "/calls"
             let store = store(root: root, record: record)
-            let spec = EnvironmentSpec(name: "tools", channels: ["conda-forge"], dependencies: ["samtools=1.19"], pip: ["six"], origin: "test")
+            let spec = EnvironmentSpec(
+                name: "tools", channels: ["conda-forge"], dependencies: ["samtools=1.19"], pip: ["six"], origin: "test")
             let ready = try await store.prepare(spec)
             #expect(ready.kind == .conda)
             let written = try String(contentsOfFile: ready.prefix + "/conda-meta/environment.yml", encoding: .utf8)
@@ -47,7 +49,8 @@ struct CondaCommandManagerTests {
     func failureCarriesTheMessage() async throws {
         try await withTemporaryDirectory { root in
             let store = store(root: root, record: root + "/calls")
-            let spec = EnvironmentSpec(name: "broken", channels: ["conda-forge"], dependencies: ["impossible"], origin: "test")
+            let spec = EnvironmentSpec(
+                name: "broken", channels: ["conda-forge"], dependencies: ["impossible"], origin: "test")
             do {
                 _ = try await store.prepare(spec)
                 Issue.record("the fake's failure was not reported")

@@ -17,7 +17,8 @@ struct EnvironmentSpecTests {
 
     @Test("the identity ignores the name, comments, layout and dependency order, not channel order")
     func identityIsNormalised() async throws {
-        let base = try await parse("""
+        let base = try await parse(
+            """
             name: first
             channels: [conda-forge, bioconda]
             dependencies:
@@ -27,7 +28,8 @@ struct EnvironmentSpecTests {
                   - requests==2.31
                   - six
             """)
-        let reordered = try await parse("""
+        let reordered = try await parse(
+            """
             # a comment
             name: second
             channels:
@@ -42,11 +44,12 @@ struct EnvironmentSpecTests {
             """, name: "other")
         #expect(base.identity == reordered.identity)
         #expect(base.identity.count == 64)
-        #expect(base.name == "demo")  // the file's stem, not `name:`
+        #expect(base.name == "demo") // the file's stem, not `name:`
         #expect(base.dependencies == ["numpy >=1.26", "python=3.11"])
         #expect(base.pip == ["requests==2.31", "six"])
 
-        let channelsSwapped = try await parse("""
+        let channelsSwapped = try await parse(
+            """
             channels: [bioconda, conda-forge]
             dependencies: [python=3.11, numpy >=1.26, {pip: [six, requests==2.31]}]
             """)
@@ -66,7 +69,8 @@ struct EnvironmentSpecTests {
     @Test("mistakes name file, line and column")
     func errorsHaveLocations() async throws {
         let error = await #expect(throws: ConfigErrors.self) {
-            _ = try await parse("""
+            _ = try await parse(
+                """
                 channels: conda-forge
                 dependencis:
                   - numpy
@@ -86,12 +90,14 @@ struct EnvironmentSpecTests {
 
     @Test("an inline spec from __env__.conda")
     func inlineSpec() throws {
-        let json = try JSONParser.parse(Array(#"{"name": "tool", "dependencies": ["python=3.11", {"pip": ["six"]}]}"#.utf8))
+        let json = try JSONParser.parse(
+            Array(#"{"name": "tool", "dependencies": ["python=3.11", {"pip": ["six"]}]}"#.utf8))
         let spec = try EnvironmentSpecParser.parse(inline: json)
         #expect(spec.name == "tool")
         #expect(spec.pip == ["six"])
         #expect(spec.origin == "__env__.conda")
-        let unnamed = try EnvironmentSpecParser.parse(inline: try JSONParser.parse(Array(#"{"dependencies": ["numpy"]}"#.utf8)))
+        let unnamed = try EnvironmentSpecParser.parse(
+            inline: try JSONParser.parse(Array(#"{"dependencies": ["numpy"]}"#.utf8)))
         #expect(unnamed.label == "inline-" + unnamed.identity.prefix(12))
 
         #expect(throws: ConfigErrors.self) {
@@ -101,7 +107,8 @@ struct EnvironmentSpecTests {
 
     @Test("environment.yml written for conda tools reads back as the same spec")
     func environmentYAMLRoundTrips() async throws {
-        let spec = try await parse("""
+        let spec = try await parse(
+            """
             channels: [conda-forge]
             dependencies: [python=3.11, "numpy>=1.26", {pip: ["requests[socks]==2.31"]}]
             variables: {MODE: "fast \\"quoted\\""}

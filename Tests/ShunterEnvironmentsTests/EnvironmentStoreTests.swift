@@ -13,7 +13,7 @@ struct EnvironmentStoreTests {
     func concurrentRequestsBuildOnce() async throws {
         try await withTemporaryDirectory { directory in
             let first = try makeStore(root: directory)
-            let second = try makeStore(root: directory)  // a second broker sharing the root
+            let second = try makeStore(root: directory) // a second broker sharing the root
             let spec = try channelSpec(["python 3.11.*", "numpy", "shunter-probe 1.0"], name: "numpy-test")
             async let a = first.prepare(spec, jobID: "job-1")
             async let b = first.prepare(spec, jobID: "job-2")
@@ -27,7 +27,9 @@ struct EnvironmentStoreTests {
 
             let prefix = ready[0].prefix
             #expect(FileManager.default.fileExists(atPath: prefix + "/conda-meta"))
-            let numpy = try runProgram([ready[0].python, "-c", "import sys, numpy; print(sys.prefix); print(numpy.__file__)"])
+            let numpy = try runProgram([
+                ready[0].python, "-c", "import sys, numpy; print(sys.prefix); print(numpy.__file__)",
+            ])
             #expect(numpy.status == 0)
             let lines = numpy.output.split(separator: "\n").map(String.init)
             #expect(lines.first == prefix)
@@ -99,7 +101,8 @@ struct EnvironmentStoreTests {
     @Test("an unknown name and a spec no manager can build say why")
     func explainedRefusals() async throws {
         try await withTemporaryDirectory { directory in
-            let store = try makeStore(root: directory, definitions: repositoryRoot + "/conda-envs", managers: ["venv", "micromamba"])
+            let store = try makeStore(
+                root: directory, definitions: repositoryRoot + "/conda-envs", managers: ["venv", "micromamba"])
             #expect(try store.spec(for: .init(condaEnvironment: "numpy-pi")) == nil)
             let unknown = store.unknown("numpy-pi").description
             #expect(unknown.contains("did you mean 'numpy-pip'"))
@@ -128,7 +131,7 @@ struct EnvironmentStoreTests {
             #expect(FileManager.default.fileExists(atPath: prefix + "/bin/shunter-probe"))
             #expect(!FileManager.default.fileExists(atPath: stale))
 
-            ready = nil  // the job ends
+            ready = nil // the job ends
             _ = ready
             let removed = store.removeUnused(now: Date().addingTimeInterval(10))
             #expect(removed.count == 1)
@@ -139,11 +142,13 @@ struct EnvironmentStoreTests {
     @Test("conda, mamba and micromamba command lines")
     func condaCommandLines() {
         let micromamba = CondaCommandManager(tool: .micromamba, executable: "/opt/mm/bin/micromamba", searchPath: nil)
-        #expect(micromamba.command(spec: "/w/environment.yml", prefix: "/e/p")
-            == ["/opt/mm/bin/micromamba", "create", "--yes", "--prefix", "/e/p", "--file", "/w/environment.yml"])
+        #expect(
+            micromamba.command(spec: "/w/environment.yml", prefix: "/e/p")
+                == ["/opt/mm/bin/micromamba", "create", "--yes", "--prefix", "/e/p", "--file", "/w/environment.yml"])
         let conda = CondaCommandManager(tool: .conda, executable: "/opt/conda/bin/conda", searchPath: nil)
-        #expect(conda.command(spec: "/w/environment.yml", prefix: "/e/p")
-            == ["/opt/conda/bin/conda", "env", "create", "--prefix", "/e/p", "--file", "/w/environment.yml"])
+        #expect(
+            conda.command(spec: "/w/environment.yml", prefix: "/e/p")
+                == ["/opt/conda/bin/conda", "env", "create", "--prefix", "/e/p", "--file", "/w/environment.yml"])
         let absent = CondaCommandManager(tool: .mamba, searchPath: "/nonexistent")
         #expect(absent.executable == nil)
     }

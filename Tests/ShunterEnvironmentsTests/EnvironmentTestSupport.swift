@@ -23,7 +23,8 @@ func makeStore(
     var logger = Logger(label: "test.environments")
     logger.logLevel = .warning
     return EnvironmentStore(
-        config: config, managers: EnvironmentManagerRegistry.managers(for: config, environment: ProcessInfo.processInfo.environment),
+        config: config,
+        managers: EnvironmentManagerRegistry.managers(for: config, environment: ProcessInfo.processInfo.environment),
         logger: logger)
 }
 

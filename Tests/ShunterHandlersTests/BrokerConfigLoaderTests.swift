@@ -1,6 +1,7 @@
 import Foundation
 import ShunterCore
 import Testing
+
 @testable import ShunterHandlers
 
 @Suite struct BrokerConfigLoaderTests {
@@ -23,8 +24,11 @@ import Testing
         #expect(config.root == "/opt/shunter")
         #expect(config.listen == ListenAddress(host: "0.0.0.0", port: 6000))
         #expect(config.hash == .sha3_256)
-        #expect(config.store == StoreConfig(
-            buffers: .url("http://store.example:5577"), results: .path("/srv/results.sqlite"), promiseTimeout: .seconds(120)))
+        #expect(
+            config.store
+                == StoreConfig(
+                    buffers: .url("http://store.example:5577"), results: .path("/srv/results.sqlite"),
+                    promiseTimeout: .seconds(120)))
         #expect(config.journal == "/opt/shunter/var/j.sqlite")
         let home = ProcessInfo.processInfo.environment["HOME"] ?? NSHomeDirectory()
         #expect(config.workdir == URL(fileURLWithPath: home + "/work").standardizedFileURL.path)
@@ -67,7 +71,8 @@ import Testing
         let text = bad.errors.map(\.description).joined(separator: "\n")
         #expect(text.contains("shunter.yaml:3:3: unknown key 'keep_unsed' in 'environments'"))
         #expect(bad.config == nil)
-        let badManager = BrokerConfigLoader.parse(yaml: "environments: {managers: [micromambo]}\n", file: "/srv/s/shunter.yaml")
+        let badManager = BrokerConfigLoader.parse(
+            yaml: "environments: {managers: [micromambo]}\n", file: "/srv/s/shunter.yaml")
         #expect(badManager.errors.first?.description.contains("unknown environment manager 'micromambo'") == true)
         #expect(badManager.errors.first?.description.contains("did you mean 'micromamba'") == true)
     }
@@ -77,7 +82,9 @@ import Testing
         #expect(config.root == "/srv/s")
         #expect(config.listen.description == "127.0.0.1:5533")
         #expect(config.hash == .sha256)
-        #expect(config.store == StoreConfig(buffers: .path("/srv/s/var/buffers"), results: .path("/srv/s/var/results.sqlite")))
+        #expect(
+            config.store
+                == StoreConfig(buffers: .path("/srv/s/var/buffers"), results: .path("/srv/s/var/results.sqlite")))
         #expect(config.journal == "/srv/s/var/journal.sqlite")
         #expect(config.workdir == "/srv/s/var/work")
         #expect(config.keepFailedWorkdirs == .seconds(86_400))
@@ -105,14 +112,19 @@ import Testing
     }
 
     @Test func httpLimits() throws {
-        #expect(BrokerConfig.defaults(root: "/c").http == HTTPServerLimits(idleTimeout: .seconds(120), bodyTimeout: .seconds(600), maxConnections: 512))
+        #expect(
+            BrokerConfig.defaults(root: "/c").http
+                == HTTPServerLimits(idleTimeout: .seconds(120), bodyTimeout: .seconds(600), maxConnections: 512))
         let config = try BrokerConfigLoader.parse(
-            yaml: "http:\n  idle_timeout: 30s\n  body_timeout: 0\n  max_connections: 64\n", file: "/c/shunter.yaml").get()
+            yaml: "http:\n  idle_timeout: 30s\n  body_timeout: 0\n  max_connections: 64\n", file: "/c/shunter.yaml"
+        ).get()
         #expect(config.http == HTTPServerLimits(idleTimeout: .seconds(30), bodyTimeout: nil, maxConnections: 64))
-        let errors = BrokerConfigLoader.parse(yaml: "http:\n  max_connections: 0\n  idle: 3s\n", file: "c.yaml").errors.map(\.description)
+        let errors = BrokerConfigLoader.parse(yaml: "http:\n  max_connections: 0\n  idle: 3s\n", file: "c.yaml").errors
+            .map(\.description)
         #expect(errors.count == 1)
         #expect(errors.first?.hasPrefix("c.yaml:3:3: unknown key 'idle' in 'http'") == true, "\(errors)")
-        let zero = BrokerConfigLoader.parse(yaml: "http:\n  max_connections: 0\n", file: "c.yaml").errors.map(\.description)
+        let zero = BrokerConfigLoader.parse(yaml: "http:\n  max_connections: 0\n", file: "c.yaml").errors.map(
+            \.description)
         #expect(zero == ["c.yaml:2:20: 'http.max_connections' must be at least 1, got 0"])
     }
 
@@ -129,19 +141,21 @@ import Testing
             handlers: 3
             """
         let errors = BrokerConfigLoader.parse(yaml: yaml, file: "c.yaml").errors.map(\.description)
-        #expect(errors == [
-            "c.yaml:3:1: unknown key 'stor' in the broker config; accepted keys: listen, hash, root, store, journal, workdir, keep_failed_workdirs, handlers, environments, log_level, max_result_size, journal_retention, keep_failed_workdirs_max_size, http, auth, tls (did you mean 'store'?)",
-            "c.yaml:1:9: 'listen' must be host:port with a port from 0 to 65535, got 'localhost'; accepted forms: 127.0.0.1:5533, 0.0.0.0:5533, [::1]:5533, 5533",
-            "c.yaml:2:7: unknown hash 'sha256'; accepted values: sha-256, sha3-256 (did you mean 'sha-256'?)",
-            "c.yaml:5:18: 'store.buffers.url' must be an http:// or https:// URL of a hashserver, got 'ftp://x'",
-            "c.yaml:7:23: 'keep_failed_workdirs' is not a duration: the text 'forever'; write a number with units d, h, m, s or ms (30s, 5m, 1h30m, 1d) or a plain number of seconds",
-            "c.yaml:8:12: unknown log_level 'verbose'; accepted values: trace, debug, info, notice, warning, error, critical",
-            "c.yaml:9:11: 'handlers' must be a directory or a list of handler files, got the number 3",
-        ])
+        #expect(
+            errors == [
+                "c.yaml:3:1: unknown key 'stor' in the broker config; accepted keys: listen, hash, root, store, journal, workdir, keep_failed_workdirs, handlers, environments, log_level, max_result_size, journal_retention, keep_failed_workdirs_max_size, http, auth, tls (did you mean 'store'?)",
+                "c.yaml:1:9: 'listen' must be host:port with a port from 0 to 65535, got 'localhost'; accepted forms: 127.0.0.1:5533, 0.0.0.0:5533, [::1]:5533, 5533",
+                "c.yaml:2:7: unknown hash 'sha256'; accepted values: sha-256, sha3-256 (did you mean 'sha-256'?)",
+                "c.yaml:5:18: 'store.buffers.url' must be an http:// or https:// URL of a hashserver, got 'ftp://x'",
+                "c.yaml:7:23: 'keep_failed_workdirs' is not a duration: the text 'forever'; write a number with units d, h, m, s or ms (30s, 5m, 1h30m, 1d) or a plain number of seconds",
+                "c.yaml:8:12: unknown log_level 'verbose'; accepted values: trace, debug, info, notice, warning, error, critical",
+                "c.yaml:9:11: 'handlers' must be a directory or a list of handler files, got the number 3",
+            ])
     }
 
     @Test func storeTakesPathOrUrlNotBoth() {
-        let errors = BrokerConfigLoader.parse(yaml: "store:\n  results: {path: a, url: http://b}\n", file: "c.yaml").errors
+        let errors = BrokerConfigLoader.parse(yaml: "store:\n  results: {path: a, url: http://b}\n", file: "c.yaml")
+            .errors
         #expect(errors.map(\.description) == ["c.yaml:2:12: 'store.results' takes either 'path' or 'url', not both"])
     }
 
@@ -174,18 +188,22 @@ import Testing
         let oneFile = try BrokerConfigLoader.parse(yaml: "handlers: extra/h.yml\n", file: "/r/c.yaml").get()
         #expect(oneFile.handlers == .files(["/r/extra/h.yml"]))
         let bad = BrokerConfigLoader.parse(yaml: "", file: "/r/c.yaml", environment: ["SHUNTER_HASH": "md5"])
-        #expect(bad.errors.map(\.description) == ["$SHUNTER_HASH: unknown hash 'md5'; accepted values: sha-256, sha3-256"])
+        #expect(
+            bad.errors.map(\.description) == ["$SHUNTER_HASH: unknown hash 'md5'; accepted values: sha-256, sha3-256"])
     }
 
     @Test func resolvePrefersExplicitThenConfigDirectoryThenBuiltin() throws {
         try withTemporaryDirectory { dir in
-            let builtin = try BrokerConfigLoader.resolve(explicitPath: nil, currentDirectory: dir, environment: [:]).get()
+            let builtin = try BrokerConfigLoader.resolve(explicitPath: nil, currentDirectory: dir, environment: [:])
+                .get()
             #expect(builtin.file == nil)
             #expect(builtin.handlers == .builtin)
             #expect(builtin.journal == "\(dir)/var/journal.sqlite")
 
             try FileManager.default.createDirectory(atPath: "\(dir)/handlers", withIntermediateDirectories: true)
-            let withHandlers = try BrokerConfigLoader.resolve(explicitPath: nil, currentDirectory: dir, environment: [:]).get()
+            let withHandlers = try BrokerConfigLoader.resolve(
+                explicitPath: nil, currentDirectory: dir, environment: [:]
+            ).get()
             #expect(withHandlers.handlers == .directory("\(dir)/handlers"))
 
             try write("root: ..\nlisten: 127.0.0.1:9\n", to: "\(dir)/config/shunter.yaml")
@@ -194,7 +212,9 @@ import Testing
             #expect(found.root == dir)
 
             try write("listen: 127.0.0.1:10\n", to: "\(dir)/other.yaml")
-            let explicit = try BrokerConfigLoader.resolve(explicitPath: "other.yaml", currentDirectory: dir, environment: [:]).get()
+            let explicit = try BrokerConfigLoader.resolve(
+                explicitPath: "other.yaml", currentDirectory: dir, environment: [:]
+            ).get()
             #expect(explicit.listen.port == 10)
             #expect(explicit.root == dir)
 

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import ShunterHandlers
 
 @Suite struct ConfigParsingTests {
@@ -31,8 +32,13 @@ import Testing
     @Test(arguments: ["1e300", "99999999999999d", "9.3e15", "inf", "106752d", "9999999999999999999999h"])
     func durationsOutOfRange(text: String) {
         #expect(ConfigParsing.duration(parsing: text) == nil)
-        let error = #expect(throws: ConfigError.self) { try ConfigParsing.duration(.string(text, here), key: "timeout") }
-        #expect(error?.description == "x.yaml:2:5: 'timeout' is too long: the text '\(text)'; the longest duration accepted is 36500d (100 years)")
+        let error = #expect(throws: ConfigError.self) {
+            try ConfigParsing.duration(.string(text, here), key: "timeout")
+        }
+        #expect(
+            error?.description
+                == "x.yaml:2:5: 'timeout' is too long: the text '\(text)'; the longest duration accepted is 36500d (100 years)"
+        )
     }
 
     @Test func durationNumbersOutOfRange() {
@@ -47,7 +53,9 @@ import Testing
         #expect(ConfigParsing.byteSize(parsing: "inf") == nil, "a word, not a size")
         for text in ["99999999999T", "1e300", "10000000000000000000"] {
             #expect(ConfigParsing.byteSize(parsing: text) == nil, "\(text)")
-            let error = #expect(throws: ConfigError.self) { try ConfigParsing.byteSize(.string(text, here), key: "docker.memory") }
+            let error = #expect(throws: ConfigError.self) {
+                try ConfigParsing.byteSize(.string(text, here), key: "docker.memory")
+            }
             #expect(error?.description.contains("the largest size accepted is 1048576T") == true)
         }
         #expect(throws: ConfigError.self) { try ConfigParsing.byteSize(.int(Int.max, here), key: "docker.memory") }
@@ -55,7 +63,8 @@ import Testing
 
     @Test(arguments: [
         ("512M", Int64(536_870_912)), ("2G", 2_147_483_648), ("2g", 2_147_483_648), ("64K", 65_536),
-        ("1.5G", 1_610_612_736), ("2GB", 2_147_483_648), ("2GiB", 2_147_483_648), ("1000", 1000), ("1T", 1_099_511_627_776),
+        ("1.5G", 1_610_612_736), ("2GB", 2_147_483_648), ("2GiB", 2_147_483_648), ("1000", 1000),
+        ("1T", 1_099_511_627_776),
     ])
     func sizes(text: String, bytes: Int64) {
         #expect(ConfigParsing.byteSize(parsing: text) == bytes)
@@ -77,7 +86,8 @@ import Testing
 
     @Test func stringListAndMapping() throws {
         #expect(try ConfigParsing.stringList(.string("bash", here), key: "k") == ["bash"])
-        #expect(try ConfigParsing.stringList(.list([.string("a", here), .string("b", here)], here), key: "k") == ["a", "b"])
+        #expect(
+            try ConfigParsing.stringList(.list([.string("a", here), .string("b", here)], here), key: "k") == ["a", "b"])
         let map = ConfigValue.map([("partition", .string("short", here)), ("qos", .int(1, here))], here)
         #expect {
             _ = try ConfigParsing.mapping(map, key: "slurm", accepted: ["partition", "qoss"], context: "in 'slurm'")

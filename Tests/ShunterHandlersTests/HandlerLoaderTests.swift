@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import ShunterHandlers
 
 @Suite struct HandlerLoaderTests {
@@ -29,7 +30,9 @@ import Testing
         #expect(handler.name == "cluster")
         #expect(handler.plugin == "container-bash")
         #expect(handler.backend == "slurm")
-        #expect(handler.match == MatchRules(languages: ["bash"], image: .patterns(["rpbs/*", "ubuntu:*"]), environment: .any))
+        #expect(
+            handler.match
+                == MatchRules(languages: ["bash"], image: .patterns(["rpbs/*", "ubuntu:*"]), environment: .any))
         #expect(handler.limits == HandlerLimits(maxJobs: 32, timeout: .seconds(5400)))
         #expect(handler.options.keys.sorted() == ["slurm"])
         #expect(handler.options["slurm"]?["partition"] == .string("short", handler.source))
@@ -49,10 +52,11 @@ import Testing
             plugin: bash
             backnd: local
             """
-        #expect(errors(yaml, file: "handlers/10-bash.yaml") == [
-            "handlers/10-bash.yaml:1:1: missing 'backend' in handler 'bash-local'; accepted backends: local, docker, apptainer, slurm",
-            "handlers/10-bash.yaml:3:1: unknown key 'backnd' in handler 'bash-local'; accepted keys: name, plugin, backend, enabled, match, limits (did you mean 'backend'?)",
-        ])
+        #expect(
+            errors(yaml, file: "handlers/10-bash.yaml") == [
+                "handlers/10-bash.yaml:1:1: missing 'backend' in handler 'bash-local'; accepted backends: local, docker, apptainer, slurm",
+                "handlers/10-bash.yaml:3:1: unknown key 'backnd' in handler 'bash-local'; accepted keys: name, plugin, backend, enabled, match, limits (did you mean 'backend'?)",
+            ])
     }
 
     @Test func nestedUnknownKeysAreAllReported() {
@@ -66,25 +70,28 @@ import Testing
             limits:
               max_job: 2
             """
-        #expect(errors(yaml) == [
-            "h.yaml:5:3: unknown key 'langauge' in 'match' in handler 'a'; accepted keys: language, image, environment (did you mean 'language'?)",
-            "h.yaml:6:3: unknown key 'images' in 'match' in handler 'a'; accepted keys: language, image, environment (did you mean 'image'?)",
-            "h.yaml:8:3: unknown key 'max_job' in 'limits' in handler 'a'; accepted keys: max_jobs, timeout (did you mean 'max_jobs'?)",
-        ])
+        #expect(
+            errors(yaml) == [
+                "h.yaml:5:3: unknown key 'langauge' in 'match' in handler 'a'; accepted keys: language, image, environment (did you mean 'language'?)",
+                "h.yaml:6:3: unknown key 'images' in 'match' in handler 'a'; accepted keys: language, image, environment (did you mean 'image'?)",
+                "h.yaml:8:3: unknown key 'max_job' in 'limits' in handler 'a'; accepted keys: max_jobs, timeout (did you mean 'max_jobs'?)",
+            ])
     }
 
     @Test func unknownPluginAndBackendListTheAccepted() {
         let yaml = "name: a\nplugin: bsh\nbackend: kubernetes\n"
-        #expect(errors(yaml) == [
-            "h.yaml:2:9: unknown plugin 'bsh'; accepted plugins: bash, container-bash, python (did you mean 'bash'?)",
-            "h.yaml:3:10: unknown backend 'kubernetes'; accepted backends: local, docker, apptainer, slurm",
-        ])
+        #expect(
+            errors(yaml) == [
+                "h.yaml:2:9: unknown plugin 'bsh'; accepted plugins: bash, container-bash, python (did you mean 'bash'?)",
+                "h.yaml:3:10: unknown backend 'kubernetes'; accepted backends: local, docker, apptainer, slurm",
+            ])
     }
 
     @Test func impossiblePairNamesTheCompatibleBackends() {
-        #expect(errors("name: a\nplugin: bash\nbackend: docker\n") == [
-            "h.yaml:3:10: plugin 'bash' cannot run on backend 'docker' in handler 'a'; accepted backends for plugin 'bash': local, slurm"
-        ])
+        #expect(
+            errors("name: a\nplugin: bash\nbackend: docker\n") == [
+                "h.yaml:3:10: plugin 'bash' cannot run on backend 'docker' in handler 'a'; accepted backends for plugin 'bash': local, slurm"
+            ])
     }
 
     @Test func wrongTypesNameTheKeyAndWhatWasWritten() {
@@ -96,19 +103,21 @@ import Testing
             match: {language: 3, image: {x: 1}}
             limits: {max_jobs: 0, timeout: soon}
             """
-        #expect(errors(yaml) == [
-            "h.yaml:4:10: 'enabled' must be true or false, got the text 'maybe'",
-            "h.yaml:5:19: 'match.language' must be text or a list of texts, got the number 3",
-            "h.yaml:5:29: 'match.image' must be none, any, a pattern or a list of patterns, got a mapping",
-            "h.yaml:6:20: 'limits.max_jobs' must be at least 1, got 0",
-            "h.yaml:6:32: 'limits.timeout' is not a duration: the text 'soon'; write a number with units d, h, m, s or ms (30s, 5m, 1h30m, 1d) or a plain number of seconds",
-        ])
+        #expect(
+            errors(yaml) == [
+                "h.yaml:4:10: 'enabled' must be true or false, got the text 'maybe'",
+                "h.yaml:5:19: 'match.language' must be text or a list of texts, got the number 3",
+                "h.yaml:5:29: 'match.image' must be none, any, a pattern or a list of patterns, got a mapping",
+                "h.yaml:6:20: 'limits.max_jobs' must be at least 1, got 0",
+                "h.yaml:6:32: 'limits.timeout' is not a duration: the text 'soon'; write a number with units d, h, m, s or ms (30s, 5m, 1h30m, 1d) or a plain number of seconds",
+            ])
     }
 
     @Test func languageThePluginCannotRun() {
-        #expect(errors("name: a\nplugin: bash\nbackend: local\nmatch: {language: pyhton}\n") == [
-            "h.yaml:4:19: plugin 'bash' cannot run language 'pyhton'; accepted languages for plugin 'bash': bash"
-        ])
+        #expect(
+            errors("name: a\nplugin: bash\nbackend: local\nmatch: {language: pyhton}\n") == [
+                "h.yaml:4:19: plugin 'bash' cannot run language 'pyhton'; accepted languages for plugin 'bash': bash"
+            ])
     }
 
     @Test func optionSectionsBelongToTheHandlersOwnComponents() {
@@ -119,9 +128,10 @@ import Testing
             slurm:
               partition: short
             """
-        #expect(errors(yaml) == [
-            "h.yaml:4:1: section 'slurm' configures backend 'slurm', but the backend in handler 'a' is 'local'; accepted keys: name, plugin, backend, enabled, match, limits"
-        ])
+        #expect(
+            errors(yaml) == [
+                "h.yaml:4:1: section 'slurm' configures backend 'slurm', but the backend in handler 'a' is 'local'; accepted keys: name, plugin, backend, enabled, match, limits"
+            ])
         let badKey = """
             name: b
             plugin: bash
@@ -129,36 +139,43 @@ import Testing
             slurm:
               partiton: short
             """
-        #expect(errors(badKey) == [
-            "h.yaml:5:3: unknown key 'partiton' in section 'slurm' in handler 'b'; accepted keys: container, defaults, extra_sbatch, partition, poll_interval (did you mean 'partition'?)"
-        ])
+        #expect(
+            errors(badKey) == [
+                "h.yaml:5:3: unknown key 'partiton' in section 'slurm' in handler 'b'; accepted keys: container, defaults, extra_sbatch, partition, poll_interval (did you mean 'partition'?)"
+            ])
     }
 
     @Test func missingNameAndNotAMapping() {
-        #expect(errors("plugin: bash\nbackend: local\n") == [
-            "h.yaml:1:1: missing 'name' in the handler at line 1; give it one, e.g. name: bash-local"
-        ])
-        #expect(errors("just text\n") == [
-            "h.yaml:1:1: a handler file holds one handler (a mapping with name, plugin, backend ...) or a list of them, not the text 'just text'"
-        ])
-        #expect(errors("name: 'has space'\nplugin: bash\nbackend: local\n") == [
-            "h.yaml:1:7: handler name 'has space' may only hold letters, digits, '-', '_' and '.' (it appears in logs and on the command line)"
-        ])
+        #expect(
+            errors("plugin: bash\nbackend: local\n") == [
+                "h.yaml:1:1: missing 'name' in the handler at line 1; give it one, e.g. name: bash-local"
+            ])
+        #expect(
+            errors("just text\n") == [
+                "h.yaml:1:1: a handler file holds one handler (a mapping with name, plugin, backend ...) or a list of them, not the text 'just text'"
+            ])
+        #expect(
+            errors("name: 'has space'\nplugin: bash\nbackend: local\n") == [
+                "h.yaml:1:7: handler name 'has space' may only hold letters, digits, '-', '_' and '.' (it appears in logs and on the command line)"
+            ])
     }
 
     @Test func brokerConfigInTheHandlersDirectoryIsRecognised() {
-        #expect(errors("listen: 127.0.0.1:5533\nhash: sha-256\n") == [
-            "h.yaml:1:1: this looks like a broker config (listen, store, ...), not a handler file; broker config belongs in config/shunter.yaml"
-        ])
+        #expect(
+            errors("listen: 127.0.0.1:5533\nhash: sha-256\n") == [
+                "h.yaml:1:1: this looks like a broker config (listen, store, ...), not a handler file; broker config belongs in config/shunter.yaml"
+            ])
     }
 
     @Test func patternRulesRefuseAmbiguousForms() {
-        #expect(errors("name: a\nplugin: bash\nbackend: local\nmatch: {image: []}\n") == [
-            "h.yaml:4:16: 'match.image' is an empty list, which accepts no job; write 'none' for jobs without image"
-        ])
-        #expect(errors("name: a\nplugin: bash\nbackend: local\nmatch: {environment: [none, x]}\n") == [
-            "h.yaml:4:22: 'none' inside a list of 'environment' patterns would be read as a name; write environment: none on its own"
-        ])
+        #expect(
+            errors("name: a\nplugin: bash\nbackend: local\nmatch: {image: []}\n") == [
+                "h.yaml:4:16: 'match.image' is an empty list, which accepts no job; write 'none' for jobs without image"
+            ])
+        #expect(
+            errors("name: a\nplugin: bash\nbackend: local\nmatch: {environment: [none, x]}\n") == [
+                "h.yaml:4:22: 'none' inside a list of 'environment' patterns would be read as a name; write environment: none on its own"
+            ])
     }
 
     @Test func aFileMayHoldAListOfHandlers() throws {
@@ -199,28 +216,32 @@ import Testing
             try write("name: e\nplugin: bash\nbackend: docker\n", to: "\(dir)/handlers/40-e.yaml")
             try write("name: a\nplugin: bash\nbackend: local\n", to: "\(dir)/handlers/50-f.yaml")
             let bad = loader.load(directory: "\(dir)/handlers")
-            #expect(bad.errors.map(\.description) == [
-                "\(dir)/handlers/30-d.yaml:4:19: 'limits.timeout' is not a duration: the text 'x'; write a number with units d, h, m, s or ms (30s, 5m, 1h30m, 1d) or a plain number of seconds",
-                "\(dir)/handlers/40-e.yaml:3:10: plugin 'bash' cannot run on backend 'docker' in handler 'e'; accepted backends for plugin 'bash': local, slurm",
-                "\(dir)/handlers/50-f.yaml:1:7: handler name 'a' is already used at \(dir)/handlers/9-a.yml:1:7; handler names must be unique",
-            ])
+            #expect(
+                bad.errors.map(\.description) == [
+                    "\(dir)/handlers/30-d.yaml:4:19: 'limits.timeout' is not a duration: the text 'x'; write a number with units d, h, m, s or ms (30s, 5m, 1h30m, 1d) or a plain number of seconds",
+                    "\(dir)/handlers/40-e.yaml:3:10: plugin 'bash' cannot run on backend 'docker' in handler 'e'; accepted backends for plugin 'bash': local, slurm",
+                    "\(dir)/handlers/50-f.yaml:1:7: handler name 'a' is already used at \(dir)/handlers/9-a.yml:1:7; handler names must be unique",
+                ])
             #expect(throws: ConfigErrors.self) { try bad.get() }
         }
     }
 
     @Test func missingOrEmptyDirectoryAndNoEnabledHandler() throws {
         try withTemporaryDirectory { dir in
-            #expect(loader.load(directory: "\(dir)/nope").errors.map(\.description) == [
-                "\(dir)/nope: handler directory does not exist"
-            ])
+            #expect(
+                loader.load(directory: "\(dir)/nope").errors.map(\.description) == [
+                    "\(dir)/nope: handler directory does not exist"
+                ])
             try FileManager.default.createDirectory(atPath: "\(dir)/empty", withIntermediateDirectories: true)
-            #expect(loader.load(directory: "\(dir)/empty").errors.map(\.description) == [
-                "\(dir)/empty: no handler files (*.yaml, *.yml) in this directory"
-            ])
+            #expect(
+                loader.load(directory: "\(dir)/empty").errors.map(\.description) == [
+                    "\(dir)/empty: no handler files (*.yaml, *.yml) in this directory"
+                ])
             try write("name: off\nplugin: bash\nbackend: local\nenabled: false\n", to: "\(dir)/off.yaml")
-            #expect(loader.load(files: ["\(dir)/off.yaml"]).errors.map(\.description) == [
-                "\(dir)/off.yaml: no enabled handler in \(dir)/off.yaml: the broker could not run any job"
-            ])
+            #expect(
+                loader.load(files: ["\(dir)/off.yaml"]).errors.map(\.description) == [
+                    "\(dir)/off.yaml: no enabled handler in \(dir)/off.yaml: the broker could not run any job"
+                ])
         }
     }
 

@@ -5,25 +5,31 @@ import ShunterHandlers
 /// here because the real registries live in modules this test target does not import.
 let testCatalog = ComponentCatalog(
     plugins: [
-        .init(name: "bash", summary: "bash script in a work directory", compatibleBackends: ["local", "slurm"],
-              languages: ["bash"]),
-        .init(name: "container-bash", summary: "bash script inside a container image",
-              compatibleBackends: ["docker", "apptainer", "slurm"], languages: ["bash"]),
-        .init(name: "python", summary: "Python transformation", compatibleBackends: ["local", "slurm"],
-              languages: ["python"]),
+        .init(
+            name: "bash", summary: "bash script in a work directory", compatibleBackends: ["local", "slurm"],
+            languages: ["bash"]),
+        .init(
+            name: "container-bash", summary: "bash script inside a container image",
+            compatibleBackends: ["docker", "apptainer", "slurm"], languages: ["bash"]),
+        .init(
+            name: "python", summary: "Python transformation", compatibleBackends: ["local", "slurm"],
+            languages: ["python"]),
     ],
     backends: [
         .init(name: "local", summary: "child processes of the broker"),
-        .init(name: "docker", summary: "docker run", optionSection: "docker",
-              optionKeys: ["network": "none | host", "extra_args": "list of docker run arguments"]),
-        .init(name: "apptainer", summary: "apptainer exec", optionSection: "apptainer",
-              optionKeys: ["image_dir": "directory of .sif images"]),
-        .init(name: "slurm", summary: "sbatch on a Slurm cluster", optionSection: "slurm",
-              optionKeys: [
-                  "partition": "partition name", "defaults": "cpus, memory, walltime",
-                  "extra_sbatch": "list of sbatch arguments", "poll_interval": "duration",
-                  "container": "runtime and image_dir",
-              ]),
+        .init(
+            name: "docker", summary: "docker run", optionSection: "docker",
+            optionKeys: ["network": "none | host", "extra_args": "list of docker run arguments"]),
+        .init(
+            name: "apptainer", summary: "apptainer exec", optionSection: "apptainer",
+            optionKeys: ["image_dir": "directory of .sif images"]),
+        .init(
+            name: "slurm", summary: "sbatch on a Slurm cluster", optionSection: "slurm",
+            optionKeys: [
+                "partition": "partition name", "defaults": "cpus, memory, walltime",
+                "extra_sbatch": "list of sbatch arguments", "poll_interval": "duration",
+                "container": "runtime and image_dir",
+            ]),
     ])
 
 /// A fresh directory per test, removed afterwards.

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import ShunterHandlers
 
 @Suite struct YAMLConfigReaderTests {
@@ -44,12 +45,12 @@ import Testing
         let root = try #require(try YAMLConfigReader.read(yaml: yaml, file: "t.yaml"))
         let here = SourceLocation(file: "t.yaml", line: 0, column: 0)
         #expect(root["a"] == .bool(true, here))
-        #expect(root["b"] == .string("no", here))  // not the YAML 1.1 boolean
+        #expect(root["b"] == .string("no", here)) // not the YAML 1.1 boolean
         #expect(root["c"] == .int(42, here))
         #expect(root["d"] == .double(1.5, here))
         #expect(root["e"] == .null(here))
-        #expect(root["f"] == .string("42", here))  // quoted stays text
-        #expect(root["g"] == .string("1:30", here))  // not sexagesimal 90
+        #expect(root["f"] == .string("42", here)) // quoted stays text
+        #expect(root["g"] == .string("1:30", here)) // not sexagesimal 90
         #expect(root["h"] == .string("on", here))
         #expect(root["i"] == .int(31, here))
         #expect(root["j"] == .string("nan", here))
@@ -68,7 +69,7 @@ import Testing
             guard let error = error as? ConfigError else { return false }
             return error.file == "bad.yaml" && error.line == 3 && error.column == 7
                 && error.description == "bad.yaml:3:7: YAML syntax error: did not find expected ',' or ']'"
-                + " (while parsing a flow sequence at line 2, column 8)"
+                    + " (while parsing a flow sequence at line 2, column 8)"
         }
     }
 
@@ -126,7 +127,9 @@ import Testing
         yaml += "? *f\n: key\n"
         let error = #expect(throws: ConfigError.self) { try YAMLConfigReader.document(yaml: yaml, file: "bomb.yaml") }
         #expect(error?.location == SourceLocation(file: "bomb.yaml", line: 1, column: 4))
-        #expect(error?.message.hasPrefix("YAML anchor '&a': anchors and aliases are not accepted") == true, "\(error?.message ?? "")")
+        #expect(
+            error?.message.hasPrefix("YAML anchor '&a': anchors and aliases are not accepted") == true,
+            "\(error?.message ?? "")")
     }
 
     @Test func anAliasIsRefusedWhereItIsWritten() {

@@ -17,19 +17,26 @@ struct BashDirectoryPinTests {
         for (member, content) in files {
             structure[member] = .string(try await harness.buffers.put(content, expected: nil).hex)
         }
-        let deep = try await harness.buffers.put(try CelltypeCodec.serialize(.object(structure), as: .plain), expected: nil)
-        let codeChecksum = try await harness.buffers.put(try CelltypeCodec.serialize(.string(code), as: .text), expected: nil)
+        let deep = try await harness.buffers.put(
+            try CelltypeCodec.serialize(.object(structure), as: .plain), expected: nil)
+        let codeChecksum = try await harness.buffers.put(
+            try CelltypeCodec.serialize(.string(code), as: .text), expected: nil)
         var dict: [String: JSONValue] = [
             "__language__": .string("bash"),
             "__output__": .array([.string("result"), .string("text"), .null]),
-            "__format__": .object([writtenAs ?? pin: .object(["filesystem": .object(["mode": .string("directory")]), "celltype": .string(celltype)])]),
+            "__format__": .object([
+                writtenAs ?? pin: .object([
+                    "filesystem": .object(["mode": .string("directory")]), "celltype": .string(celltype),
+                ])
+            ]),
             "code": .array([.string("text"), .null, .string(codeChecksum.hex)]),
             pin: .array([.string(celltype), .null, .string(deep.hex)]),
         ]
         if let writtenAs { dict["__as__"] = .object([pin: .string(writtenAs)]) }
         return JobContext(
             jobID: UUID().uuidString, transformation: try Transformation.parse(dict: dict), environment: nil,
-            handler: HandlerConfig(name: "bash-test", plugin: "bash", backend: "local", limits: HandlerLimits(maxJobs: 1)),
+            handler: HandlerConfig(
+                name: "bash-test", plugin: "bash", backend: "local", limits: HandlerLimits(maxJobs: 1)),
             buffers: harness.buffers, workRoot: harness.root.path, logger: Logger(label: "test"))
     }
 
@@ -48,11 +55,14 @@ struct BashDirectoryPinTests {
     func escapingEntry() async throws {
         let harness = try BashJobHarness()
         defer { harness.cleanUp() }
-        let job = try await job(harness, code: "echo > RESULT", files: ["../escape": Array("x".utf8)], celltype: "folder")
+        let job = try await job(
+            harness, code: "echo > RESULT", files: ["../escape": Array("x".utf8)], celltype: "folder")
         await #expect(throws: JobFailure.self) { try await harness.plugin.prepare(job) }
     }
 
-    @Test("a directory pin, or its __as__ name, that would leave the work directory is refused before anything is written")
+    @Test(
+        "a directory pin, or its __as__ name, that would leave the work directory is refused before anything is written"
+    )
     func escapingPinName() async throws {
         let harness = try BashJobHarness()
         defer { harness.cleanUp() }
@@ -60,7 +70,9 @@ struct BashDirectoryPinTests {
         let escape = "escape-" + UUID().uuidString
         let outside = (harness.root.path as NSString).deletingLastPathComponent + "/" + escape
         defer { try? FileManager.default.removeItem(atPath: outside) }
-        for (pin, writtenAs) in [("../../../\(escape)", nil), ("d", "../../../\(escape)"), ("d", "/tmp/\(escape)")] as [(String, String?)] {
+        for (pin, writtenAs) in [("../../../\(escape)", nil), ("d", "../../../\(escape)"), ("d", "/tmp/\(escape)")]
+            as [(String, String?)]
+        {
             let job = try await job(
                 harness, code: "echo > RESULT", files: ["x": Array("x".utf8)], pin: pin, writtenAs: writtenAs)
             do {
@@ -82,7 +94,8 @@ struct BashDirectoryPinTests {
         let harness = try BashJobHarness()
         defer { harness.cleanUp() }
         for member in ["./x", "a//b", "a/", ""] {
-            let job = try await job(harness, code: "echo > RESULT", files: [member: Array("x".utf8)], celltype: "folder")
+            let job = try await job(
+                harness, code: "echo > RESULT", files: [member: Array("x".utf8)], celltype: "folder")
             await #expect(throws: JobFailure.self) { try await harness.plugin.prepare(job) }
         }
     }

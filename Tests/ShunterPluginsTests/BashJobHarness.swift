@@ -40,7 +40,9 @@ struct BashJobHarness {
     init(buffers: (any BufferStore)? = nil, killGrace: Duration = .milliseconds(500)) throws {
         root = try TemporaryDirectory()
         self.buffers = buffers ?? MemoryBufferStore()
-        plugin = BashPlugin(inheritedEnvironment: ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"])
+        plugin = BashPlugin(inheritedEnvironment: [
+            "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        ])
         backend = LocalBackend(killGrace: killGrace)
     }
 

@@ -19,10 +19,16 @@ struct BashPluginTests {
         let expectedPath = harness.root.path + "/" + job.transformation.checksum.prefix(12) + "-job-7"
         #expect(prepared.workDirectory == expectedPath)
         #expect(prepared.execution.workDirectory == expectedPath + "/work")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: expectedPath + "/work").sorted() == ["a", "transform.sh"])
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: expectedPath + "/work").sorted() == [
+                "a", "transform.sh",
+            ])
         #expect(prepared.execution.command.first == "/bin/bash")
         #expect(prepared.execution.command.dropFirst().first == "-c")
-        #expect(prepared.execution.command.last == "set -u -e\n# background jobs are stopped when this script ends\necho out; echo err >&2; echo 1 > RESULT")
+        #expect(
+            prepared.execution.command.last
+                == "set -u -e\n# background jobs are stopped when this script ends\necho out; echo err >&2; echo 1 > RESULT"
+        )
         let outcome = try await harness.backend.run(prepared.execution, events: ExecutionEvents())
         #expect(outcome.termination == .exited(0))
         #expect(try String(contentsOfFile: prepared.execution.stdoutPath, encoding: .utf8) == "out\n")
@@ -31,16 +37,22 @@ struct BashPluginTests {
         #expect(result == Array("1\n".utf8))
     }
 
-    @Test("a job in a recycled directory sees exactly its own files: the earlier job's other files are gone, its own hold its values")
+    @Test(
+        "a job in a recycled directory sees exactly its own files: the earlier job's other files are gone, its own hold its values"
+    )
     func recycledDirectory() async throws {
         let harness = try BashJobHarness()
         defer { harness.cleanUp() }
         let first = try await harness.job(
             code: "echo 1 > RESULT",
-            pins: [("a", "int", Array("5\n".utf8)), ("b", "text", Array("earlier\n".utf8)), ("d", "text", Array("x\n".utf8))],
+            pins: [
+                ("a", "int", Array("5\n".utf8)), ("b", "text", Array("earlier\n".utf8)),
+                ("d", "text", Array("x\n".utf8)),
+            ],
             output: "int")
         let (_, firstPrepared) = try await harness.run(first)
-        let firstInode = try FileManager.default.attributesOfItem(atPath: firstPrepared.workDirectory)[.systemFileNumber] as? UInt64
+        let firstInode =
+            try FileManager.default.attributesOfItem(atPath: firstPrepared.workDirectory)[.systemFileNumber] as? UInt64
         WorkDirectory(path: firstPrepared.workDirectory).recycle()
 
         // `b` is a bytes pin now: copied by the store, so the earlier `b` must be out of its way.
@@ -48,7 +60,8 @@ struct BashPluginTests {
             code: "ls > RESULT; echo $a >> RESULT; cat b >> RESULT",
             pins: [("a", "int", Array("7\n".utf8)), ("b", "bytes", Array("raw\n".utf8))], output: "text")
         let (result, secondPrepared) = try await harness.run(second)
-        let secondInode = try FileManager.default.attributesOfItem(atPath: secondPrepared.workDirectory)[.systemFileNumber] as? UInt64
+        let secondInode =
+            try FileManager.default.attributesOfItem(atPath: secondPrepared.workDirectory)[.systemFileNumber] as? UInt64
         #expect(secondInode == firstInode, "the second job ran in the first one's directory")
         #expect(String(decoding: result, as: UTF8.self) == "RESULT\na\nb\ntransform.sh\n7\nraw\n")
     }
@@ -77,10 +90,13 @@ struct BashPluginTests {
         let at = SourceLocation(file: "h.yaml", line: 3, column: 5)
         let handler = HandlerConfig(
             name: "h", plugin: "bash", backend: "local",
-            options: ["bash": .map([
-                (key: "pass_environment", value: .list([.string("FOO", at)], at)),
-                (key: "shell", value: .string("/usr/bin/bash", at)),
-            ], at)])
+            options: [
+                "bash": .map(
+                    [
+                        (key: "pass_environment", value: .list([.string("FOO", at)], at)),
+                        (key: "shell", value: .string("/usr/bin/bash", at)),
+                    ], at)
+            ])
         let plugin = try BashPlugin(handler: handler, brokerEnvironment: ["FOO": "1", "PATH": "/p"])
         #expect(plugin.inheritedEnvironment == ["FOO": "1"])
         #expect(plugin.shell == "/usr/bin/bash")
@@ -92,7 +108,8 @@ struct BashPluginTests {
         do {
             _ = try BashPlugin(handler: bad)
         } catch {
-            #expect("\(error)" == "h.yaml:3:5: 'bash.pass_environment' must be text or a list of texts, got the number 3")
+            #expect(
+                "\(error)" == "h.yaml:3:5: 'bash.pass_environment' must be text or a list of texts, got the number 3")
         }
     }
 
@@ -100,15 +117,19 @@ struct BashPluginTests {
     func timeoutFailsJob() async throws {
         let harness = try BashJobHarness(killGrace: .milliseconds(200))
         defer { harness.cleanUp() }
-        let job = try await harness.job(code: "echo started; sleep 1000", pins: [], output: "int", timeout: .milliseconds(300))
+        let job = try await harness.job(
+            code: "echo started; sleep 1000", pins: [], output: "int", timeout: .milliseconds(300))
         // `sleep 1000`: the failure below can only come from the timeout.
         do {
             _ = try await harness.run(job)
             Issue.record("a job that outlives its timeout must fail")
         } catch let failure as JobFailure {
             #expect(failure.kind == .timedOut)
-            #expect(failure.message.hasPrefix("\nBash transformer exception\n==========================\n\nError: Timeout"))
-            #expect(failure.message.contains("* Standard output\n*************************************************\nstarted\n"))
+            #expect(
+                failure.message.hasPrefix("\nBash transformer exception\n==========================\n\nError: Timeout"))
+            #expect(
+                failure.message.contains(
+                    "* Standard output\n*************************************************\nstarted\n"))
         }
     }
 
@@ -131,7 +152,10 @@ struct BashPluginTests {
         } catch let failure as JobFailure {
             #expect(failure.kind == .badResult)
             #expect(failure.message.contains("empty"))
-            #expect(failure.message.hasSuffix("* Standard output\n*************************************************\nout\n\n*************************************************\n"))
+            #expect(
+                failure.message.hasSuffix(
+                    "* Standard output\n*************************************************\nout\n\n*************************************************\n"
+                ))
         }
     }
 
@@ -139,7 +163,9 @@ struct BashPluginTests {
     func refusedPinNames() async throws {
         let harness = try BashJobHarness()
         defer { harness.cleanUp() }
-        for (name, message) in [("/etc/x", "Pin /etc/x: Absolute path is not allowed"), ("a/../b", "Pin a/../b: .. is not allowed")] {
+        for (name, message) in [
+            ("/etc/x", "Pin /etc/x: Absolute path is not allowed"), ("a/../b", "Pin a/../b: .. is not allowed"),
+        ] {
             let job = try await harness.job(code: "true", pins: [(name, "int", Array("1\n".utf8))], output: "int")
             do {
                 _ = try await harness.plugin.prepare(job)

@@ -29,7 +29,8 @@ struct BashResultContainmentTests {
         let job = try await harness.job(code: code, pins: [], output: output)
         do {
             let (result, _) = try await harness.run(job)
-            Issue.record("the job succeeded with \(result.count) bytes: \(String(decoding: result.prefix(200), as: UTF8.self))")
+            Issue.record(
+                "the job succeeded with \(result.count) bytes: \(String(decoding: result.prefix(200), as: UTF8.self))")
             return nil
         } catch let failure as JobFailure {
             return failure
@@ -46,7 +47,9 @@ struct BashResultContainmentTests {
         for output in ["bytes", "text", "mixed"] {
             let refused = try await failure(of: "ln -s \(secret.path) RESULT", output: output, harness: harness)
             #expect(refused?.kind == .badResult)
-            #expect(refused?.message.contains("RESULT is a symbolic link to '\(secret.path)', outside the job's work directory") == true,
+            #expect(
+                refused?.message.contains(
+                    "RESULT is a symbolic link to '\(secret.path)', outside the job's work directory") == true,
                 "\(refused?.message ?? "")")
             #expect(refused?.message.contains("host secret") == false)
         }
@@ -76,9 +79,11 @@ struct BashResultContainmentTests {
         let harness = try BashJobHarness(buffers: store)
         defer { harness.cleanUp() }
         let refused = try await failure(
-            of: "mkdir -p RESULT/sub; echo 1 > RESULT/a; ln -s \(secret.path) RESULT/sub/leak", output: "plain", harness: harness)
+            of: "mkdir -p RESULT/sub; echo 1 > RESULT/a; ln -s \(secret.path) RESULT/sub/leak", output: "plain",
+            harness: harness)
         #expect(refused?.kind == .badResult)
-        #expect(refused?.message.contains("RESULT/sub/leak is a symbolic link to '\(secret.path)', outside") == true,
+        #expect(
+            refused?.message.contains("RESULT/sub/leak is a symbolic link to '\(secret.path)', outside") == true,
             "\(refused?.message ?? "")")
         #expect(refused?.message.contains("host secret") == false)
         let leaked = try CelltypeCodec.serialize(
@@ -86,7 +91,9 @@ struct BashResultContainmentTests {
         #expect(try await store.has([HashAlgorithm.sha256.checksum(of: leaked)]) == [false])
     }
 
-    @Test("links that stay inside the work directory are read as their targets (Seamless's rule); linked directories are skipped as os.walk does")
+    @Test(
+        "links that stay inside the work directory are read as their targets (Seamless's rule); linked directories are skipped as os.walk does"
+    )
     func linksInside() async throws {
         let harness = try BashJobHarness()
         defer { harness.cleanUp() }
@@ -95,7 +102,8 @@ struct BashResultContainmentTests {
         let absolute = try await harness.job(code: "echo 7 > data; ln -s \"$PWD/data\" RESULT", pins: [], output: "int")
         #expect(try await harness.run(absolute).result == Array("7\n".utf8))
         let directory = try await harness.job(
-            code: "mkdir -p RESULT other; echo 1 > RESULT/a; echo 2 > other/b; ln -s ../other/b RESULT/b; ln -s ../other RESULT/dir",
+            code:
+                "mkdir -p RESULT other; echo 1 > RESULT/a; echo 2 > other/b; ln -s ../other/b RESULT/b; ln -s ../other RESULT/dir",
             pins: [], output: "plain")
         let expected = try CelltypeCodec.serialize(.object(["a": .int(1), "b": .int(2)]), as: .plain)
         #expect(try await harness.run(directory).result == expected)

@@ -17,7 +17,9 @@ struct BashResultSizeTests {
         return try await harness.plugin.storeResult(job, prepared: prepared, outcome: outcome)
     }
 
-    @Test("a RESULT over max_result_size fails the job with its size and the setting named, for bytes, text and directories")
+    @Test(
+        "a RESULT over max_result_size fails the job with its size and the setting named, for bytes, text and directories"
+    )
     func overTheLimit() async throws {
         let harness = try BashJobHarness()
         defer { harness.cleanUp() }
@@ -32,7 +34,9 @@ struct BashResultSizeTests {
             } catch let failure as JobFailure {
                 #expect(failure.kind == .badResult)
                 #expect(failure.message.contains(shown), "\(failure.message)")
-                #expect(failure.message.contains("at most 4096 bytes (max_result_size in the broker config)"), "\(failure.message)")
+                #expect(
+                    failure.message.contains("at most 4096 bytes (max_result_size in the broker config)"),
+                    "\(failure.message)")
             }
         }
         // Under the limit, the same jobs pass.

@@ -23,16 +23,17 @@ struct CondaEnvironmentJobTests {
             let definitions = root + "/conda-envs"
             try FileManager.default.createDirectory(atPath: definitions, withIntermediateDirectories: true)
             try """
-                channels: [\(channel)]
-                dependencies: [python 3.11.*, numpy, shunter-probe 1.0]
-                """.write(toFile: definitions + "/numpy-conda.yml", atomically: true, encoding: .utf8)
+            channels: [\(channel)]
+            dependencies: [python 3.11.*, numpy, shunter-probe 1.0]
+            """.write(toFile: definitions + "/numpy-conda.yml", atomically: true, encoding: .utf8)
             try FileManager.default.copyItem(
                 atPath: pluginsRepositoryRoot + "/conda-envs/numpy-pip.yml", toPath: definitions + "/numpy-pip.yml")
             let config = EnvironmentsConfig(
                 definitions: definitions, root: root + "/envs", channels: [channel], toolsPython: tools.python)
             let store = EnvironmentStore(
                 config: config,
-                managers: EnvironmentManagerRegistry.managers(for: config, environment: ProcessInfo.processInfo.environment),
+                managers: EnvironmentManagerRegistry.managers(
+                    for: config, environment: ProcessInfo.processInfo.environment),
                 logger: Logger(label: "test.environments"))
             return (store, root, channel)
         }
@@ -45,8 +46,10 @@ struct CondaEnvironmentJobTests {
         return job
     }
 
-    func python(_ harness: PythonJobHarness, _ code: String, env: TransformationEnvironment?, output: String = "mixed",
-                pins: [String: (celltype: String, buffer: [UInt8])] = [:]) async throws -> [UInt8] {
+    func python(
+        _ harness: PythonJobHarness, _ code: String, env: TransformationEnvironment?, output: String = "mixed",
+        pins: [String: (celltype: String, buffer: [UInt8])] = [:]
+    ) async throws -> [UInt8] {
         let transformation = try await harness.transformation(code: code, pins: pins, output: output)
         return try await harness.run(try inEnvironment(harness.context(transformation), env))
     }
@@ -69,8 +72,12 @@ struct CondaEnvironmentJobTests {
 
         // ... and each really ran with its own environment's numpy and interpreter.
         let probe = "import sys, numpy\nresult = sys.prefix + ' ' + numpy.__version__"
-        let conda = String(decoding: try await python(harness, probe, env: .init(condaEnvironment: "numpy-conda"), output: "str"), as: UTF8.self)
-        let pip = String(decoding: try await python(harness, probe, env: .init(condaEnvironment: "numpy-pip"), output: "str"), as: UTF8.self)
+        let conda = String(
+            decoding: try await python(harness, probe, env: .init(condaEnvironment: "numpy-conda"), output: "str"),
+            as: UTF8.self)
+        let pip = String(
+            decoding: try await python(harness, probe, env: .init(condaEnvironment: "numpy-pip"), output: "str"),
+            as: UTF8.self)
         let root = try Self.fixture.get().root
         #expect(conda.hasPrefix("\"\(root)/envs/.prefixes/") && conda.hasSuffix(" 2.2.6\"\n"), "\(conda)")
         #expect(pip.hasPrefix("\"\(root)/envs/.prefixes/") && pip.hasSuffix(" 2.4.6\"\n"), "\(pip)")
@@ -91,17 +98,24 @@ struct CondaEnvironmentJobTests {
             """
         async let conda = python(harness, probe, env: .init(condaEnvironment: "numpy-conda"), output: "str")
         async let pip = python(harness, probe, env: .init(condaEnvironment: "numpy-pip"), output: "str")
-        let answers = try await [conda, pip].map { String(decoding: $0, as: UTF8.self).dropFirst().dropLast(2).split(separator: " ") }
+        let answers = try await [conda, pip].map {
+            String(decoding: $0, as: UTF8.self).dropFirst().dropLast(2).split(separator: " ")
+        }
         try #require(answers.allSatisfy { $0.count == 3 })
         #expect(answers[0][2] == "2.2.6" && answers[1][2] == "2.4.6", "\(answers)")
         #expect(answers[0][0] != answers[1][0], "one warm parent per environment: \(answers)")
         #expect(answers[0][1] != answers[1][1], "each environment's own interpreter: \(answers)")
         let parents = WarmParents.shared.status()
         for answer in answers {
-            let parent = try #require(parents.first { String($0.pid) == answer[0] }, "\(answer) was forked by a listed warm parent: \(parents)")
+            let parent = try #require(
+                parents.first { String($0.pid) == answer[0] },
+                "\(answer) was forked by a listed warm parent: \(parents)")
             #expect(parent.kind.hasPrefix("python in conda environment"), "\(parent)")
-            #expect(parent.interpreter == String(answer[1]) || URL(fileURLWithPath: parent.interpreter).resolvingSymlinksInPath().path
-                    == URL(fileURLWithPath: String(answer[1])).resolvingSymlinksInPath().path, "\(parent)")
+            #expect(
+                parent.interpreter == String(answer[1])
+                    || URL(fileURLWithPath: parent.interpreter).resolvingSymlinksInPath().path
+                        == URL(fileURLWithPath: String(answer[1])).resolvingSymlinksInPath().path,
+                "\(parent)")
         }
     }
 
@@ -123,7 +137,8 @@ struct CondaEnvironmentJobTests {
         let harness = try BashJobHarness()
         defer { harness.cleanUp() }
         let channel = try Self.fixture.get().channel
-        let spec = try JSONParser.parse(Array(#"{"channels": ["\#(channel)"], "dependencies": ["shunter-probe 2.0"]}"#.utf8))
+        let spec = try JSONParser.parse(
+            Array(#"{"channels": ["\#(channel)"], "dependencies": ["shunter-probe 2.0"]}"#.utf8))
         let job = try await harness.job(code: "shunter-probe | head -1 > RESULT", pins: [], output: "text")
         let (result, _) = try await harness.run(try inEnvironment(job, .init(condaSpec: spec)))
         #expect(String(decoding: result, as: UTF8.self) == "shunter-probe 2.0\n")

@@ -1,19 +1,23 @@
 import Foundation
 import ShunterBackends
-@testable import ShunterPlugins
 import Testing
+
+@testable import ShunterPlugins
 
 @Suite("the exit-status marker of local bash jobs")
 struct ExitStatusMarkerTests {
     /// Runs `code` as a bash job's command with the marker, through the local backend's own
     /// spawn (signals at their defaults), in a fresh job directory; returns the directory,
     /// how the job ended and its standard error.
-    static func run(_ code: String, jobID: String = "job-7") async throws -> (WorkDirectory, ExecutionOutcome.Termination, String) {
+    static func run(_ code: String, jobID: String = "job-7") async throws -> (
+        WorkDirectory, ExecutionOutcome.Termination, String
+    ) {
         let directory = try TemporaryDirectory()
         let job = WorkDirectory(path: directory.path + "/d 'quoted' $x")
         try FileManager.default.createDirectory(atPath: job.workPath, withIntermediateDirectories: true)
         let command = BashJobScript.withExitStatusMarker(
-            BashJobScript.command(code: code, condaEnvironment: nil, condaRoot: nil), path: job.exitStatusPath, jobID: jobID)
+            BashJobScript.command(code: code, condaEnvironment: nil, condaRoot: nil), path: job.exitStatusPath,
+            jobID: jobID)
         let outcome = try await LocalBackend(killGrace: .seconds(1)).run(
             Execution(
                 jobID: jobID, handler: "h", workDirectory: job.workPath, command: ["/bin/bash", "-c", command],
@@ -47,11 +51,13 @@ struct ExitStatusMarkerTests {
         let job = WorkDirectory(path: directory.path)
         try "job-7 0".write(toFile: job.exitStatusPath, atomically: false, encoding: .utf8)
         #expect(job.recordedExitStatus(jobID: "job-7") == nil, "no newline: the write was cut short")
-        try (String(repeating: "9", count: 300) + "\n").write(toFile: job.exitStatusPath, atomically: false, encoding: .utf8)
+        try (String(repeating: "9", count: 300) + "\n").write(
+            toFile: job.exitStatusPath, atomically: false, encoding: .utf8)
         #expect(job.recordedExitStatus(jobID: "job-7") == nil)
         try FileManager.default.removeItem(atPath: job.exitStatusPath)
         try "job-7 0\n".write(toFile: directory.path + "/elsewhere", atomically: false, encoding: .utf8)
-        try FileManager.default.createSymbolicLink(atPath: job.exitStatusPath, withDestinationPath: directory.path + "/elsewhere")
+        try FileManager.default.createSymbolicLink(
+            atPath: job.exitStatusPath, withDestinationPath: directory.path + "/elsewhere")
         #expect(job.recordedExitStatus(jobID: "job-7") == nil, "a link the job made is not followed")
     }
 }

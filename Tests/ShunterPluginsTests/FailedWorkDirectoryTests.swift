@@ -17,17 +17,23 @@ import Testing
         let root = try TemporaryDirectory()
         defer { root.cleanUp() }
         let small = try directory(in: root.path, bytes: 1000)
-        #expect(try FailedWorkDirectory.settle(small, reason: "failed", keepFor: .seconds(60), maxBytes: 1 << 20) == .kept)
+        #expect(
+            try FailedWorkDirectory.settle(small, reason: "failed", keepFor: .seconds(60), maxBytes: 1 << 20) == .kept)
         #expect(small.keptSince != nil)
         let large = try directory(in: root.path, bytes: 2 << 20)
-        guard case .removed(let bytes?) = try FailedWorkDirectory.settle(large, reason: "failed", keepFor: .seconds(60), maxBytes: 1 << 20) else {
+        guard
+            case .removed(let bytes?) = try FailedWorkDirectory.settle(
+                large, reason: "failed", keepFor: .seconds(60), maxBytes: 1 << 20)
+        else {
             Issue.record("a directory over the limit must be removed")
             return
         }
         #expect(bytes > 1 << 20)
         #expect(!FileManager.default.fileExists(atPath: large.path))
         let unkept = try directory(in: root.path, bytes: 10)
-        #expect(try FailedWorkDirectory.settle(unkept, reason: "failed", keepFor: .zero, maxBytes: 1 << 20) == .removed(bytes: nil))
+        #expect(
+            try FailedWorkDirectory.settle(unkept, reason: "failed", keepFor: .zero, maxBytes: 1 << 20)
+                == .removed(bytes: nil))
         #expect(!FileManager.default.fileExists(atPath: unkept.path))
     }
 
@@ -36,8 +42,10 @@ import Testing
         defer { disk.remove() }
         let small = try directory(in: disk.path, bytes: 1000)
         disk.fill()
-        #expect(try FailedWorkDirectory.settle(small, reason: String(repeating: "r", count: 100_000), keepFor: .seconds(60), maxBytes: 1 << 20)
-            != .kept)
+        #expect(
+            try FailedWorkDirectory.settle(
+                small, reason: String(repeating: "r", count: 100_000), keepFor: .seconds(60), maxBytes: 1 << 20)
+                != .kept)
         #expect(!FileManager.default.fileExists(atPath: small.path))
     }
 }

@@ -15,7 +15,9 @@ struct LocalBackendTests {
             try FileManager.default.createDirectory(atPath: directory.path + "/work", withIntermediateDirectories: true)
         }
 
-        func execution(_ script: String, timeout: Duration? = nil, environment: [String: String] = ["PATH": "/usr/bin:/bin"]) -> Execution {
+        func execution(
+            _ script: String, timeout: Duration? = nil, environment: [String: String] = ["PATH": "/usr/bin:/bin"]
+        ) -> Execution {
             Execution(
                 jobID: "t", handler: "test", workDirectory: work, command: ["/bin/bash", "-c", script],
                 environment: environment, timeout: timeout,
@@ -38,7 +40,9 @@ struct LocalBackendTests {
         defer { fixture.directory.cleanUp() }
         let backend = LocalBackend()
         let outcome = try await backend.run(
-            fixture.execution("echo \"out $X\"; echo err >&2; env | grep -c . > count; exit 7", environment: ["X": "é", "PATH": "/usr/bin:/bin"]),
+            fixture.execution(
+                "echo \"out $X\"; echo err >&2; env | grep -c . > count; exit 7",
+                environment: ["X": "é", "PATH": "/usr/bin:/bin"]),
             events: ExecutionEvents())
         #expect(outcome.termination == .exited(7))
         #expect(try String(contentsOfFile: fixture.directory.path + "/stdout", encoding: .utf8) == "out é\n")
@@ -57,7 +61,8 @@ struct LocalBackendTests {
         let earlier = String(repeating: "earlier output\n", count: 1000)
         try earlier.write(toFile: fixture.directory.path + "/stdout", atomically: false, encoding: .utf8)
         try earlier.write(toFile: fixture.directory.path + "/stderr", atomically: false, encoding: .utf8)
-        let outcome = try await LocalBackend().run(fixture.execution("echo out; echo err >&2"), events: ExecutionEvents())
+        let outcome = try await LocalBackend().run(
+            fixture.execution("echo out; echo err >&2"), events: ExecutionEvents())
         #expect(outcome.termination == .exited(0))
         #expect(try String(contentsOfFile: fixture.directory.path + "/stdout", encoding: .utf8) == "out\n")
         #expect(try String(contentsOfFile: fixture.directory.path + "/stderr", encoding: .utf8) == "err\n")
@@ -82,8 +87,9 @@ struct LocalBackendTests {
         defer { fixture.directory.cleanUp() }
         let program = fixture.directory.path + "/not-a-program"
         // Executable, but neither ELF nor `#!`: execve fails with ENOEXEC.
-        try #require(FileManager.default.createFile(
-            atPath: program, contents: Data([0x00, 0x01, 0x02, 0x03]), attributes: [.posixPermissions: 0o755]))
+        try #require(
+            FileManager.default.createFile(
+                atPath: program, contents: Data([0x00, 0x01, 0x02, 0x03]), attributes: [.posixPermissions: 0o755]))
         var execution = fixture.execution("true")
         execution.command = [program]
         let error = await #expect(throws: BackendError.self) {
@@ -112,7 +118,8 @@ struct LocalBackendTests {
     /// that) cannot run before the spawning thread sends the TERM, so the window is hit every
     /// time. A TERM that went nowhere would leave each job to the KILL after the 20 s grace,
     /// which runs the test past its time limit.
-    @Test("a job stopped right after its spawn gets the TERM even before it leads its own group", .timeLimit(.minutes(1)))
+    @Test(
+        "a job stopped right after its spawn gets the TERM even before it leads its own group", .timeLimit(.minutes(1)))
     func stoppedRightAfterSpawn() async throws {
         struct Refused: Error {}
         let fixture = try Fixture()
@@ -137,7 +144,9 @@ struct LocalBackendTests {
         for pid in stopped { #expect(Self.isGone(pid), "job \(pid) survived its stop") }
     }
 
-    @Test("a job starts clean: leader of its own session, stdin /dev/null, no inherited descriptor, no signal ignored or blocked")
+    @Test(
+        "a job starts clean: leader of its own session, stdin /dev/null, no inherited descriptor, no signal ignored or blocked"
+    )
     func cleanStart() async throws {
         let fixture = try Fixture()
         defer { fixture.directory.cleanUp() }
@@ -161,7 +170,8 @@ struct LocalBackendTests {
         }
         let ids = try read("session").split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
         #expect(ids.count == 3 && Set(ids).count == 1, "pid, process group and session differ: \(ids)")
-        let stdin = try read("stdin"), yes = try read("yes-status")
+        let stdin = try read("stdin")
+        let yes = try read("yes-status")
         #expect(stdin == "/dev/null\n")
         // Without a pipeline: bash holds a pipeline's pipes while it starts its stages.
         let fds = try read("fds").split(separator: "\n").compactMap { Int($0) }.sorted()
@@ -208,7 +218,9 @@ struct LocalBackendTests {
         let held = Mutex<[String]?>(nil)
         let events = ExecutionEvents(started: { _ in
             let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
-            let targets = descriptors.compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + $0) }
+            let targets = descriptors.compactMap {
+                try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + $0)
+            }
             held.withLock { $0 = targets.filter { outputs.contains($0) } }
         })
         let outcome = try await LocalBackend().run(fixture.execution("sleep 0.2"), events: events)
@@ -225,7 +237,8 @@ struct LocalBackendTests {
         // A link to env rather than a script written here: a file just written can still be open
         // for writing in a process that another test is starting (fork/vfork before exec), and
         // exec'ing it would then fail with "text file busy".
-        try FileManager.default.createSymbolicLink(atPath: tools + "/shunter-test-tool", withDestinationPath: "/usr/bin/env")
+        try FileManager.default.createSymbolicLink(
+            atPath: tools + "/shunter-test-tool", withDestinationPath: "/usr/bin/env")
         var execution = fixture.execution("true", environment: ["PATH": "/nonexistent:\(tools):/usr/bin:/bin"])
         execution.command = ["shunter-test-tool", "/bin/sh", "-c", "echo from-tools > found"]
         let outcome = try await LocalBackend().run(execution, events: ExecutionEvents())
@@ -253,7 +266,8 @@ struct LocalBackendTests {
             sleep 1000
             """
         let started = ContinuousClock.now
-        let outcome = try await backend.run(fixture.execution(script, timeout: .milliseconds(400)), events: ExecutionEvents())
+        let outcome = try await backend.run(
+            fixture.execution(script, timeout: .milliseconds(400)), events: ExecutionEvents())
         // A lower bound only (it holds on any machine): the processes would run for 1000 s, so
         // the outcome and the pids below say the timeout stopped them.
         #expect(ContinuousClock.now - started >= .milliseconds(400))
@@ -324,7 +338,8 @@ struct LocalBackendTests {
             let directory = fixture.directory.path + "/j\(index)"
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
             return Execution(
-                jobID: "\(index)", handler: "bench", workDirectory: directory, command: ["/bin/bash", "-c", "echo 1 > RESULT"],
+                jobID: "\(index)", handler: "bench", workDirectory: directory,
+                command: ["/bin/bash", "-c", "echo 1 > RESULT"],
                 environment: ["PATH": "/usr/bin:/bin"], stdoutPath: directory + ".out", stderrPath: directory + ".err")
         }
         var started = ContinuousClock.now
@@ -359,8 +374,9 @@ enum OneCPU {
         // "pid 123's current affinity mask: 3"
         let shown = try taskset(["-p", pid])
         let mask = try #require(shown.split(separator: " ").last.map(String.init), "taskset printed \(shown)")
-        let cpu = try #require(try taskset(["-c", "-p", pid]).split(separator: " ").last?.split(separator: ",").first?
-            .split(separator: "-").first.map(String.init))
+        let cpu = try #require(
+            try taskset(["-c", "-p", pid]).split(separator: " ").last?.split(separator: ",").first?
+                .split(separator: "-").first.map(String.init))
         _ = try taskset(["-a", "-c", "-p", cpu, pid])
         return { _ = try? taskset(["-a", "-p", mask, pid]) }
     }

@@ -19,7 +19,8 @@ struct LocalBackendUserTests {
             try LocalBackend(handler: Self.handler(runAs: "no-such-user-shunter"), killGrace: .seconds(1))
         }
         let message = error.map { "\($0)" } ?? ""
-        #expect(message.hasPrefix("handlers/10-bash.yaml:6:11:") && message.contains("no-such-user-shunter"), "\(message)")
+        #expect(
+            message.hasPrefix("handlers/10-bash.yaml:6:11:") && message.contains("no-such-user-shunter"), "\(message)")
     }
 
     @Test("as root, run_as nobody runs the job as nobody in a directory handed to it, with the broker's umask")
@@ -41,7 +42,8 @@ struct LocalBackendUserTests {
         let execution = Execution(
             jobID: "t", handler: "h", workDirectory: jobDirectory + "/work",
             command: ["/bin/bash", "-c", "id -u > uid; id -G > groups; cat a > copy; echo x > ../marker"],
-            environment: ["PATH": "/usr/bin:/bin"], stdoutPath: jobDirectory + "/stdout", stderrPath: jobDirectory + "/stderr")
+            environment: ["PATH": "/usr/bin:/bin"], stdoutPath: jobDirectory + "/stdout",
+            stderrPath: jobDirectory + "/stderr")
         let outcome = try await backend.run(execution, events: ExecutionEvents())
         let stderr = (try? String(contentsOfFile: jobDirectory + "/stderr", encoding: .utf8)) ?? ""
         #expect(outcome.termination == .exited(0), "\(stderr)")

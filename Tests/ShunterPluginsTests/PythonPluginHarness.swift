@@ -19,7 +19,10 @@ struct PythonTestSetupError: Error, CustomStringConvertible {
 func seamlessPython() throws -> String {
     let path = pluginsRepositoryRoot + "/" + PythonInterpreter.venvRelativePath
     guard FileManager.default.isExecutableFile(atPath: path) else {
-        throw PythonTestSetupError(description: "\(path) is missing: the python plugin runs transformations with the real Seamless; run: bash scripts/setup-seamless-venv.sh")
+        throw PythonTestSetupError(
+            description:
+                "\(path) is missing: the python plugin runs transformations with the real Seamless; run: bash scripts/setup-seamless-venv.sh"
+        )
     }
     return path
 }
@@ -40,16 +43,21 @@ struct PythonJobHarness {
             inheritedEnvironment: ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"])
     }
 
-    func context(_ transformation: Transformation, timeout: Duration? = nil, jobID: String = UUID().uuidString) -> JobContext {
+    func context(_ transformation: Transformation, timeout: Duration? = nil, jobID: String = UUID().uuidString)
+        -> JobContext
+    {
         let handler = HandlerConfig(
-            name: "python-test", plugin: "python", backend: "local", limits: HandlerLimits(maxJobs: 8, timeout: timeout))
+            name: "python-test", plugin: "python", backend: "local", limits: HandlerLimits(maxJobs: 8, timeout: timeout)
+        )
         return JobContext(
             jobID: jobID, transformation: transformation, environment: nil, handler: handler,
             buffers: buffers, workRoot: root.path, logger: Logger(label: "test"))
     }
 
     /// A transformation written by hand: `code` (a python pin) and int/mixed pins.
-    func transformation(code: String, pins: [String: (celltype: String, buffer: [UInt8])] = [:], output: String = "mixed") async throws -> Transformation {
+    func transformation(
+        code: String, pins: [String: (celltype: String, buffer: [UInt8])] = [:], output: String = "mixed"
+    ) async throws -> Transformation {
         let codeChecksum = try await buffers.put(Array((code + "\n").utf8), expected: nil)
         var dict: [String: JSONValue] = [
             "__language__": .string("python"),

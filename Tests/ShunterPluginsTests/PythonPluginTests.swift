@@ -14,11 +14,16 @@ struct PythonPluginTests {
         #expect(descriptor.component.languages == ["python"])
         #expect(descriptor.component.compatibleBackends == ["local", "slurm"])
         #expect(descriptor.component.optionSection == "python")
-        #expect(Set(descriptor.component.optionKeys.keys) == ["interpreter", "pass_environment", "warm", "warm_start", "warm_idle_timeout"])
+        #expect(
+            Set(descriptor.component.optionKeys.keys) == [
+                "interpreter", "pass_environment", "warm", "warm_start", "warm_idle_timeout",
+            ])
     }
 
     @Test func shippedHandlerLoadsWithTheRealCatalog() throws {
-        let loaded = HandlerLoader(catalog: JobPluginRegistry.catalog()).load(files: [pluginsRepositoryRoot + "/handlers/20-python-local.yaml"])
+        let loaded = HandlerLoader(catalog: JobPluginRegistry.catalog()).load(files: [
+            pluginsRepositoryRoot + "/handlers/20-python-local.yaml"
+        ])
         #expect(loaded.errors.isEmpty, "\(loaded.errors)")
         let python = try #require(loaded.handlers.first { $0.plugin == "python" })
         #expect(python.name == "python-local")
@@ -34,7 +39,10 @@ struct PythonPluginTests {
         defer { root.cleanUp() }
         let venvBin = root.path + "/.venv-seamless/bin"
         try FileManager.default.createDirectory(atPath: venvBin, withIntermediateDirectories: true)
-        #expect(FileManager.default.createFile(atPath: venvBin + "/python", contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o755]))
+        #expect(
+            FileManager.default.createFile(
+                atPath: venvBin + "/python", contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o755])
+        )
         let handlerFile = root.path + "/handlers/sub/20-python.yaml"
         func handler(_ options: [String: ConfigValue] = [:]) -> HandlerConfig {
             HandlerConfig(
@@ -48,13 +56,16 @@ struct PythonPluginTests {
 
         // Found above the handler file; $SHUNTER_PYTHON wins; nothing found: python3 on PATH.
         #expect(try PythonPlugin(handler: handler(), brokerEnvironment: [:]).interpreter == venvBin + "/python")
-        #expect(try PythonPlugin(handler: handler(), brokerEnvironment: ["SHUNTER_PYTHON": "/x/py"]).interpreter == "/x/py")
+        #expect(
+            try PythonPlugin(handler: handler(), brokerEnvironment: ["SHUNTER_PYTHON": "/x/py"]).interpreter == "/x/py")
         #expect(PythonInterpreter.defaultPath(handlerFile: "/nonexistent/h.yaml", environment: [:]) == "python3")
 
         // Written: relative to the handler file, a bare name stays a PATH lookup.
-        let relative = try PythonPlugin(handler: handler(section(["interpreter": .string("../env/bin/python", location)])), brokerEnvironment: [:])
+        let relative = try PythonPlugin(
+            handler: handler(section(["interpreter": .string("../env/bin/python", location)])), brokerEnvironment: [:])
         #expect(relative.interpreter == root.path + "/handlers/env/bin/python")
-        let bare = try PythonPlugin(handler: handler(section(["interpreter": .string("python3.11", location)])), brokerEnvironment: [:])
+        let bare = try PythonPlugin(
+            handler: handler(section(["interpreter": .string("python3.11", location)])), brokerEnvironment: [:])
         #expect(bare.interpreter == "python3.11")
 
         // pass_environment picks variables out of the broker's environment.
@@ -76,7 +87,8 @@ struct PythonPluginTests {
         let withoutSite = try Self.interpreterWithoutSitePackages(in: scratch.path)
         let problem = try #require(await PythonInterpreter.problem(interpreter: withoutSite, environment: [:]))
         #expect(problem.contains("No module named 'seamless"), "\(problem)")
-        let missing = try #require(await PythonInterpreter.problem(interpreter: scratch.path + "/nope", environment: [:]))
+        let missing = try #require(
+            await PythonInterpreter.problem(interpreter: scratch.path + "/nope", environment: [:]))
         #expect(missing.contains(scratch.path + "/nope"))
     }
 
@@ -121,7 +133,9 @@ struct PythonPluginTests {
             guard let failure = error as? JobFailure else { return false }
             return failure.kind == .badResult && failure.message.contains("max_result_size")
         }
-        #expect(try await harness.run(harness.context(transformation)).count > 5000, "the same result is stored under the default limit")
+        #expect(
+            try await harness.run(harness.context(transformation)).count > 5000,
+            "the same result is stored under the default limit")
     }
 
     @Test func refusesWhatItCannotRunBeforeWritingAnything() async throws {
@@ -162,7 +176,8 @@ struct PythonPluginTests {
         #expect(FileManager.default.fileExists(atPath: python + "/buffers/" + transformation.pins["a"]!.checksum.hex))
         #expect(prepared.execution.workDirectory == prepared.workDirectory + "/work")
         let outcome = try await harness.backend.run(prepared.execution, events: ExecutionEvents())
-        let result = try await harness.plugin.collect(harness.context(transformation), prepared: prepared, outcome: outcome)
+        let result = try await harness.plugin.collect(
+            harness.context(transformation), prepared: prepared, outcome: outcome)
         #expect(result == Array("42\n".utf8))
     }
 
@@ -192,7 +207,9 @@ struct PythonPluginTests {
             try await group.waitForAll()
         }
         let concurrent = (ContinuousClock.now - started) / count
-        print("PythonPlugin per trivial job (local backend): sequential \(sequential), all \(count) at once \(concurrent)")
+        print(
+            "PythonPlugin per trivial job (local backend): sequential \(sequential), all \(count) at once \(concurrent)"
+        )
     }
 
     /// The Seamless venv's Python with `-S`: the standard library but no site-packages, so no
@@ -200,7 +217,9 @@ struct PythonPluginTests {
     static func interpreterWithoutSitePackages(in directory: String) throws -> String {
         let path = directory + "/python-without-seamless"
         let script = "#!/bin/sh\nexec \(try seamlessPython()) -S \"$@\"\n"
-        #expect(FileManager.default.createFile(atPath: path, contents: Data(script.utf8), attributes: [.posixPermissions: 0o755]))
+        #expect(
+            FileManager.default.createFile(
+                atPath: path, contents: Data(script.utf8), attributes: [.posixPermissions: 0o755]))
         return path
     }
 }

@@ -6,7 +6,7 @@ import ShunterPlugins
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Python jobs forked from a warm parent (real interpreters, real Seamless): every job sees a
@@ -36,7 +36,8 @@ struct WarmPythonJobTests {
     ]
 
     func probe(_ harness: PythonJobHarness) async throws -> [String: JSONValue] {
-        let transformation = try await harness.transformation(code: Self.probe + "\n# \(UUID().uuidString)", output: "plain")
+        let transformation = try await harness.transformation(
+            code: Self.probe + "\n# \(UUID().uuidString)", output: "plain")
         let buffer = try await harness.run(harness.context(transformation))
         return try #require(JSONParser.parse(buffer).objectValue)
     }
@@ -53,18 +54,19 @@ struct WarmPythonJobTests {
         #expect(warmParentPIDs().contains(parent), "the job was forked by a warm parent")
         for (key, value) in Self.pristine { #expect(before[key] == value, "\(key)") }
 
-        let spoil = try await harness.transformation(code: """
-            import json, os, sys, threading, time, types
-            json.LEAKED = 1
-            sys.modules["shunter_leak"] = types.ModuleType("shunter_leak")
-            os.environ["SHUNTER_LEAK"] = "1"
-            os.chdir("/")
-            sys.path.append("/shunter/leak")
-            json.dumps = lambda *args, **kwargs: "patched"
-            threading.Thread(target=time.sleep, args=(3600,), daemon=True).start()
-            kept = open("/dev/null")
-            result = os.getppid()
-            """, output: "plain")
+        let spoil = try await harness.transformation(
+            code: """
+                import json, os, sys, threading, time, types
+                json.LEAKED = 1
+                sys.modules["shunter_leak"] = types.ModuleType("shunter_leak")
+                os.environ["SHUNTER_LEAK"] = "1"
+                os.chdir("/")
+                sys.path.append("/shunter/leak")
+                json.dumps = lambda *args, **kwargs: "patched"
+                threading.Thread(target=time.sleep, args=(3600,), daemon=True).start()
+                kept = open("/dev/null")
+                result = os.getppid()
+                """, output: "plain")
         let spoiler = try await harness.run(harness.context(spoil))
         #expect(try JSONParser.parse(spoiler).intValue == parent, "the spoiling job ran on the same warm parent")
 
@@ -82,7 +84,9 @@ struct WarmPythonJobTests {
         var seen: Set<String> = []
         for _ in 0..<3 {
             let transformation = try await harness.transformation(
-                code: "import random, numpy\nresult = [random.random(), float(numpy.random.random())]\n# \(UUID().uuidString)")
+                code:
+                    "import random, numpy\nresult = [random.random(), float(numpy.random.random())]\n# \(UUID().uuidString)"
+            )
             seen.insert(String(decoding: try await harness.run(harness.context(transformation)), as: UTF8.self))
         }
         #expect(seen.count == 3, "forked children must not share the parent's generators: \(seen)")
@@ -191,16 +195,17 @@ struct WarmPythonJobTests {
     @Test func theRunnerRunsUnderTheJobsOwnPath() async throws {
         let harness = try PythonJobHarness()
         defer { harness.cleanUp() }
-        let transformation = try await harness.transformation(code: """
-            import os, sys
-            frame, files = sys._getframe(), []
-            while frame is not None:
-                files.append(frame.f_code.co_filename)
-                frame = frame.f_back
-            result = {"runner": os.path.join(os.path.dirname(os.getcwd()), "python", "runner.py"),
-                      "files": [f for f in files if f.endswith("runner.py")], "main": sys.modules["__main__"].__file__}
-            # \(UUID().uuidString)
-            """, output: "plain")
+        let transformation = try await harness.transformation(
+            code: """
+                import os, sys
+                frame, files = sys._getframe(), []
+                while frame is not None:
+                    files.append(frame.f_code.co_filename)
+                    frame = frame.f_back
+                result = {"runner": os.path.join(os.path.dirname(os.getcwd()), "python", "runner.py"),
+                          "files": [f for f in files if f.endswith("runner.py")], "main": sys.modules["__main__"].__file__}
+                # \(UUID().uuidString)
+                """, output: "plain")
         let report = try #require(JSONParser.parse(try await harness.run(harness.context(transformation))).objectValue)
         let runner = try #require(report["runner"])
         let files = try #require(report["files"]?.arrayValue)
@@ -214,17 +219,19 @@ struct WarmPythonJobTests {
     @Test func anEditedRunnerIsTheOneThatRuns() async throws {
         let harness = try PythonJobHarness()
         defer { harness.cleanUp() }
-        _ = try await probe(harness)  // the parent is up
+        _ = try await probe(harness) // the parent is up
         let transformation = try await harness.transformation(code: "result = 1\n# \(UUID().uuidString)")
         let job = harness.context(transformation)
         let prepared = try await harness.plugin.prepare(job)
         let python = prepared.workDirectory + "/python"
-        try Data("""
+        try Data(
+            """
             import os, sys
             with open(os.path.join(sys.argv[1], "result"), "wb") as f:
                 f.write(b"edited " + __file__.encode())
             os._exit(0)
-            """.utf8).write(to: URL(fileURLWithPath: python + "/runner.py"))
+            """.utf8
+        ).write(to: URL(fileURLWithPath: python + "/runner.py"))
         let outcome = try await harness.backend.run(prepared.execution, events: ExecutionEvents())
         let result = try await harness.plugin.collect(job, prepared: prepared, outcome: outcome)
         #expect(String(decoding: result, as: UTF8.self) == "edited " + python + "/runner.py")
@@ -240,7 +247,8 @@ struct WarmPythonJobTests {
         let job = harness.context(transformation)
         let prepared = try await harness.plugin.prepare(job)
         try? FileManager.default.removeItem(atPath: prepared.execution.stdoutPath)
-        try FileManager.default.createDirectory(atPath: prepared.execution.stdoutPath, withIntermediateDirectories: false)
+        try FileManager.default.createDirectory(
+            atPath: prepared.execution.stdoutPath, withIntermediateDirectories: false)
         await #expect {
             _ = try await harness.backend.run(prepared.execution, events: ExecutionEvents())
         } throws: { error in

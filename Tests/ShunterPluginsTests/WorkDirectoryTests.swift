@@ -1,7 +1,8 @@
 import Foundation
 import ShunterCore
-@testable import ShunterPlugins
 import Testing
+
+@testable import ShunterPlugins
 
 @Suite("WorkDirectory and its janitor")
 struct WorkDirectoryTests {
@@ -14,7 +15,9 @@ struct WorkDirectoryTests {
         let directory = try WorkDirectory.create(root: root.path + "/jobs", transformation: checksum, jobID: "j/1")
         #expect(directory.path == root.path + "/jobs/abababababab-j_1")
         #expect(FileManager.default.fileExists(atPath: directory.workPath))
-        #expect(throws: JobFailure.self) { try WorkDirectory.create(root: root.path + "/jobs", transformation: checksum, jobID: "j/1") }
+        #expect(throws: JobFailure.self) {
+            try WorkDirectory.create(root: root.path + "/jobs", transformation: checksum, jobID: "j/1")
+        }
         #expect(directory.keptSince == nil)
         try directory.remove()
         #expect(!FileManager.default.fileExists(atPath: directory.path))
@@ -51,7 +54,8 @@ struct WorkDirectoryTests {
             let pool = root + "/.spare/files"
             return (FileManager.default.subpaths(atPath: pool) ?? []).filter { path in
                 var isDirectory: ObjCBool = false
-                return FileManager.default.fileExists(atPath: pool + "/" + path, isDirectory: &isDirectory) && !isDirectory.boolValue
+                return FileManager.default.fileExists(atPath: pool + "/" + path, isDirectory: &isDirectory)
+                    && !isDirectory.boolValue
             }.count
         }
         let root = try TemporaryDirectory()
@@ -65,7 +69,8 @@ struct WorkDirectoryTests {
         }
         let first = try WorkDirectory.create(root: root.path, transformation: checksum, jobID: "job-1")
         for file in ["a", "transform.sh", "RESULT"] {
-            try Data("a longer text than the next job writes".utf8).write(to: URL(fileURLWithPath: first.workPath + "/" + file))
+            try Data("a longer text than the next job writes".utf8).write(
+                to: URL(fileURLWithPath: first.workPath + "/" + file))
         }
         let leftInodes = try Set(["a", "transform.sh", "RESULT"].map { try inode(first.workPath + "/" + $0) })
         try manager.createDirectory(atPath: first.workPath + "/out/deep", withIntermediateDirectories: true)
@@ -79,7 +84,10 @@ struct WorkDirectoryTests {
         #expect(kept.count == 1)
         // The job's files stay in place, but RESULT, which bash would truncate, and what is no
         // regular file.
-        #expect(try manager.contentsOfDirectory(atPath: root.path + "/.spare/dirs/" + kept[0] + "/work").sorted() == ["a", "transform.sh"])
+        #expect(
+            try manager.contentsOfDirectory(atPath: root.path + "/.spare/dirs/" + kept[0] + "/work").sorted() == [
+                "a", "transform.sh",
+            ])
         #expect(spareFiles(root.path) == 1)
 
         // Taken without `reusingFiles`: the files left in place go to the pool.
@@ -108,7 +116,9 @@ struct WorkDirectoryTests {
         try manager.linkItem(atPath: outside, toPath: second.workPath + "/link")
         second.recycle()
         #expect(manager.contents(atPath: outside) == Data("keep me".utf8))
-        let spare = root.path + "/.spare/dirs/" + (try #require(try manager.contentsOfDirectory(atPath: root.path + "/.spare/dirs").first))
+        let spare =
+            root.path + "/.spare/dirs/"
+            + (try #require(try manager.contentsOfDirectory(atPath: root.path + "/.spare/dirs").first))
         #expect(try manager.contentsOfDirectory(atPath: spare + "/work").sorted() == ["a", "transform.sh"])
         #expect(spareFiles(root.path) == 1)
 
@@ -124,7 +134,9 @@ struct WorkDirectoryTests {
         #expect(spareFiles(root.path) == 0)
     }
 
-    @Test("with reusingFiles the next job overwrites the files of the same names in place, and what it does not write goes before it runs")
+    @Test(
+        "with reusingFiles the next job overwrites the files of the same names in place, and what it does not write goes before it runs"
+    )
     func reusingFiles() throws {
         let root = try TemporaryDirectory()
         defer { root.cleanUp() }
@@ -132,18 +144,22 @@ struct WorkDirectoryTests {
         func inode(_ path: String) throws -> UInt64 {
             try #require((try manager.attributesOfItem(atPath: path))[.systemFileNumber] as? UInt64)
         }
-        let first = try WorkDirectory.create(root: root.path, transformation: checksum, jobID: "job-1", reusingFiles: true)
+        let first = try WorkDirectory.create(
+            root: root.path, transformation: checksum, jobID: "job-1", reusingFiles: true)
         let long = "a longer text than the next job writes"
         for name in ["a", "b", "c", "d", "transform.sh", "RESULT"] {
-            try first.write(Array(long.utf8), to: first.workPath + "/" + name, mode: name == "transform.sh" ? 0o755 : 0o644)
+            try first.write(
+                Array(long.utf8), to: first.workPath + "/" + name, mode: name == "transform.sh" ? 0o755 : 0o644)
         }
         let aInode = try inode(first.workPath + "/a")
         let scriptInode = try inode(first.workPath + "/transform.sh")
         first.recycle()
 
-        let second = try WorkDirectory.create(root: root.path, transformation: checksum, jobID: "job-2", reusingFiles: true)
+        let second = try WorkDirectory.create(
+            root: root.path, transformation: checksum, jobID: "job-2", reusingFiles: true)
         // Leftovers until the job's own writes, bytes pins and directories are done.
-        #expect(try manager.contentsOfDirectory(atPath: second.workPath).sorted() == ["a", "b", "c", "d", "transform.sh"])
+        #expect(
+            try manager.contentsOfDirectory(atPath: second.workPath).sorted() == ["a", "b", "c", "d", "transform.sh"])
         try second.write(Array("42\n".utf8), to: second.workPath + "/a", mode: 0o755)
         try second.write(Array("#!/bin/bash\n".utf8), to: second.workPath + "/transform.sh")
         // A name the job fills otherwise (a hard link, a directory, a file in one) is cleared.
@@ -159,7 +175,8 @@ struct WorkDirectoryTests {
         #expect(manager.contents(atPath: second.workPath + "/a") == Data("42\n".utf8))
         #expect(manager.contents(atPath: second.workPath + "/transform.sh") == Data("#!/bin/bash\n".utf8))
         let modes = try ["a", "transform.sh"].map { name in
-            try #require((try manager.attributesOfItem(atPath: second.workPath + "/" + name))[.posixPermissions] as? Int)
+            try #require(
+                (try manager.attributesOfItem(atPath: second.workPath + "/" + name))[.posixPermissions] as? Int)
         }
         #expect(modes == [0o755, 0o644], "the mode asked for, not the leftover's")
         // b and c (in the way) and d (not written) went to the pool, with RESULT.
@@ -169,14 +186,17 @@ struct WorkDirectoryTests {
         try manager.removeItem(atPath: second.workPath + "/b")
         try manager.removeItem(atPath: second.workPath + "/c")
         second.recycle()
-        let third = try WorkDirectory.create(root: root.path, transformation: checksum, jobID: "job-3", reusingFiles: true)
+        let third = try WorkDirectory.create(
+            root: root.path, transformation: checksum, jobID: "job-3", reusingFiles: true)
         try third.write(Array(long.utf8), to: third.workPath + "/a", mode: 0o755)
         #expect(try inode(third.workPath + "/a") == aInode)
         #expect(manager.contents(atPath: third.workPath + "/a") == Data(long.utf8))
         #expect((try manager.attributesOfItem(atPath: third.workPath + "/a"))[.posixPermissions] as? Int == 0o755)
     }
 
-    @Test("a broker adopts the spares an earlier one left (files in shards or directly in the pool), and removes those of the older layout")
+    @Test(
+        "a broker adopts the spares an earlier one left (files in shards or directly in the pool), and removes those of the older layout"
+    )
     func adoption() throws {
         let root = try TemporaryDirectory()
         defer { root.cleanUp() }

@@ -20,12 +20,12 @@ struct BrokerServiceGroupTests {
         func open() async throws -> ShunterServices {
             try FileManager.default.createDirectory(atPath: path + "/handlers", withIntermediateDirectories: true)
             try """
-                name: bash-local
-                plugin: bash
-                backend: local
-                match:
-                  language: bash
-                """.write(toFile: path + "/handlers/bash.yaml", atomically: true, encoding: .utf8)
+            name: bash-local
+            plugin: bash
+            backend: local
+            match:
+              language: bash
+            """.write(toFile: path + "/handlers/bash.yaml", atomically: true, encoding: .utf8)
             let loaded = BrokerConfigLoader.resolve(explicitPath: nil, currentDirectory: path, environment: [:])
             var config = try #require(loaded.config, "\(loaded.errors)")
             config.listen = ListenAddress(host: "127.0.0.1", port: 0)
@@ -43,7 +43,8 @@ struct BrokerServiceGroupTests {
 
     /// A bash transformation whose code is `code`, with its buffers in `services`' store.
     static func transformation(_ code: String, in services: ShunterServices) async throws -> Transformation {
-        let codeChecksum = try await services.buffers.put(try CelltypeCodec.serialize(.string(code), as: .text), expected: nil)
+        let codeChecksum = try await services.buffers.put(
+            try CelltypeCodec.serialize(.string(code), as: .text), expected: nil)
         return try Transformation.parse(dict: [
             "__language__": .string("bash"),
             "__output__": .array([.string("result"), .string("int"), .null]),
@@ -51,7 +52,8 @@ struct BrokerServiceGroupTests {
         ])
     }
 
-    @Test("SIGTERM's graceful shutdown stops the running job and leaves it unfinished in the journal for the next start")
+    @Test(
+        "SIGTERM's graceful shutdown stops the running job and leaves it unfinished in the journal for the next start")
     func gracefulShutdown() async throws {
         let root = Root()
         defer { root.cleanUp() }

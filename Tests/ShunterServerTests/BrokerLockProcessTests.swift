@@ -24,7 +24,8 @@ struct BrokerLockProcessTests {
         let config = try String(contentsOfFile: broker.root + "/shunter.yaml", encoding: .utf8)
             .replacingOccurrences(of: "listen: 127.0.0.1:\(broker.port)", with: "listen: 127.0.0.1:0")
         try config.write(toFile: broker.root + "/second.yaml", atomically: true, encoding: .utf8)
-        let second = try await Self.runExpectingExit(["serve", "--config", broker.root + "/second.yaml"], in: broker.root)
+        let second = try await Self.runExpectingExit(
+            ["serve", "--config", broker.root + "/second.yaml"], in: broker.root)
         #expect(second.status == 5, "\(second.output)")
         #expect(second.output.contains("pid \(firstPID)"), "the message names the holder: \(second.output)")
         #expect(second.output.contains("journal"), "\(second.output)")
@@ -32,7 +33,8 @@ struct BrokerLockProcessTests {
 
         _ = FileManager.default.createFile(atPath: release, contents: nil)
         let reply = try await broker.get("/jobs/\(id)/wait?timeout=60")
-        #expect(try reply.json["state"]?.stringValue == "succeeded", "the first broker's job was left alone: \(reply.text)")
+        #expect(
+            try reply.json["state"]?.stringValue == "succeeded", "the first broker's job was left alone: \(reply.text)")
     }
 
     @Test("after kill -9 the lock is taken over by the next broker, whose pid the lock file then names")
@@ -55,7 +57,9 @@ struct BrokerLockProcessTests {
 
     /// Runs `shunter ARGS`, which should exit by itself; one still running after a minute (a
     /// second broker that was let in) is killed and the test fails instead of hanging.
-    static func runExpectingExit(_ arguments: [String], in directory: String) async throws -> (status: Int32, output: String) {
+    static func runExpectingExit(_ arguments: [String], in directory: String) async throws -> (
+        status: Int32, output: String
+    ) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try BrokerProcess.executable)
         process.arguments = arguments
@@ -71,8 +75,9 @@ struct BrokerLockProcessTests {
             guard ContinuousClock.now < deadline else {
                 process.terminate()
                 process.waitUntilExit()
-                throw TestFailure("shunter \(arguments.joined(separator: " ")) was still running after a minute: "
-                    + ((try? String(contentsOfFile: log, encoding: .utf8)) ?? ""))
+                throw TestFailure(
+                    "shunter \(arguments.joined(separator: " ")) was still running after a minute: "
+                        + ((try? String(contentsOfFile: log, encoding: .utf8)) ?? ""))
             }
             try await Task.sleep(for: .milliseconds(20))
         }

@@ -9,7 +9,8 @@ typealias BrokerProcess = ServeProcess
 extension ServeProcess {
     /// `handlerYAML` is the YAML of one handler file; `maxJobs` goes into the default bash handler.
     convenience init(
-        handlerYAML: String? = nil, maxJobs: Int = 4, storeYAML: String = "{buffers: var/buffers, results: var/results.sqlite}",
+        handlerYAML: String? = nil, maxJobs: Int = 4,
+        storeYAML: String = "{buffers: var/buffers, results: var/results.sqlite}",
         extraConfig: String = ""
     ) throws {
         try self.init(
@@ -22,13 +23,15 @@ extension ServeProcess {
                 log_level: warning
                 \(extraConfig)
                 """,
-            handlers: ["10-bash.yaml": handlerYAML ?? """
-                name: bash-local
-                plugin: bash
-                backend: local
-                match: {language: bash}
-                limits: {max_jobs: \(maxJobs), timeout: 5m}
-                """])
+            handlers: [
+                "10-bash.yaml": handlerYAML ?? """
+                    name: bash-local
+                    plugin: bash
+                    backend: local
+                    match: {language: bash}
+                    limits: {max_jobs: \(maxJobs), timeout: 5m}
+                    """
+            ])
     }
 
     /// Runs `shunter ARGS` to completion and returns its exit code and output.

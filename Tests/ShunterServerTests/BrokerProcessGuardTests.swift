@@ -69,7 +69,8 @@ struct BrokerProcessGuardTests {
         try await broker.start()
         defer { broker.stop() }
         let reply = try await broker.get(
-            "/run-transformation", body: try await broker.bashRequest("ls /proc/$$/fd > fds; sort -n fds | tr '\\n' ' ' > RESULT"))
+            "/run-transformation",
+            body: try await broker.bashRequest("ls /proc/$$/fd > fds; sort -n fds | tr '\\n' ' ' > RESULT"))
         let result = try #require(try reply.json["result_checksum"]?.stringValue, "\(reply.text)")
         let seen = try await broker.get("/" + result).text
         #expect(seen == "0 1 2 ", "the job's shell has descriptors \(seen)")
@@ -87,7 +88,8 @@ struct BrokerProcessGuardTests {
             // signal handler) and by the housekeeping; every other descriptor is checked.
             if target.hasPrefix("socket:"), !listening.contains(where: { target == "socket:[\($0)]" }) { continue }
             let flagsLine = try #require(info.split(separator: "\n").first { $0.hasPrefix("flags:") })
-            let flags = try #require(Int(flagsLine.dropFirst("flags:".count).trimmingCharacters(in: .whitespaces), radix: 8))
+            let flags = try #require(
+                Int(flagsLine.dropFirst("flags:".count).trimmingCharacters(in: .whitespaces), radix: 8))
             #expect(flags & 0o2000000 != 0, "fd \(fd) (\(target)) of the broker is not close-on-exec")
             checked += 1
         }
@@ -141,17 +143,19 @@ struct BrokerProcessGuardTests {
     @Test("as root, a handler with local.run_as nobody runs its jobs as nobody, end to end")
     func runAsNobody() async throws {
         try #require(geteuid() == 0, "run_as needs a broker running as root")
-        let broker = try BrokerProcess(handlerYAML: """
-            name: bash-nobody
-            plugin: bash
-            backend: local
-            match: {language: bash}
-            local: {run_as: nobody}
-            """)
+        let broker = try BrokerProcess(
+            handlerYAML: """
+                name: bash-nobody
+                plugin: bash
+                backend: local
+                match: {language: bash}
+                local: {run_as: nobody}
+                """)
         try await broker.start()
         defer { broker.stop() }
         let reply = try await broker.get(
-            "/run-transformation", body: try await broker.bashRequest("id -un > RESULT; cat a >> RESULT", inputs: ["a": (.int, .int(5))]))
+            "/run-transformation",
+            body: try await broker.bashRequest("id -un > RESULT; cat a >> RESULT", inputs: ["a": (.int, .int(5))]))
         let result = try #require(try reply.json["result_checksum"]?.stringValue, "\(reply.text)")
         #expect(try await broker.get("/" + result).text == "nobody\n5\n")
     }
@@ -179,11 +183,13 @@ struct BrokerProcessGuardTests {
         // Whatever the crashed broker started is ended with the test.
         let started = Set(Self.children(of: pid) + [reporterPID])
         defer { for child in started { kill(child, SIGKILL) } }
-        let held = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(reporterPID)/fd")) ?? []).compactMap {
+        let held = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(reporterPID)/fd")) ?? []).compactMap
+        {
             try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(reporterPID)/fd/\($0)")
         }
         broker.killHard()
-        #expect(!held.contains { target in listening.contains { target == "socket:[\($0)]" } },
+        #expect(
+            !held.contains { target in listening.contains { target == "socket:[\($0)]" } },
             "the crash reporter holds the listening socket: \(held)")
         #expect(try Self.listeningSocketInodes(port: broker.port).isEmpty, "nobody listens on the port after kill -9")
     }

@@ -2,11 +2,13 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Logging
-@testable import ShunterServer
 import ShunterHandlers
 import Testing
+
+@testable import ShunterServer
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The connection limits: the timing rules on the pure state, then a real server with real
@@ -22,7 +24,9 @@ import Glibc
         // Not yet: wakes again for the same deadline.
         #expect(machine.deadlinePassed(at: start + .seconds(5)) == .wake(at: start + .seconds(10)))
         #expect(machine.receivedHead(at: start + .seconds(8)) == .wake(at: start + .seconds(68)))
-        #expect(machine.deadlinePassed(at: start + .seconds(68)) == .close(reason: "the request body did not arrive within http.body_timeout (1m)"))
+        #expect(
+            machine.deadlinePassed(at: start + .seconds(68))
+                == .close(reason: "the request body did not arrive within http.body_timeout (1m)"))
     }
 
     @Test func aCompleteRequestIsNotTimedUntilItsAnswerEnds() {
@@ -33,7 +37,9 @@ import Glibc
         // A job that runs for an hour: nothing closes the connection.
         #expect(machine.deadlinePassed(at: start + .seconds(3600)) == .cancelWake)
         #expect(machine.sentEnd(at: start + .seconds(3600)) == .wake(at: start + .seconds(3610)))
-        #expect(machine.deadlinePassed(at: start + .seconds(3610)) == .close(reason: "no complete request head within http.idle_timeout (10s)"))
+        #expect(
+            machine.deadlinePassed(at: start + .seconds(3610))
+                == .close(reason: "no complete request head within http.idle_timeout (10s)"))
     }
 
     @Test func noLimitsNeverWake() {
@@ -60,9 +66,9 @@ import Glibc
         let lower = before.hard - 1
         var lowered = rlimit(rlim_cur: rlim_t(lower), rlim_max: rlim_t(before.hard))
         #if os(Linux)
-        #expect(setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &lowered) == 0)
+            #expect(setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &lowered) == 0)
         #else
-        #expect(setrlimit(RLIMIT_NOFILE, &lowered) == 0)
+            #expect(setrlimit(RLIMIT_NOFILE, &lowered) == 0)
         #endif
         #expect(FileDescriptorLimit.current()?.soft == lower)
         #expect(FileDescriptorLimit.raiseToHard() == before.hard)
@@ -82,7 +88,9 @@ import Glibc
             address.sin_port = in_port_t(UInt16(port).bigEndian)
             address.sin_addr.s_addr = inet_addr("127.0.0.1")
             let status = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
             }
             guard status == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
         }
@@ -120,7 +128,8 @@ import Glibc
             return "got \(body.readableBytes)"
         }
         return Application(
-            router: router, server: ShunterApplication.server(limits: limits, counter: counter, logger: Logger(label: "test")),
+            router: router,
+            server: ShunterApplication.server(limits: limits, counter: counter, logger: Logger(label: "test")),
             configuration: .init(address: .hostname("127.0.0.1", port: 0)))
     }
 

@@ -11,8 +11,11 @@ import Testing
     let tf = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
     let result = "1111111111111111111111111111111111111111111111111111111111111111"
 
-    func withApp(writable: Bool = true, _ body: @Sendable (any TestClientProtocol, SQLiteResultStore) async throws -> Void) async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("shunter-db-\(UUID().uuidString)").path
+    func withApp(
+        writable: Bool = true, _ body: @Sendable (any TestClientProtocol, SQLiteResultStore) async throws -> Void
+    ) async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("shunter-db-\(UUID().uuidString)")
+            .path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let store = try SQLiteResultStore(path: directory + "/results.sqlite")
         let router = Router()
@@ -23,7 +26,8 @@ import Testing
 
     @Test func protocolTransformationAndUnknownKey() async throws {
         try await withApp { client, store in
-            try await client.execute(uri: "/", method: .get, body: ByteBuffer(string: #"{"type": "protocol"}"#)) { response in
+            try await client.execute(uri: "/", method: .get, body: ByteBuffer(string: #"{"type": "protocol"}"#)) {
+                response in
                 #expect(response.status == .ok)
                 #expect(response.headers[.contentType] == "text/plain; charset=utf-8")
                 #expect(String(buffer: response.body) == #"["seamless", "database", "2.2"]"#)

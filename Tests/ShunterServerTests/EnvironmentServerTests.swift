@@ -1,6 +1,6 @@
 import Foundation
-import ShunterTestSupport
 import ShunterCore
+import ShunterTestSupport
 import Testing
 
 /// The real `shunter serve`, jobs asking for an inline pip-only environment over HTTP: the
@@ -23,14 +23,18 @@ struct EnvironmentServerTests {
 
         // The __env__ buffer, as Seamless writes it: `plain` JSON of {"conda": environment.yml}.
         let spec: JSONValue = .object([
-            "dependencies": .array([.string("python=3.11"), .string("pip"), .object(["pip": .array([.string("six==1.16.0")])])]),
+            "dependencies": .array([
+                .string("python=3.11"), .string("pip"), .object(["pip": .array([.string("six==1.16.0")])]),
+            ])
         ])
         let environment = try await broker.pin(.plain, .object(["conda": spec]))
         let environmentChecksum = try #require(environment.arrayValue?[2].stringValue)
 
         func request(_ index: Int) async throws -> [UInt8] {
-            var dict = try JSONParser.parse(try await broker.bashRequest(
-                "python -c 'import six; print(six.__version__)' > RESULT; echo \(index) >> RESULT; echo \"$VIRTUAL_ENV\" >> RESULT"))
+            var dict = try JSONParser.parse(
+                try await broker.bashRequest(
+                    "python -c 'import six; print(six.__version__)' > RESULT; echo \(index) >> RESULT; echo \"$VIRTUAL_ENV\" >> RESULT"
+                ))
             guard case .object(var outer) = dict, case .object(var inner)? = outer["transformation_dict"] else {
                 throw TestFailure("unexpected request shape")
             }
@@ -70,13 +74,15 @@ struct EnvironmentServerTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try FileManager.default.createDirectory(atPath: directory + "/config", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: directory + "/conda-envs", withIntermediateDirectories: true)
-        try "root: ..\nenvironments: {managers: [venv]}\n".write(toFile: directory + "/config/shunter.yaml", atomically: true, encoding: .utf8)
+        try "root: ..\nenvironments: {managers: [venv]}\n".write(
+            toFile: directory + "/config/shunter.yaml", atomically: true, encoding: .utf8)
         try "dependencies: [python=3.11, pip, {pip: [six==1.16.0]}]\n"
             .write(toFile: directory + "/conda-envs/six.yml", atomically: true, encoding: .utf8)
 
         let built = try BrokerProcess.runCLI(["env", "build", "six"], in: directory)
         #expect(built.status == 0, "\(built.output)")
-        let prefix = try #require(built.output.split(separator: "\n").first { $0.hasPrefix("six: ") }.map { String($0.dropFirst(5)) })
+        let prefix = try #require(
+            built.output.split(separator: "\n").first { $0.hasPrefix("six: ") }.map { String($0.dropFirst(5)) })
         #expect(FileManager.default.isExecutableFile(atPath: prefix + "/bin/python"))
 
         let listed = try BrokerProcess.runCLI(["env", "list"], in: directory)

@@ -117,7 +117,9 @@ actor FakeJobService: JobService {
     }
 
     func journalStatistics() async throws -> JournalStatistics {
-        JournalStatistics(syncedCommits: 0, writtenRows: 0, lostWrites: 0, synchronous: "full", autocheckpointPages: 1000, jobsByState: [:])
+        JournalStatistics(
+            syncedCommits: 0, writtenRows: 0, lostWrites: 0, synchronous: "full", autocheckpointPages: 1000,
+            jobsByState: [:])
     }
 
     func load() async -> (queued: Int, running: [String: Int]) {

@@ -2,10 +2,11 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import ShunterCore
-@testable import ShunterServer
 import ShunterStore
 import ShunterTestSupport
 import Testing
+
+@testable import ShunterServer
 
 /// A buffer upload on a full disk is answered 507 with a message (it was 500 with an empty body
 /// and nothing in the log), and leaves nothing behind.
@@ -20,7 +21,8 @@ import Testing
         let large = [UInt8](repeating: 1, count: 2 << 20)
         let largeChecksum = HashAlgorithm.sha256.checksum(of: large)
         try await Application(router: router).test(.router) { client in
-            try await client.execute(uri: "/\(largeChecksum.hex)", method: .put, body: ByteBuffer(bytes: large)) { response in
+            try await client.execute(uri: "/\(largeChecksum.hex)", method: .put, body: ByteBuffer(bytes: large)) {
+                response in
                 #expect(response.status == HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage"))
                 let text = String(buffer: response.body)
                 #expect(text.hasPrefix("the broker's disk is full: "), "\(text)")

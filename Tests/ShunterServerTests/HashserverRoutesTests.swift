@@ -52,20 +52,28 @@ import Testing
         let router = Router()
         addHashserverRoutes(to: router, store: MemoryBufferStore(), writable: true, maxChecksums: 3)
         try await Application(router: router).test(.router) { client in
-            let four = ByteBuffer(string: "[" + Array(repeating: "\"\(absent)\"", count: 4).joined(separator: ",") + "]")
+            let four = ByteBuffer(
+                string: "[" + Array(repeating: "\"\(absent)\"", count: 4).joined(separator: ",") + "]")
             for path in ["/has", "/has-now", "/buffer-length"] {
                 try await client.execute(uri: path, method: .get, body: four) { response in
                     #expect(response.status == .contentTooLarge)
-                    #expect(text(response.body) == "\(path) takes at most 3 checksums per request, got 4: send them in several requests\n")
+                    #expect(
+                        text(response.body)
+                            == "\(path) takes at most 3 checksums per request, got 4: send them in several requests\n")
                 }
             }
             // A body too long for the cap is refused the same way, before it is parsed.
-            let long = ByteBuffer(string: "[" + Array(repeating: "\"\(absent)\"", count: 6).joined(separator: ",") + "]")
+            let long = ByteBuffer(
+                string: "[" + Array(repeating: "\"\(absent)\"", count: 6).joined(separator: ",") + "]")
             try await client.execute(uri: "/has", method: .get, body: long) { response in
                 #expect(response.status == .contentTooLarge)
-                #expect(text(response.body) == "/has takes at most 3 checksums per request, got a body of more than 384 bytes: send them in several requests\n")
+                #expect(
+                    text(response.body)
+                        == "/has takes at most 3 checksums per request, got a body of more than 384 bytes: send them in several requests\n"
+                )
             }
-            let three = ByteBuffer(string: "[" + Array(repeating: "\"\(absent)\"", count: 3).joined(separator: ",") + "]")
+            let three = ByteBuffer(
+                string: "[" + Array(repeating: "\"\(absent)\"", count: 3).joined(separator: ",") + "]")
             try await client.execute(uri: "/has", method: .get, body: three) { response in
                 #expect(response.status == .ok)
                 #expect(text(response.body) == "[false,false,false]")
@@ -93,14 +101,17 @@ import Testing
                 #expect(response.headers[.contentType] == "application/json")
                 // As the Python hashserver answers (key order aside).
                 let expected = try JSONParser.parse(
-                    #"{"message":"Invalid data","exception":{"type":"value_error","loc":["path","checksum"],"msg":"Value error, Wrong length","input":"abc"}}"#)
+                    #"{"message":"Invalid data","exception":{"type":"value_error","loc":["path","checksum"],"msg":"Value error, Wrong length","input":"abc"}}"#
+                )
                 let answer = try json(response.body)
                 #expect(answer == expected)
             }
             try await client.execute(uri: "/zz", method: .get) { response in
                 #expect(response.status == .badRequest)
                 let answer = try json(response.body)
-                #expect(answer["exception"]?["msg"] == .string("Value error, non-hexadecimal number found in fromhex() arg at position 0"))
+                #expect(
+                    answer["exception"]?["msg"]
+                        == .string("Value error, non-hexadecimal number found in fromhex() arg at position 0"))
             }
         }
     }
@@ -123,7 +134,9 @@ import Testing
             try await client.execute(uri: "/has-now", method: .get, body: list) { response in
                 #expect(text(response.body) == "[true,false,false]")
             }
-            try await client.execute(uri: "/buffer-length", method: .get, body: ByteBuffer(string: #"["\#(hello)","\#(absent)"]"#)) { response in
+            try await client.execute(
+                uri: "/buffer-length", method: .get, body: ByteBuffer(string: #"["\#(hello)","\#(absent)"]"#)
+            ) { response in
                 #expect(text(response.body) == "[5,0]")
             }
             try await client.execute(uri: "/has", method: .get, body: ByteBuffer(string: "[]")) { response in
@@ -162,7 +175,9 @@ import Testing
     /// GET /{checksum} must not shadow the constant routes registered before or after it.
     @Test func constantRoutesWinOverTheChecksumParameter() async throws {
         try await app(store: MemoryBufferStore()).test(.router) { client in
-            for (path, body) in [("/healthcheck", "OK"), ("/run-transformation", "jobserver"), ("/jobs", "jobs"), ("/api", "api")] {
+            for (path, body) in [
+                ("/healthcheck", "OK"), ("/run-transformation", "jobserver"), ("/jobs", "jobs"), ("/api", "api"),
+            ] {
                 try await client.execute(uri: path, method: .get) { response in
                     #expect(response.status == .ok, "\(path)")
                     #expect(text(response.body) == body, "\(path) was answered by another route")
@@ -173,13 +188,16 @@ import Testing
 
     /// A 16 MB upload over a real socket lands on disk and reads back the same.
     @Test func largeUploadStreamsIntoTheFileStore() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("shunter-routes-\(UUID().uuidString)").path
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "shunter-routes-\(UUID().uuidString)"
+        ).path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let store = try FileBufferStore(directory: directory)
         let buffer = (0..<(16 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 1) }
         let checksum = HashAlgorithm.sha256.checksum(of: buffer)
         try await app(store: store).test(.live) { client in
-            try await client.execute(uri: "/\(checksum.hex)", method: .put, body: ByteBuffer(bytes: buffer)) { response in
+            try await client.execute(uri: "/\(checksum.hex)", method: .put, body: ByteBuffer(bytes: buffer)) {
+                response in
                 #expect(response.status == .ok)
             }
             try await client.execute(uri: "/\(checksum.hex)", method: .get) { response in

@@ -43,7 +43,10 @@ import Testing
                 #expect(waited.status == .ok)
                 let ended = try Self.record(waited)
                 #expect(ended.state == .succeeded, "\(ended)")
-                #expect(try await fixture.buffers.get(try #require(ended.result)).map { String(decoding: $0, as: UTF8.self) } == "42\n")
+                #expect(
+                    try await fixture.buffers.get(try #require(ended.result)).map {
+                        String(decoding: $0, as: UTF8.self)
+                    } == "42\n")
 
                 let shown = try Self.record(try await client.execute(uri: "/jobs/\(job.id)", method: .get))
                 #expect(shown.state == .succeeded)
@@ -88,7 +91,8 @@ import Testing
             defer { fixture.remove() }
             try await fixture.app().test(.router) { client in
                 for (uri, method) in [
-                    ("/jobs/job-404", HTTPRequest.Method.get), ("/jobs/job-404/wait", .get), ("/jobs/job-404/cancel", .post),
+                    ("/jobs/job-404", HTTPRequest.Method.get), ("/jobs/job-404/wait", .get),
+                    ("/jobs/job-404/cancel", .post),
                 ] {
                     let response = try await client.execute(uri: uri, method: method)
                     #expect(response.status == .notFound, "\(uri)")
@@ -112,7 +116,8 @@ import Testing
                 for (uri, method) in [("/jobs", HTTPRequest.Method.post), ("/run-transformation", .get)] {
                     let response = try await client.execute(uri: uri, method: method, body: body)
                     #expect(response.status == .serviceUnavailable, "\(uri)")
-                    #expect(String(buffer: response.body) == "the broker is shutting down and takes no new jobs", "\(uri)")
+                    #expect(
+                        String(buffer: response.body) == "the broker is shutting down and takes no new jobs", "\(uri)")
                 }
             }
             #expect(try await fixture.journaledJobs() == 0)
@@ -125,7 +130,8 @@ import Testing
             defer { fixture.remove() }
             try await fixture.app().test(.router) { client in
                 let response = try await client.execute(
-                    uri: "/run-transformation", method: .get, body: ByteBuffer(repeating: UInt8(ascii: " "), count: (64 << 20) + 1))
+                    uri: "/run-transformation", method: .get,
+                    body: ByteBuffer(repeating: UInt8(ascii: " "), count: (64 << 20) + 1))
                 #expect(response.status == .contentTooLarge)
             }
             #expect(try await fixture.journaledJobs() == 0)

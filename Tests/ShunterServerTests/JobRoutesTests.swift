@@ -3,8 +3,9 @@ import Hummingbird
 import HummingbirdTesting
 import ShunterBroker
 import ShunterCore
-@testable import ShunterServer
 import Testing
+
+@testable import ShunterServer
 
 /// The jobserver and `/jobs` routes in process, over `FakeJobService`: each status a route
 /// answers, and that the routes answer it themselves (no `ErrorAnswerMiddleware` here).
@@ -140,14 +141,17 @@ import Testing
     func refusals() async throws {
         await service.refuse(with: AdmissionRefusal(.invalid, "pin 'b': unknown celltype 'integer'"))
         try await expectSubmissionsAnswer(.badRequest, "pin 'b': unknown celltype 'integer'")
-        await service.refuse(with: AdmissionRefusal(.unrunnable, "no job handler of this broker runs __language__ 'cobol'"))
-        try await expectSubmissionsAnswer(.unprocessableContent, "no job handler of this broker runs __language__ 'cobol'")
+        await service.refuse(
+            with: AdmissionRefusal(.unrunnable, "no job handler of this broker runs __language__ 'cobol'"))
+        try await expectSubmissionsAnswer(
+            .unprocessableContent, "no job handler of this broker runs __language__ 'cobol'")
     }
 
     @Test("record mode is 409 with the Python jobserver's sentence")
     func recordMode() async throws {
         try await expectSubmissionsAnswer(
-            .conflict, "Jobserver record mode mismatch: client requested record=True, but Shunter runs with record=False",
+            .conflict,
+            "Jobserver record mode mismatch: client requested record=True, but Shunter runs with record=False",
             body: Self.body(record: true))
     }
 
@@ -158,7 +162,9 @@ import Testing
             let sent = try await client.execute(
                 uri: "/jobs", method: .post, body: ByteBuffer(repeating: UInt8(ascii: " "), count: limit + 1))
             #expect(sent.status == .contentTooLarge)
-            #expect(String(buffer: sent.body).contains("larger than the \(limit) bytes this route takes"), "\(String(buffer: sent.body))")
+            #expect(
+                String(buffer: sent.body).contains("larger than the \(limit) bytes this route takes"),
+                "\(String(buffer: sent.body))")
         }
         // Refused from the header alone, before any of the body is read.
         let router = Router()
@@ -170,7 +176,9 @@ import Testing
             let declared = try await client.execute(
                 uri: "/small", method: .post, headers: [.contentLength: "11"], body: ByteBuffer(string: "12345678901"))
             #expect(declared.status == .contentTooLarge)
-            #expect(String(buffer: declared.body) == "request body of 11 bytes is larger than the 10 bytes this route takes")
+            #expect(
+                String(buffer: declared.body) == "request body of 11 bytes is larger than the 10 bytes this route takes"
+            )
         }
     }
 
@@ -197,7 +205,9 @@ import Testing
             for uri in ["/jobs", "/jobs/job-1"] {
                 let response = try await client.execute(uri: uri, method: .get)
                 #expect(response.status == .internalServerError, "\(uri)")
-                #expect(String(buffer: response.body) == "the broker could not answer: the journal is unreadable\n", "\(uri)")
+                #expect(
+                    String(buffer: response.body) == "the broker could not answer: the journal is unreadable\n",
+                    "\(uri)")
             }
         }
         await service.failReads(with: nil)

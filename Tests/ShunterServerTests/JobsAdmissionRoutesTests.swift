@@ -48,7 +48,9 @@ import Testing
         func put(_ text: String) async throws -> String { try await buffers.put(Array(text.utf8), expected: nil).hex }
 
         /// A bash transformation echoing its pin `a` (an int), with `extra` keys merged in.
-        func request(_ extra: [String: JSONValue] = [:], pinName: String = "a", tfDunder: [String: JSONValue]? = nil) async throws -> ByteBuffer {
+        func request(_ extra: [String: JSONValue] = [:], pinName: String = "a", tfDunder: [String: JSONValue]? = nil)
+            async throws -> ByteBuffer
+        {
             var dict: [String: JSONValue] = [
                 "__language__": .string("bash"),
                 "__output__": .array([.string("result"), .string("int"), .null]),
@@ -114,21 +116,27 @@ import Testing
                 }
             }
         }
-        #expect(try await fixture.journaledJobs() == 0, "a refused job is never journaled", sourceLocation: sourceLocation)
+        #expect(
+            try await fixture.journaledJobs() == 0, "a refused job is never journaled", sourceLocation: sourceLocation)
     }
 
-    @Test("__meta__ values out of range are a 400 before the job is journaled", arguments: [
-        ("walltime", JSONValue.double(1e300)), ("walltime", .string("99999999999999d")),
-        ("walltime", .string("999999999999999-00:00:00")), ("memory", .double(1e300)), ("memory", .string("99999999999T")),
-        ("memory", .int(1 << 50)),
-    ])
+    @Test(
+        "__meta__ values out of range are a 400 before the job is journaled",
+        arguments: [
+            ("walltime", JSONValue.double(1e300)), ("walltime", .string("99999999999999d")),
+            ("walltime", .string("999999999999999-00:00:00")), ("memory", .double(1e300)),
+            ("memory", .string("99999999999T")),
+            ("memory", .int(1 << 50)),
+        ])
     func metaOutOfRange(key: String, value: JSONValue) async throws {
         try await Fixture.running { fixture in
             defer { fixture.remove() }
             let expected = key == "walltime" ? "at most 36500d" : "at most 1048576T"
-            try await expectRefused(fixture, try await fixture.request(["__meta__": .object([key: value])]), status: .badRequest, expected)
             try await expectRefused(
-                fixture, try await fixture.request(tfDunder: ["__meta__": .object([key: value])]), status: .badRequest, expected)
+                fixture, try await fixture.request(["__meta__": .object([key: value])]), status: .badRequest, expected)
+            try await expectRefused(
+                fixture, try await fixture.request(tfDunder: ["__meta__": .object([key: value])]), status: .badRequest,
+                expected)
         }
     }
 
@@ -138,7 +146,8 @@ import Testing
             defer { fixture.remove() }
             try await expectRefused(
                 fixture, try await fixture.request(pinName: "../../../x"), status: .badRequest,
-                "pin '../../../x': the name cannot be a file name in the job's directory: a '..' path component is not allowed")
+                "pin '../../../x': the name cannot be a file name in the job's directory: a '..' path component is not allowed"
+            )
             try await expectRefused(
                 fixture, try await fixture.request(["__as__": .object(["a": .string("/etc/x")])]), status: .badRequest,
                 "'__as__': pin 'a' cannot be written as '/etc/x': an absolute path is not allowed")
@@ -154,7 +163,8 @@ import Testing
             defer { fixture.remove() }
             let b = try await fixture.put("1\n")
             try await expectRefused(
-                fixture, try await fixture.request(["b": .array([.string("integer"), .null, .string(b)])]), status: .badRequest,
+                fixture, try await fixture.request(["b": .array([.string("integer"), .null, .string(b)])]),
+                status: .badRequest,
                 "pin 'b': unknown celltype 'integer'; expected one of: binary, mixed")
         }
     }
@@ -166,7 +176,8 @@ import Testing
             let absent = String(repeating: "ab", count: 32)
             try await expectRefused(
                 fixture, try await fixture.request(["b": .array([.string("int"), .null, .string(absent)])]),
-                status: .unprocessableContent, "pin 'b': buffer \(absent) is not in the buffer store; upload each buffer first")
+                status: .unprocessableContent,
+                "pin 'b': buffer \(absent) is not in the buffer store; upload each buffer first")
         }
     }
 
@@ -178,10 +189,13 @@ import Testing
                 fixture, try await fixture.request(["__language__": .string("cobol")]), status: .unprocessableContent,
                 "no job handler of this broker runs __language__ 'cobol'; its handlers run: bash")
             let environment = try await fixture.buffers.put(
-                CanonicalJSON.encode(.object(["docker": .object(["name": .string("evil/miner:1")])])) + [10], expected: nil)
+                CanonicalJSON.encode(.object(["docker": .object(["name": .string("evil/miner:1")])])) + [10],
+                expected: nil)
             try await expectRefused(
-                fixture, try await fixture.request(tfDunder: ["__env__": .string(environment.hex)]), status: .unprocessableContent,
-                "no job handler accepts this job (language bash, image evil/miner:1, no environment); each handler's reason:\n  bash-local: ")
+                fixture, try await fixture.request(tfDunder: ["__env__": .string(environment.hex)]),
+                status: .unprocessableContent,
+                "no job handler accepts this job (language bash, image evil/miner:1, no environment); each handler's reason:\n  bash-local: "
+            )
         }
     }
 
@@ -189,7 +203,9 @@ import Testing
     func validJobIsAccepted() async throws {
         try await Fixture.running { fixture in
             defer { fixture.remove() }
-            let body = try await fixture.request(["__meta__": .object(["walltime": .string("36500d"), "memory": .string("1G")])])
+            let body = try await fixture.request([
+                "__meta__": .object(["walltime": .string("36500d"), "memory": .string("1G")])
+            ])
             try await fixture.app().test(.router) { client in
                 try await client.execute(uri: "/jobs", method: .post, body: body) { response in
                     #expect(response.status == .accepted, "\(String(buffer: response.body))")

@@ -1,7 +1,8 @@
 import ShunterBroker
 import ShunterCore
-@testable import ShunterServer
 import Testing
+
+@testable import ShunterServer
 
 @Suite struct JobsPageTests {
     let tf = HashAlgorithm.sha256.checksum(of: Array("page".utf8))

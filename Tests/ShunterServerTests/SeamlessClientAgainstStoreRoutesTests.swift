@@ -44,12 +44,16 @@ import Testing
         """#
 
     static func venvPython(file: String = #filePath) throws -> String {
-        let root = URL(fileURLWithPath: file).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = URL(fileURLWithPath: file).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         let python = root.appendingPathComponent(".venv-seamless/bin/python").path
         guard FileManager.default.isExecutableFile(atPath: python) else {
-            throw CocoaError(.fileNoSuchFile, userInfo: [
-                NSLocalizedDescriptionKey: "\(python) is missing: the Seamless client is needed; run: bash scripts/setup-seamless-venv.sh",
-            ])
+            throw CocoaError(
+                .fileNoSuchFile,
+                userInfo: [
+                    NSLocalizedDescriptionKey:
+                        "\(python) is missing: the Seamless client is needed; run: bash scripts/setup-seamless-venv.sh"
+                ])
         }
         return python
     }
@@ -70,15 +74,19 @@ import Testing
         while process.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
         if process.isRunning { process.terminate() }
         let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
-        guard process.terminationStatus == 0, let last = text.split(separator: "\n").last(where: { $0.hasPrefix("{") }) else {
+        guard process.terminationStatus == 0, let last = text.split(separator: "\n").last(where: { $0.hasPrefix("{") })
+        else {
             let stderr = (try? String(contentsOfFile: errors, encoding: .utf8)) ?? ""
-            throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "Seamless client failed: \(text)\n\(stderr)"])
+            throw CocoaError(
+                .executableLoad, userInfo: [NSLocalizedDescriptionKey: "Seamless client failed: \(text)\n\(stderr)"])
         }
         return try JSONParser.parse(String(last))
     }
 
     @Test func seamlessClientRoundTripsBuffersAndResults() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("shunter-client-\(UUID().uuidString)").path
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "shunter-client-\(UUID().uuidString)"
+        ).path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let buffers = try FileBufferStore(directory: directory + "/buffers")
@@ -87,7 +95,9 @@ import Testing
         router.get("/healthcheck") { _, _ in "OK" }
         addHashserverRoutes(to: router, store: buffers, writable: true)
         addDatabaseRoutes(to: router, database: results, writable: true)
-        try await Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0))).test(.live) { client in
+        try await Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0))).test(
+            .live
+        ) { client in
             let answer = try await Self.runClient(url: "http://127.0.0.1:\(client.port!)", directory: directory)
             let checksum = try #require(answer["checksum"]?.stringValue)
             #expect(checksum == HashAlgorithm.sha256.checksum(of: Array("hello from seamless".utf8)).hex)

@@ -1,6 +1,6 @@
 import Foundation
-import ShunterCore
 import NIOHTTP1
+import ShunterCore
 import ShunterTestSupport
 import Testing
 
@@ -46,9 +46,13 @@ struct ServerProcessTests {
             ("GET", "/run-transformation", nil, 400, "JSON body"),
             ("GET", "/run-transformation", Array("[1,2]".utf8), 400, "JSON object"),
             ("GET", "/run-transformation", Array(#"{"transformation_dict": {"a": 1}}"#.utf8), 400, "pin 'a'"),
-            ("GET", "/run-transformation",
-             Array(#"{"transformation_dict": {"__output__": ["result", "bytes", null], "__language__": "bash"}, "tf_checksum": "00"}"#.utf8),
-             400, "tf_checksum"),
+            (
+                "GET", "/run-transformation",
+                Array(
+                    #"{"transformation_dict": {"__output__": ["result", "bytes", null], "__language__": "bash"}, "tf_checksum": "00"}"#
+                        .utf8),
+                400, "tf_checksum"
+            ),
             ("GET", "/transformation-status/xyz", nil, 400, "Invalid checksum"),
             ("GET", "/jobs/nope", nil, 400, "not a job id"),
             ("GET", "/jobs/job-999", nil, 404, "no job"),
@@ -69,7 +73,8 @@ struct ServerProcessTests {
         try await broker.start()
         var jobs: [(id: String, expected: String)] = []
         for index in 0..<12 {
-            let request = try await broker.bashRequest("sleep 1; echo $(( n * n )) > RESULT", inputs: ["n": (.int, .int(Int64(index)))])
+            let request = try await broker.bashRequest(
+                "sleep 1; echo $(( n * n )) > RESULT", inputs: ["n": (.int, .int(Int64(index)))])
             let reply = try await broker.post("/jobs", body: request)
             #expect(reply.status == 202, "\(reply.text)")
             jobs.append((try #require(try reply.json["id"]?.stringValue), "\(index * index)\n"))
@@ -114,7 +119,8 @@ struct ServerProcessTests {
         let submitted = try await broker.post("/jobs", body: request)
         let id = try #require(try submitted.json["id"]?.stringValue)
         try await waitUntilFile(marker)
-        let pidText = try String(contentsOfFile: marker, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let pidText = try String(contentsOfFile: marker, encoding: .utf8).trimmingCharacters(
+            in: .whitespacesAndNewlines)
         let orphan = try #require(pid_t(pidText))
         broker.killHard()
         #expect(ProcessState.isRunning(orphan), "the job's process outlives a kill -9 of its broker")
@@ -134,7 +140,8 @@ struct ServerProcessTests {
             defer { hashserver.stop() }
             let database = try await PythonServer.database(file: directory + "/seamless.db")
             defer { database.stop() }
-            let broker = try BrokerProcess(storeYAML: "{buffers: {url: \(hashserver.url)}, results: {url: \(database.url)}}")
+            let broker = try BrokerProcess(
+                storeYAML: "{buffers: {url: \(hashserver.url)}, results: {url: \(database.url)}}")
             try await broker.start()
             defer { broker.stop() }
             let request = try await broker.bashRequest("echo $(( a + 1 )) > RESULT", inputs: ["a": (.int, .int(41))])
@@ -146,7 +153,8 @@ struct ServerProcessTests {
             #expect(status == 200)
             #expect(String(decoding: buffer, as: UTF8.self) == "42\n")
             let tf = try Transformation.parse(
-                dict: try #require(try JSONParser.parse(request)["transformation_dict"]?.objectValue)).checksum
+                dict: try #require(try JSONParser.parse(request)["transformation_dict"]?.objectValue)
+            ).checksum
             let (answer, dbStatus) = try await database.request(
                 "GET", "/", body: Data(#"{"type": "transformation", "checksum": "\#(tf.hex)"}"#.utf8), json: true)
             #expect(dbStatus == 200)
@@ -160,7 +168,8 @@ struct ServerProcessTests {
         try await broker.start()
         defer { broker.stop() }
         let run = try BrokerProcess.runCLI(
-            ["run", "--url", broker.url, "--checksum", "--input", "a=21", "echo $(( a * 2 )) > RESULT"], in: broker.root)
+            ["run", "--url", broker.url, "--checksum", "--input", "a=21", "echo $(( a * 2 )) > RESULT"], in: broker.root
+        )
         #expect(run.status == 0, "\(run.output)")
         let expected = HashAlgorithm.sha3_256.checksum(of: Array("42\n".utf8))
         #expect(run.output == expected.hex + "\n")
@@ -171,12 +180,14 @@ struct ServerProcessTests {
 
     @Test("shunter check names file, line and column of a typo, suggests the key, and exits 2")
     func checkReportsTypo() async throws {
-        let broker = try BrokerProcess(handlerYAML: """
-            name: bash-local
-            plugin: bash
-            backnd: local
-            """)
-        let (status, output) = try BrokerProcess.runCLI(["check", "--config", broker.root + "/shunter.yaml"], in: broker.root)
+        let broker = try BrokerProcess(
+            handlerYAML: """
+                name: bash-local
+                plugin: bash
+                backnd: local
+                """)
+        let (status, output) = try BrokerProcess.runCLI(
+            ["check", "--config", broker.root + "/shunter.yaml"], in: broker.root)
         #expect(status == 2, "\(output)")
         #expect(output.contains("10-bash.yaml:3:1"), "\(output)")
         #expect(output.contains("backnd"), "\(output)")
@@ -186,7 +197,8 @@ struct ServerProcessTests {
     @Test("shunter check on valid files lists the handlers and exits 0")
     func checkValid() async throws {
         let broker = try BrokerProcess()
-        let (status, output) = try BrokerProcess.runCLI(["check", "--config", broker.root + "/shunter.yaml"], in: broker.root)
+        let (status, output) = try BrokerProcess.runCLI(
+            ["check", "--config", broker.root + "/shunter.yaml"], in: broker.root)
         #expect(status == 0, "\(output)")
         #expect(output.contains("bash-local"), "\(output)")
     }

@@ -14,7 +14,8 @@ struct ShippedFilesTests {
     @Test("config/shunter.yaml and handlers/ load without errors and route jobs as documented")
     func shippedFilesLoad() throws {
         let root = Self.repositoryRoot
-        let report = StartupValidation.check(configPath: "config/shunter.yaml", currentDirectory: root, environment: [:])
+        let report = StartupValidation.check(
+            configPath: "config/shunter.yaml", currentDirectory: root, environment: [:])
         #expect(report.errors.isEmpty, "\(report.errors.map(\.description))")
         let config = try #require(report.config)
         #expect(config.root == root)

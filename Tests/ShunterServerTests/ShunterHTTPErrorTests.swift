@@ -2,9 +2,10 @@ import Foundation
 import Hummingbird
 import ShunterBroker
 import ShunterCore
-@testable import ShunterServer
 import ShunterStore
 import Testing
+
+@testable import ShunterServer
 
 /// The one mapping from the errors below the HTTP layer to statuses, as a table.
 @Suite struct ShunterHTTPErrorTests {
@@ -23,7 +24,10 @@ import Testing
         ("an absent buffer", BufferStoreError.notFound(tf), 404),
         ("a promise that expired", BufferStoreError.promiseTimedOut(tf, seconds: 1), 404),
         ("a buffer too large", BufferStoreError.tooLarge(limit: 1), 413),
-        ("a failing buffer server", BufferStoreError.remote(url: "http://127.0.0.1:1", status: 500, message: "down"), 502),
+        (
+            "a failing buffer server", BufferStoreError.remote(url: "http://127.0.0.1:1", status: 500, message: "down"),
+            502
+        ),
         ("a full disk in the buffer store", BufferStoreError.io(path: "/x", operation: "write", errno: ENOSPC), 507),
         ("a full quota", POSIXError(.EDQUOT), 507),
         ("another I/O failure", BufferStoreError.io(path: "/x", operation: "write", errno: EIO), 500),
@@ -41,7 +45,9 @@ import Testing
 
     @Test("the text of an answer: the error's sentence, or what to do for the broker's own failures")
     func texts() {
-        #expect(ShunterHTTPError(answering: BrokerError.shuttingDown).message == "the broker is shutting down and takes no new jobs")
+        #expect(
+            ShunterHTTPError(answering: BrokerError.shuttingDown).message
+                == "the broker is shutting down and takes no new jobs")
         #expect(ShunterHTTPError(answering: Other()).message == "the broker could not answer: something broke\n")
         let full = ShunterHTTPError(answering: POSIXError(.ENOSPC)).message
         #expect(full.hasPrefix("the broker's disk is full: "), "\(full)")

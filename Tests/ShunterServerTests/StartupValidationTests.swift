@@ -49,16 +49,16 @@ import Testing
         "10-bash.yaml": "name: bash-local\nplugin: bash\nbackend: local\n",
         "20-slurm.yaml": "name: cluster\nplugin: bash\nbackend: slurm\nslurm:\n  memory: lots\n",
         "30-docker.yaml": """
-            name: docker
-            plugin: container-bash
-            backend: docker
-            match: {image: ["ubuntu:*"]}
-            docker:
-              network: bridge
-            container-bash:
-              default_image: evil/miner:1
+        name: docker
+        plugin: container-bash
+        backend: docker
+        match: {image: ["ubuntu:*"]}
+        docker:
+          network: bridge
+        container-bash:
+          default_image: evil/miner:1
 
-            """,
+        """,
     ]
 
     @Test("option-section values and places are errors for check and serve alike, all at once")
@@ -68,12 +68,23 @@ import Testing
         // The root's var is a file: no work directory, buffer directory or database can be made under it.
         try "not a directory".write(toFile: checkout.root + "/var", atomically: true, encoding: .utf8)
         let checked = checkout.checkErrors()
-        #expect(checked.contains { $0.hasPrefix(checkout.root + "/handlers/20-slurm.yaml:5:11: 'slurm.memory' is not a size") }, "\(checked)")
-        #expect(checked.contains { $0.hasPrefix(checkout.root + "/handlers/30-docker.yaml:6:12: 'docker.network' cannot be 'bridge'") }, "\(checked)")
-        #expect(checked.contains { $0.contains("'container-bash.default_image' evil/miner:1 is not allowed") }, "\(checked)")
+        #expect(
+            checked.contains {
+                $0.hasPrefix(checkout.root + "/handlers/20-slurm.yaml:5:11: 'slurm.memory' is not a size")
+            }, "\(checked)")
+        #expect(
+            checked.contains {
+                $0.hasPrefix(checkout.root + "/handlers/30-docker.yaml:6:12: 'docker.network' cannot be 'bridge'")
+            }, "\(checked)")
+        #expect(
+            checked.contains { $0.contains("'container-bash.default_image' evil/miner:1 is not allowed") }, "\(checked)"
+        )
         for setting in ["workdir", "store.buffers", "store.results", "journal"] {
-            #expect(checked.contains { $0.contains("'\(setting)' \(checkout.root)/var/") && $0.contains("is a file, not a directory") },
-                    "\(setting): \(checked)")
+            #expect(
+                checked.contains {
+                    $0.contains("'\(setting)' \(checkout.root)/var/") && $0.contains("is a file, not a directory")
+                },
+                "\(setting): \(checked)")
         }
         #expect(checked.count == 7, "\(checked)")
         let served = await checkout.serveErrors()
@@ -82,15 +93,19 @@ import Testing
 
     @Test("a journal that is no SQLite database is refused by check and serve, at the 'journal' setting")
     func garbageJournal() async throws {
-        let checkout = try Checkout(config: "root: ..\njournal: var/journal.sqlite\n", handlers: ["10-bash.yaml": Self.handlers["10-bash.yaml"]!])
+        let checkout = try Checkout(
+            config: "root: ..\njournal: var/journal.sqlite\n",
+            handlers: ["10-bash.yaml": Self.handlers["10-bash.yaml"]!])
         defer { checkout.remove() }
         try FileManager.default.createDirectory(atPath: checkout.root + "/var", withIntermediateDirectories: true)
-        try "garbage, not a database\n".write(toFile: checkout.root + "/var/journal.sqlite", atomically: true, encoding: .utf8)
+        try "garbage, not a database\n".write(
+            toFile: checkout.root + "/var/journal.sqlite", atomically: true, encoding: .utf8)
         let checked = checkout.checkErrors()
-        #expect(checked == [
-            "\(checkout.root)/config/shunter.yaml:2:10: 'journal' \(checkout.root)/var/journal.sqlite: is not an SQLite database; "
-                + "move the file away or point the setting at another path",
-        ])
+        #expect(
+            checked == [
+                "\(checkout.root)/config/shunter.yaml:2:10: 'journal' \(checkout.root)/var/journal.sqlite: is not an SQLite database; "
+                    + "move the file away or point the setting at another path"
+            ])
         #expect(await checkout.serveErrors() == checked)
         // Nothing was created by either.
         #expect(!FileManager.default.fileExists(atPath: checkout.root + "/var/work"))

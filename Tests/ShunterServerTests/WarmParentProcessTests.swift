@@ -4,7 +4,7 @@ import ShunterTestSupport
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Warm Python parents of a real `shunter serve`: listed in `GET /status`, and gone with the
@@ -16,14 +16,15 @@ struct WarmParentProcessTests {
         guard FileManager.default.isExecutableFile(atPath: python) else {
             throw TestFailure("\(python) is missing: run bash scripts/setup-seamless-venv.sh")
         }
-        return try BrokerProcess(handlerYAML: """
-            name: python-local
-            plugin: python
-            backend: local
-            match: {language: python}
-            limits: {max_jobs: 2, timeout: 5m}
-            python: {interpreter: \(python)}
-            """)
+        return try BrokerProcess(
+            handlerYAML: """
+                name: python-local
+                plugin: python
+                backend: local
+                match: {language: python}
+                limits: {max_jobs: 2, timeout: 5m}
+                python: {interpreter: \(python)}
+                """)
     }
 
     /// A jobserver request for Python `code` (a block assigning `result`, a str).
@@ -81,7 +82,9 @@ struct WarmParentProcessTests {
         var processes: [pid_t] = []
         for job in jobs {
             try await waitUntilFile(job.marker, timeout: .seconds(300))
-            let pids = try String(contentsOfFile: job.marker, encoding: .utf8).split(separator: " ").compactMap { pid_t($0) }
+            let pids = try String(contentsOfFile: job.marker, encoding: .utf8).split(separator: " ").compactMap {
+                pid_t($0)
+            }
             #expect(pids.count == 3)
             processes += pids
         }
@@ -108,7 +111,8 @@ struct WarmParentProcessTests {
         #expect(try await broker.get("/jobs?limit=100").json.arrayValue?.count == 2, "no job lost, none duplicated")
     }
 
-    @Test("kill -9 of the broker while the warm parent holds a child forked ahead for the next job: that child goes too")
+    @Test(
+        "kill -9 of the broker while the warm parent holds a child forked ahead for the next job: that child goes too")
     func killNineTakesTheChildForkedAhead() async throws {
         let broker = try Self.broker()
         try await broker.start()
@@ -125,7 +129,9 @@ struct WarmParentProcessTests {
         while ahead.isEmpty {
             ahead = children(of: parent)
             if ahead.isEmpty {
-                guard ContinuousClock.now < deadline else { throw TestFailure("warm parent \(parent) forked no child ahead") }
+                guard ContinuousClock.now < deadline else {
+                    throw TestFailure("warm parent \(parent) forked no child ahead")
+                }
                 try await Task.sleep(for: .milliseconds(20))
             }
         }

@@ -11,7 +11,9 @@ import Testing
         .string("9999999999999999999:00"), .bigInt("99999999999999999999999"),
     ])
     func walltimeOutOfRange(value: JSONValue) {
-        let error = #expect(throws: ResourceRequestError.self) { try ResourceRequest(meta: ["walltime": value], defaults: .init()) }
+        let error = #expect(throws: ResourceRequestError.self) {
+            try ResourceRequest(meta: ["walltime": value], defaults: .init())
+        }
         #expect(error?.description.contains("at most 36500d") == true, "\(error?.description ?? "")")
     }
 
@@ -20,13 +22,19 @@ import Testing
         .double(.infinity), .bigInt("99999999999999999999999"),
     ])
     func memoryOutOfRange(value: JSONValue) {
-        let error = #expect(throws: ResourceRequestError.self) { try ResourceRequest(meta: ["memory": value], defaults: .init()) }
+        let error = #expect(throws: ResourceRequestError.self) {
+            try ResourceRequest(meta: ["memory": value], defaults: .init())
+        }
         #expect(error?.description.contains("at most 1048576T") == true, "\(error?.description ?? "")")
     }
 
     @Test func largestAcceptedValues() throws {
-        #expect(try ResourceRequest(meta: ["walltime": .string("36500d")], defaults: .init()).walltime == .seconds(36_500 * 86_400))
-        #expect(try ResourceRequest(meta: ["walltime": .string("36500-00:00:00")], defaults: .init()).walltime == .seconds(36_500 * 86_400))
+        #expect(
+            try ResourceRequest(meta: ["walltime": .string("36500d")], defaults: .init()).walltime
+                == .seconds(36_500 * 86_400))
+        #expect(
+            try ResourceRequest(meta: ["walltime": .string("36500-00:00:00")], defaults: .init()).walltime
+                == .seconds(36_500 * 86_400))
         #expect(try ResourceRequest(meta: ["memory": .string("1048576T")], defaults: .init()).memoryBytes == 1 << 60)
         #expect(try ResourceRequest(meta: ["memory": .int(1 << 40)], defaults: .init()).memoryBytes == 1 << 60)
     }

@@ -1,6 +1,7 @@
 import Foundation
-@testable import ShunterBackends
 import Testing
+
+@testable import ShunterBackends
 
 /// `SlurmBackend` against the real one-node cluster: submission, tracking, exit codes,
 /// refusals, time limits, cancels, re-attaching.
@@ -13,7 +14,9 @@ extension SlurmClusterTests {
                 let backend = SlurmBackend(options: SlurmCluster.fastOptions())
                 let started = StartedIDs()
                 let outcome = try await backend.run(
-                    job.execution("echo out; echo err >&2; env | sort > ENV; echo 42 > RESULT", environment: ["PATH": "/usr/bin:/bin", "PIN": "a b'c"]),
+                    job.execution(
+                        "echo out; echo err >&2; env | sort > ENV; echo 42 > RESULT",
+                        environment: ["PATH": "/usr/bin:/bin", "PIN": "a b'c"]),
                     events: started.events)
                 #expect(outcome.termination == .exited(0))
                 let ids = await started.ids
@@ -23,8 +26,10 @@ extension SlurmClusterTests {
                 #expect(job.read("stderr") == "err\n")
                 // Nothing of the broker's or Slurm's environment: only what the execution lists (and
                 // what bash itself sets).
-                let names = Set((job.read("work/ENV") ?? "").split(separator: "\n").map { String($0.prefix { $0 != "=" }) })
-                #expect(names.isSubset(of: ["PATH", "PIN", "PWD", "SHLVL", "_"]), "unexpected variables: \(names.sorted())")
+                let names = Set(
+                    (job.read("work/ENV") ?? "").split(separator: "\n").map { String($0.prefix { $0 != "=" }) })
+                #expect(
+                    names.isSubset(of: ["PATH", "PIN", "PWD", "SHLVL", "_"]), "unexpected variables: \(names.sorted())")
                 #expect(job.read("work/ENV")?.contains("PIN=a b'c") == true)
                 #expect(job.read("slurm-job.sh")?.contains("#SBATCH --job-name=shunter-\(job.name)") == true)
                 #expect(job.read("slurm-exit") == "0\n")
@@ -37,7 +42,8 @@ extension SlurmClusterTests {
             try await SlurmCluster.require()
             try await withTestRoot { root in
                 let job = try SlurmTestJob(root: root)
-                let outcome = try await SlurmBackend(options: SlurmCluster.fastOptions()).run(job.execution("echo no >&2; exit 3"), events: ExecutionEvents())
+                let outcome = try await SlurmBackend(options: SlurmCluster.fastOptions()).run(
+                    job.execution("echo no >&2; exit 3"), events: ExecutionEvents())
                 #expect(outcome.termination == .exited(3))
                 #expect(job.read("stderr") == "no\n")
             }
@@ -49,10 +55,14 @@ extension SlurmClusterTests {
                 let job = try SlurmTestJob(root: root)
                 let backend = SlurmBackend(options: SlurmCluster.fastOptions())
                 let error = await #expect(throws: SlurmJobError.self) {
-                    try await backend.run(job.execution("true", resources: ResourceRequest(partition: "no-such-partition")), events: ExecutionEvents())
+                    try await backend.run(
+                        job.execution("true", resources: ResourceRequest(partition: "no-such-partition")),
+                        events: ExecutionEvents())
                 }
                 #expect(error?.description.contains("sbatch refused the job") == true)
-                #expect(error?.description.lowercased().contains("invalid partition") == true, "\(error?.description ?? "")")
+                #expect(
+                    error?.description.lowercased().contains("invalid partition") == true, "\(error?.description ?? "")"
+                )
             }
         }
 
@@ -100,7 +110,8 @@ extension SlurmClusterTests {
                 let id = await started.ids[0]
                 #expect(try await SlurmCluster.job(id)?.isTerminal == false, "the job must go on running")
                 // A new backend (a restarted broker) follows the same Slurm job.
-                let outcome = try await SlurmBackend(options: SlurmCluster.fastOptions()).resume(execution, externalID: id, events: ExecutionEvents())
+                let outcome = try await SlurmBackend(options: SlurmCluster.fastOptions()).resume(
+                    execution, externalID: id, events: ExecutionEvents())
                 #expect(outcome.termination == .exited(0) && outcome.externalID == id)
                 #expect(job.read("work/RESULT") == "done\n")
             }
@@ -113,10 +124,13 @@ extension SlurmClusterTests {
                 let execution = job.execution("sleep 1; echo once >> RESULT")
                 // Submitted, but the broker died before journaling the id.
                 let files = SlurmJobFiles(execution: execution)
-                try SlurmBatchScript.text(for: execution, files: files, timeLimit: nil).write(toFile: files.scriptPath, atomically: true, encoding: .utf8)
-                let submitted = try await SlurmCluster.command("sbatch", ["--parsable", files.scriptPath]).trimmingCharacters(in: .whitespacesAndNewlines)
+                try SlurmBatchScript.text(for: execution, files: files, timeLimit: nil).write(
+                    toFile: files.scriptPath, atomically: true, encoding: .utf8)
+                let submitted = try await SlurmCluster.command("sbatch", ["--parsable", files.scriptPath])
+                    .trimmingCharacters(in: .whitespacesAndNewlines)
                 let started = StartedIDs()
-                let outcome = try await SlurmBackend(options: SlurmCluster.fastOptions()).resume(execution, externalID: "", events: started.events)
+                let outcome = try await SlurmBackend(options: SlurmCluster.fastOptions()).resume(
+                    execution, externalID: "", events: started.events)
                 #expect(outcome.termination == .exited(0))
                 #expect(await started.ids == [submitted], "the id found by name is journaled")
                 #expect(job.read("work/RESULT") == "once\n")
@@ -156,7 +170,9 @@ extension SlurmClusterTests {
             try await SlurmCluster.require()
             try await withTestRoot { root in
                 let poller = SlurmBackend(options: SlurmCluster.fastOptions()).poller
-                let unknownIDs = ["\(Int.random(in: 900_000_000...999_999_999))", "\(Int.random(in: 900_000_000...999_999_999))"]
+                let unknownIDs = [
+                    "\(Int.random(in: 900_000_000...999_999_999))", "\(Int.random(in: 900_000_000...999_999_999))",
+                ]
                 try "7\n".write(toFile: root + "/slurm-exit", atomically: true, encoding: .utf8)
                 let marked = try await poller.wait(for: unknownIDs[0], markerPath: root + "/slurm-exit") { _ in false }
                 #expect(marked.state == "FAILED" && marked.exitCode == 7)
@@ -166,7 +182,8 @@ extension SlurmClusterTests {
                     Issue.record("a lost job must fail with words")
                     return
                 }
-                #expect(message.contains("Slurm job \(unknownIDs[1]) ended in state LOST (unknown to squeue"), "\(message)")
+                #expect(
+                    message.contains("Slurm job \(unknownIDs[1]) ended in state LOST (unknown to squeue"), "\(message)")
             }
         }
 
@@ -178,7 +195,11 @@ extension SlurmClusterTests {
                 let jobs = try (0..<24).map { _ in try SlurmTestJob(root: root) }
                 let clock = ContinuousClock.now
                 try await withThrowingTaskGroup(of: ExecutionOutcome.self) { group in
-                    for job in jobs { group.addTask { try await backend.run(job.execution("sleep 1; echo 1 > RESULT"), events: ExecutionEvents()) } }
+                    for job in jobs {
+                        group.addTask {
+                            try await backend.run(job.execution("sleep 1; echo 1 > RESULT"), events: ExecutionEvents())
+                        }
+                    }
                     for try await outcome in group { #expect(outcome.termination == .exited(0)) }
                 }
                 let elapsed = ContinuousClock.now - clock

@@ -18,14 +18,16 @@ extension ServeProcess {
                 handlers: handlers
                 log_level: notice
                 """,
-            handlers: ["40-slurm.yaml": """
+            handlers: [
+                "40-slurm.yaml": """
                 name: bash-slurm
                 plugin: bash
                 backend: slurm
                 match: {language: bash}
                 limits: {max_jobs: \(maxJobs), timeout: 5m}
                 slurm: \(slurmYAML)
-                """])
+                """
+            ])
     }
 
     /// Uploads the code as a text buffer and returns a `/jobs` body for a bash transformation
@@ -42,7 +44,9 @@ extension ServeProcess {
     /// Every journal record of a transformation.
     func records(tf: String) async throws -> [JSONValue] {
         let reply = try await send(.GET, "/jobs?tf=\(tf)")
-        guard reply.status == 200, let list = try reply.json.arrayValue else { throw ClusterError("GET /jobs?tf=\(tf): \(reply.status) \(reply.text)") }
+        guard reply.status == 200, let list = try reply.json.arrayValue else {
+            throw ClusterError("GET /jobs?tf=\(tf): \(reply.status) \(reply.text)")
+        }
         return list
     }
 }

@@ -1,9 +1,10 @@
 import Foundation
-import ShunterTestSupport
 import NIOHTTP1
-@testable import ShunterBackends
 import ShunterCore
+import ShunterTestSupport
 import Testing
+
+@testable import ShunterBackends
 
 /// The real `shunter serve` on the real cluster: kill -9 at random moments of a burst, and
 /// throughput against a plain sbatch loop. Serialized: both load the one-node cluster.
@@ -19,7 +20,8 @@ extension SlurmClusterTests {
         @Test func killingTheBrokerAtRandomNeverLosesNorDuplicatesAJob() async throws {
             try await SlurmCluster.require()
             let count = Self.environmentCount("SHUNTER_SLURM_CRASH_JOBS", default: 60)
-            let broker = try SlurmBrokerProcess(slurmYAML: "{poll_interval: 250ms, max_poll_interval: 2s, command_timeout: 5s, marker_wait: 5s}")
+            let broker = try SlurmBrokerProcess(
+                slurmYAML: "{poll_interval: 250ms, max_poll_interval: 2s, command_timeout: 5s, marker_wait: 5s}")
             try await broker.start()
             let nonce = UUID().uuidString.prefix(8).lowercased()
             var bodies: [[UInt8]] = []
@@ -40,7 +42,9 @@ extension SlurmClusterTests {
                 if round > 0 { try await broker.start() }
                 let submitter = Task {
                     for index in 0..<count where await !acknowledged.has(index) {
-                        guard let reply = try? await broker.send(.POST, "/jobs", body: bodies[index], timeout: .seconds(10)),
+                        guard
+                            let reply = try? await broker.send(
+                                .POST, "/jobs", body: bodies[index], timeout: .seconds(10)),
                             (200..<300).contains(reply.status), let tf = try? reply.json["transformation"]?.stringValue
                         else { return }
                         await acknowledged.add(index, tf: tf)
@@ -53,7 +57,9 @@ extension SlurmClusterTests {
                 _ = await submitter.value
             }
             let deadline = ContinuousClock.now + .seconds(120)
-            while await acknowledged.count < count, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
+            while await acknowledged.count < count, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+            }
             #expect(await acknowledged.count == count, "not every submission was accepted:\n\(broker.log.suffix(3000))")
 
             // Every transformation: one job in the journal, ended once, with the right result.
@@ -61,7 +67,9 @@ extension SlurmClusterTests {
             for index in 0..<count {
                 guard let tf = await acknowledged.tf(index) else { continue }
                 var records = try await broker.records(tf: tf)
-                if let id = records.first?["id"]?.stringValue, records.count == 1, records[0]["state"]?.stringValue != "succeeded" {
+                if let id = records.first?["id"]?.stringValue, records.count == 1,
+                    records[0]["state"]?.stringValue != "succeeded"
+                {
                     _ = try await broker.send(.GET, "/jobs/\(id)/wait?timeout=90", timeout: .seconds(100))
                     records = try await broker.records(tf: tf)
                 }
@@ -78,15 +86,20 @@ extension SlurmClusterTests {
             let jobcomp = (try? String(contentsOfFile: "/var/log/slurm/jobcomp.log", encoding: .utf8)) ?? ""
             for name in names {
                 let submitted = slurmJobs.filter { $0.name == name }
-                #expect(submitted.count == 1, "\(name) was submitted \(submitted.count) times: \(submitted.map(\.jobID))")
+                #expect(
+                    submitted.count == 1, "\(name) was submitted \(submitted.count) times: \(submitted.map(\.jobID))")
                 #expect(submitted.first?.state == "COMPLETED", "\(name): \(submitted)")
                 let completions = jobcomp.split(separator: "\n").filter { $0.contains(" Name=\(name) ") }.count
                 #expect(completions == 1, "\(name) appears \(completions) times in jobcomp.log")
             }
-            let stray = slurmJobs.filter { $0.name.hasPrefix("shunter-") && !$0.isTerminal && $0.workDirectory.hasPrefix(broker.root) }
+            let stray = slurmJobs.filter {
+                $0.name.hasPrefix("shunter-") && !$0.isTerminal && $0.workDirectory.hasPrefix(broker.root)
+            }
             #expect(stray.isEmpty, "Slurm jobs left running: \(stray)")
             let reattached = broker.log.components(separatedBy: "re-attaching").count - 1
-            print("crash test: \(count) jobs, \(kills) kills, \(reattached) re-attachments logged, \(names.count) Slurm jobs")
+            print(
+                "crash test: \(count) jobs, \(kills) kills, \(reattached) re-attachments logged, \(names.count) Slurm jobs"
+            )
         }
 
         /// Issue 5 item 6: jobs/s through Shunter against a plain sbatch loop, in the same run.
@@ -106,7 +119,9 @@ extension SlurmClusterTests {
                 for body in bodies {
                     group.addTask {
                         let reply = try await broker.send(.POST, "/jobs", body: body)
-                        guard reply.status == 202, let id = try reply.json["id"]?.stringValue else { throw ClusterError("POST /jobs: \(reply.status) \(reply.text)") }
+                        guard reply.status == 202, let id = try reply.json["id"]?.stringValue else {
+                            throw ClusterError("POST /jobs: \(reply.status) \(reply.text)")
+                        }
                         return id
                     }
                 }
@@ -123,18 +138,27 @@ extension SlurmClusterTests {
             // The same number of jobs straight from a loop of sbatch calls, waited for with squeue.
             try await withTestRoot { root in
                 let script = root + "/job.sh"
-                try "#!/bin/bash\necho 1 > \(root)/out.$SLURM_JOB_ID\n".write(toFile: script, atomically: true, encoding: .utf8)
+                try "#!/bin/bash\necho 1 > \(root)/out.$SLURM_JOB_ID\n".write(
+                    toFile: script, atomically: true, encoding: .utf8)
                 let name = "plain-\(nonce)"
                 let plainStart = ContinuousClock.now
                 for _ in 0..<count {
-                    try await SlurmCluster.command("sbatch", ["--parsable", "--job-name=\(name)", "--output=/dev/null", script])
+                    try await SlurmCluster.command(
+                        "sbatch", ["--parsable", "--job-name=\(name)", "--output=/dev/null", script])
                 }
                 try await SlurmCluster.waitUntilIdle(namePrefix: name, timeout: .seconds(300))
                 let plainTime = ContinuousClock.now - plainStart
-                let outputs = try FileManager.default.contentsOfDirectory(atPath: root).filter { $0.hasPrefix("out.") }.count
+                let outputs = try FileManager.default.contentsOfDirectory(atPath: root).filter { $0.hasPrefix("out.") }
+                    .count
                 #expect(outputs == count)
-                func rate(_ time: Duration) -> String { String(format: "%.1f", Double(count) / (Double(time.components.seconds) + Double(time.components.attoseconds) / 1e18)) }
-                print("throughput: \(count) jobs through Shunter in \(shunterTime) (\(rate(shunterTime)) jobs/s); plain sbatch loop + squeue wait in \(plainTime) (\(rate(plainTime)) jobs/s)")
+                func rate(_ time: Duration) -> String {
+                    String(
+                        format: "%.1f",
+                        Double(count) / (Double(time.components.seconds) + Double(time.components.attoseconds) / 1e18))
+                }
+                print(
+                    "throughput: \(count) jobs through Shunter in \(shunterTime) (\(rate(shunterTime)) jobs/s); plain sbatch loop + squeue wait in \(plainTime) (\(rate(plainTime)) jobs/s)"
+                )
             }
         }
     }

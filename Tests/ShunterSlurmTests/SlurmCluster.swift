@@ -1,18 +1,22 @@
 import Foundation
 import Logging
-@testable import ShunterBackends
 import Testing
+
+@testable import ShunterBackends
 
 /// The one-node Slurm cluster the tests run against (`scripts/start-slurm-for-tests.sh`, which
 /// scripts/test.sh calls). Tests FAIL, saying how to get it, when it does not answer.
 enum SlurmCluster {
-    static let howToGetIt = "start the test cluster first: `sudo scripts/start-slurm-for-tests.sh` (scripts/test.sh does it; needs root on Debian)"
+    static let howToGetIt =
+        "start the test cluster first: `sudo scripts/start-slurm-for-tests.sh` (scripts/test.sh does it; needs root on Debian)"
 
     /// Runs a Slurm (or any) command and returns its standard output; throws with its stderr.
     @discardableResult
     static func command(_ tool: String, _ arguments: [String]) async throws -> String {
         let result = try await SlurmCommandRunner(binDirectory: nil, timeout: .seconds(30)).run(tool, arguments)
-        guard result.succeeded else { throw ClusterError("\(tool) \(arguments.joined(separator: " ")) failed: \(result.message)") }
+        guard result.succeeded else {
+            throw ClusterError("\(tool) \(arguments.joined(separator: " ")) failed: \(result.message)")
+        }
         return result.stdout
     }
 
@@ -24,8 +28,14 @@ enum SlurmCluster {
         } catch {
             throw ClusterError("no Slurm cluster answers (\(error)); \(howToGetIt)")
         }
-        guard nodes.split(separator: "\n").contains(where: { ["idle", "mixed", "allocated", "completing"].contains($0.trimmingCharacters(in: .whitespaces)) }) else {
-            throw ClusterError("the Slurm node is not usable (sinfo: \(nodes.trimmingCharacters(in: .whitespacesAndNewlines))); \(howToGetIt)")
+        guard
+            nodes.split(separator: "\n").contains(where: {
+                ["idle", "mixed", "allocated", "completing"].contains($0.trimmingCharacters(in: .whitespaces))
+            })
+        else {
+            throw ClusterError(
+                "the Slurm node is not usable (sinfo: \(nodes.trimmingCharacters(in: .whitespacesAndNewlines))); \(howToGetIt)"
+            )
         }
     }
 
@@ -50,7 +60,8 @@ enum SlurmCluster {
     }
 
     static func fastOptions(_ change: (inout SlurmOptions) -> Void = { _ in }) -> SlurmOptions {
-        var options = SlurmOptions(pollInterval: .milliseconds(250), maxPollInterval: .seconds(2), markerWait: .seconds(5))
+        var options = SlurmOptions(
+            pollInterval: .milliseconds(250), maxPollInterval: .seconds(2), markerWait: .seconds(5))
         change(&options)
         return options
     }
@@ -67,20 +78,28 @@ struct SlurmTestJob {
     let name: String
     var directory: String { root + "/" + name }
 
-    init(root: String, name: String = "test\(UUID().uuidString.prefix(8).lowercased())-\(Int.random(in: 1...999_999))") throws {
+    init(root: String, name: String = "test\(UUID().uuidString.prefix(8).lowercased())-\(Int.random(in: 1...999_999))")
+        throws
+    {
         self.root = root
         self.name = name
         try FileManager.default.createDirectory(atPath: directory + "/work", withIntermediateDirectories: true)
     }
 
-    func execution(_ script: String, timeout: Duration? = nil, resources: ResourceRequest = ResourceRequest(), environment: [String: String] = ["PATH": "/usr/bin:/bin"]) -> Execution {
+    func execution(
+        _ script: String, timeout: Duration? = nil, resources: ResourceRequest = ResourceRequest(),
+        environment: [String: String] = ["PATH": "/usr/bin:/bin"]
+    ) -> Execution {
         Execution(
-            jobID: name, handler: "slurm-test", workDirectory: directory + "/work", command: ["/bin/bash", "-c", script],
+            jobID: name, handler: "slurm-test", workDirectory: directory + "/work",
+            command: ["/bin/bash", "-c", script],
             environment: environment, timeout: timeout, resources: resources,
             stdoutPath: directory + "/stdout", stderrPath: directory + "/stderr")
     }
 
-    func read(_ relative: String) -> String? { try? String(contentsOfFile: directory + "/" + relative, encoding: .utf8) }
+    func read(_ relative: String) -> String? {
+        try? String(contentsOfFile: directory + "/" + relative, encoding: .utf8)
+    }
 }
 
 /// Collects the ids a backend reports through `events.started`.
@@ -91,7 +110,9 @@ actor StartedIDs {
 }
 
 func withTestRoot<T>(_ body: (String) async throws -> T) async throws -> T {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("shunter-slurm-\(UUID().uuidString.prefix(8))").path
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "shunter-slurm-\(UUID().uuidString.prefix(8))"
+    ).path
     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: path) }
     return try await body(path)

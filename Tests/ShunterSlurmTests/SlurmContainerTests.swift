@@ -1,6 +1,7 @@
 import Foundation
-@testable import ShunterBackends
 import Testing
+
+@testable import ShunterBackends
 
 /// Container jobs on Slurm: `apptainer exec` inside the batch job, with the local Apptainer
 /// backend's image mapping (images from scripts/setup-containers.sh).
@@ -32,7 +33,8 @@ extension SlurmClusterTests {
                 settings.imageDirectory = Self.imageDirectory
                 let backend = SlurmBackend(options: SlurmCluster.fastOptions { $0.container = settings })
                 let outcome = try await backend.run(
-                    Self.containerExecution(job, "readlink /bin/sh > RESULT; echo $PIN >> RESULT"), events: ExecutionEvents())
+                    Self.containerExecution(job, "readlink /bin/sh > RESULT; echo $PIN >> RESULT"),
+                    events: ExecutionEvents())
                 #expect(outcome.termination == .exited(0), "\(job.read("stderr") ?? "")")
                 #expect(job.read("work/RESULT") == "busybox\n/bin/bash\n", "\(job.read("stderr") ?? "")")
                 #expect(job.read("slurm-job.sh")?.contains("apptainer") == true)

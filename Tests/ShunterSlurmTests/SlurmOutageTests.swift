@@ -1,9 +1,10 @@
 import Foundation
 import NIOHTTP1
-@testable import ShunterBackends
 import ShunterCore
 import ShunterTestSupport
 import Testing
+
+@testable import ShunterBackends
 
 extension SlurmClusterTests {
     /// The controller going away, the broker's own API reaching Slurm, and a machine without Slurm.
@@ -13,24 +14,30 @@ extension SlurmClusterTests {
         @Test func aControllerDownForAWhileDelaysJobsButLosesNone() async throws {
             try await SlurmCluster.require()
             try await withTestRoot { root in
-                let backend = SlurmBackend(options: SlurmCluster.fastOptions {
-                    $0.pollInterval = .milliseconds(250)
-                    $0.maxPollInterval = .seconds(2)
-                    $0.commandTimeout = .seconds(20)
-                })
+                let backend = SlurmBackend(
+                    options: SlurmCluster.fastOptions {
+                        $0.pollInterval = .milliseconds(250)
+                        $0.maxPollInterval = .seconds(2)
+                        $0.commandTimeout = .seconds(20)
+                    })
                 let started = StartedIDs()
                 let early = try (0..<6).map { _ in try SlurmTestJob(root: root) }
                 let late = try (0..<3).map { _ in try SlurmTestJob(root: root) }
                 let outcomes = Task {
                     try await withThrowingTaskGroup(of: ExecutionOutcome.self) { group in
                         for job in early {
-                            group.addTask { try await backend.run(job.execution("sleep 3; echo ok > RESULT"), events: started.events) }
+                            group.addTask {
+                                try await backend.run(
+                                    job.execution("sleep 3; echo ok > RESULT"), events: started.events)
+                            }
                         }
                         // Submitted while the controller is away: sbatch fails and is retried.
                         try await Self.waitUntil { await started.ids.count == early.count }
                         try await SlurmController.stop()
                         for job in late {
-                            group.addTask { try await backend.run(job.execution("echo ok > RESULT"), events: started.events) }
+                            group.addTask {
+                                try await backend.run(job.execution("echo ok > RESULT"), events: started.events)
+                            }
                         }
                         return try await group.reduce(into: []) { $0.append($1) }
                     }
@@ -48,7 +55,9 @@ extension SlurmClusterTests {
                 #expect(callsDuringOutage <= 12, "\(callsDuringOutage) squeue calls during a 10 s outage")
                 let slurmJobs = try await SlurmCluster.jobs()
                 for job in early + late {
-                    #expect(slurmJobs.filter { $0.name == "shunter-\(job.name)" }.count == 1, "\(job.name) submitted more than once")
+                    #expect(
+                        slurmJobs.filter { $0.name == "shunter-\(job.name)" }.count == 1,
+                        "\(job.name) submitted more than once")
                 }
             }
         }
@@ -75,15 +84,23 @@ extension SlurmClusterTests {
         @Test func withoutSbatchTheBrokerWarnsAndServesAndJobsSayWhy() async throws {
             let broker = try SlurmBrokerProcess(slurmYAML: "{bin_dir: /nonexistent/slurm/bin}")
             try await broker.start()
-            #expect(broker.log.contains("backend slurm is not usable on this machine: 'sbatch' is not in slurm.bin_dir /nonexistent/slurm/bin"), "\(broker.log)")
-            let reply = try await broker.send(.POST, "/jobs", body: try await broker.bashJob("echo 1 > RESULT # \(UUID())"))
+            #expect(
+                broker.log.contains(
+                    "backend slurm is not usable on this machine: 'sbatch' is not in slurm.bin_dir /nonexistent/slurm/bin"
+                ), "\(broker.log)")
+            let reply = try await broker.send(
+                .POST, "/jobs", body: try await broker.bashJob("echo 1 > RESULT # \(UUID())"))
             let id = try #require(try reply.json["id"]?.stringValue)
             let ended = try await broker.send(.GET, "/jobs/\(id)/wait?timeout=30").json
             #expect(ended["state"]?.stringValue == "failed")
-            #expect(ended["error"]?.stringValue?.contains("backend slurm is not available on this machine") == true, "\(ended)")
+            #expect(
+                ended["error"]?.stringValue?.contains("backend slurm is not available on this machine") == true,
+                "\(ended)")
         }
 
-        static func waitUntil(timeout: Duration = .seconds(30), _ condition: @Sendable () async throws -> Bool) async throws {
+        static func waitUntil(timeout: Duration = .seconds(30), _ condition: @Sendable () async throws -> Bool)
+            async throws
+        {
             let deadline = ContinuousClock.now + timeout
             while try await !condition() {
                 guard ContinuousClock.now < deadline else { throw ClusterError("condition not met within \(timeout)") }
@@ -99,7 +116,9 @@ enum SlurmController {
     static let pidFile = "/run/slurm/slurmctld.pid"
 
     static var pid: pid_t? {
-        (try? String(contentsOfFile: pidFile, encoding: .utf8)).flatMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        (try? String(contentsOfFile: pidFile, encoding: .utf8)).flatMap {
+            pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
     }
 
     static var isRunning: Bool { pid.map { kill($0, 0) == 0 } ?? false }
@@ -119,6 +138,8 @@ enum SlurmController {
         process.arguments = [script]
         try process.run()
         while process.isRunning { try await Task.sleep(for: .milliseconds(100)) }
-        guard process.terminationStatus == 0 else { throw ClusterError("\(script) failed with status \(process.terminationStatus)") }
+        guard process.terminationStatus == 0 else {
+            throw ClusterError("\(script) failed with status \(process.terminationStatus)")
+        }
     }
 }

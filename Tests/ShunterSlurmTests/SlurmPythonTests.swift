@@ -1,11 +1,12 @@
 import Foundation
 import Logging
-@testable import ShunterBackends
 import ShunterCore
 import ShunterHandlers
 import ShunterPlugins
 import ShunterStore
 import Testing
+
+@testable import ShunterBackends
 
 /// The generic (python) plugin on Slurm: the same prepare and collect as on the local backend,
 /// the runner executed inside a batch job.

@@ -1,7 +1,8 @@
 import Foundation
-@testable import ShunterStore
 import ShunterTestSupport
 import Testing
+
+@testable import ShunterStore
 
 @Suite struct BrokerLockTests {
     @Test("a second claim on a locked path fails naming the holder; released, the path can be claimed again")
@@ -22,11 +23,14 @@ import Testing
                 try BrokerLock.acquire(guarding: journal, what: "journal", command: "test second")
             }
             let message = "\(refused.map { "\($0)" } ?? "")"
-            #expect(message.contains("pid \(getpid())") && message.contains("test first") && message.contains(journal), "\(message)")
+            #expect(
+                message.contains("pid \(getpid())") && message.contains("test first") && message.contains(journal),
+                "\(message)")
             first = nil
             #expect(BrokerLock.holder(guarding: journal) == nil)
             let second = try BrokerLock.acquire(guarding: journal, what: "journal", command: "test second")
-            #expect(second.previousHolder?.command == "test first", "the released lock's file still names its last holder")
+            #expect(
+                second.previousHolder?.command == "test first", "the released lock's file still names its last holder")
             #expect(BrokerLock.holder(guarding: journal)?.command == "test second")
         }
     }

@@ -1,8 +1,9 @@
 import Foundation
 import ShunterCore
-@testable import ShunterStore
 import ShunterTestSupport
 import Testing
+
+@testable import ShunterStore
 
 @Suite struct FileBufferStoreTests {
     let hello = Array("hello".utf8)

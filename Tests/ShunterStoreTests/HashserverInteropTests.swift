@@ -24,7 +24,8 @@ import Testing
             #expect(largeResponse == 200)
             #expect(Array(largeBody) == large)
             let (lengths, _) = try await server.request(
-                "GET", "/buffer-length", body: Data("[\"\(smallChecksum.hex)\", \"\(largeChecksum.hex)\"]".utf8), json: true)
+                "GET", "/buffer-length", body: Data("[\"\(smallChecksum.hex)\", \"\(largeChecksum.hex)\"]".utf8),
+                json: true)
             #expect(String(decoding: lengths, as: UTF8.self) == "[5,3000000]")
         }
     }

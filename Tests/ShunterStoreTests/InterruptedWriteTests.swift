@@ -1,8 +1,9 @@
 import Foundation
 import ShunterCore
-@testable import ShunterStore
 import ShunterTestSupport
 import Testing
+
+@testable import ShunterStore
 
 @Suite struct InterruptedWriteTests {
     @Test("temporary files of interrupted writes go; one being written right now and stored buffers stay")
@@ -27,10 +28,14 @@ import Testing
             let parent = directory + "/" + checksum.hex.prefix(2)
             let deadline = ContinuousClock.now + .seconds(20)
             func inFlight() -> [String] {
-                ((try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? []).filter { $0.hasPrefix(checksum.hex + "-") }
+                ((try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? []).filter {
+                    $0.hasPrefix(checksum.hex + "-")
+                }
             }
             while inFlight().isEmpty {
-                guard ContinuousClock.now < deadline else { throw StoreTestFailure("the upload's temporary file never appeared") }
+                guard ContinuousClock.now < deadline else {
+                    throw StoreTestFailure("the upload's temporary file never appeared")
+                }
                 try await Task.sleep(for: .milliseconds(10))
             }
 
@@ -59,7 +64,9 @@ import Testing
             for path in [incoming, notOurs] {
                 #expect(FileManager.default.createFile(atPath: path, contents: Data(repeating: 1, count: 100)))
             }
-            #expect(await store.removeInterruptedWrites().files == 0, "housekeeping cannot tell it from a result being stored")
+            #expect(
+                await store.removeInterruptedWrites().files == 0,
+                "housekeeping cannot tell it from a result being stored")
             #expect(FileManager.default.fileExists(atPath: incoming))
             let removed = await store.removeInterruptedWrites(atStart: true)
             #expect(removed.files == 1 && removed.bytes == 100)
@@ -76,7 +83,9 @@ import Testing
             defer { close(fd) }
             let checksum = try await store.put(contentsOf: fd, limit: 1 << 20)
             #expect(try await store.get(checksum) == bytes)
-            let left = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasPrefix("incoming-") }
+            let left = try FileManager.default.contentsOfDirectory(atPath: directory).filter {
+                $0.hasPrefix("incoming-")
+            }
             #expect(left == ["incoming-notes.txt"], "the streamed put leaves no temporary file")
         }
     }

@@ -1,6 +1,7 @@
 import ShunterCore
-@testable import ShunterStore
 import Testing
+
+@testable import ShunterStore
 
 /// PythonJSON writes what Python's json.dumps writes (vectors: Vectors/generate_python_json.py).
 @Suite struct PythonJSONTests {
@@ -44,8 +45,9 @@ import Testing
             "k": .string("a\"b\\c\n\t\u{01}\u{e9}\u{1F600} ok"),
             "z": .array([.double(1.5), .double(-0.0), .double(1e-7), .double(.nan)]),
         ])
-        #expect(PythonJSON.dumps(escapes)
-            == #"{"k": "a\"b\\c\n\t\u0001\u00e9\ud83d\ude00 ok", "z": [1.5, -0.0, 1e-07, NaN]}"#)
+        #expect(
+            PythonJSON.dumps(escapes)
+                == #"{"k": "a\"b\\c\n\t\u0001\u00e9\ud83d\ude00 ok", "z": [1.5, -0.0, 1e-07, NaN]}"#)
         let info = try JSONParser.parse(#"{"length": 5, "is_utf8": true}"#)
         #expect(PythonJSON.dumps(info, indent: 2) == "{\n  \"is_utf8\": true,\n  \"length\": 5\n}")
     }

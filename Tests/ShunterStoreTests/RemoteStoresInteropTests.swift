@@ -16,7 +16,7 @@ import Testing
             let remote = RemoteBufferStore(url: server.url)
             let payload = testBytes(count: 1_500_000)
             let checksum = try await remote.put(payload, expected: nil)
-            #expect(try await remote.put(payload, expected: checksum) == checksum)  // 201: already there
+            #expect(try await remote.put(payload, expected: checksum) == checksum) // 201: already there
             let empty = try await remote.put([], expected: nil)
             let absent = HashAlgorithm.sha256.checksum(of: Array("absent".utf8))
             #expect(try await remote.get(checksum) == payload)
@@ -58,7 +58,8 @@ import Testing
             let result = HashAlgorithm.sha256.checksum(of: Array("result".utf8))
             #expect(try await remote.result(for: tf) == nil)
             let record = ExecutionRecord(
-                jobID: "j7", handler: "bash-local", startedAt: 10, finishedAt: 12.25, wallTimeSeconds: 2.25, hostname: "h")
+                jobID: "j7", handler: "bash-local", startedAt: 10, finishedAt: 12.25, wallTimeSeconds: 2.25,
+                hostname: "h")
             try await remote.setResult(result, for: tf, record: record)
             #expect(try await remote.result(for: tf) == result)
             let metadata = try #require(try await remote.metadata(for: tf))

@@ -36,10 +36,13 @@ import Testing
                 let store = try SQLiteResultStore(path: path)
                 try await store.setTransformationResult(result, for: tf)
             }
-            #expect(FileManager.default.fileExists(atPath: path + "-wal") || FileManager.default.fileExists(atPath: path))
+            #expect(
+                FileManager.default.fileExists(atPath: path + "-wal") || FileManager.default.fileExists(atPath: path))
             let readOnly = try SQLiteResultStore(path: path, readOnly: true)
             #expect(try await readOnly.result(for: tf) == result)
-            #expect(throws: (any Error).self) { try SQLiteResultStore(path: directory + "/absent.sqlite", readOnly: true) }
+            #expect(throws: (any Error).self) {
+                try SQLiteResultStore(path: directory + "/absent.sqlite", readOnly: true)
+            }
         }
     }
 
@@ -47,7 +50,10 @@ import Testing
         try await withTemporaryDirectory { directory in
             let store = try SQLiteResultStore(path: directory + "/results.sqlite")
             let pairs = (0..<200).map { index in
-                (HashAlgorithm.sha256.checksum(of: Array("tf\(index)".utf8)), HashAlgorithm.sha256.checksum(of: Array("r\(index)".utf8)))
+                (
+                    HashAlgorithm.sha256.checksum(of: Array("tf\(index)".utf8)),
+                    HashAlgorithm.sha256.checksum(of: Array("r\(index)".utf8))
+                )
             }
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for (transformation, value) in pairs {
@@ -71,7 +77,9 @@ import Testing
             ])
             try await store.putMetadata(record, result: result, for: tf)
             #expect(try await store.result(for: tf) == result)
-            await #expect(throws: SeamlessDatabaseError.notFound("Transformation does not have the irreproducible result")) {
+            await #expect(
+                throws: SeamlessDatabaseError.notFound("Transformation does not have the irreproducible result")
+            ) {
                 try await store.markIrreproducible(tf, result: other)
             }
             try await store.markIrreproducible(tf, result: result)

@@ -20,7 +20,8 @@ import Testing
                 #expect(unlink(store.path(for: checksum)) == 0)
             }
             #expect(try await store.get(smallChecksum) == small)
-            #expect(try await store.get(largeChecksum) == nil, "a buffer past the entry limit must be read from its file")
+            #expect(
+                try await store.get(largeChecksum) == nil, "a buffer past the entry limit must be read from its file")
 
             // Read (and verified) from a file written by someone else, then kept.
             let read = Array("read once".utf8)

@@ -4,18 +4,18 @@ import Foundation
 /// makes. No conda channel is reachable from the test machines, so the environment tests create
 /// real prefixes from this channel with py-rattler (its python package is a repack of the
 /// machine's CPython; see Tests/conda-channel/README.md).
-public struct CondaTestTools: Sendable {
+package struct CondaTestTools: Sendable {
     /// The repository checkout (Tests/ShunterTestSupport/ -> ../..).
-    public static let repositoryRoot: String = URL(fileURLWithPath: #filePath)
+    package static let repositoryRoot: String = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 
     /// `var/test-channel`, a channel directory (give it as a channel path).
-    public let channel: String
+    package let channel: String
     /// `.venv-conda-tools/bin/python`
-    public let python: String
+    package let python: String
 
     /// Throws, saying how to make them, when either is missing.
-    public static func require() throws -> CondaTestTools {
+    package static func require() throws -> CondaTestTools {
         let tools = CondaTestTools(
             channel: repositoryRoot + "/var/test-channel", python: repositoryRoot + "/.venv-conda-tools/bin/python")
         guard FileManager.default.fileExists(atPath: tools.channel + "/noarch/repodata.json"),
@@ -29,6 +29,6 @@ public struct CondaTestTools: Sendable {
     }
 }
 
-public struct CondaTestToolsMissing: Error, CustomStringConvertible {
-    public let description: String
+package struct CondaTestToolsMissing: Error, CustomStringConvertible {
+    package let description: String
 }

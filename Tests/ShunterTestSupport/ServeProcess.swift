@@ -7,35 +7,36 @@ import ShunterCore
 /// The real `shunter serve`, from the package's own build, on a free loopback port in a
 /// temporary directory with its own config, store and journal. Tests start it, kill it with -9
 /// and restart it; its standard error accumulates in `serve.log` across restarts.
-public final class ServeProcess: @unchecked Sendable {
-    public let root: String
-    public let port: Int
+package final class ServeProcess: @unchecked Sendable {
+    package let root: String
+    package let port: Int
     private var process: Process?
 
-    public var url: String { "http://127.0.0.1:\(port)" }
+    package var url: String { "http://127.0.0.1:\(port)" }
     /// The running broker's pid; nil before the first start.
-    public var pid: Int32? { process?.processIdentifier }
+    package var pid: Int32? { process?.processIdentifier }
     /// A command the broker is started through, which execs it (`setpriv --reuid=...`).
-    public var launcher: [String] = []
+    package var launcher: [String] = []
     /// Variables added to the broker's environment.
-    public var extraEnvironment: [String: String] = [:]
+    package var extraEnvironment: [String: String] = [:]
     /// Everything the broker logged, all starts included.
-    public var log: String { (try? String(contentsOfFile: root + "/serve.log", encoding: .utf8)) ?? "" }
+    package var log: String { (try? String(contentsOfFile: root + "/serve.log", encoding: .utf8)) ?? "" }
 
     /// `config` is the broker config without `listen` (which this sets); `handlers` maps file
     /// names under `handlers/` to their YAML.
-    public init(directoryPrefix: String, config: String, handlers: [String: String]) throws {
+    package init(directoryPrefix: String, config: String, handlers: [String: String]) throws {
         root = NSTemporaryDirectory() + "\(directoryPrefix)-\(UUID().uuidString)"
         port = try FreePort.find()
         try FileManager.default.createDirectory(atPath: root + "/handlers", withIntermediateDirectories: true)
-        try "listen: 127.0.0.1:\(port)\n\(config)".write(toFile: root + "/shunter.yaml", atomically: true, encoding: .utf8)
+        try "listen: 127.0.0.1:\(port)\n\(config)".write(
+            toFile: root + "/shunter.yaml", atomically: true, encoding: .utf8)
         for (name, yaml) in handlers {
             try yaml.write(toFile: root + "/handlers/" + name, atomically: true, encoding: .utf8)
         }
     }
 
     /// `.build/debug/shunter` (else release) of this package.
-    public static var executable: String {
+    package static var executable: String {
         get throws {
             let packageRoot = PythonServer.packageRoot().path
             for candidate in [".build/debug/shunter", ".build/release/shunter"] {
@@ -43,12 +44,13 @@ public final class ServeProcess: @unchecked Sendable {
                 if FileManager.default.isExecutableFile(atPath: path) { return path }
             }
             throw ServeProcessError(
-                "the shunter executable is not built under \(packageRoot)/.build; run `swift build --build-tests` first (scripts/test.sh does)")
+                "the shunter executable is not built under \(packageRoot)/.build; run `swift build --build-tests` first (scripts/test.sh does)"
+            )
         }
     }
 
     /// Starts the broker and returns once `/healthcheck` answers.
-    public func start() async throws {
+    package func start() async throws {
         let process = Process()
         let command = launcher + [try Self.executable, "serve", "--config", root + "/shunter.yaml"]
         process.executableURL = URL(fileURLWithPath: command[0])
@@ -58,7 +60,9 @@ public final class ServeProcess: @unchecked Sendable {
         }
         process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         let logPath = root + "/serve.log"
-        if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
+        if !FileManager.default.fileExists(atPath: logPath) {
+            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        }
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         try handle.seekToEnd()
         process.standardError = handle
@@ -74,14 +78,14 @@ public final class ServeProcess: @unchecked Sendable {
     }
 
     /// `kill -9`: no cleanup; whatever was committed to the journal is all the next start knows.
-    public func killHard() {
+    package func killHard() {
         guard let process, process.isRunning else { return }
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
     }
 
     /// SIGTERM, and waits for the broker to exit.
-    public func stop() {
+    package func stop() {
         guard let process, process.isRunning else { return }
         process.terminate()
         process.waitUntilExit()
@@ -92,14 +96,16 @@ public final class ServeProcess: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: root)
     }
 
-    public struct Reply: Sendable {
-        public var status: Int
-        public var body: [UInt8]
-        public var text: String { String(decoding: body, as: UTF8.self) }
-        public var json: JSONValue { get throws { try JSONParser.parse(body) } }
+    package struct Reply: Sendable {
+        package var status: Int
+        package var body: [UInt8]
+        package var text: String { String(decoding: body, as: UTF8.self) }
+        package var json: JSONValue { get throws { try JSONParser.parse(body) } }
     }
 
-    public func send(_ method: HTTPMethod, _ path: String, body: [UInt8]? = nil, timeout: Duration = .seconds(120)) async throws -> Reply {
+    package func send(_ method: HTTPMethod, _ path: String, body: [UInt8]? = nil, timeout: Duration = .seconds(120))
+        async throws -> Reply
+    {
         var request = HTTPClientRequest(url: url + path)
         request.method = method
         if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
@@ -108,20 +114,26 @@ public final class ServeProcess: @unchecked Sendable {
         return Reply(status: Int(response.status.code), body: Array(collected.readableBytesView))
     }
 
-    public func get(_ path: String, body: [UInt8]? = nil) async throws -> Reply { try await send(.GET, path, body: body) }
-    public func post(_ path: String, body: [UInt8]? = nil) async throws -> Reply { try await send(.POST, path, body: body) }
-    public func put(_ path: String, body: [UInt8]) async throws -> Reply { try await send(.PUT, path, body: body) }
+    package func get(_ path: String, body: [UInt8]? = nil) async throws -> Reply {
+        try await send(.GET, path, body: body)
+    }
+    package func post(_ path: String, body: [UInt8]? = nil) async throws -> Reply {
+        try await send(.POST, path, body: body)
+    }
+    package func put(_ path: String, body: [UInt8]) async throws -> Reply { try await send(.PUT, path, body: body) }
 
     /// Uploads a buffer and returns its checksum.
-    public func upload(_ buffer: [UInt8]) async throws -> Checksum {
+    package func upload(_ buffer: [UInt8]) async throws -> Checksum {
         let checksum = HashAlgorithm.sha256.checksum(of: buffer)
         let reply = try await put("/" + checksum.hex, body: buffer)
-        guard (200..<300).contains(reply.status) else { throw ServeProcessError("PUT buffer: \(reply.status) \(reply.text)") }
+        guard (200..<300).contains(reply.status) else {
+            throw ServeProcessError("PUT buffer: \(reply.status) \(reply.text)")
+        }
         return checksum
     }
 }
 
-public struct ServeProcessError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
+package struct ServeProcessError: Error, CustomStringConvertible {
+    package let description: String
+    package init(_ description: String) { self.description = description }
 }

@@ -2,28 +2,29 @@ import Foundation
 
 /// A real, small file system for tests of a full disk: a tmpfs of `megabytes` mounted at a
 /// fresh directory (needs root), unmounted and removed by `remove`.
-public struct SmallFileSystem {
-    public let path: String
+package struct SmallFileSystem {
+    package let path: String
 
-    public struct Unavailable: Error, CustomStringConvertible {
-        public let description: String
+    package struct Unavailable: Error, CustomStringConvertible {
+        package let description: String
     }
 
-    public init(megabytes: Int) throws {
+    package init(megabytes: Int) throws {
         path = NSTemporaryDirectory() + "shunter-small-fs-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         let (status, output) = Self.run("/bin/mount", ["-t", "tmpfs", "-o", "size=\(megabytes)m", "tmpfs", path])
         guard status == 0 else {
             try? FileManager.default.removeItem(atPath: path)
-            throw Unavailable(description:
-                "this test needs a small real file system: `mount -t tmpfs -o size=\(megabytes)m tmpfs \(path)` failed "
+            throw Unavailable(
+                description:
+                    "this test needs a small real file system: `mount -t tmpfs -o size=\(megabytes)m tmpfs \(path)` failed "
                     + "(exit \(status)): \(output). Run the tests as root (scripts/test.sh does).")
         }
     }
 
     /// Fills the file system up with a file of zeros; returns its path.
     @discardableResult
-    public func fill(name: String = "filler") -> String {
+    package func fill(name: String = "filler") -> String {
         let filler = path + "/" + name
         let fd = open(filler, O_WRONLY | O_CREAT | O_APPEND, 0o600)
         defer { close(fd) }
@@ -36,7 +37,7 @@ public struct SmallFileSystem {
     }
 
     /// Unmounts lazily: a file still open (a database being closed) does not keep the mount.
-    public func remove() {
+    package func remove() {
         _ = Self.run("/bin/umount", ["-l", path])
         try? FileManager.default.removeItem(atPath: path)
     }
@@ -55,6 +56,9 @@ public struct SmallFileSystem {
         }
         let output = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        return (
+            process.terminationStatus,
+            String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        )
     }
 }

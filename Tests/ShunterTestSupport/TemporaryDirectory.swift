@@ -1,7 +1,7 @@
 import Foundation
 
 /// A fresh directory for one test, removed afterwards whatever the test did.
-public func withTemporaryDirectory<T>(_ body: (String) async throws -> T) async throws -> T {
+package func withTemporaryDirectory<T>(_ body: (String) async throws -> T) async throws -> T {
     let path = FileManager.default.temporaryDirectory
         .appendingPathComponent("shunter-store-test-\(UUID().uuidString)").path
     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
@@ -10,7 +10,7 @@ public func withTemporaryDirectory<T>(_ body: (String) async throws -> T) async 
 }
 
 /// Deterministic test bytes of any size (not all zeros, so a truncation shows).
-public func testBytes(count: Int, seed: UInt8 = 7) -> [UInt8] {
+package func testBytes(count: Int, seed: UInt8 = 7) -> [UInt8] {
     // A 4099-byte pattern (prime, so chunk boundaries do not line up with it), repeated.
     let pattern = (0..<4099).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ Int(seed)) }
     var bytes = [UInt8]()
