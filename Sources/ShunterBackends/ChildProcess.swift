@@ -25,14 +25,13 @@ final class ChildProcess: Sendable {
     let identity: ProcessIdentity?
 
     private struct State {
-        var termination: ChildTermination?
         /// Set before the reap: from then on the pid may be reused, and `signal` leaves it alone.
         var reaping = false
         /// What the child reads until its exec; freed once it has been reaped.
         var record: SpawnRecord?
-        var waiters: [Int: CheckedContinuation<ChildTermination?, Never>] = [:]
-        var nextWaiter = 0
     }
+
+    private let ending = OneTimeValue<ChildTermination>()
 
     private let state: Mutex<State>
 
@@ -102,42 +101,19 @@ final class ChildProcess: Sendable {
     }
 
     /// How the process ended, once it has (and has been reaped).
-    func termination() async -> ChildTermination {
-        // Without a deadline the answer is never nil.
-        await termination(before: nil)!
-    }
+    func termination() async -> ChildTermination { await ending.value() }
 
     /// How the process ended, or nil if `deadline` passes first. Not cancellable: callers that
     /// stop a job wait for it uncancelled.
     func termination(before deadline: ContinuousClock.Instant?) async -> ChildTermination? {
-        await withCheckedContinuation { continuation in
-            var waiter = 0
-            let known = state.withLock { state -> ChildTermination? in
-                if let termination = state.termination { return termination }
-                state.nextWaiter += 1
-                waiter = state.nextWaiter
-                state.waiters[waiter] = continuation
-                return nil
-            }
-            if let known {
-                continuation.resume(returning: known)
-                return
-            }
-            guard let deadline else { return }
-            // If the process ends first, the entry finds no waiter at its deadline; only stops
-            // (timeouts, cancels) use deadlines, so the few seconds it lingers cost nothing.
-            _ = Deadlines.shared.schedule(at: deadline) { [self, waiter] in
-                let expired = state.withLock { $0.waiters.removeValue(forKey: waiter) }
-                expired?.resume(returning: nil)
-            }
-        }
+        await ending.value(before: deadline)
     }
 
     /// Called by the exit watcher once the process has exited (a zombie, not yet reaped).
     private func exited() {
         state.withLock { $0.reaping = true }
         var termination = Self.reap(pid)
-        let waiters = state.withLock { state in
+        state.withLock { state in
             if let record = state.record {
                 // Reaped: the child can no longer be reading the record.
                 let startError = shunter_child_start_error(record.pointer)
@@ -145,11 +121,8 @@ final class ChildProcess: Sendable {
                 shunter_child_release(record.pointer)
                 state.record = nil
             }
-            state.termination = termination
-            defer { state.waiters = [:] }
-            return state.waiters.values
         }
-        for waiter in waiters { waiter.resume(returning: termination) }
+        ending.set(termination)
     }
 
     /// Waits for `pid` and returns how it ended.

@@ -1,5 +1,3 @@
-import Synchronization
-
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Musl)
@@ -25,15 +23,8 @@ final class WarmJob: Sendable {
         case setupFailed(String)
     }
 
-    private struct State {
-        var start: Start?
-        var startWaiters: [CheckedContinuation<Start, Never>] = []
-        var end: End?
-        var waiters: [Int: CheckedContinuation<End?, Never>] = [:]
-        var nextWaiter = 0
-    }
-
-    private let state = Mutex(State())
+    private let starting = OneTimeValue<Start>()
+    private let ending = OneTimeValue<End>()
 
     init(id: Int, parent: WarmParent) {
         self.id = id
@@ -41,66 +32,23 @@ final class WarmJob: Sendable {
     }
 
     /// The child's pid once it is set up, or why it could not be.
-    func started() async -> Start {
-        await withCheckedContinuation { continuation in
-            let known = state.withLock { state -> Start? in
-                if let start = state.start { return start }
-                state.startWaiters.append(continuation)
-                return nil
-            }
-            if let known { continuation.resume(returning: known) }
-        }
-    }
+    func started() async -> Start { await starting.value() }
 
     /// How it ended, or nil if `deadline` passes first. Not cancellable (as `ChildProcess`).
-    func end(before deadline: ContinuousClock.Instant?) async -> End? {
-        await withCheckedContinuation { continuation in
-            var waiter = 0
-            let known = state.withLock { state -> End? in
-                if let end = state.end { return end }
-                state.nextWaiter += 1
-                waiter = state.nextWaiter
-                state.waiters[waiter] = continuation
-                return nil
-            }
-            if let known {
-                continuation.resume(returning: known)
-                return
-            }
-            guard let deadline else { return }
-            _ = Deadlines.shared.schedule(at: deadline) { [self, waiter] in
-                let expired = state.withLock { $0.waiters.removeValue(forKey: waiter) }
-                expired?.resume(returning: nil)
-            }
-        }
-    }
+    func end(before deadline: ContinuousClock.Instant?) async -> End? { await ending.value(before: deadline) }
 
-    func end() async -> End { await end(before: nil)! }
+    func end() async -> End { await ending.value() }
 
-    var hasEnded: Bool { state.withLock { $0.end != nil } }
+    var hasEnded: Bool { ending.current != nil }
 
     func started(_ pid: pid_t) { resolveStart(.started(pid)) }
 
     func failedToStart(_ error: String) { resolveStart(.failed(error)) }
 
-    private func resolveStart(_ start: Start) {
-        let waiters = state.withLock { state -> [CheckedContinuation<Start, Never>] in
-            guard state.start == nil else { return [] }
-            state.start = start
-            defer { state.startWaiters = [] }
-            return state.startWaiters
-        }
-        for waiter in waiters { waiter.resume(returning: start) }
-    }
+    private func resolveStart(_ start: Start) { starting.set(start) }
 
     func ended(_ end: End) {
         if case .parentDied(let reason) = end { resolveStart(.failed("the warm parent died: \(reason)")) }
-        let waiters = state.withLock { state -> [CheckedContinuation<End?, Never>] in
-            guard state.end == nil else { return [] }
-            state.end = end
-            defer { state.waiters = [:] }
-            return Array(state.waiters.values)
-        }
-        for waiter in waiters { waiter.resume(returning: end) }
+        ending.set(end)
     }
 }
