@@ -133,7 +133,8 @@ let package = Package(
         .target(
             name: "ShunterAuth",
             dependencies: [
-                .product(name: "Crypto", package: "swift-crypto")
+                "ShunterStore",
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strictSettings
         ),

@@ -9,7 +9,10 @@ package enum RoutePolicy {
 
     /// What counts as a write for the audit log: everything that needs more than `read`.
     package static func isWrite(method: String, path: String) -> Bool {
-        requirement(method: method, path: path) != .open && requirement(method: method, path: path) != .scope(.read)
+        switch requirement(method: method, path: path) {
+        case .open, .scope(.read): return false
+        case .scope: return true
+        }
     }
 
     package static func requirement(method: String, path: String) -> Requirement {

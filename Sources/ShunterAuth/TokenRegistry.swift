@@ -1,4 +1,5 @@
 import Foundation
+import ShunterStore
 import Synchronization
 
 #if canImport(Glibc)
@@ -138,33 +139,12 @@ package final class TokenRegistry: Sendable {
         try replaceFile(with: data)
     }
 
-    /// Written beside the file and renamed over it: a reader sees the old file or the new one,
-    /// and a failed write leaves no temporary file behind.
+    /// Written beside the file and renamed over it (`FileSystem.writeAtomically`).
     private func replaceFile(with data: Data) throws(TokenFileError) {
-        let temporary = path + ".tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else {
-            throw TokenFileError(path: path, "cannot write \(temporary): \(String(cString: strerror(errno)))")
-        }
-        let bytes = [UInt8](data)
-        var written = 0
-        while written < bytes.count {
-            let result = bytes[written...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if result < 0 {
-                if errno == EINTR { continue }
-                let reason = String(cString: strerror(errno))
-                close(fd)
-                unlink(temporary)
-                throw TokenFileError(path: path, "cannot write \(temporary): \(reason)")
-            }
-            written += result
-        }
-        let synced = fsync(fd) == 0
-        close(fd)
-        guard synced, rename(temporary, path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            unlink(temporary)
-            throw TokenFileError(path: path, "cannot replace it: \(reason)")
+        do {
+            try FileSystem.writeAtomically([UInt8](data), to: path, mode: 0o600)
+        } catch {
+            throw TokenFileError(path: path, "cannot replace it: \(error)")
         }
         cache.withLock { $0 = (nil, []) }
     }

@@ -12,7 +12,7 @@ import ShunterCore
 /// Thin POSIX helpers for the file store: errors carry the path and the operation, and
 /// writes are atomic (temp file in the target directory, fsync, rename, fsync directory), so a
 /// reader never sees half a buffer even if the process dies mid-write.
-enum FileSystem {
+package enum FileSystem {
     static let chunkSize = 1 << 20
 
     static func failure(_ path: String, _ operation: String) -> BufferStoreError {
@@ -114,7 +114,9 @@ enum FileSystem {
         if durable { syncDirectory(parentDirectory(of: path)) }
     }
 
-    static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t = 0o644) throws {
+    /// `bytes` at `path`, replacing what was there in one rename: readers see the old file or
+    /// the new one, and a failed write leaves no temporary file behind.
+    package static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t = 0o644) throws {
         let (fd, tempPath) = try makeTemporaryFile(besides: path)
         defer { close(fd) }
         do {
