@@ -133,6 +133,7 @@ let package = Package(
         .target(
             name: "ShunterAuth",
             dependencies: [
+                "ShunterHandlers",
                 "ShunterStore",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
@@ -216,7 +217,8 @@ let package = Package(
             exclude: ["Fakes"],
             swiftSettings: strictSettings
         ),
-        .testTarget(name: "ShunterAuthTests", dependencies: ["ShunterAuth"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "ShunterAuthTests", dependencies: ["ShunterAuth", "ShunterHandlers"], swiftSettings: strictSettings),
         .testTarget(
             name: "ShunterRuntimeTests",
             dependencies: [

@@ -1,10 +1,10 @@
+import ShunterHandlers
+
 /// Whether a broker asks for tokens, decided once at start from its settings: the safe default
 /// in one place (docs/security.md).
 package enum StartupAuthentication {
     /// `auth.mode` of the config.
-    package enum Setting: String, Sendable {
-        case automatic, tokens, none
-    }
+    package typealias Setting = AuthConfig.Mode
 
     package struct Outcome: Sendable, Equatable {
         package var mode: AuthenticationMode

@@ -151,9 +151,8 @@ extension BrokerStartup {
             printError("\(command): cannot start: \(error)")
             throw ShunterExit.invalidConfiguration
         }
-        let setting = StartupAuthentication.Setting(rawValue: config.auth.mode.rawValue) ?? .automatic
         switch StartupAuthentication.decide(
-            setting: setting, host: config.listen.host, port: config.listen.port, tokensExist: tokensExist,
+            setting: config.auth.mode, host: config.listen.host, port: config.listen.port, tokensExist: tokensExist,
             tokenFile: config.auth.tokens, tls: config.tls != nil)
         {
         case .failure(let refusal):

@@ -1,4 +1,5 @@
 import Foundation
+import ShunterHandlers
 import Testing
 
 @testable import ShunterAuth
